@@ -1,0 +1,3 @@
+"""adain: fast arbitrary style transfer with Adaptive Instance Normalization."""
+
+__version__ = "0.1.0"

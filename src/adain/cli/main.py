@@ -1,0 +1,66 @@
+"""``adain`` command line: one module per command, each with ``add_parser`` and ``run``.
+
+Known failures (:class:`adain.errors.AdainError`) print one line on stderr and exit with the
+error's code (2: usage, 1: failure); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from adain import __version__
+from adain.errors import AdainError
+
+#: command name -> module under adain.cli (imported lazily so `adain --help` stays fast)
+COMMANDS = {
+    "stylize": "adain.cli.stylize",
+    "weights": "adain.cli.weights",
+    "train": "adain.cli.train",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adain", description="Fast arbitrary style transfer with AdaIN.")
+    parser.add_argument("--version", action="version", version=f"adain {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except AdainError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"adain {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"adain {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an unexpected bug: still one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"adain {args.command}: internal error: {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

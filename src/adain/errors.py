@@ -1,0 +1,55 @@
+"""Error hierarchy.
+
+Every failure a user can cause (bad image, missing weights, bad option) is raised as an
+``AdainError`` subclass with a message that quotes the offending value, so the CLI can print
+one line and choose the exit code without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdainError",
+    "UsageError",
+    "ShapeError",
+    "WeightsError",
+    "MissingWeightsError",
+    "InputImageError",
+    "OutputError",
+    "PresetError",
+]
+
+
+class AdainError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with (1: a failure, 2: a usage error)."""
+
+    exit_code = 1
+
+
+class UsageError(AdainError, ValueError):
+    """The caller asked for something that cannot mean anything (bad option value)."""
+
+    exit_code = 2
+
+
+class PresetError(UsageError):
+    """Unknown preset name."""
+
+
+class ShapeError(AdainError, ValueError):
+    """A tensor or weight has the wrong shape."""
+
+
+class WeightsError(AdainError):
+    """Weights are corrupt, have a wrong hash or do not fit the architecture."""
+
+
+class MissingWeightsError(WeightsError):
+    """Weights that a preset needs are not in the cache (or do not exist yet)."""
+
+
+class InputImageError(AdainError):
+    """An input image is missing, unreadable, truncated, too large or not an image."""
+
+
+class OutputError(AdainError):
+    """An output cannot be written."""

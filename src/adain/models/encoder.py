@@ -1,0 +1,101 @@
+"""VGG encoders cut at relu4_1, returning the four AdaIN taps by name.
+
+One class covers every preset: a preset differs only in its block layout, its padding, an
+optional leading 1x1 convolution (the paper's normalised VGG-19 folds its input
+normalisation into one) and its input normalisation. Every encoder takes RGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+import torch.nn.functional as F
+
+__all__ = ["TAPS", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
+
+#: The layers AdaIN reads: style statistics at all four, content and AdaIN at the last.
+TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+@dataclass(frozen=True)
+class InputNormalization:
+    """Maps RGB in [0, 1] to what the network was trained on: ``(x[order] * scale - mean) / std``."""
+
+    channel_order: tuple[int, int, int] = (0, 1, 2)
+    scale: float = 1.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class EncoderArchitecture:
+    """Convolutions per block up to relu4_1 (the first conv of block 4 ends the encoder)."""
+
+    name: str
+    #: number of 3x3 convs in blocks 1..3; block 4 contributes only conv4_1.
+    convs_per_block: tuple[int, int, int] = (2, 2, 3)
+    padding_mode: str = "zeros"  # "zeros" or "reflect"
+    leading_1x1: bool = False
+    pool_ceil_mode: bool = False
+    normalization: InputNormalization = field(default_factory=InputNormalization)
+
+    def conv_names(self) -> list[str]:
+        names = [f"conv{block + 1}_{i + 1}" for block, n in enumerate(self.convs_per_block) for i in range(n)]
+        return names + ["conv4_1"]
+
+    def conv_shapes(self) -> dict[str, tuple[int, int]]:
+        """``{conv name: (in_channels, out_channels)}``."""
+        widths = (64, 128, 256, 512)
+        shapes, in_channels = {}, 3
+        for name in self.conv_names():
+            out_channels = widths[int(name[4]) - 1]
+            shapes[name] = (in_channels, out_channels)
+            in_channels = out_channels
+        return shapes
+
+
+class VGGEncoder(nn.Module):
+    """A VGG trunk to relu4_1. ``forward`` returns ``{tap: features}`` for :data:`TAPS`."""
+
+    def __init__(self, architecture: EncoderArchitecture) -> None:
+        super().__init__()
+        self.architecture = architecture
+        norm = architecture.normalization
+        scale = torch.tensor([norm.scale / s for s in norm.std]).view(1, 3, 1, 1)
+        shift = torch.tensor([m / s for m, s in zip(norm.mean, norm.std)]).view(1, 3, 1, 1)
+        self.register_buffer("input_scale", scale, persistent=False)
+        self.register_buffer("input_shift", shift, persistent=False)
+        self.channel_order = list(norm.channel_order)
+        self.input_1x1 = nn.Conv2d(3, 3, 1) if architecture.leading_1x1 else None
+        self.convs = nn.ModuleDict(
+            {name: nn.Conv2d(cin, cout, 3) for name, (cin, cout) in architecture.conv_shapes().items()}
+        )
+        self.requires_grad_(False)
+
+    def normalize_input(self, image: Tensor) -> Tensor:
+        return image[:, self.channel_order] * self.input_scale - self.input_shift
+
+    def forward(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
+        """Features at each tap up to ``last_tap`` for RGB ``image`` in [0, 1], ``(B, 3, H, W)``."""
+        x = self.normalize_input(image)
+        if self.input_1x1 is not None:
+            x = self.input_1x1(x)
+        padding_mode = "constant" if self.architecture.padding_mode == "zeros" else "reflect"
+        taps: dict[str, Tensor] = {}
+        previous_block = 1
+        for name, conv in self.convs.items():
+            block = int(name[4])
+            if block != previous_block:
+                x = F.max_pool2d(x, 2, 2, ceil_mode=self.architecture.pool_ceil_mode)
+                previous_block = block
+            x = F.relu(conv(F.pad(x, (1, 1, 1, 1), mode=padding_mode)))
+            if name.endswith("_1"):
+                taps[f"relu{block}_1"] = x
+                if f"relu{block}_1" == last_tap:
+                    break
+        return taps
+
+    def relu4_1(self, image: Tensor) -> Tensor:
+        return self.forward(image)["relu4_1"]

