@@ -1,0 +1,110 @@
+"""``adain train``: train a decoder for an encoder preset on content and style folders."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from adain.train.config import TrainConfig
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a decoder on content and style folders (resumable; DDP under torchrun)",
+        description="Train an AdaIN decoder. Under torchrun the same command trains with DDP.",
+    )
+    defaults = TrainConfig("", "", "")
+    parser.add_argument("--content", required=True, help="folder of content images (recursive; jpg, png, webp)")
+    parser.add_argument("--style", required=True, help="folder of style images (recursive)")
+    parser.add_argument("--run-dir", required=True, type=Path, help="checkpoints, logs, curves and samples go here")
+    parser.add_argument("--preset", default=defaults.preset, help="encoder preset (see `adain weights list`)")
+    parser.add_argument("--objective", choices=["adain", "reconstruction"], default=defaults.objective,
+                        help="adain: the paper's objective; reconstruction: warm start inverting the encoder")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="total steps (a resumed run continues to this)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
+    parser.add_argument("--crop-size", type=int, default=defaults.crop_size)
+    parser.add_argument("--resize-shorter", type=int, default=defaults.resize_shorter,
+                        help="shorter side images are resized to before cropping")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--lr-decay", type=float, default=defaults.learning_rate_decay)
+    parser.add_argument("--content-weight", type=float, default=defaults.content_weight)
+    parser.add_argument("--style-weight", type=float, default=defaults.style_weight)
+    parser.add_argument("--style-loss", choices=["mean_std", "gram"], default=defaults.style_loss)
+    parser.add_argument("--style-tap-weights", type=_floats, default=defaults.style_tap_weights,
+                        help="relu1_1..relu4_1 multipliers, e.g. 1,1,1,1")
+    parser.add_argument("--complexity-weighting", type=float, default=defaults.complexity_weighting,
+                        help="weight each sample's style loss by (edge density)^-S; 0 disables")
+    parser.add_argument("--feature-weight", type=float, default=defaults.feature_weight,
+                        help="reconstruction objective: weight of the relu4_1 feature loss")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=defaults.precision,
+                        help="auto: bf16 autocast on CPU, fp16 with a grad scaler on CUDA")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading processes")
+    parser.add_argument("--device", default=defaults.device)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every_steps, help="steps")
+    parser.add_argument("--checkpoint-minutes", type=float, default=defaults.checkpoint_every_minutes)
+    parser.add_argument("--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids")
+    parser.add_argument("--log-every", type=int, default=defaults.log_every_steps)
+    parser.add_argument("--init", dest="init_decoder", help="fine-tune from this decoder (safetensors or .pth)")
+    parser.add_argument("--no-cache-images", dest="cache_images", action="store_false",
+                        help="decode images on every use instead of keeping them in memory")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from RUN_DIR/checkpoint.pt (config taken from it; --steps may extend it)")
+    parser.add_argument("--export", type=Path, help="also write the final decoder (fp16 safetensors) here")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adain.errors import UsageError
+    from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from adain.train.trainer import Trainer
+
+    config = TrainConfig(
+        content_dir=args.content, style_dir=args.style, run_dir=str(args.run_dir), preset=args.preset,
+        objective=args.objective, steps=args.steps, batch_size=args.batch_size, crop_size=args.crop_size,
+        resize_shorter=args.resize_shorter, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
+        content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
+        style_tap_weights=tuple(args.style_tap_weights), complexity_weighting=args.complexity_weighting,
+        feature_weight=args.feature_weight, seed=args.seed, precision=args.precision,
+        channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
+        checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,
+        sample_every_steps=args.sample_every, log_every_steps=args.log_every, init_decoder=args.init_decoder,
+        cache_images=args.cache_images,
+    )  # fmt: skip
+    checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
+    if args.resume:
+        if not checkpoint.exists():
+            raise UsageError(f"--resume: no checkpoint in {args.run_dir}")
+        saved = TrainConfig.from_dict(load_checkpoint(checkpoint)["config"])
+        # the run's identity (data, objective, weights) comes from the checkpoint; only how long
+        # and how it runs may change on resume
+        for name in ("steps", "workers", "device", "threads", "checkpoint_every_steps",
+                     "checkpoint_every_minutes", "sample_every_steps", "log_every_steps", "content_dir", "style_dir"):  # fmt: skip
+            setattr(saved, name, getattr(config, name))
+        config = saved
+    elif checkpoint.exists():
+        raise UsageError(f"{args.run_dir} already holds a checkpoint: pass --resume to continue it or choose another --run-dir")
+    trainer = Trainer(config, progress=args.progress)
+    if args.resume:
+        trainer.resume()
+    trainer.fit()
+    command = "adain " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if trainer.rank == 0:
+        exported = trainer.export_decoder(command=command)
+        if args.export:
+            trainer.export_decoder(args.export, command=command)
+        print(f"trained to step {trainer.step}; decoder: {args.export or exported}")
+    return 0

@@ -1,0 +1,81 @@
+"""Training configuration: one dataclass, saved in every checkpoint so a resume is exact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from adain.errors import UsageError
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass
+class TrainConfig:
+    content_dir: str
+    style_dir: str
+    run_dir: str
+    preset: str = "vgg16-hed"
+    #: "adain": the paper's objective; "reconstruction": decoder inverts the encoder (a WCT-style
+    #: warm start that needs no style and converges faster).
+    objective: str = "adain"
+    steps: int = 10_000
+    batch_size: int = 8
+    crop_size: int = 256
+    #: images are resized so their shorter side is this before cropping (the paper: 512).
+    resize_shorter: int = 512
+    learning_rate: float = 1e-4
+    #: lr_t = lr / (1 + decay * t), as in the paper's released code.
+    learning_rate_decay: float = 5e-5
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    style_loss: str = "mean_std"  # or "gram"
+    #: per-tap multipliers of the style loss (relu1_1..relu4_1).
+    style_tap_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+    #: > 0: scale each sample's style loss by (edge density / batch mean) ** -strength, so detailed
+    #: content keeps more of its structure; 0 disables.
+    complexity_weighting: float = 0.0
+    #: reconstruction objective: weight of the relu4_1 feature loss beside the pixel loss.
+    feature_weight: float = 1.0
+    seed: int = 0
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    channels_last: bool = True
+    workers: int = 0
+    device: str = "cpu"
+    threads: int = 0  # 0: leave torch's default
+    checkpoint_every_steps: int = 200
+    checkpoint_every_minutes: float = 10.0
+    sample_every_steps: int = 500
+    log_every_steps: int = 10
+    init_decoder: str | None = None
+    cache_images: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.objective not in ("adain", "reconstruction"):
+            raise UsageError(f"objective must be adain or reconstruction. Got {self.objective!r}")
+        if self.style_loss not in ("mean_std", "gram"):
+            raise UsageError(f"style loss must be mean_std or gram. Got {self.style_loss!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise UsageError(f"precision must be auto, fp32, bf16 or fp16. Got {self.precision!r}")
+        if self.crop_size < 16 or self.crop_size % 8:
+            raise UsageError(f"crop size must be a multiple of 8 and at least 16. Got {self.crop_size}")
+        if self.resize_shorter and self.resize_shorter < self.crop_size:
+            raise UsageError(f"--resize-shorter ({self.resize_shorter}) must be at least the crop size ({self.crop_size})")
+        if self.batch_size < 1 or self.steps < 0:
+            raise UsageError(f"batch size and steps must be positive. Got {self.batch_size}, {self.steps}")
+        if len(self.style_tap_weights) != 4:
+            raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["style_tap_weights"] = list(self.style_tap_weights)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "style_tap_weights" in values:
+            values["style_tap_weights"] = tuple(values["style_tap_weights"])
+        return cls(**values)

@@ -1,0 +1,295 @@
+"""The decoder training loop: single process or DDP (torchrun), resumable to the bit.
+
+Objective (the paper's): content loss at relu4_1 against the AdaIN target plus style loss over
+relu1_1..relu4_1, with only the decoder trained. Data are a pure function of the global sample
+index (see :mod:`adain.train.data`), so a resumed or sharded run sees the same batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Sampler
+
+from adain.errors import AdainError, UsageError
+from adain.models import Decoder, VGGEncoder
+from adain.ops.statistics import adain
+from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from adain.train.config import TrainConfig
+from adain.train.data import ImageCropSource, PairDataset, find_images
+from adain.ops.losses import complexity_weights, content_loss, style_loss
+from adain.train.reporting import TrainingReporter
+from adain.weights import load_decoder, load_encoder, save_decoder
+from adain.weights.presets import get_preset
+
+__all__ = ["Trainer", "TrainingDiverged", "train"]
+
+
+class TrainingDiverged(AdainError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Yields, for each step from ``start_step``, this rank's slice of the global batch indices."""
+
+    def __init__(self, start_step: int, end_step: int, global_batch: int, rank: int, world_size: int) -> None:
+        self.start_step, self.end_step = start_step, end_step
+        self.global_batch, self.rank = global_batch, rank
+        self.local_batch = global_batch // world_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start_step, self.end_step):
+            first = step * self.global_batch + self.rank * self.local_batch
+            yield list(range(first, first + self.local_batch))
+
+    def __len__(self) -> int:
+        return max(0, self.end_step - self.start_step)
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[3]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, progress: bool = True) -> None:
+        config.validate()
+        get_preset(config.preset)
+        self.config = config
+        self.progress = progress
+        self.run_dir = Path(config.run_dir)
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed and not dist.is_initialized():
+            backend = "nccl" if config.device.startswith("cuda") else "gloo"
+            dist.init_process_group(backend)
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world_size = dist.get_world_size() if self.distributed else 1
+        if config.batch_size % self.world_size:
+            raise UsageError(f"batch size {config.batch_size} must be divisible by the {self.world_size} processes")
+        device = config.device
+        if device.startswith("cuda") and self.distributed:
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+            torch.cuda.set_device(device)
+        self.device = torch.device(device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.precision = config.precision
+        if self.precision == "auto":
+            self.precision = "fp16" if self.device.type == "cuda" else "bf16"
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+
+        torch.manual_seed(config.seed)
+        self.encoder: VGGEncoder = load_encoder(config.preset, progress=progress and self.rank == 0)
+        self.encoder.to(self.device, memory_format=self.memory_format)
+        if config.init_decoder:
+            self.decoder: nn.Module = load_decoder(config.preset, Path(config.init_decoder))
+        else:
+            self.decoder = Decoder(get_preset(config.preset).architecture)
+        self.decoder.to(self.device, memory_format=self.memory_format).train()
+        self.optimizer = torch.optim.Adam(self.decoder.parameters(), lr=config.learning_rate)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16" and self.device.type == "cuda")
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.model: nn.Module = self.decoder
+        self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
+
+        content = ImageCropSource(find_images(config.content_dir), config.crop_size, config.resize_shorter, config.cache_images)
+        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images)
+        self.dataset = PairDataset(content, style, config.seed, length=2**62)
+        self.preview = [self.dataset[-(i + 1)] for i in range(4)] if self.rank == 0 else []
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "decoder": self.decoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "config": self.config.to_dict(),
+            "history": self.history,
+            "skipped_images": sorted(str(p) for p in self.dataset.content.skipped | self.dataset.style.skipped),
+        }
+
+    def resume(self) -> bool:
+        """Load the run folder's checkpoint if there is one; returns whether it did."""
+        if not self.checkpoint_path.exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        self.decoder.load_state_dict(state["decoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state.get("rng_cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.history = list(state.get("history", []))
+        return True
+
+    def save(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+            self.reporter.plot_history(self.history)
+
+    def export_decoder(self, path: Path | None = None, command: str | None = None) -> Path:
+        """fp16 safetensors of the current decoder with a manifest entry saying how it was made."""
+        path = path or self.run_dir / "decoder.safetensors"
+        config = self.config
+        save_decoder(
+            self.decoder, path, config.preset,
+            steps=self.step, objective=config.objective, crop_size=config.crop_size,
+            batch_size=config.batch_size, resize_shorter=config.resize_shorter,
+            content_data=config.content_dir, style_data=config.style_dir,
+            style_weight=config.style_weight, content_weight=config.content_weight,
+            command=command or " ".join(["adain", *sys.argv[1:]]), commit=_git_commit(),
+            licence="MIT", source="trained with adain train",
+        )  # fmt: skip
+        return path
+
+    # -- one step ------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def compute_losses(self, content: Tensor, style: Tensor) -> dict[str, Tensor]:
+        """Per-batch mean losses (``loss`` is what is minimised)."""
+        config = self.config
+        with self._autocast():
+            with torch.no_grad():
+                content_features = self.encoder(content, last_tap="relu4_1")["relu4_1"]
+                if config.objective == "adain":
+                    style_taps = self.encoder(style)
+                    target = adain(content_features, style_taps["relu4_1"])
+                else:
+                    target = content_features
+            output = self.model(target.to(memory_format=self.memory_format))
+            output_taps = self.encoder(output)
+        losses: dict[str, Tensor] = {}
+        losses["content"] = content_loss(output_taps["relu4_1"], target).mean()
+        if config.objective == "adain":
+            per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
+            if config.complexity_weighting:
+                per_sample = per_sample * complexity_weights(content, config.complexity_weighting)
+            losses["style"] = per_sample.mean()
+            losses["loss"] = config.content_weight * losses["content"] + config.style_weight * losses["style"]
+        else:
+            losses["pixel"] = (output.float() - content).pow(2).mean()
+            losses["loss"] = losses["pixel"] + config.feature_weight * losses["content"]
+        return losses
+
+    def _reduce(self, losses: dict[str, Tensor]) -> dict[str, float]:
+        values = torch.stack([v.detach().float() for v in losses.values()])
+        if self.distributed:
+            dist.all_reduce(values)
+            values /= self.world_size
+        return dict(zip(losses, values.tolist()))
+
+    def train_step(self, content: Tensor, style: Tensor) -> dict[str, float]:
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.learning_rate / (1.0 + config.learning_rate_decay * self.step)
+        content = content.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        style = style.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        losses = self.compute_losses(content, style)
+        reduced = self._reduce(losses)
+        if not all(math.isfinite(v) for v in reduced.values()):
+            raise TrainingDiverged(
+                f"loss is not finite at step {self.step} ({reduced}); the last good checkpoint "
+                f"{self.checkpoint_path} is kept (lower the learning rate or the style weight)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(losses["loss"]).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        return reduced
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self) -> None:
+        from tqdm import tqdm
+
+        config = self.config
+        if self.distributed:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.decoder, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if config.cache_images and config.workers > 0:
+            # decode every image once before the workers fork, so they share one copy
+            for source in (self.dataset.content, self.dataset.style):
+                for position in range(len(source.files)):
+                    source._load(position)
+        sampler = StepBatchSampler(self.step, config.steps, config.batch_size, self.rank, self.world_size)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=config.workers,
+                            persistent_workers=False, pin_memory=self.device.type == "cuda")  # fmt: skip
+        bar = tqdm(total=config.steps, initial=self.step, disable=not self.progress or self.rank != 0,
+                   desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+        last_save = time.monotonic()
+        running: dict[str, float] = {}
+        try:
+            for content, style in loader:
+                values = self.train_step(content, style)
+                for key, value in values.items():
+                    running[key] = running.get(key, 0.0) + value
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()})
+                if self.step % config.log_every_steps == 0:
+                    averaged = {k: v / config.log_every_steps for k, v in running.items()}
+                    running = {}
+                    averaged["step"] = self.step
+                    averaged["lr"] = self.optimizer.param_groups[0]["lr"]
+                    self.history.append(averaged)
+                    self.reporter.log_scalars(self.step, averaged)
+                if self.rank == 0 and config.sample_every_steps and self.step % config.sample_every_steps == 0:
+                    self.write_samples()
+                due = time.monotonic() - last_save >= config.checkpoint_every_minutes * 60
+                if self.step % config.checkpoint_every_steps == 0 or due or self.step == config.steps:
+                    self.save()
+                    last_save = time.monotonic()
+        finally:
+            bar.close()
+            self.reporter.close()
+        skipped = self.dataset.content.skipped | self.dataset.style.skipped
+        if skipped and self.rank == 0:
+            print(f"adain train: skipped {len(skipped)} unreadable image(s), e.g. {sorted(skipped)[0]}", file=sys.stderr)
+
+    @torch.no_grad()
+    def write_samples(self) -> Path:
+        """A grid of fixed preview pairs: content | style | output, one row each."""
+        self.decoder.eval()
+        contents = torch.stack([c for c, _ in self.preview]).to(self.device)
+        styles = torch.stack([s for _, s in self.preview]).to(self.device)
+        with self._autocast():
+            content_features = self.encoder(contents, last_tap="relu4_1")["relu4_1"]
+            target = adain(content_features, self.encoder(styles)["relu4_1"]) if self.config.objective == "adain" else content_features
+            outputs = self.decoder(target).float().clamp(0, 1)
+        self.decoder.train()
+        return self.reporter.write_grid(self.step, contents, styles, outputs)
+
+
+def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Trainer:
+    trainer = Trainer(config, progress=progress)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    return trainer
