@@ -15,7 +15,7 @@ from adain.ops.statistics import channel_mean_std
 #: tap order of the style loss (relu1_1..relu4_1); mirrors adain.models.TAPS.
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
-__all__ = ["STYLE_TAPS", "content_loss", "style_loss", "gram_matrix", "edge_density", "complexity_weights"]
+__all__ = ["STYLE_TAPS", "style_loss_from_statistics", "content_loss", "style_loss", "gram_matrix", "edge_density", "complexity_weights"]
 
 
 def content_loss(output_features: Tensor, target: Tensor) -> Tensor:
@@ -29,6 +29,28 @@ def gram_matrix(features: Tensor) -> Tensor:
     return flat @ flat.transpose(1, 2) / flat.shape[2]
 
 
+def style_loss_from_statistics(
+    output_taps: dict[str, Tensor],
+    style_means: dict[str, Tensor],
+    style_stds: dict[str, Tensor],
+    tap_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0),
+) -> Tensor:
+    """The paper's style loss against stored statistics, per sample ``(B,)``.
+
+    Sum over relu1_1..relu4_1 of MSE(channel means) + MSE(channel stds). Taking statistics lets
+    a style bank entry be scored without its image.
+    """
+    reference = output_taps[STYLE_TAPS[0]]
+    total = torch.zeros(reference.shape[0], device=reference.device)
+    for tap, weight in zip(STYLE_TAPS, tap_weights):
+        if weight == 0:
+            continue
+        out_mean, out_std = channel_mean_std(output_taps[tap])
+        term = (out_mean - style_means[tap]).pow(2).flatten(1).mean(1) + (out_std - style_stds[tap]).pow(2).flatten(1).mean(1)
+        total = total + weight * term
+    return total
+
+
 def style_loss(
     output_taps: dict[str, Tensor],
     style_taps: dict[str, Tensor],
@@ -40,18 +62,17 @@ def style_loss(
     ``mean_std`` is the paper's: MSE of channel means plus MSE of channel stds per tap.
     ``gram`` matches Gram matrices instead (Gatys et al.).
     """
-    batch = next(iter(output_taps.values())).shape[0]
-    total = torch.zeros(batch, device=next(iter(output_taps.values())).device)
+    if kind == "mean_std":
+        statistics = {tap: channel_mean_std(style_taps[tap]) for tap in STYLE_TAPS}
+        return style_loss_from_statistics(
+            output_taps, {t: m for t, (m, _) in statistics.items()}, {t: s for t, (_, s) in statistics.items()}, tap_weights
+        )
+    reference = output_taps[STYLE_TAPS[0]]
+    total = torch.zeros(reference.shape[0], device=reference.device)
     for tap, weight in zip(STYLE_TAPS, tap_weights):
-        if weight == 0:
-            continue
-        if kind == "gram":
+        if weight:
             term = (gram_matrix(output_taps[tap]) - gram_matrix(style_taps[tap])).pow(2).flatten(1).mean(1)
-        else:
-            out_mean, out_std = channel_mean_std(output_taps[tap])
-            sty_mean, sty_std = channel_mean_std(style_taps[tap])
-            term = (out_mean - sty_mean).pow(2).flatten(1).mean(1) + (out_std - sty_std).pow(2).flatten(1).mean(1)
-        total = total + weight * term
+            total = total + weight * term
     return total
 
 

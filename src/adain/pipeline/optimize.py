@@ -1,0 +1,92 @@
+"""Stylization by optimization: L-BFGS on the image for the AdaIN objective (Gatys-style).
+
+The decoder is trained to minimise ``content_weight * content + style_weight * style`` in one
+forward pass; here the same objective is minimised directly on the pixels. It is the quality
+reference the decoder is measured against (``adain eval``), a slow high-quality method
+(``adain stylize --method optimize``) and, started from the decoder's output, a refinement
+(``--refine N``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from adain.errors import UsageError
+from adain.models import VGGEncoder
+from adain.ops.losses import STYLE_TAPS, content_loss, style_loss_from_statistics
+from adain.ops.statistics import adain_from_statistics, channel_mean_std
+
+__all__ = ["ObjectiveWeights", "AdainObjective", "optimize_image"]
+
+
+@dataclass(frozen=True)
+class ObjectiveWeights:
+    """The weights of the AdaIN objective (the paper's: content 1, style 10)."""
+
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+
+
+class AdainObjective:
+    """The AdaIN objective for one content image and one style's statistics.
+
+    Args:
+        encoder: the preset's encoder.
+        content: ``(1, 3, H, W)`` RGB in [0, 1].
+        style_means, style_stds: ``{tap: (1, C, 1, 1)}`` for relu1_1..relu4_1.
+    """
+
+    def __init__(self, encoder: VGGEncoder, content: Tensor, style_means: dict[str, Tensor],
+                 style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> None:  # fmt: skip
+        self.encoder = encoder
+        self.style_means = {tap: style_means[tap].float() for tap in STYLE_TAPS}
+        self.style_stds = {tap: style_stds[tap].float() for tap in STYLE_TAPS}
+        self.weights = weights
+        with torch.no_grad():
+            content_features = encoder(content.float())["relu4_1"]
+            self.target = adain_from_statistics(content_features, self.style_means["relu4_1"], self.style_stds["relu4_1"])
+
+    @classmethod
+    def from_style_image(cls, encoder: VGGEncoder, content: Tensor, style: Tensor,
+                         weights: ObjectiveWeights = ObjectiveWeights()) -> "AdainObjective":  # fmt: skip
+        with torch.no_grad():
+            taps = encoder(style.float())
+        statistics = {tap: channel_mean_std(taps[tap]) for tap in STYLE_TAPS}
+        return cls(encoder, content, {t: s[0] for t, s in statistics.items()}, {t: s[1] for t, s in statistics.items()}, weights)
+
+    def losses(self, image: Tensor) -> dict[str, Tensor]:
+        """``content``, ``style`` (per the paper) and their weighted sum ``loss``, as scalars."""
+        taps = self.encoder(image)
+        content = content_loss(taps["relu4_1"], self.target).mean()
+        style = style_loss_from_statistics(taps, self.style_means, self.style_stds).mean()
+        return {"content": content, "style": style,
+                "loss": self.weights.content_weight * content + self.weights.style_weight * style}  # fmt: skip
+
+
+def optimize_image(objective: AdainObjective, start: Tensor, iterations: int = 100, progress: bool = False) -> Tensor:
+    """Run ``iterations`` L-BFGS iterations on the pixels from ``start``; returns an image in [0, 1].
+
+    Pixels are optimised unconstrained (as Gatys et al. do) and clamped at the end; each
+    iteration is one L-BFGS step with its own function evaluations.
+    """
+    if iterations < 0:
+        raise UsageError(f"iterations must be >= 0. Got {iterations}")
+    image = start.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    if iterations == 0:
+        return image.detach().clamp(0, 1)
+    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = objective.losses(image)["loss"]
+        loss.backward()
+        return loss
+
+    from tqdm import tqdm
+
+    for _ in tqdm(range(iterations), desc="L-BFGS", unit="it", disable=not progress, leave=False):
+        optimizer.step(closure)
+    return image.detach().clamp(0, 1)
