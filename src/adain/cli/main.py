@@ -19,6 +19,8 @@ COMMANDS = {
     "stylize": "adain.cli.stylize",
     "weights": "adain.cli.weights",
     "train": "adain.cli.train",
+    "eval": "adain.cli.eval",
+    "bank": "adain.cli.bank",
 }
 
 

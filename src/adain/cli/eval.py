@@ -1,0 +1,85 @@
+"""``adain eval``: score a decoder against L-BFGS on content/style pairs (JSON, Markdown, PNG grid)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_PAIRS = Path("../shared/data/val")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"values must be >= 0, got {text!r}")
+    return values
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure a decoder: AdaIN losses, SSIM and time against L-BFGS on content/style pairs",
+        description="Score a decoder against the optimization reference. Writes results.json, results.md and grid PNGs.",
+    )
+    parser.add_argument("--preset", default="vgg16-hed")
+    parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
+    parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS, help="folder with content/ and style/ (content i goes with style i)")
+    parser.add_argument("--sizes", type=_ints, default=(256, 512), help="shorter sides to evaluate at (default 256,512)")
+    parser.add_argument("--lbfgs-iterations", type=int, default=100, help="iterations of the optimization reference")
+    parser.add_argument("--refine", type=_ints, default=(10, 30), help="refinement iterations from the decoder output to report")
+    parser.add_argument("--optimize-sizes", type=_ints, help="sizes at which L-BFGS runs (default: all; it is slow)")
+    parser.add_argument("--content-weight", type=float, default=1.0)
+    parser.add_argument("--style-weight", type=float, default=10.0)
+    parser.add_argument("--limit", type=int, help="only the first N pairs")
+    parser.add_argument("--cache", type=Path, help="cache L-BFGS outputs here (default: $ADAIN_HOME/eval-cache)")
+    parser.add_argument("-o", "--out", type=Path, default=Path("eval-output"), help="report folder")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from adain.eval.evaluate import EvalConfig, evaluate, summarize, write_report
+    from adain.pipeline.optimize import ObjectiveWeights
+    from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+    from adain.weights import adain_home
+    from adain.weights.store import file_sha256, read_manifest
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder)
+    config = EvalConfig(
+        pairs_dir=args.pairs, out_dir=args.out, sizes=args.sizes, lbfgs_iterations=args.lbfgs_iterations,
+        refine_iterations=args.refine, optimize_sizes=args.optimize_sizes,
+        weights=ObjectiveWeights(args.content_weight, args.style_weight),
+        cache_dir=args.cache or adain_home() / "eval-cache", limit=args.limit,
+    )  # fmt: skip
+
+    def stylize(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return pipeline(content, style, StylizeOptions(), output_type="pt").rgb
+
+    encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
+    scores, images = evaluate(pipeline.encoder, stylize, config, encoder_id=encoder_hash, progress=args.progress)
+    header = {
+        "command": "adain " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "preset": args.preset,
+        "decoder": str(args.decoder) if args.decoder else "preset default",
+        "decoder_sha256": file_sha256(args.decoder) if args.decoder else None,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+    }
+    paths = write_report(scores, images, config, header)
+    for row in summarize(scores):
+        print(f"{row['size']:>5} {row['method']:<14} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
+              f"ssim {row['ssim']:.3f}  {row['seconds']:.2f}s")  # fmt: skip
+    print(f"report: {paths['markdown']}")
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: AdaIN losses, SSIM and time of a decoder against the optimization reference."""

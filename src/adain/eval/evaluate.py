@@ -1,0 +1,209 @@
+"""``adain eval``: how good is a decoder, measured against optimization on the same objective.
+
+For each content/style pair and size, every method's output is scored with the AdaIN losses
+(content at relu4_1 against the AdaIN target, mean/std style loss at relu1_1..relu4_1) through
+the preset's encoder, plus luminance SSIM to the content and wall time. Methods:
+
+- ``content``: the unstylized content (what doing nothing scores);
+- ``decoder``: one forward pass (what users get);
+- ``refine-N``: N L-BFGS iterations started from the decoder's output;
+- ``optimize-N``: N L-BFGS iterations started from the content (the reference).
+
+L-BFGS outputs depend only on the encoder, the pair, the size and N, so they are cached
+(``--cache``) and evaluating a new decoder costs seconds, not an hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from adain.errors import UsageError
+from adain.eval.metrics import luminance_ssim
+from adain.models import VGGEncoder
+from adain.pipeline.image_io import load_image, save_image
+from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
+from adain.pipeline.sizing import resize_image, target_size
+
+__all__ = ["EvalConfig", "MethodScore", "find_pairs", "evaluate", "summarize", "write_report"]
+
+#: decoder(content, style, objective) -> stylized image in [0, 1], same size as content
+Stylizer = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass
+class EvalConfig:
+    pairs_dir: Path
+    out_dir: Path
+    sizes: tuple[int, ...] = (256, 512)
+    lbfgs_iterations: int = 100
+    refine_iterations: tuple[int, ...] = (10, 30)
+    #: sizes at which the (slow) L-BFGS methods run; None: all sizes
+    optimize_sizes: tuple[int, ...] | None = None
+    weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
+    cache_dir: Path | None = None
+    limit: int | None = None
+
+
+@dataclass
+class MethodScore:
+    pair: str
+    size: int
+    method: str
+    content_loss: float
+    style_loss: float
+    ssim: float
+    seconds: float
+
+
+def find_pairs(pairs_dir: Path, limit: int | None = None) -> list[tuple[Path, Path]]:
+    """Content i with style i, from ``pairs_dir/content`` and ``pairs_dir/style`` in sorted order."""
+    suffixes = (".jpg", ".jpeg", ".png", ".webp")
+    folders = [pairs_dir / "content", pairs_dir / "style"]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"evaluation pairs need {folder} (content/ and style/ with matching order)")
+    contents, styles = ([p for p in sorted(f.iterdir()) if p.suffix.lower() in suffixes] for f in folders)
+    if not contents or len(contents) != len(styles):
+        raise UsageError(f"need the same non-zero number of content and style images in {pairs_dir}. Got {len(contents)} and {len(styles)}")
+    pairs = list(zip(contents, styles))
+    return pairs[:limit] if limit else pairs
+
+
+def _load_at(path: Path, size: int) -> Tensor:
+    rgb = load_image(path).rgb
+    return resize_image(rgb, target_size(rgb.shape[2], rgb.shape[3], size=size)).clamp(0, 1)
+
+
+def _score(objective: AdainObjective, image: Tensor, content: Tensor) -> tuple[float, float, float]:
+    with torch.no_grad():
+        losses = objective.losses(image.float())
+    return float(losses["content"]), float(losses["style"]), luminance_ssim(image, content)
+
+
+def _cache_key(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+
+
+def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) -> tuple[Tensor, float]:
+    """L-BFGS output and its original wall time, from the cache when present."""
+    if config.cache_dir is not None:
+        path = config.cache_dir / f"{key}.safetensors"
+        if path.exists():
+            from safetensors.torch import load_file
+
+            stored = load_file(str(path))
+            return stored["image"], float(stored["seconds"].item())
+    start = time.perf_counter()
+    image = run()
+    seconds = time.perf_counter() - start
+    if config.cache_dir is not None:
+        from safetensors.torch import save_file
+
+        config.cache_dir.mkdir(parents=True, exist_ok=True)
+        save_file({"image": image.contiguous(), "seconds": torch.tensor(seconds)}, str(config.cache_dir / f"{key}.safetensors"))
+    return image, seconds
+
+
+def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder_id: str,
+             progress: bool = True) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:  # fmt: skip
+    """Scores of every method on every pair and size; also the images, for the grid."""
+    from tqdm import tqdm
+
+    pairs = find_pairs(config.pairs_dir, config.limit)
+    scores: list[MethodScore] = []
+    images: dict[int, list[list[Tensor]]] = {}
+    jobs = [(size, pair) for size in config.sizes for pair in pairs]
+    for size, (content_path, style_path) in tqdm(jobs, desc="eval", unit="pair", disable=not progress):
+        content, style = _load_at(content_path, size), _load_at(style_path, size)
+        objective = AdainObjective.from_style_image(encoder, content, style, config.weights)
+        name = content_path.stem
+        row = [content, resize_image(style, (content.shape[2], round(style.shape[3] * content.shape[2] / style.shape[2])))]
+
+        def record(method: str, image: Tensor, seconds: float) -> None:
+            content_loss, style_loss, ssim = _score(objective, image, content)
+            scores.append(MethodScore(name, size, method, content_loss, style_loss, ssim, seconds))
+            row.append(image)
+
+        record("content", content, 0.0)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            stylized = stylize(content, style)
+        record("decoder", stylized, time.perf_counter() - start)
+        decoder_seconds = scores[-1].seconds
+        for iterations in config.refine_iterations:
+            start = time.perf_counter()
+            refined = optimize_image(objective, stylized, iterations)
+            record(f"refine-{iterations}", refined, decoder_seconds + time.perf_counter() - start)
+        if config.optimize_sizes is None or size in config.optimize_sizes:
+            key = _cache_key(encoder_id, content_path.name, style_path.name, size, config.lbfgs_iterations, asdict(config.weights))
+            optimized, seconds = _cached_optimize(
+                config, key, lambda: optimize_image(objective, content, config.lbfgs_iterations)
+            )
+            record(f"optimize-{config.lbfgs_iterations}", optimized, seconds)
+        images.setdefault(size, []).append(row)
+    return scores, images
+
+
+def summarize(scores: list[MethodScore]) -> list[dict[str, float | int | str]]:
+    """Mean of each metric per (size, method), in first-seen order."""
+    groups: dict[tuple[int, str], list[MethodScore]] = {}
+    for score in scores:
+        groups.setdefault((score.size, score.method), []).append(score)
+    return [
+        {"size": size, "method": method, "pairs": len(group),
+         "content_loss": float(np.mean([s.content_loss for s in group])),
+         "style_loss": float(np.mean([s.style_loss for s in group])),
+         "ssim": float(np.mean([s.ssim for s in group])),
+         "seconds": float(np.mean([s.seconds for s in group]))}  # fmt: skip
+        for (size, method), group in groups.items()
+    ]
+
+
+def _grid(rows: list[list[Tensor]], height: int = 160) -> Tensor:
+    from adain.pipeline.sizing import resize_image as resize
+
+    lines = []
+    for row in rows:
+        cells = [resize(image.float(), (height, max(1, round(image.shape[3] * height / image.shape[2])))).clamp(0, 1) for image in row]
+        lines.append(torch.cat(cells, dim=3))
+    width = max(line.shape[3] for line in lines)
+    lines = [torch.nn.functional.pad(line, (0, width - line.shape[3]), value=1.0) for line in lines]
+    return torch.cat(lines, dim=2)
+
+
+def write_report(scores: list[MethodScore], images: dict[int, list[list[Tensor]]], config: EvalConfig,
+                 header: dict[str, object]) -> dict[str, Path]:  # fmt: skip
+    """results.json, results.md and one grid PNG per size in ``config.out_dir``."""
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(scores)
+    (out / "results.json").write_text(json.dumps(
+        {**header, "summary": summary, "pairs": [asdict(s) for s in scores]}, indent=2, default=str) + "\n")  # fmt: skip
+    methods = list(dict.fromkeys(s.method for s in scores))
+    lines = [f"# adain eval", "", *(f"- {k}: {v}" for k, v in header.items()), "",
+             "## Means", "", "| size | method | content loss | style loss | SSIM (luma) | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {r['size']} | {r['method']} | {r['content_loss']:.1f} | {r['style_loss']:.1f} | {r['ssim']:.3f} | {r['seconds']:.2f} |" for r in summary]
+    lines += ["", "## Per pair", "", "| size | pair | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",
+              "|---|---|" + "---|" * len(methods)]  # fmt: skip
+    by_pair: dict[tuple[int, str], dict[str, MethodScore]] = {}
+    for s in scores:
+        by_pair.setdefault((s.size, s.pair), {})[s.method] = s
+    for (size, pair), entries in by_pair.items():
+        cells = [f"{entries[m].content_loss:.1f} / {entries[m].style_loss:.1f}" if m in entries else "" for m in methods]
+        lines.append(f"| {size} | {pair} | " + " | ".join(cells) + " |")
+    lines += ["", "Grid columns: content, style, " + ", ".join(methods) + "."]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    paths = {"json": out / "results.json", "markdown": out / "results.md"}
+    for size, rows in images.items():
+        paths[f"grid-{size}"] = out / f"grid_{size}.png"
+        save_image(_grid(rows), paths[f"grid-{size}"])
+    return paths
