@@ -1,5 +1,32 @@
 """Pure tensor functions: statistics, AdaIN, colour, masks, filters. No models, no I/O."""
 
-from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std, mix_statistics
+from adain.ops.color import match_color_statistics, rgb_to_yuv, transfer_luminance, yuv_to_rgb
+from adain.ops.filters import box_filter, guided_filter
+from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
+from adain.ops.statistics import (
+    adain,
+    adain_from_statistics,
+    blend_features,
+    channel_mean_std,
+    check_alpha,
+    mix_statistics,
+)
 
-__all__ = ["adain", "adain_from_statistics", "channel_mean_std", "mix_statistics"]
+__all__ = [
+    "adain",
+    "adain_from_statistics",
+    "channel_mean_std",
+    "mix_statistics",
+    "blend_features",
+    "check_alpha",
+    "rgb_to_yuv",
+    "yuv_to_rgb",
+    "transfer_luminance",
+    "match_color_statistics",
+    "masked_channel_mean_std",
+    "region_weights_from_mask",
+    "resize_region_weights",
+    "masked_adain",
+    "box_filter",
+    "guided_filter",
+]

@@ -1,13 +1,20 @@
-"""Channel statistics and Adaptive Instance Normalization (Huang & Belongie, 2017, eq. 8)."""
+"""Channel statistics and Adaptive Instance Normalization (Huang & Belongie, 2017, eq. 8).
+
+AdaIN transfers style by giving each channel of the content features the mean and standard
+deviation of the same channel of the style features. Everything in this module is a pure tensor
+function: no models, no I/O, differentiable, works on any device.
+"""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
 
-from adain.errors import ShapeError
+from adain.errors import ShapeError, UsageError
 
-__all__ = ["channel_mean_std", "adain", "adain_from_statistics", "mix_statistics"]
+__all__ = ["channel_mean_std", "adain", "adain_from_statistics", "mix_statistics", "blend_features", "check_alpha"]
 
 #: Added to the variance before the square root: keeps flat (constant) feature maps finite.
 DEFAULT_EPS = 1e-5
@@ -18,18 +25,27 @@ def _check_feature(x: Tensor, name: str) -> None:
         raise ShapeError(f"{name} must be (B, C, H, W). Got {tuple(x.shape)}")
 
 
+def _statistics_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64 (gradcheck, analysis); everything else is computed in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def channel_mean_std(features: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
     """Per-sample, per-channel mean and standard deviation over H x W.
 
-    Computed in float32 even for bf16 inputs, because the variance of large activations loses
-    too many digits in bf16 to be a useful style statistic.
+    Computed in float32 even for bf16/fp16 inputs, because the variance of large activations
+    loses too many digits in half precision to be a useful style statistic (float64 inputs stay
+    float64).
 
     Args:
         features: ``(B, C, H, W)``.
         eps: added to the (biased) variance before the square root.
 
     Returns:
-        ``(mean, std)``, each ``(B, C, 1, 1)`` in float32.
+        ``(mean, std)``, each ``(B, C, 1, 1)`` in float32 (float64 for float64 input).
+
+    Raises:
+        ShapeError: ``features`` is not 4-D.
 
     Example:
         >>> mean, std = channel_mean_std(torch.ones(1, 2, 3, 3))
@@ -37,7 +53,7 @@ def channel_mean_std(features: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor
         ([1.0, 1.0], [0.0031622776...])
     """
     _check_feature(features, "features")
-    flat = features.float().flatten(2)
+    flat = features.to(_statistics_dtype(features.dtype)).flatten(2)
     variance = flat.var(dim=2, unbiased=False)
     mean = flat.mean(dim=2)
     b, c = mean.shape
@@ -57,14 +73,27 @@ def adain_from_statistics(
     Args:
         content_features: ``(B, C, H, W)``.
         style_mean, style_std: ``(B or 1, C, 1, 1)``.
+        eps: added to the content variance before the square root.
+
+    Returns:
+        ``(B, C, H, W)`` in the dtype of ``content_features``.
+
+    Raises:
+        ShapeError: a shape does not fit.
+
+    Example:
+        >>> out = adain_from_statistics(torch.tensor([[[[0.0, 2.0]]]]),
+        ...                             torch.full((1, 1, 1, 1), 10.0), torch.full((1, 1, 1, 1), 3.0))
+        >>> [round(v, 3) for v in out.flatten().tolist()]
+        [7.0, 13.0]
     """
     _check_feature(content_features, "content_features")
-    channels = content_features.shape[1]
+    batch, channels = content_features.shape[:2]
     for name, stat in (("style_mean", style_mean), ("style_std", style_std)):
-        if stat.dim() != 4 or stat.shape[1] != channels or stat.shape[2:] != (1, 1):
-            raise ShapeError(f"{name} must be (B, {channels}, 1, 1). Got {tuple(stat.shape)}")
+        if stat.dim() != 4 or stat.shape[1] != channels or stat.shape[2:] != (1, 1) or stat.shape[0] not in (1, batch):
+            raise ShapeError(f"{name} must be ({batch} or 1, {channels}, 1, 1). Got {tuple(stat.shape)}")
     content_mean, content_std = channel_mean_std(content_features, eps)
-    normalized = (content_features.float() - content_mean) / content_std
+    normalized = (content_features.to(content_mean.dtype) - content_mean) / content_std
     return (normalized * style_std + style_mean).to(content_features.dtype)
 
 
@@ -74,6 +103,13 @@ def adain(content_features: Tensor, style_features: Tensor, eps: float = DEFAULT
     Args:
         content_features: ``(B, C, H, W)``.
         style_features: ``(B or 1, C, H', W')``; spatial size may differ from the content's.
+        eps: added to both variances before the square root.
+
+    Returns:
+        ``(B, C, H, W)`` whose per-channel mean/std equal the style's.
+
+    Raises:
+        ShapeError: a shape does not fit.
 
     Example:
         >>> out = adain(torch.randn(1, 4, 8, 8), 3 * torch.randn(1, 4, 5, 5) + 2)
@@ -99,13 +135,82 @@ def mix_statistics(
 
     Returns:
         ``(mean, std)``, each ``(1, C, 1, 1)``.
+
+    Raises:
+        ShapeError: shapes do not fit or the number of weights is not ``K``.
+        UsageError: a weight is negative or not finite, or all weights are zero.
+
+    Example:
+        >>> mean, std = mix_statistics(torch.tensor([0.0, 4.0]).view(2, 1, 1, 1),
+        ...                            torch.tensor([1.0, 3.0]).view(2, 1, 1, 1), [1, 3])
+        >>> mean.item(), std.item()
+        (3.0, 2.5)
     """
-    weights_tensor = torch.as_tensor(weights, dtype=torch.float32, device=means.device).flatten()
     if means.shape != stds.shape or means.dim() != 4:
         raise ShapeError(f"means and stds must both be (K, C, 1, 1). Got {tuple(means.shape)}, {tuple(stds.shape)}")
+    dtype = _statistics_dtype(means.dtype)
+    weights_tensor = torch.as_tensor(weights, dtype=dtype, device=means.device).flatten()
     if weights_tensor.numel() != means.shape[0]:
         raise ShapeError(f"need one weight per style ({means.shape[0]}). Got {weights_tensor.numel()}")
     if (weights_tensor < 0).any() or not torch.isfinite(weights_tensor).all() or weights_tensor.sum() <= 0:
-        raise ValueError(f"style weights must be finite, non-negative and not all zero. Got {weights_tensor.tolist()}")
+        raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights_tensor.tolist()}")
     weights_tensor = (weights_tensor / weights_tensor.sum()).view(-1, 1, 1, 1)
-    return (means.float() * weights_tensor).sum(0, keepdim=True), (stds.float() * weights_tensor).sum(0, keepdim=True)
+    mean = (means.to(dtype) * weights_tensor).sum(0, keepdim=True)
+    std = (stds.to(dtype) * weights_tensor).sum(0, keepdim=True)
+    return mean, std
+
+
+def blend_features(content_features: Tensor, stylized_features: Tensor, alpha: float) -> Tensor:
+    """``alpha * stylized + (1 - alpha) * content``: the paper's content-style trade-off (sec. 7).
+
+    Blending happens in feature space, before the decoder: ``alpha = 0`` reconstructs the
+    content, ``alpha = 1`` is full stylization. Both ends are returned exactly (no rounding).
+
+    Args:
+        content_features: ``(B, C, H, W)``.
+        stylized_features: ``(B, C, H, W)``, typically ``adain(content_features, style)``.
+        alpha: style strength in ``[0, 1]``.
+
+    Returns:
+        ``(B, C, H, W)`` in the promoted dtype of the two inputs.
+
+    Raises:
+        ShapeError: the two inputs do not have the same 4-D shape.
+        UsageError: ``alpha`` is not a finite number in ``[0, 1]``.
+
+    Example:
+        >>> blend_features(torch.zeros(1, 1, 1, 2), torch.full((1, 1, 1, 2), 4.0), 0.25).flatten().tolist()
+        [1.0, 1.0]
+    """
+    _check_feature(content_features, "content_features")
+    if stylized_features.shape != content_features.shape:
+        raise ShapeError(
+            f"stylized_features must have the shape of content_features {tuple(content_features.shape)}. "
+            f"Got {tuple(stylized_features.shape)}"
+        )
+    alpha = check_alpha(alpha)
+    dtype = torch.promote_types(content_features.dtype, stylized_features.dtype)
+    if alpha == 0.0:
+        return content_features.to(dtype, copy=True)
+    if alpha == 1.0:
+        return stylized_features.to(dtype, copy=True)
+    return alpha * stylized_features.to(dtype) + (1.0 - alpha) * content_features.to(dtype)
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    """Validate a style strength: a finite real number in ``[0, 1]``; returns it as ``float``.
+
+    Raises:
+        UsageError: ``alpha`` is not a number, not finite or outside ``[0, 1]``.
+
+    Example:
+        >>> check_alpha(0.5)
+        0.5
+    """
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number in [0, 1]. Got {alpha!r}") from None
+    if isinstance(alpha, bool) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise UsageError(f"{name} must be a finite number in [0, 1]. Got {alpha!r}")
+    return value

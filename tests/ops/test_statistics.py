@@ -1,0 +1,235 @@
+"""Tests for adain.ops.statistics: channel statistics, AdaIN, style mixing, content-style blend."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from adain.errors import ShapeError, UsageError
+from adain.ops import adain, adain_from_statistics, blend_features, channel_mean_std, mix_statistics
+
+EPS = 1e-5
+
+
+def _generator(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _features(*shape: int, seed: int = 0, scale: float = 1.0, shift: float = 0.0, dtype=torch.float32):
+    return (torch.randn(*shape, generator=_generator(seed), dtype=torch.float64) * scale + shift).to(dtype)
+
+
+class TestChannelMeanStd:
+    def test_smoke_values(self):
+        features = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
+        mean, std = channel_mean_std(features)
+        assert mean.shape == std.shape == (1, 1, 1, 1)
+        assert mean.item() == pytest.approx(2.5)
+        # biased variance of 1, 2, 3, 4 is 1.25
+        assert std.item() == pytest.approx(math.sqrt(1.25 + EPS))
+
+    def test_eps_keeps_constant_map_finite(self):
+        _, std = channel_mean_std(torch.full((1, 2, 4, 4), 7.0), eps=1e-4)
+        assert torch.allclose(std, torch.full_like(std, 1e-2))
+
+    def test_per_sample_per_channel(self):
+        features = _features(3, 4, 5, 6)
+        mean, std = channel_mean_std(features)
+        assert mean.shape == (3, 4, 1, 1)
+        for b in range(3):
+            for c in range(4):
+                values = features[b, c].double()
+                assert mean[b, c].item() == pytest.approx(values.mean().item(), abs=1e-5)
+                assert std[b, c].item() == pytest.approx(math.sqrt(values.var(unbiased=False).item() + EPS), abs=1e-5)
+
+    def test_non_contiguous(self):
+        features = _features(2, 3, 6, 5)
+        transposed = features.transpose(2, 3)
+        assert not transposed.is_contiguous()
+        for got, expected in zip(channel_mean_std(transposed), channel_mean_std(transposed.contiguous())):
+            assert torch.allclose(got, expected)
+
+    def test_dtypes(self):
+        assert channel_mean_std(_features(1, 2, 3, 3, dtype=torch.bfloat16))[0].dtype == torch.float32
+        assert channel_mean_std(_features(1, 2, 3, 3, dtype=torch.float64))[0].dtype == torch.float64
+
+    @pytest.mark.parametrize("shape", [(2, 3), (1, 2, 3), (1, 1, 2, 3, 4)])
+    def test_bad_shape(self, shape):
+        with pytest.raises(ShapeError, match=r"Got \(" + ", ".join(map(str, shape))):
+            channel_mean_std(torch.zeros(shape))
+
+    def test_gradcheck(self):
+        features = _features(1, 2, 3, 3, dtype=torch.float64).requires_grad_()
+        assert gradcheck(lambda x: channel_mean_std(x), (features,))
+
+
+class TestAdainFromStatistics:
+    def test_smoke_values(self):
+        content = torch.tensor([0.0, 2.0]).view(1, 1, 1, 2)  # mean 1, std ~1
+        out = adain_from_statistics(content, torch.full((1, 1, 1, 1), 10.0), torch.full((1, 1, 1, 1), 3.0))
+        assert out.flatten().tolist() == pytest.approx([7.0, 13.0], abs=1e-4)
+
+    def test_style_batch_broadcast(self):
+        content = _features(3, 2, 4, 4)
+        mean, std = torch.tensor([1.0, -1.0]).view(1, 2, 1, 1), torch.tensor([2.0, 0.5]).view(1, 2, 1, 1)
+        out = adain_from_statistics(content, mean, std)
+        out_mean, out_std = channel_mean_std(out)
+        assert torch.allclose(out_mean, mean.expand(3, -1, -1, -1), atol=1e-4)
+        assert torch.allclose(out_std, std.expand(3, -1, -1, -1), atol=1e-3)
+
+    @pytest.mark.parametrize("stat_shape", [(1, 3, 1, 1), (1, 2), (1, 2, 2, 1), (2, 2, 1, 1)])
+    def test_bad_statistics_shape(self, stat_shape):
+        content = torch.zeros(3, 2, 4, 4)
+        with pytest.raises(ShapeError, match="Got"):
+            adain_from_statistics(content, torch.zeros(stat_shape), torch.ones(1, 2, 1, 1))
+        with pytest.raises(ShapeError, match="Got"):
+            adain_from_statistics(content, torch.zeros(1, 2, 1, 1), torch.ones(stat_shape))
+
+
+class TestAdain:
+    def test_output_has_style_statistics(self):
+        content = _features(2, 8, 12, 10, seed=1, scale=0.5, shift=-1.0)
+        style = _features(2, 8, 7, 9, seed=2, scale=3.0, shift=2.0)
+        out = adain(content, style)
+        assert out.shape == content.shape
+        out_mean, out_std = channel_mean_std(out)
+        style_mean, style_std = channel_mean_std(style)
+        assert torch.allclose(out_mean, style_mean, atol=1e-4)
+        assert torch.allclose(out_std, style_std, rtol=1e-3)
+
+    def test_keeps_content_structure(self):
+        """AdaIN is a per-channel positive affine map: the normalised content is unchanged."""
+        content = _features(1, 3, 6, 6, seed=3)
+        out = adain(content, _features(1, 3, 5, 5, seed=4, scale=2.0))
+        normalise = lambda x: (x - x.mean((2, 3), keepdim=True)) / x.std((2, 3), keepdim=True)  # noqa: E731
+        assert torch.allclose(normalise(out), normalise(content), atol=1e-3)
+
+    def test_batch_cardinality(self):
+        content = _features(3, 4, 6, 6, seed=5)
+        style = _features(3, 4, 5, 5, seed=6, scale=2.0, shift=1.0)
+        out = adain(content, style)
+        for b in range(3):
+            assert torch.allclose(out[b : b + 1], adain(content[b : b + 1], style[b : b + 1]), atol=1e-5)
+        shared = adain(content, style[:1])
+        assert torch.allclose(shared[2:3], adain(content[2:3], style[:1]), atol=1e-5)
+
+    def test_non_contiguous(self):
+        content = _features(2, 3, 6, 8, seed=7).transpose(2, 3)
+        style = _features(2, 3, 6, 8, seed=8)[..., ::2]
+        assert not content.is_contiguous() and not style.is_contiguous()
+        assert torch.allclose(adain(content, style), adain(content.contiguous(), style.contiguous()), atol=1e-6)
+
+    def test_dtype_preserved(self):
+        out = adain(_features(1, 2, 4, 4, dtype=torch.bfloat16), _features(1, 2, 4, 4, seed=1, dtype=torch.bfloat16))
+        assert out.dtype == torch.bfloat16
+
+    def test_channel_mismatch(self):
+        with pytest.raises(ShapeError, match=r"Got \(1, 3, 1, 1\)"):
+            adain(torch.zeros(1, 4, 5, 5), torch.zeros(1, 3, 5, 5))
+
+    def test_bad_style_rank(self):
+        with pytest.raises(ShapeError, match=r"Got \(3, 5, 5\)"):
+            adain(torch.zeros(1, 3, 5, 5), torch.zeros(3, 5, 5))
+
+    def test_gradcheck(self):
+        content = _features(1, 2, 3, 3, seed=9, dtype=torch.float64).requires_grad_()
+        style = _features(1, 2, 3, 2, seed=10, dtype=torch.float64).requires_grad_()
+        assert gradcheck(adain, (content, style))
+
+
+class TestMixStatistics:
+    @pytest.fixture
+    def statistics(self):
+        means = torch.tensor([[1.0, 2.0], [5.0, -2.0]]).view(2, 2, 1, 1)
+        stds = torch.tensor([[1.0, 3.0], [2.0, 1.0]]).view(2, 2, 1, 1)
+        return means, stds
+
+    def test_one_hot_is_single_style(self, statistics):
+        means, stds = statistics
+        mean, std = mix_statistics(means, stds, [1.0, 0.0])
+        assert torch.equal(mean, means[:1]) and torch.equal(std, stds[:1])
+        mean, std = mix_statistics(means, stds, [0.0, 1.0])
+        assert torch.equal(mean, means[1:]) and torch.equal(std, stds[1:])
+
+    def test_equal_weights_average(self, statistics):
+        means, stds = statistics
+        mean, std = mix_statistics(means, stds, [0.5, 0.5])
+        assert mean.flatten().tolist() == pytest.approx([3.0, 0.0])
+        assert std.flatten().tolist() == pytest.approx([1.5, 2.0])
+
+    def test_weights_normalised(self, statistics):
+        means, stds = statistics
+        for got, expected in zip(mix_statistics(means, stds, [2.0, 2.0]), mix_statistics(means, stds, [0.5, 0.5])):
+            assert torch.allclose(got, expected)
+        mean, _ = mix_statistics(means, stds, torch.tensor([1.0, 3.0]))
+        assert mean.flatten().tolist() == pytest.approx([4.0, -1.0])
+
+    def test_mixed_adain_equals_weighted_adain_outputs(self):
+        """The paper interpolates AdaIN outputs; mixing statistics first is the same thing."""
+        content = _features(1, 3, 5, 5, seed=11)
+        styles = [_features(1, 3, 4, 4, seed=12 + k, scale=1.0 + k, shift=k) for k in range(3)]
+        stats = [channel_mean_std(s) for s in styles]
+        means, stds = torch.cat([m for m, _ in stats]), torch.cat([s for _, s in stats])
+        weights = [0.2, 0.3, 0.5]
+        mixed = adain_from_statistics(content, *mix_statistics(means, stds, weights))
+        expected = sum(w * adain(content, s) for w, s in zip(weights, styles))
+        assert torch.allclose(mixed, expected, atol=1e-5)
+
+    @pytest.mark.parametrize("weights", [[-1.0, 2.0], [0.0, 0.0], [float("nan"), 1.0], [float("inf"), 1.0]])
+    def test_bad_weights(self, statistics, weights):
+        with pytest.raises(UsageError, match="Got"):
+            mix_statistics(*statistics, weights)
+
+    def test_weight_count(self, statistics):
+        with pytest.raises(ShapeError, match="Got 3"):
+            mix_statistics(*statistics, [1.0, 1.0, 1.0])
+
+    def test_shape_mismatch(self, statistics):
+        means, stds = statistics
+        with pytest.raises(ShapeError, match="Got"):
+            mix_statistics(means, stds[:1], [1.0, 1.0])
+
+
+class TestBlendFeatures:
+    def test_ends_are_exact(self):
+        content = _features(2, 3, 4, 4, seed=20)
+        stylized = adain(content, _features(2, 3, 4, 4, seed=21, scale=4.0, shift=3.0))
+        assert torch.equal(blend_features(content, stylized, 0.0), content)
+        assert torch.equal(blend_features(content, stylized, 1.0), stylized)
+        assert torch.equal(blend_features(content, stylized, 0), content)
+
+    def test_result_is_a_new_tensor(self):
+        content = torch.zeros(1, 1, 2, 2)
+        out = blend_features(content, torch.ones(1, 1, 2, 2), 0.0)
+        out += 1
+        assert torch.equal(content, torch.zeros(1, 1, 2, 2))
+
+    def test_smoke_value(self):
+        out = blend_features(torch.zeros(1, 2, 1, 1), torch.tensor([4.0, -8.0]).view(1, 2, 1, 1), 0.25)
+        assert out.flatten().tolist() == [1.0, -2.0]
+
+    @pytest.mark.parametrize("alpha", [-0.1, 1.1, float("nan"), float("inf"), "strong", None])
+    def test_bad_alpha(self, alpha):
+        with pytest.raises(UsageError, match="Got"):
+            blend_features(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2), alpha)
+
+    def test_shape_mismatch(self):
+        with pytest.raises(ShapeError, match=r"Got \(1, 1, 2, 3\)"):
+            blend_features(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 3), 0.5)
+        with pytest.raises(ShapeError, match=r"Got \(2, 2\)"):
+            blend_features(torch.zeros(2, 2), torch.ones(2, 2), 0.5)
+
+    def test_batch_and_non_contiguous(self):
+        content = _features(3, 2, 4, 5, seed=22).transpose(2, 3)
+        stylized = _features(3, 2, 5, 4, seed=23)
+        out = blend_features(content, stylized, 0.3)
+        assert out.shape == (3, 2, 5, 4)
+        assert torch.allclose(out, 0.3 * stylized + 0.7 * content.contiguous())
+
+    def test_gradcheck(self):
+        content = _features(1, 2, 2, 2, seed=24, dtype=torch.float64).requires_grad_()
+        stylized = _features(1, 2, 2, 2, seed=25, dtype=torch.float64).requires_grad_()
+        assert gradcheck(lambda c, s: blend_features(c, s, 0.4), (content, stylized))
