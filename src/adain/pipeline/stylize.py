@@ -1,0 +1,564 @@
+"""The stylization pipeline: encoder + AdaIN + decoder, with every option the paper describes.
+
+``StylizationPipeline`` owns the encoder and decoder of one preset (loaded once) and turns a
+content image and one or more styles into a stylized image in numbered steps:
+
+1. check inputs           (options, number of styles, weights, mask alphas)
+2. preprocess             (resize content, pad to a multiple of 8; per style: colour "match",
+                           resize, encode, statistics; mask to region weights)
+3. encode content         (relu4_1 features of the padded content)
+4. AdaIN                  (one style; several styles mixed by weight; or one style per mask region)
+5. alpha blend            (content/style trade-off in feature space)
+6. decode                 (features -> RGB)
+7. postprocess            (crop the padding, clamp, colour "luminance", guided filter, alpha)
+
+Styles are given as images (tensor, Pillow image, path) or as :class:`StyleStatistics`, the
+per-layer channel means and standard deviations an image's features have. Statistics are all
+AdaIN needs, so a style encoded once (or stored in a style bank) is applied without its image.
+
+Example:
+    >>> from adain import StylizationPipeline                                  # doctest: +SKIP
+    >>> pipeline = StylizationPipeline.from_preset("vgg16-hed")                # doctest: +SKIP
+    >>> pipeline("photo.jpg", "starry-night.jpg", StylizeOptions(alpha=0.8)).image.save("out.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from adain.errors import InputImageError, ShapeError, UsageError
+from adain.models import TAPS, Decoder, VGGEncoder
+from adain.ops.color import match_color_statistics, transfer_luminance
+from adain.ops.filters import guided_filter
+from adain.ops.masks import masked_adain, region_weights_from_mask, resize_region_weights
+from adain.ops.statistics import adain_from_statistics, blend_features, channel_mean_std, check_alpha, mix_statistics
+from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, pil_to_tensors, tensor_to_pil
+from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+
+__all__ = [
+    "StyleStatistics",
+    "StylizeOptions",
+    "StylizeResult",
+    "StylizationPipeline",
+    "check_options",
+    "ImageInput",
+    "StyleInput",
+    "PRESERVE_COLOR_MODES",
+    "OUTPUT_TYPES",
+]
+
+#: An image: a tensor ``(1, 3|4, H, W)`` or ``(3|4, H, W)`` in [0, 1], a Pillow image, a path,
+#: or an already loaded :class:`~adain.pipeline.image_io.LoadedImage`.
+ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]
+StyleInput = Union[ImageInput, "StyleStatistics"]
+
+PRESERVE_COLOR_MODES = (None, "luminance", "match")
+OUTPUT_TYPES = ("pil", "np", "pt")
+
+#: The tap AdaIN is applied at (the decoder's input).
+ADAIN_TAP = "relu4_1"
+
+
+@dataclass(frozen=True)
+class StyleStatistics:
+    """A style as AdaIN sees it: per-tap channel means and standard deviations of its features.
+
+    ``means[tap]`` and ``stds[tap]`` are ``(1, C, 1, 1)`` float32 for the taps relu1_1..relu4_1
+    (relu4_1 is required: stylization uses it; the others describe the style for losses and
+    style banks). ``preset`` names the encoder they came from: statistics of one encoder mean
+    nothing to another, so the pipeline refuses a mismatch.
+
+    Build from stored tensors with :meth:`from_tensors` (the inverse of :meth:`to_tensors`),
+    e.g. a safetensors file of a style bank.
+    """
+
+    means: Mapping[str, Tensor]
+    stds: Mapping[str, Tensor]
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        if set(self.means) != set(self.stds):
+            raise ShapeError(f"means and stds must have the same taps. Got {sorted(self.means)} and {sorted(self.stds)}")
+        if ADAIN_TAP not in self.means:
+            raise ShapeError(f"style statistics need {ADAIN_TAP!r}. Got taps {sorted(self.means)}")
+        unknown = sorted(set(self.means) - set(TAPS))
+        if unknown:
+            raise ShapeError(f"unknown taps {unknown}; known taps: {', '.join(TAPS)}")
+        means, stds = {}, {}
+        for tap in (t for t in TAPS if t in self.means):
+            means[tap] = self._as_statistic(self.means[tap], f"means[{tap!r}]")
+            stds[tap] = self._as_statistic(self.stds[tap], f"stds[{tap!r}]")
+            if means[tap].shape != stds[tap].shape:
+                raise ShapeError(f"{tap}: mean {tuple(means[tap].shape)} and std {tuple(stds[tap].shape)} differ in shape")
+            if not (torch.isfinite(means[tap]).all() and torch.isfinite(stds[tap]).all()) or (stds[tap] < 0).any():
+                raise ShapeError(f"{tap}: statistics must be finite and the stds non-negative")
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "stds", stds)
+
+    @staticmethod
+    def _as_statistic(value: Tensor, name: str) -> Tensor:
+        """``(C,)``, ``(1, C)`` or ``(1, C, 1, 1)`` -> ``(1, C, 1, 1)`` float32."""
+        if not isinstance(value, Tensor):
+            raise ShapeError(f"{name} must be a tensor. Got {type(value).__name__}")
+        if value.dim() == 1 or (value.dim() == 2 and value.shape[0] == 1) or (
+            value.dim() == 4 and value.shape[0] == 1 and value.shape[2:] == (1, 1)
+        ):
+            return value.detach().float().reshape(1, -1, 1, 1)
+        raise ShapeError(f"{name} must be (C,), (1, C) or (1, C, 1, 1). Got {tuple(value.shape)}")
+
+    @property
+    def taps(self) -> tuple[str, ...]:
+        return tuple(self.means)
+
+    def at(self, tap: str = ADAIN_TAP) -> tuple[Tensor, Tensor]:
+        """``(mean, std)`` at ``tap``, each ``(1, C, 1, 1)``."""
+        if tap not in self.means:
+            raise ShapeError(f"these style statistics have no {tap!r}; they have {', '.join(self.means)}")
+        return self.means[tap], self.stds[tap]
+
+    def to(self, device: torch.device | str) -> StyleStatistics:
+        return StyleStatistics(
+            {t: m.to(device) for t, m in self.means.items()}, {t: s.to(device) for t, s in self.stds.items()}, self.preset
+        )
+
+    def to_tensors(self) -> dict[str, Tensor]:
+        """Flat ``{"relu4_1.mean": (C,), "relu4_1.std": (C,), ...}`` (e.g. for safetensors)."""
+        tensors = {}
+        for tap in self.means:
+            tensors[f"{tap}.mean"] = self.means[tap].flatten().contiguous().cpu()
+            tensors[f"{tap}.std"] = self.stds[tap].flatten().contiguous().cpu()
+        return tensors
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, Tensor], preset: str | None = None) -> StyleStatistics:
+        """The inverse of :meth:`to_tensors`: keys ``"<tap>.mean"`` and ``"<tap>.std"``."""
+        means, stds = {}, {}
+        for key, value in tensors.items():
+            tap, _, kind = key.rpartition(".")
+            if kind == "mean":
+                means[tap] = value
+            elif kind == "std":
+                stds[tap] = value
+            else:
+                raise ShapeError(f"unexpected key {key!r}: style statistics keys are '<tap>.mean' and '<tap>.std'")
+        return cls(means, stds, preset)
+
+
+@dataclass
+class StylizeOptions:
+    """How to stylize. The defaults give plain full-strength AdaIN at the content's own size.
+
+    Attributes:
+        alpha: style strength in [0, 1] (0: the content reconstructed, 1: full style).
+        style_weights: one non-negative weight per style to mix several styles (normalised to
+            sum to one); ``None``: equal weights.
+        preserve_color: ``None``; ``"luminance"`` (keep the content's chroma, take the stylized
+            luminance); or ``"match"`` (recolour each style image to the content's colour mean
+            and covariance before taking its statistics; needs style images, not statistics).
+        mask: a mask image routing one style per region (grayscale: white -> style 1, black ->
+            style 2; RGB: red, green, blue -> styles 1, 2, 3; black in an RGB mask keeps the
+            content). Path, Pillow image, or tensor ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``.
+        mask_alphas: one strength per mask region (default: ``alpha`` for each).
+        guided_filter_radius: smooth the result with a guided filter (content as guide) of this
+            radius; ``None``: off.
+        guided_filter_eps: the guided filter's regulariser.
+        size: the content's shorter side is resized to this (0: keep).
+        max_size: then its longer side is capped at this (0: no cap).
+        style_size: each style image's shorter side is resized to this before encoding (0: keep).
+            Style statistics depend on scale: the paper encodes styles at 512.
+        max_pixels: pixel cap when an image is given as a path.
+    """
+
+    alpha: float = 1.0
+    style_weights: Sequence[float] | None = None
+    preserve_color: Literal["luminance", "match"] | None = None
+    mask: ImageInput | None = None
+    mask_alphas: Sequence[float] | None = None
+    guided_filter_radius: int | None = None
+    guided_filter_eps: float = 1e-2
+    size: int = 0
+    max_size: int = 0
+    style_size: int = 0
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class StylizeResult:
+    """The output of :class:`StylizationPipeline`.
+
+    Attributes:
+        image: in the requested output type: a Pillow image (RGB, or RGBA when the content had
+            alpha), a ``(H, W, 3|4)`` float32 numpy array in [0, 1], or a ``(1, 3|4, H, W)``
+            tensor in [0, 1].
+        rgb: ``(1, 3, H, W)`` float32 in [0, 1], whatever the output type.
+        alpha: ``(1, 1, H, W)`` or ``None``: the content's alpha channel, resized.
+    """
+
+    image: Any
+    rgb: Tensor
+    alpha: Tensor | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.rgb.shape[3], self.rgb.shape[2]
+
+
+@dataclass
+class PreparedContent:
+    """Step 2's content: resized (``rgb``, ``alpha``) and padded for the network (``padded``)."""
+
+    rgb: Tensor
+    alpha: Tensor | None
+    padded: Tensor
+    size: tuple[int, int]  # (height, width) of the output
+
+
+def check_options(options: StylizeOptions, num_styles: int) -> None:
+    """Validate ``options`` for ``num_styles`` styles without touching any image or model.
+
+    Raises:
+        UsageError: the first inconsistency found, quoting the bad value.
+    """
+    if num_styles < 1:
+        raise UsageError("need at least one style")
+    check_alpha(options.alpha)
+    if options.preserve_color not in PRESERVE_COLOR_MODES:
+        raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {options.preserve_color!r}")
+    for name in ("size", "max_size", "style_size"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
+    if options.max_pixels is not None and (isinstance(options.max_pixels, bool) or options.max_pixels <= 0):
+        raise UsageError(f"max_pixels must be a positive integer. Got {options.max_pixels!r}")
+    if options.style_weights is not None:
+        weights = _as_floats(options.style_weights, "style weights")
+        if len(weights) != num_styles:
+            raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
+        if options.mask is not None:
+            raise UsageError("style weights mix styles everywhere; a mask routes one style per region: use one or the other")
+    if options.mask is None and options.mask_alphas is not None:
+        raise UsageError("mask alphas need a mask")
+    if options.mask is not None:
+        if num_styles > 3:
+            raise UsageError(f"a mask routes at most 3 styles (RGB mask). Got {num_styles} styles")
+        if options.mask_alphas is not None:
+            alphas = _as_floats(options.mask_alphas, "mask alphas")
+            if len(alphas) != num_styles:
+                raise UsageError(f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}")
+            for k, alpha in enumerate(alphas):
+                check_alpha(alpha, f"mask alpha {k + 1}")
+    if options.guided_filter_radius is not None:
+        radius = options.guided_filter_radius
+        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+            raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
+        if not options.guided_filter_eps > 0:
+            raise UsageError(f"guided filter eps must be positive. Got {options.guided_filter_eps!r}")
+
+
+def _image_to_tensors(image: ImageInput, max_pixels: int | None, what: str) -> tuple[Tensor, Tensor | None]:
+    """Any :data:`ImageInput` -> ``(rgb (1, 3, H, W), alpha (1, 1, H, W) or None)`` in [0, 1]."""
+    if isinstance(image, LoadedImage):
+        return image.rgb, image.alpha
+    if isinstance(image, (str, os.PathLike)):
+        loaded = load_image(Path(image), max_pixels=max_pixels)
+        return loaded.rgb, loaded.alpha
+    if isinstance(image, Image.Image):
+        return pil_to_tensors(image)
+    if isinstance(image, Tensor):
+        tensor = image.unsqueeze(0) if image.dim() == 3 else image
+        if tensor.dim() != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (3, 4):
+            raise ShapeError(f"{what} tensor must be (3|4, H, W) or (1, 3|4, H, W) RGB(A). Got {tuple(image.shape)}")
+        if not tensor.is_floating_point():
+            raise UsageError(f"{what} tensor must be floating point with values in [0, 1]. Got {tensor.dtype}")
+        if not torch.isfinite(tensor).all():
+            raise UsageError(f"{what} tensor has NaN or infinite values")
+        tensor = tensor.float().clamp(0.0, 1.0)
+        return tensor[:, :3], (tensor[:, 3:] if tensor.shape[1] == 4 else None)
+    raise UsageError(f"{what} must be a tensor, a Pillow image or a path. Got {type(image).__name__}")
+
+
+def _mask_to_tensor(mask: ImageInput, max_pixels: int | None) -> Tensor:
+    """A mask in any form -> ``(1, 1, H, W)`` (grayscale) or ``(1, 3, H, W)`` (RGB) in [0, 1].
+
+    An RGB image whose three channels are equal is a grayscale mask (two regions).
+    """
+    if isinstance(mask, Tensor):
+        tensor = mask
+        if tensor.dim() == 2:
+            tensor = tensor[None, None]
+        elif tensor.dim() == 3:
+            tensor = tensor[None]
+        if tensor.dim() != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
+            raise ShapeError(f"mask tensor must be (H, W), (1|3, H, W) or (1, 1|3, H, W). Got {tuple(mask.shape)}")
+        if not tensor.is_floating_point():
+            raise UsageError(f"mask tensor must be floating point with values in [0, 1]. Got {tensor.dtype}")
+        rgb = tensor.float()
+    else:
+        rgb, _ = _image_to_tensors(mask, max_pixels, "mask")
+    if rgb.shape[1] == 3 and torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2]):
+        rgb = rgb[:, :1]
+    return rgb
+
+
+class StylizationPipeline:
+    """AdaIN style transfer with one preset's encoder and decoder, loaded once.
+
+    Build with :meth:`from_preset`, or directly from modules (e.g. a decoder being trained).
+    Call it with a content image and styles; see the module docstring for the steps.
+    """
+
+    def __init__(self, encoder: VGGEncoder, decoder: Decoder, preset: str | None = None, device: str | torch.device = "cpu"):
+        self.encoder = encoder.eval()
+        self.decoder = decoder.eval()
+        self.preset = preset
+        self.device = torch.device("cpu")
+        self.to(device)
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: str = "vgg16-hed",
+        decoder_path: str | os.PathLike[str] | None = None,
+        device: str | torch.device = "cpu",
+        home: Path | None = None,
+    ) -> StylizationPipeline:
+        """Load a preset's encoder and decoder (``decoder_path`` overrides the preset's decoder).
+
+        The decoder is loaded first: it is the part most likely to be missing, and finding that
+        out must not cost an encoder download.
+
+        Raises:
+            PresetError: unknown preset.
+            MissingWeightsError: the preset has no decoder (pass ``decoder_path``) or its
+                weights are not available.
+            WeightsError, ShapeError: a weights file is corrupt or for another architecture.
+            UsageError: an unknown or unavailable device.
+        """
+        from adain.weights import get_preset, load_decoder, load_encoder
+
+        get_preset(preset)
+        device = _check_device(device)
+        if decoder_path is not None:
+            decoder_path = Path(decoder_path)
+            if not decoder_path.is_file():
+                from adain.errors import MissingWeightsError
+
+                raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
+        decoder = load_decoder(preset, path=decoder_path, home=home)
+        encoder = load_encoder(preset, home=home)
+        return cls(encoder, decoder, preset=preset, device=device)
+
+    def to(self, device: str | torch.device) -> StylizationPipeline:
+        self.device = _check_device(device)
+        self.encoder.to(self.device)
+        self.decoder.to(self.device)
+        return self
+
+    # -- styles ---------------------------------------------------------------------------------
+
+    def style_statistics(self, style: ImageInput, size: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> StyleStatistics:
+        """Encode a style image once: its channel mean and std at every tap.
+
+        Args:
+            style: the style image.
+            size: resize its shorter side to this first (0: keep).
+            max_pixels: pixel cap when ``style`` is a path.
+        """
+        rgb, _ = _image_to_tensors(style, max_pixels, "style")
+        return self._statistics_of(self._resize_style(rgb, size))
+
+    @torch.inference_mode()
+    def _statistics_of(self, style_rgb: Tensor) -> StyleStatistics:
+        height, width = style_rgb.shape[-2:]
+        if min(height, width) < NETWORK_MULTIPLE:
+            raise InputImageError(
+                f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
+            )
+        features = self.encoder(style_rgb.to(self.device))
+        means, stds = {}, {}
+        for tap in TAPS:
+            means[tap], stds[tap] = channel_mean_std(features[tap])
+        return StyleStatistics(means, stds, self.preset)
+
+    @staticmethod
+    def _resize_style(rgb: Tensor, size: int) -> Tensor:
+        return resize_image(rgb, target_size(rgb.shape[2], rgb.shape[3], size=size))
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def check_inputs(self, styles: StyleInput | Sequence[StyleInput], options: StylizeOptions) -> list[StyleInput]:
+        """Step 1: validate the options against the styles; returns the styles as a list."""
+        style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+        check_options(options, len(style_list))
+        for style in style_list:
+            if isinstance(style, StyleStatistics):
+                if options.preserve_color == "match":
+                    raise UsageError(
+                        "preserve_color='match' recolours the style image, so it needs style images, not precomputed "
+                        "statistics (use 'luminance' with statistics)"
+                    )
+                if style.preset is not None and self.preset is not None and style.preset != self.preset:
+                    raise UsageError(
+                        f"style statistics come from preset {style.preset!r}; this pipeline uses {self.preset!r}"
+                    )
+        return style_list
+
+    def prepare_content(self, content: ImageInput, options: StylizeOptions) -> PreparedContent:
+        """Step 2a: resize the content to the output size and pad it to a multiple of 8."""
+        rgb, alpha = _image_to_tensors(content, options.max_pixels, "content")
+        rgb = rgb.to(self.device)
+        size = target_size(rgb.shape[2], rgb.shape[3], options.size, options.max_size)
+        rgb = resize_image(rgb, size).clamp(0.0, 1.0)
+        if alpha is not None:
+            alpha = resize_image(alpha.to(self.device), size).clamp(0.0, 1.0)
+        padded, _ = pad_to_multiple(rgb)
+        return PreparedContent(rgb=rgb, alpha=alpha, padded=padded, size=size)
+
+    def prepare_styles(self, styles: list[StyleInput], content_rgb: Tensor, options: StylizeOptions) -> list[StyleStatistics]:
+        """Step 2b: statistics of every style (colour-matched to the content first in "match" mode)."""
+        statistics = []
+        for style in styles:
+            if isinstance(style, StyleStatistics):
+                statistics.append(style.to(self.device))
+                continue
+            rgb, _ = _image_to_tensors(style, options.max_pixels, "style")
+            rgb = self._resize_style(rgb.to(self.device), options.style_size)
+            if options.preserve_color == "match":
+                rgb = match_color_statistics(rgb, content_rgb)
+            statistics.append(self._statistics_of(rgb))
+        return statistics
+
+    def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int, feature_size: tuple[int, int]) -> Tensor | None:
+        """Step 2c: the mask as ``(1, K, h, w)`` region weights at the feature size (or ``None``)."""
+        if options.mask is None:
+            return None
+        mask = _mask_to_tensor(options.mask, options.max_pixels).to(self.device)
+        mask = resize_image(mask, content.size).clamp(0.0, 1.0)
+        padded_mask, _ = pad_to_multiple(mask)
+        weights = region_weights_from_mask(padded_mask, num_styles)
+        return resize_region_weights(weights, feature_size)
+
+    def encode_content(self, padded_rgb: Tensor) -> Tensor:
+        """Step 3: relu4_1 features of the padded content."""
+        return self.encoder(padded_rgb)[ADAIN_TAP]
+
+    def transfer(
+        self,
+        content_features: Tensor,
+        statistics: list[StyleStatistics],
+        options: StylizeOptions,
+        region_weights: Tensor | None = None,
+    ) -> Tensor:
+        """Steps 4 and 5: the decoder's input: AdaIN to the style(s), blended with the content.
+
+        With a mask each region gets its own style and strength (``masked_adain`` blends per
+        region); otherwise the styles' statistics are mixed by weight, AdaIN is applied once
+        and the result blended with ``alpha``.
+        """
+        means = torch.cat([s.at(ADAIN_TAP)[0] for s in statistics])
+        stds = torch.cat([s.at(ADAIN_TAP)[1] for s in statistics])
+        if region_weights is not None:
+            alphas = list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
+            return masked_adain(content_features, region_weights, means, stds, alphas)
+        if len(statistics) == 1:
+            mean, std = means, stds
+        else:
+            weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
+            mean, std = mix_statistics(means, stds, weights)
+        target = adain_from_statistics(content_features, mean, std)
+        return blend_features(content_features, target, options.alpha)
+
+    def decode(self, features: Tensor) -> Tensor:
+        """Step 6: features -> RGB (unclamped, padded size)."""
+        return self.decoder(features)
+
+    def postprocess(self, decoded: Tensor, content: PreparedContent, options: StylizeOptions) -> Tensor:
+        """Step 7: crop the padding, clamp, preserve colour, guided filter; returns RGB in [0, 1]."""
+        rgb = crop_to(decoded, content.size).float().clamp(0.0, 1.0)
+        if options.preserve_color == "luminance":
+            rgb = transfer_luminance(rgb, content.rgb)
+        if options.guided_filter_radius is not None:
+            rgb = guided_filter(content.rgb, rgb, options.guided_filter_radius, options.guided_filter_eps).clamp(0.0, 1.0)
+        return rgb
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        content: ImageInput,
+        styles: StyleInput | Sequence[StyleInput],
+        options: StylizeOptions | None = None,
+        output_type: Literal["pil", "np", "pt"] = "pil",
+        **option_overrides: Any,
+    ) -> StylizeResult:
+        """Stylize ``content`` with ``styles``.
+
+        Args:
+            content: the content image.
+            styles: one style or a list (images or :class:`StyleStatistics`).
+            options: :class:`StylizeOptions`; keyword arguments override single fields
+                (``pipeline(content, style, alpha=0.5)``).
+            output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`StylizeResult`).
+
+        Raises:
+            UsageError: inconsistent options.
+            InputImageError: an image given as a path cannot be read.
+        """
+        options = replace(options or StylizeOptions(), **option_overrides)
+        if output_type not in OUTPUT_TYPES:
+            raise UsageError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}. Got {output_type!r}")
+        # 1. check inputs
+        style_list = self.check_inputs(styles, options)
+        # 2. preprocess: content size and padding, style statistics, mask regions
+        prepared = self.prepare_content(content, options)
+        statistics = self.prepare_styles(style_list, prepared.rgb, options)
+        # 3. encode content
+        content_features = self.encode_content(prepared.padded)
+        region_weights = self.prepare_region_weights(options, prepared, len(statistics), tuple(content_features.shape[-2:]))
+        # 4 + 5. AdaIN (single, mixed or masked) and alpha blend
+        features = self.transfer(content_features, statistics, options, region_weights)
+        # 6. decode
+        decoded = self.decode(features)
+        # 7. postprocess
+        rgb = self.postprocess(decoded, prepared, options)
+        return StylizeResult(image=_to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)
+
+
+def _as_floats(values: Sequence[Any], what: str) -> list[float]:
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be numbers. Got {values!r}") from None
+
+
+def _to_output(rgb: Tensor, alpha: Tensor | None, output_type: str) -> Any:
+    if output_type == "pil":
+        return tensor_to_pil(rgb, alpha)
+    image = rgb if alpha is None else torch.cat([rgb, alpha], dim=1)
+    if output_type == "np":
+        return image[0].permute(1, 2, 0).float().cpu().numpy()
+    return image
+
+
+def _check_device(device: str | torch.device) -> torch.device:
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise UsageError(f"unknown device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {str(device)!r} is not available (no CUDA GPU visible to torch)")
+    if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise UsageError(f"device {str(device)!r} is not available")
+    return resolved
+
