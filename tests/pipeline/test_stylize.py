@@ -357,3 +357,14 @@ def test_from_preset_loads_once_and_checks_its_arguments(decoder_file: Path, tmp
         StylizationPipeline.from_preset("vgg16-hed", decoder_path=tmp_path / "absent.safetensors")
     with pytest.raises(UsageError, match="device"):
         StylizationPipeline.from_preset("vgg16-hed", decoder_path=decoder_file, device="toaster")
+
+
+def test_compute_style_statistics_matches_the_pipeline(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+    from adain.pipeline.stylize import compute_style_statistics
+
+    style = noise(rng, 40, 24)
+    statistics, area = compute_style_statistics(pipeline.encoder, style, "vgg16-hed", size=16)
+    assert area == 3 * 2  # 16 x 27 -> relu4_1 at 1/8: 2 x 3
+    expected = pipeline.style_statistics(style, size=16)
+    for tap in statistics.taps:
+        assert torch.equal(statistics.at(tap)[0], expected.at(tap)[0])

@@ -50,6 +50,8 @@ __all__ = [
     "StylizeResult",
     "StylizationPipeline",
     "check_options",
+    "compute_style_statistics",
+    "resize_style",
     "ImageInput",
     "StyleInput",
     "PRESERVE_COLOR_MODES",
@@ -267,6 +269,45 @@ def check_options(options: StylizeOptions, num_styles: int) -> None:
             raise UsageError(f"guided filter eps must be positive. Got {options.guided_filter_eps!r}")
 
 
+def resize_style(rgb: Tensor, size: int) -> Tensor:
+    """A style image ``(1, 3, H, W)`` with its shorter side resized to ``size`` (0: unchanged)."""
+    return resize_image(rgb, target_size(rgb.shape[2], rgb.shape[3], size=size))
+
+
+@torch.inference_mode()
+def compute_style_statistics(
+    encoder: VGGEncoder, style_rgb: Tensor, preset: str | None = None, size: int = 0
+) -> tuple[StyleStatistics, int]:
+    """A style image's statistics at every tap, exactly as the pipeline computes them.
+
+    Args:
+        encoder: the preset's encoder (its device is used).
+        style_rgb: ``(1, 3, H, W)`` in [0, 1].
+        preset: recorded in the statistics.
+        size: resize the shorter side to this first (0: keep).
+
+    Returns:
+        ``(statistics, area)``: ``area`` is the number of relu4_1 positions the statistics were
+        taken over (to pool several images' statistics by weight).
+
+    Raises:
+        InputImageError: the image is smaller than 8 pixels on a side (nothing left at relu4_1).
+    """
+    rgb = resize_style(style_rgb, size)
+    height, width = rgb.shape[-2:]
+    if min(height, width) < NETWORK_MULTIPLE:
+        raise InputImageError(
+            f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
+        )
+    device = next(encoder.parameters()).device
+    features = encoder(rgb.to(device))
+    means, stds = {}, {}
+    for tap in TAPS:
+        means[tap], stds[tap] = channel_mean_std(features[tap])
+    area = features[ADAIN_TAP].shape[2] * features[ADAIN_TAP].shape[3]
+    return StyleStatistics(means, stds, preset), area
+
+
 def _image_to_tensors(image: ImageInput, max_pixels: int | None, what: str) -> tuple[Tensor, Tensor | None]:
     """Any :data:`ImageInput` -> ``(rgb (1, 3, H, W), alpha (1, 1, H, W) or None)`` in [0, 1]."""
     if isinstance(image, LoadedImage):
@@ -377,24 +418,7 @@ class StylizationPipeline:
             max_pixels: pixel cap when ``style`` is a path.
         """
         rgb, _ = _image_to_tensors(style, max_pixels, "style")
-        return self._statistics_of(self._resize_style(rgb, size))
-
-    @torch.inference_mode()
-    def _statistics_of(self, style_rgb: Tensor) -> StyleStatistics:
-        height, width = style_rgb.shape[-2:]
-        if min(height, width) < NETWORK_MULTIPLE:
-            raise InputImageError(
-                f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
-            )
-        features = self.encoder(style_rgb.to(self.device))
-        means, stds = {}, {}
-        for tap in TAPS:
-            means[tap], stds[tap] = channel_mean_std(features[tap])
-        return StyleStatistics(means, stds, self.preset)
-
-    @staticmethod
-    def _resize_style(rgb: Tensor, size: int) -> Tensor:
-        return resize_image(rgb, target_size(rgb.shape[2], rgb.shape[3], size=size))
+        return compute_style_statistics(self.encoder, rgb, self.preset, size)[0]
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -434,10 +458,10 @@ class StylizationPipeline:
                 statistics.append(style.to(self.device))
                 continue
             rgb, _ = _image_to_tensors(style, options.max_pixels, "style")
-            rgb = self._resize_style(rgb.to(self.device), options.style_size)
+            rgb = resize_style(rgb.to(self.device), options.style_size)
             if options.preserve_color == "match":
                 rgb = match_color_statistics(rgb, content_rgb)
-            statistics.append(self._statistics_of(rgb))
+            statistics.append(compute_style_statistics(self.encoder, rgb, self.preset)[0])
         return statistics
 
     def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int, feature_size: tuple[int, int]) -> Tensor | None:
