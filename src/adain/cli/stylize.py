@@ -1,0 +1,177 @@
+"""``adain stylize``: stylize images (files, folders, globs) with one or more styles.
+
+Everything that can be checked without the network (option values, preset, output paths) is
+checked before the weights load, so a usage error costs nothing and exits 2. Style images are
+encoded once per run. In a batch a failing input is reported on one line and the others still
+run; the run ends with a summary and exits 1 if anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from adain.errors import AdainError, UsageError
+from adain.ops.statistics import check_alpha
+from adain.pipeline.batch import BatchReport, expand_inputs, plan_outputs, stylize_batch
+from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
+from adain.pipeline.stylize import StylizationPipeline, StylizeOptions, check_options, resize_style
+from adain.weights.presets import DEFAULT_PRESET, get_preset
+
+__all__ = ["add_parser", "run"]
+
+#: The paper's test resolution: content and style shorter sides default to 512.
+DEFAULT_SIZE = 512
+GUIDED_FILTER_RADIUS = 4
+GUIDED_FILTER_EPS = 1e-2
+
+EPILOG = """\
+examples:
+  adain stylize photo.jpg --style starry.jpg -o out.png
+  adain stylize photos/ 'more/*.jpg' --style a.jpg --style b.jpg --style-weights 0.7,0.3 -o stylized/
+  adain stylize photo.jpg --style sky.jpg --style sea.jpg --mask mask.png --mask-alpha 1,0.6
+  adain stylize photo.jpg --style starry.jpg --alpha 0.6 --preserve-color luminance --guided-filter
+
+exit codes: 0 all written, 1 a failure (unreadable image, missing weights, some inputs failed),
+2 a usage error (bad option value, unknown preset, unknown output extension)."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "stylize",
+        help="stylize images with one or more style images",
+        description="Stylize content images with AdaIN. INPUTs are image files, folders (searched recursively) "
+        "and globs (quote them: 'photos/**/*.jpg').",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="content image, folder or glob")
+    parser.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
+                        help="style image; repeat to mix styles (--style-weights) or to route them with --mask")
+    parser.add_argument("--style-weights", metavar="W,W", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="output file for one input (format from the extension: png, jpg, webp, bmp, tiff); "
+                        "a folder for several (created if missing). Default: <name>_stylized.png in the current folder")
+    parser.add_argument("--alpha", default="1.0", metavar="A", help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--preserve-color", choices=("luminance", "match"),
+                        help="keep the content's colours: 'luminance' keeps its chroma after stylizing; "
+                        "'match' recolours the style to the content's palette first")
+    parser.add_argument("--mask", metavar="FILE",
+                        help="route one style per region: grayscale mask white -> style 1, black -> style 2; "
+                        "RGB mask red/green/blue -> styles 1/2/3 (black keeps the content)")
+    parser.add_argument("--mask-alpha", metavar="A,A", help="one strength per mask region (default: --alpha)")
+    parser.add_argument("--guided-filter", action="store_true",
+                        help=f"smooth the result with a guided filter, content as guide (radius {GUIDED_FILTER_RADIUS})")
+    parser.add_argument("--size", default=str(DEFAULT_SIZE), metavar="N",
+                        help=f"resize the content's shorter side to N; 0 keeps its size (default {DEFAULT_SIZE})")
+    parser.add_argument("--max-size", default="0", metavar="N", help="cap the content's longer side at N (default: no cap)")
+    parser.add_argument("--style-size", default=str(DEFAULT_SIZE), metavar="N",
+                        help=f"resize each style's shorter side to N before encoding; 0 keeps it (default {DEFAULT_SIZE})")
+    parser.add_argument("--max-pixels", default=str(DEFAULT_MAX_PIXELS), metavar="N",
+                        help=f"refuse images with more pixels than N, checked before decoding (default {DEFAULT_MAX_PIXELS})")
+    parser.add_argument("--quality", default="95", metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)")
+    parser.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _number(text: str, option: str, kind: type = float) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UsageError(f"{option} must be {'an integer' if kind is int else 'a number'}. Got {text!r}") from None
+    return value
+
+
+def _numbers(text: str | None, option: str) -> list[float] | None:
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise UsageError(f"{option} must be comma-separated numbers, e.g. 0.7,0.3. Got {text!r}")
+    return [_number(part, option) for part in parts]
+
+
+def _non_negative_int(text: str, option: str) -> int:
+    value = int(_number(text, option, int))
+    if value < 0:
+        raise UsageError(f"{option} must be >= 0. Got {text!r}")
+    return value
+
+
+def _options_from_args(args: argparse.Namespace) -> StylizeOptions:
+    max_pixels = int(_number(args.max_pixels, "--max-pixels", int))
+    if max_pixels <= 0:
+        raise UsageError(f"--max-pixels must be positive. Got {args.max_pixels!r}")
+    mask_alphas = _numbers(args.mask_alpha, "--mask-alpha")
+    options = StylizeOptions(
+        alpha=check_alpha(_number(args.alpha, "--alpha"), "--alpha"),
+        style_weights=_numbers(args.style_weights, "--style-weights"),
+        preserve_color=args.preserve_color,
+        mask=args.mask,
+        mask_alphas=[check_alpha(a, "--mask-alpha") for a in mask_alphas] if mask_alphas is not None else None,
+        guided_filter_radius=GUIDED_FILTER_RADIUS if args.guided_filter else None,
+        guided_filter_eps=GUIDED_FILTER_EPS,
+        size=_non_negative_int(args.size, "--size"),
+        max_size=_non_negative_int(args.max_size, "--max-size"),
+        style_size=_non_negative_int(args.style_size, "--style-size"),
+        max_pixels=max_pixels,
+    )
+    if args.style_weights is not None and len(args.style) == 1:
+        raise UsageError(f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}")
+    check_options(options, len(args.style))
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    # 1. everything checkable without weights: options, preset, inputs, outputs
+    options = _options_from_args(args)
+    quality = int(_number(args.quality, "--quality", int))
+    if not 1 <= quality <= 100:
+        raise UsageError(f"--quality must be in [1, 100]. Got {args.quality!r}")
+    get_preset(args.preset)
+    output_folder = Path(args.output) if args.output and len(args.inputs) > 1 else None
+    inputs = expand_inputs(args.inputs, exclude=output_folder)
+    if not inputs:
+        raise AdainError(f"no images found in {', '.join(repr(s) for s in args.inputs)}")
+    jobs = plan_outputs(inputs, args.output)
+
+    # 2. weights (a preset without a decoder fails here, with one line)
+    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device)
+
+    # 3. styles: read once; encoded once unless "match" recolours them per content image
+    style_images = [load_image(path, max_pixels=options.max_pixels) for path in args.style]
+    if options.preserve_color == "match":
+        styles = [resize_style(s.rgb, options.style_size) for s in style_images]
+    else:
+        styles = [pipeline.style_statistics(s, size=options.style_size) for s in style_images]
+    options.style_size = 0  # styles are already at their size
+    if options.mask is not None:
+        options.mask = load_image(options.mask, max_pixels=options.max_pixels)
+
+    # 4. the batch
+    def report_failure(path: Path, message: str) -> None:
+        if len(jobs) > 1:  # a single input's error is the run's error (raised by _finish)
+            from tqdm import tqdm
+
+            where = "" if str(path) in message else f"{path}: "
+            tqdm.write(f"adain stylize: failed: {where}{message}", file=sys.stderr)
+
+    report = stylize_batch(
+        pipeline, jobs, styles, options, quality=quality, max_pixels=options.max_pixels,
+        progress=False if args.no_progress else None, on_failure=report_failure,
+    )  # fmt: skip
+    return _finish(report, len(jobs))
+
+
+def _finish(report: BatchReport, total: int) -> int:
+    if total == 1 and report.failures:
+        raise report.failures[0][1]  # one input: its own error, with its own exit code
+    if report.failures:
+        raise AdainError(report.summary())
+    print(f"wrote {report.written[0]}" if total == 1 else report.summary())
+    return 0

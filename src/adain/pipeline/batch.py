@@ -1,0 +1,258 @@
+"""Stylizing many images: input expansion, output naming, and a run that survives bad files.
+
+A batch is planned completely before any model is loaded (inputs expanded, every output path
+chosen and checked), so usage errors surface at once. During the run a failing input is
+recorded and the others still run; the report says what was written and what failed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adain.errors import AdainError, InputImageError, OutputError, UsageError
+from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, load_image, output_format, save_image
+from adain.pipeline.stylize import StyleInput, StylizationPipeline, StylizeOptions
+
+__all__ = [
+    "INPUT_EXTENSIONS",
+    "OUTPUT_SUFFIX",
+    "BatchInput",
+    "BatchJob",
+    "BatchReport",
+    "expand_inputs",
+    "plan_outputs",
+    "stylize_batch",
+]
+
+#: Files with these extensions are picked up when a folder is given as input.
+INPUT_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tga"}
+)
+
+#: Appended to the input's name for outputs named automatically (``cat.jpg`` -> ``cat_stylized.png``).
+OUTPUT_SUFFIX = "_stylized"
+DEFAULT_OUTPUT_EXTENSION = ".png"
+
+_GLOB_CHARACTERS = set("*?[")
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One input file.
+
+    Attributes:
+        path: the file.
+        relative: its path relative to the folder it was found in (its name for files given
+            directly); outputs mirror it, so two ``x.jpg`` in different subfolders do not collide.
+        problem: why it cannot be used, when known before reading it (a glob matching nothing).
+    """
+
+    path: Path
+    relative: Path
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    input: BatchInput
+    output: Path
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: outputs written, inputs that failed (with the error)."""
+
+    written: list[Path] = field(default_factory=list)
+    failures: list[tuple[Path, BaseException]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        """E.g. ``"3 stylized, 1 failed: photos/broken.jpg"``."""
+        text = f"{len(self.written)} stylized"
+        if self.failures:
+            text += f", {len(self.failures)} failed: " + ", ".join(str(path) for path, _ in self.failures)
+        return text
+
+
+def _is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _inside(path: Path, directory: Path | None) -> bool:
+    if directory is None:
+        return False
+    try:
+        path.resolve().relative_to(directory.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _images_in(folder: Path, exclude: Path | None) -> list[BatchInput]:
+    found = []
+    for root, directories, files in os.walk(folder):
+        root_path = Path(root)
+        directories[:] = sorted(d for d in directories if not d.startswith(".") and not _inside(root_path / d, exclude))
+        for name in sorted(files):
+            path = root_path / name
+            if name.startswith(".") or path.suffix.lower() not in INPUT_EXTENSIONS:
+                continue
+            found.append(BatchInput(path, path.relative_to(folder)))
+    return found
+
+
+def expand_inputs(specs: Sequence[str | os.PathLike[str]], exclude: Path | None = None) -> list[BatchInput]:
+    """Files, folders (images inside, recursively) and globs -> input files, in order, without repeats.
+
+    Folders yield files with an image extension (:data:`INPUT_EXTENSIONS`), skipping hidden files
+    and folders, and anything under ``exclude`` (the output folder, so a second run does not
+    stylize the first run's outputs). Globs (``*``, ``?``, ``[``; ``**`` recurses) yield what they
+    match; a glob matching nothing, or a file that does not exist, is kept as an input with a
+    problem so the run reports it.
+    """
+    inputs: list[BatchInput] = []
+    seen: set[Path] = set()
+
+    def add(item: BatchInput) -> None:
+        key = item.path.resolve() if item.problem is None else item.path
+        if key not in seen:
+            seen.add(key)
+            inputs.append(item)
+
+    for spec in specs:
+        text = os.fspath(spec)
+        path = Path(text)
+        if path.is_dir():
+            for item in _images_in(path, exclude):
+                add(item)
+        elif path.exists() or not (_GLOB_CHARACTERS & set(text)):
+            add(BatchInput(path, Path(path.name)))
+        else:
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                add(BatchInput(path, Path(path.name), problem=f"no files match {text!r}"))
+            for match in matches:
+                match_path = Path(match)
+                if match_path.is_dir():
+                    for item in _images_in(match_path, exclude):
+                        add(item)
+                elif not _is_hidden(Path(match_path.name)) and not _inside(match_path, exclude):
+                    add(BatchInput(match_path, Path(match_path.name)))
+    return inputs
+
+
+def _check_writable_location(directory: Path) -> None:
+    """Fail early (one error, not one per input) when ``directory`` can never be created."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            return
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write to {str(directory)!r}: {str(probe)!r} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {str(directory)!r}: {str(probe)!r} is not writable")
+
+
+def plan_outputs(
+    inputs: Sequence[BatchInput],
+    output: str | os.PathLike[str] | None = None,
+    extension: str = DEFAULT_OUTPUT_EXTENSION,
+) -> list[BatchJob]:
+    """Choose every output path before anything runs.
+
+    * One input: ``output`` is the output file (format from its extension), or a folder when it
+      exists as one or ends with a slash; no ``output``: ``<name>_stylized.png`` in the current
+      folder.
+    * Several inputs: ``output`` is a folder (created when the first image is written; default:
+      the current folder); each output is ``<relative path>_stylized.png`` inside it, with
+      ``-2``, ``-3``... added if two inputs would get the same name.
+
+    Raises:
+        UsageError: unknown output extension, or a file named as the output of several inputs.
+        OutputError: the output location can never be written (e.g. a file in the way).
+    """
+    output_format(f"x{extension}")
+    text = None if output is None else os.fspath(output)
+    single = len(inputs) == 1
+    if single and text is not None and not (text.endswith(("/", os.sep)) or Path(text).is_dir()):
+        target = Path(text)
+        output_format(target)
+        _check_writable_location(target.parent)
+        return [BatchJob(inputs[0], target)]
+    directory = Path(text) if text is not None else Path.cwd()
+    if not single and directory.exists() and not directory.is_dir():
+        raise UsageError(f"with several inputs -o names a folder; {text!r} is a file")
+    if not single and text is not None and not directory.exists() and directory.suffix.lower() in OUTPUT_FORMATS:
+        raise UsageError(f"with several inputs -o names a folder, not an image file like {text!r}")
+    _check_writable_location(directory)
+    jobs, taken = [], set()
+    for item in inputs:
+        base = item.relative.with_name(item.relative.stem + OUTPUT_SUFFIX)
+        candidate, counter = base.with_suffix(extension), 1
+        while candidate in taken:
+            counter += 1
+            candidate = base.with_name(f"{base.name}-{counter}").with_suffix(extension)
+        taken.add(candidate)
+        jobs.append(BatchJob(item, directory / candidate))
+    return jobs
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, AdainError):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {error}"
+
+
+def stylize_batch(
+    pipeline: StylizationPipeline,
+    jobs: Sequence[BatchJob],
+    styles: StyleInput | Sequence[StyleInput],
+    options: StylizeOptions,
+    *,
+    quality: int = 95,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    progress: bool | None = None,
+    on_failure: Callable[[Path, str], None] | None = None,
+) -> BatchReport:
+    """Stylize every job's input and write its output; a failing input does not stop the others.
+
+    ``styles`` should be :class:`~adain.pipeline.stylize.StyleStatistics` (or already resized
+    style tensors) so that they are encoded once per run, not once per input.
+
+    Args:
+        progress: show a tqdm bar on stderr (``None``: only when stderr is a terminal).
+        on_failure: called with ``(input path, one-line message)`` for each failure, e.g. to
+            print it above the progress bar.
+    """
+    from tqdm import tqdm
+
+    report = BatchReport()
+    bar: Iterable[BatchJob] = tqdm(
+        jobs, desc="stylizing", unit="image", file=sys.stderr, disable=(None if progress is None else not progress),
+        dynamic_ncols=True,
+    )  # fmt: skip
+    for job in bar:
+        try:
+            if job.input.problem is not None:
+                raise InputImageError(job.input.problem)
+            content = load_image(job.input.path, max_pixels=max_pixels)
+            result = pipeline(content, styles, options, output_type="pt")
+            save_image(result.rgb, job.output, alpha=result.alpha, quality=quality)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - one bad input must not end the batch
+            report.failures.append((job.input.path, error))
+            if on_failure is not None:
+                on_failure(job.input.path, _describe(error))
+            continue
+        report.written.append(job.output)
+    return report

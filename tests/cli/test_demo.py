@@ -1,0 +1,40 @@
+"""``python -m adain.demo``: one line and exit 1 without a trained decoder; pictures with one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("skimage", reason="the demo's example images come from scikit-image")
+
+from adain import demo  # noqa: E402
+
+
+def test_demo_without_a_trained_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import adain.weights.loading as loading
+
+    monkeypatch.setattr(loading, "shipped_path", lambda name: tmp_path / "not-shipped" / name)
+    monkeypatch.chdir(tmp_path)
+    assert demo.main([]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1 and "no trained decoder yet" in captured.err
+    assert not (tmp_path / "demo-output").exists()
+
+
+def test_demo_with_a_decoder(tmp_path: Path, decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main(["--decoder", str(decoder_file), "--output-dir", str(tmp_path / "out"), "--size", "32"]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [
+        "astronaut-immunohistochemistry-preserve-color.png", "astronaut-immunohistochemistry.png",
+        "astronaut.png", "style-immunohistochemistry.png",
+    ]  # fmt: skip
+    assert Image.open(tmp_path / "out" / "astronaut-immunohistochemistry.png").size == (32, 32)
+    assert capsys.readouterr().out.count("wrote ") == 4
+
+
+def test_style_source_is_one_function() -> None:
+    name, style = demo.demo_style()
+    assert isinstance(name, str) and style.shape[:2] == (1, 3)
