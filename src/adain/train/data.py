@@ -73,9 +73,15 @@ class ImageCropSource:
         return array
 
     def sample(self, rng: random.Random) -> torch.Tensor:
-        """A ``(3, crop, crop)`` float tensor in [0, 1]; retries other images if one is unreadable."""
-        for _ in range(len(self.files)):
-            array = self._load(rng.randrange(len(self.files)))
+        """A ``(3, crop, crop)`` float tensor in [0, 1]; moves on to the next image if one is unreadable.
+
+        The fallback walks the files in order from the drawn one (not more random draws), so a
+        folder with some good images always yields a sample, and still deterministically.
+        """
+        count = len(self.files)
+        drawn = rng.randrange(count)
+        for offset in range(count):
+            array = self._load((drawn + offset) % count)
             if array is None:
                 continue
             height, width = array.shape[:2]
@@ -85,7 +91,7 @@ class ImageCropSource:
             if rng.random() < 0.5:
                 crop = crop[:, ::-1]
             return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255)
-        raise UsageError(f"none of the {len(self.files)} images could be read (e.g. {self.files[0]})")
+        raise UsageError(f"none of the {count} images could be read (e.g. {self.files[0]})")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from adain.ops.statistics import adain
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
 from adain.train.data import ImageCropSource, PairDataset, find_images
-from adain.ops.losses import complexity_weights, content_loss, style_loss
+from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.presets import get_preset
@@ -73,9 +73,19 @@ class Trainer:
         self.progress = progress
         self.run_dir = Path(config.run_dir)
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        #: whether this trainer started the process group (and so ends it in :meth:`close`)
+        self._owns_process_group = False
         if self.distributed and not dist.is_initialized():
             backend = "nccl" if config.device.startswith("cuda") else "gloo"
             dist.init_process_group(backend)
+            self._owns_process_group = True
+        try:
+            self._setup(config, progress)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, config: TrainConfig, progress: bool) -> None:
         self.rank = dist.get_rank() if self.distributed else 0
         self.world_size = dist.get_world_size() if self.distributed else 1
         if config.batch_size % self.world_size:
@@ -92,6 +102,13 @@ class Trainer:
             self.precision = "fp16" if self.device.type == "cuda" else "bf16"
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
+        # data first: a bad folder fails fast, on every rank, before anything is written
+        content = ImageCropSource(find_images(config.content_dir), config.crop_size, config.resize_shorter, config.cache_images)
+        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images)
+        self.dataset = PairDataset(content, style, config.seed, length=2**62)
+        #: fixed pairs (negative indices, never trained on) for the sample grids
+        self.preview = [self.dataset[-(i + 1)] for i in range(4)]
+
         torch.manual_seed(config.seed)
         self.encoder: VGGEncoder = load_encoder(config.preset, progress=progress and self.rank == 0)
         self.encoder.to(self.device, memory_format=self.memory_format)
@@ -107,10 +124,12 @@ class Trainer:
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
-        content = ImageCropSource(find_images(config.content_dir), config.crop_size, config.resize_shorter, config.cache_images)
-        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images)
-        self.dataset = PairDataset(content, style, config.seed, length=2**62)
-        self.preview = [self.dataset[-(i + 1)] for i in range(4)] if self.rank == 0 else []
+
+    def close(self) -> None:
+        """End the process group this trainer started (DDP); a no-op otherwise, and when repeated."""
+        if self._owns_process_group and dist.is_initialized():
+            dist.destroy_process_group()
+        self._owns_process_group = False
 
     # -- checkpoints -------------------------------------------------------------------------
     @property
@@ -190,13 +209,27 @@ class Trainer:
         if config.objective == "adain":
             per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
             if config.complexity_weighting:
-                per_sample = per_sample * complexity_weights(content, config.complexity_weighting)
+                per_sample = per_sample * self._complexity_weights(content)
             losses["style"] = per_sample.mean()
             losses["loss"] = config.content_weight * losses["content"] + config.style_weight * losses["style"]
         else:
             losses["pixel"] = (output.float() - content).pow(2).mean()
             losses["loss"] = losses["pixel"] + config.feature_weight * losses["content"]
         return losses
+
+    def _complexity_weights(self, content: Tensor) -> Tensor:
+        """:func:`complexity_weights` normalised over the global batch, so DDP matches one process."""
+        if not self.distributed:
+            return complexity_weights(content, self.config.complexity_weighting)
+        density = edge_density(content).clamp_min(1e-6)
+        weights = (density / self._global_mean(density)).pow(-self.config.complexity_weighting)
+        return weights / self._global_mean(weights)
+
+    def _global_mean(self, values: Tensor) -> Tensor:
+        """Mean of ``values`` over every rank's local batch (equal local batch sizes)."""
+        total = values.detach().float().mean()
+        dist.all_reduce(total)
+        return total / self.world_size
 
     def _reduce(self, losses: dict[str, Tensor]) -> dict[str, float]:
         values = torch.stack([v.detach().float() for v in losses.values()])
@@ -246,16 +279,19 @@ class Trainer:
                    desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
         last_save = time.monotonic()
         running: dict[str, float] = {}
+        running_steps = 0
         try:
             for content, style in loader:
                 values = self.train_step(content, style)
                 for key, value in values.items():
                     running[key] = running.get(key, 0.0) + value
+                running_steps += 1
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()})
                 if self.step % config.log_every_steps == 0:
-                    averaged = {k: v / config.log_every_steps for k, v in running.items()}
-                    running = {}
+                    # a resumed run's first window may hold fewer than log_every_steps steps
+                    averaged = {k: v / running_steps for k, v in running.items()}
+                    running, running_steps = {}, 0
                     averaged["step"] = self.step
                     averaged["lr"] = self.optimizer.param_groups[0]["lr"]
                     self.history.append(averaged)
@@ -289,7 +325,10 @@ class Trainer:
 
 def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Trainer:
     trainer = Trainer(config, progress=progress)
-    if resume:
-        trainer.resume()
-    trainer.fit()
+    try:
+        if resume:
+            trainer.resume()
+        trainer.fit()
+    finally:
+        trainer.close()
     return trainer

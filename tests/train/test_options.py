@@ -1,0 +1,152 @@
+"""Training options: gram style loss, complexity weighting, --init, reconstruction, lr schedule, precision."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+import adain.train.trainer as trainer_module
+from adain.cli.main import main
+from adain.models import Decoder
+from adain.ops.losses import complexity_weights
+from adain.train import Trainer
+from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from adain.weights import load_decoder, save_decoder
+from adain.weights.presets import get_preset
+
+
+def _fit(config) -> Trainer:
+    trainer = Trainer(config, progress=False)
+    trainer.fit()
+    trainer.close()
+    return trainer
+
+
+def _first_batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = [trainer.dataset[i] for i in range(trainer.config.batch_size)]
+    return torch.stack([c for c, _ in pairs]), torch.stack([s for _, s in pairs])
+
+
+def test_gram_style_loss_trains_and_differs_from_mean_std(make_config) -> None:
+    gram = _fit(make_config("gram", steps=2, style_loss="gram"))
+    mean_std = _fit(make_config("mean_std", steps=1))
+    assert gram.step == 2 and all(math.isfinite(h["loss"]) for h in gram.history)
+    # same data and initial decoder: only the style term differs at step 1
+    assert gram.history[0]["content"] == mean_std.history[0]["content"]
+    assert gram.history[0]["style"] != mean_std.history[0]["style"]
+
+
+def test_complexity_weighting_scales_each_samples_style_loss(make_config, monkeypatch) -> None:
+    flat = torch.full((3, 16, 16), 0.5)
+    busy = ((torch.arange(16).view(1, 16) // 2 + torch.arange(16).view(16, 1) // 2) % 2).float().expand(3, 16, 16)
+    content = torch.stack([flat, busy])
+    per_sample: list[torch.Tensor] = []
+    original = trainer_module.style_loss
+
+    def recording(*args, **kwargs):
+        per_sample.append(original(*args, **kwargs).detach())
+        return per_sample[-1]
+
+    monkeypatch.setattr(trainer_module, "style_loss", recording)
+    plain = Trainer(make_config("plain"), progress=False)
+    weighted = Trainer(make_config("weighted", complexity_weighting=1.0), progress=False)
+    _, style = _first_batch(plain)
+    with torch.no_grad():
+        plain_losses = plain.compute_losses(content, style)
+        weighted_losses = weighted.compute_losses(content, style)
+    assert torch.equal(per_sample[0], per_sample[1])  # same decoder init, same inputs
+    weights = complexity_weights(content, 1.0)
+    assert weights[1] < 1 < weights[0]  # the busy content keeps more of its structure
+    assert plain_losses["style"].item() == pytest.approx(per_sample[0].mean().item(), rel=1e-6)
+    assert weighted_losses["style"].item() == pytest.approx((per_sample[1] * weights).mean().item(), rel=1e-6)
+    assert weighted_losses["style"].item() != pytest.approx(plain_losses["style"].item(), rel=1e-3)
+
+
+def test_init_decoder_starts_from_its_weights(make_config, train_argv, tmp_path: Path) -> None:
+    torch.manual_seed(123)
+    start = Decoder(get_preset("vgg16-hed").architecture)
+    init_path = tmp_path / "init" / "start.safetensors"
+    save_decoder(start, init_path, "vgg16-hed")
+    expected = load_decoder("vgg16-hed", init_path).state_dict()
+
+    trainer = Trainer(make_config("direct", init_decoder=str(init_path)), progress=False)
+    assert trainer.step == 0
+    for key, value in trainer.decoder.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+    # through the CLI: zero steps exports the initial decoder unchanged, more steps move away from it
+    assert main(train_argv("zero", "--steps", "0", "--init", str(init_path))) == 0
+    exported = load_decoder("vgg16-hed", tmp_path / "zero" / "decoder.safetensors").state_dict()
+    assert all(torch.equal(exported[key], expected[key]) for key in expected)
+    assert main(train_argv("two", "--steps", "2", "--init", str(init_path))) == 0
+    trained = load_checkpoint(tmp_path / "two" / CHECKPOINT_NAME)
+    assert trained["config"]["init_decoder"] == str(init_path)
+    changed = [not torch.equal(trained["decoder"][key], expected[key]) for key in expected]
+    assert all(changed)
+    # and it is not a fresh random decoder either: one Adam step of lr 1e-3 moves a weight by <= ~1e-3
+    first = next(iter(expected))
+    assert (trained["decoder"][first] - expected[first]).abs().max() < 5e-3
+
+
+def test_reconstruction_objective_trains(make_config) -> None:
+    trainer = _fit(make_config(steps=2, objective="reconstruction"))
+    assert trainer.step == 2
+    assert set(trainer.history[-1]) == {"pixel", "content", "loss", "step", "lr"}
+    assert all(math.isfinite(h["loss"]) for h in trainer.history)
+
+
+def test_learning_rate_follows_inverse_time_decay(make_config) -> None:
+    trainer = Trainer(make_config(steps=3, learning_rate=1e-3, learning_rate_decay=0.5), progress=False)
+    used: list[float] = []
+    step = trainer.optimizer.step
+
+    def recording(*args, **kwargs):
+        used.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = recording
+    trainer.fit()
+    expected = [1e-3 / (1 + 0.5 * t) for t in range(3)]
+    assert used == pytest.approx(expected, rel=1e-12)
+    assert [h["lr"] for h in trainer.history] == pytest.approx(expected, rel=1e-12)
+
+
+def test_auto_precision_on_cpu_is_bf16_and_channels_last(make_config) -> None:
+    trainer = _fit(make_config(steps=2, precision="auto"))
+    assert trainer.precision == "bf16"
+    conv = next(m for m in trainer.decoder.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(math.isfinite(h["loss"]) for h in trainer.history)
+    assert all(torch.isfinite(p).all() for p in trainer.decoder.parameters())
+
+
+def test_existing_checkpoint_without_resume_is_refused(train_argv, tmp_path: Path, capsys) -> None:
+    assert main(train_argv("run", "--steps", "1")) == 0
+    checkpoint = tmp_path / "run" / CHECKPOINT_NAME
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert main(train_argv("run", "--steps", "3")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "already holds a checkpoint" in err and "--resume" in err
+    assert checkpoint.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--resume",), "no checkpoint"),
+        (("--crop-size", "20"), "multiple of 8"),
+        (("--resize-shorter", "8"), "at least the crop size"),
+        (("--batch-size", "0"), "batch size"),
+        (("--preset", "nope"), "nope"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, flags, message) -> None:
+    capsys.readouterr()
+    assert main(train_argv("run", "--steps", "1", *flags)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
