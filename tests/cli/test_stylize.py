@@ -102,6 +102,15 @@ def test_folders_and_globs_expand(adain: Callable, work: Path, decoder_file: Pat
     ]  # fmt: skip
 
 
+def test_folder_with_one_image_writes_into_the_output_folder(
+    adain: Callable, work: Path, decoder_file: Path, make_image: Callable
+) -> None:
+    make_image(work / "solo" / "only.png", seed=9)
+    result = adain("stylize", work / "solo", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL)
+    assert result.code == 0, result.err
+    assert _files(work / "run") == ["out", "out/only_stylized.png"]
+
+
 def test_styles_are_encoded_once_per_run(
     adain: Callable, work: Path, decoder_file: Path, make_image: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:

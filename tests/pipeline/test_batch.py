@@ -10,7 +10,7 @@ from PIL import Image
 
 from adain.errors import InputImageError, OutputError, UsageError
 from adain.pipeline import StylizationPipeline, StylizeOptions
-from adain.pipeline.batch import BatchInput, expand_inputs, plan_outputs, stylize_batch
+from adain.pipeline.batch import BatchInput, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
 
 
 def _image(path: Path, size: tuple[int, int] = (16, 12), seed: int = 0) -> Path:
@@ -105,13 +105,26 @@ def test_batch_continues_after_a_failure(pipeline: StylizationPipeline, tree: Pa
                             str(tree / "zz*.png")])  # fmt: skip
     jobs = plan_outputs(inputs, tree / "out")
     style = pipeline.style_statistics(_image(tree / "style.png", (16, 16), seed=3))
-    seen: list[tuple[Path, str]] = []
+    seen: list[tuple[Path, BaseException]] = []
     report = stylize_batch(pipeline, jobs, style, StylizeOptions(), on_failure=lambda p, m: seen.append((p, m)))
     assert [p.name for p in report.written] == ["x_stylized.png", "y_stylized.png"]
     assert sorted(p.name for p in (tree / "out").iterdir()) == ["x_stylized.png", "y_stylized.png"]
     assert [p.name for p, _ in report.failures] == ["broken.png", "zz*.png"]
     assert isinstance(report.failures[0][1], InputImageError)
-    assert [message for _, message in seen][1] == f"no files match {str(tree / 'zz*.png')!r}"
+    assert [describe_error(error) for _, error in seen][1] == f"no files match {str(tree / 'zz*.png')!r}"
     assert report.summary().startswith("2 stylized, 2 failed: ")
     assert not report.ok
     assert Image.open(tree / "out" / "x_stylized.png").size == (16, 12)
+
+
+def test_a_folder_or_glob_with_one_image_still_writes_into_a_folder(tree: Path) -> None:
+    specs = [tree / "photos" / "sub"]
+    assert names_many(specs) and names_many([str(tree / "loose" / "x*.png")])
+    assert not names_many([tree / "loose" / "x.png"])
+    (job,) = plan_outputs(expand_inputs(specs), tree / "out", output_is_folder=names_many(specs))
+    assert job.output == tree / "out" / "c_stylized.png"
+
+
+def test_describe_error() -> None:
+    assert describe_error(InputImageError("image not found: 'x'")) == "image not found: 'x'"
+    assert describe_error(RuntimeError("boom")) == "internal error: RuntimeError: boom"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from adain.errors import AdainError, UsageError
 from adain.ops.statistics import check_alpha
-from adain.pipeline.batch import BatchReport, expand_inputs, plan_outputs, stylize_batch
+from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
 from adain.pipeline.stylize import StylizationPipeline, StylizeOptions, check_options, resize_style
 from adain.weights.presets import DEFAULT_PRESET, get_preset
@@ -134,11 +135,11 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be in [1, 100]. Got {args.quality!r}")
     get_preset(args.preset)
-    output_folder = Path(args.output) if args.output and len(args.inputs) > 1 else None
-    inputs = expand_inputs(args.inputs, exclude=output_folder)
+    many = names_many(args.inputs)
+    inputs = expand_inputs(args.inputs, exclude=Path(args.output) if args.output and many else None)
     if not inputs:
         raise AdainError(f"no images found in {', '.join(repr(s) for s in args.inputs)}")
-    jobs = plan_outputs(inputs, args.output)
+    jobs = plan_outputs(inputs, args.output, output_is_folder=many)
 
     # 2. weights (a preset without a decoder fails here, with one line)
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device)
@@ -154,10 +155,13 @@ def run(args: argparse.Namespace) -> int:
         options.mask = load_image(options.mask, max_pixels=options.max_pixels)
 
     # 4. the batch
-    def report_failure(path: Path, message: str) -> None:
+    def report_failure(path: Path, error: BaseException) -> None:
         if len(jobs) > 1:  # a single input's error is the run's error (raised by _finish)
             from tqdm import tqdm
 
+            if args.debug:
+                traceback.print_exception(error)
+            message = describe_error(error)
             where = "" if str(path) in message else f"{path}: "
             tqdm.write(f"adain stylize: failed: {where}{message}", file=sys.stderr)
 

@@ -24,7 +24,9 @@ __all__ = [
     "BatchInput",
     "BatchJob",
     "BatchReport",
+    "describe_error",
     "expand_inputs",
+    "names_many",
     "plan_outputs",
     "stylize_batch",
 ]
@@ -162,17 +164,24 @@ def _check_writable_location(directory: Path) -> None:
         raise OutputError(f"cannot write to {str(directory)!r}: {str(probe)!r} is not writable")
 
 
+def names_many(specs: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether input arguments name a set of files (several arguments, a folder or a glob), so
+    that ``-o`` names a folder even if the set turns out to hold one image."""
+    return len(specs) > 1 or any(Path(s).is_dir() or (_GLOB_CHARACTERS & set(os.fspath(s))) for s in specs)
+
+
 def plan_outputs(
     inputs: Sequence[BatchInput],
     output: str | os.PathLike[str] | None = None,
     extension: str = DEFAULT_OUTPUT_EXTENSION,
+    output_is_folder: bool | None = None,
 ) -> list[BatchJob]:
     """Choose every output path before anything runs.
 
     * One input: ``output`` is the output file (format from its extension), or a folder when it
       exists as one or ends with a slash; no ``output``: ``<name>_stylized.png`` in the current
       folder.
-    * Several inputs: ``output`` is a folder (created when the first image is written; default:
+    * Several inputs (or ``output_is_folder``, see :func:`names_many`): ``output`` is a folder (created when the first image is written; default:
       the current folder); each output is ``<relative path>_stylized.png`` inside it, with
       ``-2``, ``-3``... added if two inputs would get the same name.
 
@@ -182,7 +191,7 @@ def plan_outputs(
     """
     output_format(f"x{extension}")
     text = None if output is None else os.fspath(output)
-    single = len(inputs) == 1
+    single = not output_is_folder if output_is_folder is not None else len(inputs) == 1
     if single and text is not None and not (text.endswith(("/", os.sep)) or Path(text).is_dir()):
         target = Path(text)
         output_format(target)
@@ -206,7 +215,8 @@ def plan_outputs(
     return jobs
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """One line for a failed input: the message of an expected error, the type of a bug."""
     if isinstance(error, AdainError):
         return str(error)
     return f"internal error: {type(error).__name__}: {error}"
@@ -221,7 +231,7 @@ def stylize_batch(
     quality: int = 95,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     progress: bool | None = None,
-    on_failure: Callable[[Path, str], None] | None = None,
+    on_failure: Callable[[Path, BaseException], None] | None = None,
 ) -> BatchReport:
     """Stylize every job's input and write its output; a failing input does not stop the others.
 
@@ -230,8 +240,8 @@ def stylize_batch(
 
     Args:
         progress: show a tqdm bar on stderr (``None``: only when stderr is a terminal).
-        on_failure: called with ``(input path, one-line message)`` for each failure, e.g. to
-            print it above the progress bar.
+        on_failure: called with ``(input path, error)`` for each failure, e.g. to print
+            :func:`describe_error` above the progress bar.
     """
     from tqdm import tqdm
 
@@ -252,7 +262,7 @@ def stylize_batch(
         except Exception as error:  # noqa: BLE001 - one bad input must not end the batch
             report.failures.append((job.input.path, error))
             if on_failure is not None:
-                on_failure(job.input.path, _describe(error))
+                on_failure(job.input.path, error)
             continue
         report.written.append(job.output)
     return report
