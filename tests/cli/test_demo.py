@@ -9,11 +9,11 @@ from PIL import Image
 
 pytest.importorskip("skimage", reason="the demo's example images come from scikit-image")
 
-from adain import demo  # noqa: E402
+from adain import demo
 
 
 def test_demo_without_a_trained_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import adain.weights.loading as loading
+    from adain.weights import loading
 
     monkeypatch.setattr(loading, "shipped_path", lambda name: tmp_path / "not-shipped" / name)
     monkeypatch.chdir(tmp_path)

@@ -27,15 +27,15 @@ from torch import Tensor
 from adain.errors import InputImageError, OutputError, ShapeError, UsageError
 
 __all__ = [
+    "ALPHA_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "OUTPUT_FORMATS",
-    "ALPHA_FORMATS",
     "LoadedImage",
     "load_image",
-    "pil_to_tensors",
-    "tensor_to_pil",
-    "save_image",
     "output_format",
+    "pil_to_tensors",
+    "save_image",
+    "tensor_to_pil",
 ]
 
 #: Default pixel cap for inputs (64 megapixels, e.g. 8000 x 8000): above it an image is refused
@@ -197,7 +197,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     original_mode = image.mode
     try:
         image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block only loses the orientation, not the image
+    except Exception:
         pass
     rgb, alpha = pil_to_tensors(image)
     return LoadedImage(rgb=rgb, alpha=alpha, mode=original_mode, size=(rgb.shape[3], rgb.shape[2]), path=path)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
 
-__all__ = ["NETWORK_MULTIPLE", "target_size", "resize_image", "pad_to_multiple", "crop_to"]
+__all__ = ["NETWORK_MULTIPLE", "crop_to", "pad_to_multiple", "resize_image", "target_size"]
 
 #: Sides must be multiples of this (three 2x poolings in the encoder, three 2x upsamplings back).
 NETWORK_MULTIPLE = 8

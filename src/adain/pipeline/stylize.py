@@ -45,23 +45,22 @@ from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image,
 from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
 
 __all__ = [
+    "OUTPUT_TYPES",
+    "PRESERVE_COLOR_MODES",
+    "ImageInput",
+    "StyleInput",
     "StyleStatistics",
+    "StylizationPipeline",
     "StylizeOptions",
     "StylizeResult",
-    "StylizationPipeline",
     "check_options",
     "compute_style_statistics",
     "resize_style",
-    "ImageInput",
-    "StyleInput",
-    "PRESERVE_COLOR_MODES",
-    "OUTPUT_TYPES",
 ]
 
 #: An image: a tensor ``(1, 3|4, H, W)`` or ``(3|4, H, W)`` in [0, 1], a Pillow image, a path,
 #: or an already loaded :class:`~adain.pipeline.image_io.LoadedImage`.
-ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]
-StyleInput = Union[ImageInput, "StyleStatistics"]
+ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]  # noqa: UP007 - a runtime alias
 
 PRESERVE_COLOR_MODES = (None, "luminance", "match")
 OUTPUT_TYPES = ("pil", "np", "pt")
@@ -153,6 +152,10 @@ class StyleStatistics:
             else:
                 raise ShapeError(f"unexpected key {key!r}: style statistics keys are '<tap>.mean' and '<tap>.std'")
         return cls(means, stds, preset)
+
+
+#: A style: an image, or the statistics of one (see :meth:`StylizationPipeline.style_statistics`).
+StyleInput = Union[ImageInput, StyleStatistics]  # noqa: UP007 - a runtime alias
 
 
 @dataclass
