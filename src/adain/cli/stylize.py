@@ -17,13 +17,19 @@ from adain.errors import AdainError, UsageError
 from adain.ops.statistics import check_alpha
 from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
-from adain.pipeline.stylize import StylizationPipeline, StylizeOptions, check_options, resize_style
+from adain.pipeline.banks import resolve_style
+from adain.pipeline.stylize import (
+    DEFAULT_SIZE,
+    StyleStatistics,
+    StylizationPipeline,
+    StylizeOptions,
+    check_options,
+    resize_style,
+)
 from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 __all__ = ["add_parser", "run"]
 
-#: The paper's test resolution: content and style shorter sides default to 512.
-DEFAULT_SIZE = 512
 GUIDED_FILTER_RADIUS = 4
 GUIDED_FILTER_EPS = 1e-2
 
@@ -49,7 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="content image, folder or glob")
     parser.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
-                        help="style image; repeat to mix styles (--style-weights) or to route them with --mask")
+                        help="style image, or bank:NAME for a style of the style bank (`adain bank list`); "
+                        "repeat to mix styles (--style-weights) or to route them with --mask")
     parser.add_argument("--style-weights", metavar="W,W", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
     parser.add_argument("-o", "--output", metavar="OUT",
                         help="output file for one input (format from the extension: png, jpg, webp, bmp, tiff); "
@@ -72,6 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--max-pixels", default=str(DEFAULT_MAX_PIXELS), metavar="N",
                         help=f"refuse images with more pixels than N, checked before decoding (default {DEFAULT_MAX_PIXELS})")
     parser.add_argument("--quality", default="95", metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
+    parser.add_argument("--method", choices=("decoder", "optimize"), default="decoder",
+                        help="decoder: one forward pass (default); optimize: L-BFGS on the pixels for the same "
+                        "objective (slow, best quality)")
+    parser.add_argument("--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)")
+    parser.add_argument("--refine", default="0", metavar="N",
+                        help="after the decoder, N L-BFGS iterations from its output (default 0: off)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)")
     parser.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
@@ -121,6 +134,9 @@ def _options_from_args(args: argparse.Namespace) -> StylizeOptions:
         max_size=_non_negative_int(args.max_size, "--max-size"),
         style_size=_non_negative_int(args.style_size, "--style-size"),
         max_pixels=max_pixels,
+        method=args.method,
+        iterations=_non_negative_int(args.iterations, "--iterations"),
+        refine=_non_negative_int(args.refine, "--refine"),
     )
     if args.style_weights is not None and len(args.style) == 1:
         raise UsageError(f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}")
@@ -140,16 +156,23 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         raise AdainError(f"no images found in {', '.join(repr(s) for s in args.inputs)}")
     jobs = plan_outputs(inputs, args.output, output_is_folder=many)
+    resolved_styles = [resolve_style(style, args.preset) for style in args.style]
+    if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved_styles):
+        raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
 
     # 2. weights (a preset without a decoder fails here, with one line)
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device)
 
     # 3. styles: read once; encoded once unless "match" recolours them per content image
-    style_images = [load_image(path, max_pixels=options.max_pixels) for path in args.style]
-    if options.preserve_color == "match":
-        styles = [resize_style(s.rgb, options.style_size) for s in style_images]
-    else:
-        styles = [pipeline.style_statistics(s, size=options.style_size) for s in style_images]
+    # (bank:NAME styles are statistics already: no image, no encoder pass)
+    styles: list = []
+    for style in resolved_styles:
+        if isinstance(style, StyleStatistics):
+            styles.append(style)
+        elif options.preserve_color == "match":
+            styles.append(resize_style(load_image(style, max_pixels=options.max_pixels).rgb, options.style_size))
+        else:
+            styles.append(pipeline.style_statistics(load_image(style, max_pixels=options.max_pixels), size=options.style_size))
     options.style_size = 0  # styles are already at their size
     if options.mask is not None:
         options.mask = load_image(options.mask, max_pixels=options.max_pixels)

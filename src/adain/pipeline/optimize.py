@@ -31,23 +31,35 @@ class ObjectiveWeights:
 
 
 class AdainObjective:
-    """The AdaIN objective for one content image and one style's statistics.
+    """The AdaIN objective: relu4_1 features near ``target``, style statistics near the style's.
 
     Args:
         encoder: the preset's encoder.
-        content: ``(1, 3, H, W)`` RGB in [0, 1].
+        target: the relu4_1 features to reach, ``(1, 512, h, w)`` (the AdaIN output, possibly
+            blended with the content's features by alpha).
         style_means, style_stds: ``{tap: (1, C, 1, 1)}`` for relu1_1..relu4_1.
     """
 
-    def __init__(self, encoder: VGGEncoder, content: Tensor, style_means: dict[str, Tensor],
+    def __init__(self, encoder: VGGEncoder, target: Tensor, style_means: dict[str, Tensor],
                  style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> None:  # fmt: skip
+        missing = [tap for tap in STYLE_TAPS if tap not in style_means or tap not in style_stds]
+        if missing:
+            raise UsageError(f"the optimization objective needs style statistics at {', '.join(STYLE_TAPS)}; missing {missing}")
         self.encoder = encoder
-        self.style_means = {tap: style_means[tap].float() for tap in STYLE_TAPS}
-        self.style_stds = {tap: style_stds[tap].float() for tap in STYLE_TAPS}
+        # clone: the inputs may be inference-mode tensors, which autograd may not save
+        self.style_means = {tap: style_means[tap].detach().float().clone() for tap in STYLE_TAPS}
+        self.style_stds = {tap: style_stds[tap].detach().float().clone() for tap in STYLE_TAPS}
+        self.target = target.detach().float().clone()
         self.weights = weights
+
+    @classmethod
+    def from_statistics(cls, encoder: VGGEncoder, content: Tensor, style_means: dict[str, Tensor],
+                        style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> "AdainObjective":  # fmt: skip
+        """The paper's objective for ``content`` ``(1, 3, H, W)``: target = AdaIN(content features, style)."""
         with torch.no_grad():
             content_features = encoder(content.float())["relu4_1"]
-            self.target = adain_from_statistics(content_features, self.style_means["relu4_1"], self.style_stds["relu4_1"])
+            target = adain_from_statistics(content_features, style_means["relu4_1"].float(), style_stds["relu4_1"].float())
+        return cls(encoder, target, style_means, style_stds, weights)
 
     @classmethod
     def from_style_image(cls, encoder: VGGEncoder, content: Tensor, style: Tensor,
@@ -55,7 +67,8 @@ class AdainObjective:
         with torch.no_grad():
             taps = encoder(style.float())
         statistics = {tap: channel_mean_std(taps[tap]) for tap in STYLE_TAPS}
-        return cls(encoder, content, {t: s[0] for t, s in statistics.items()}, {t: s[1] for t, s in statistics.items()}, weights)
+        return cls.from_statistics(encoder, content, {t: s[0] for t, s in statistics.items()},
+                                   {t: s[1] for t, s in statistics.items()}, weights)  # fmt: skip
 
     def losses(self, image: Tensor) -> dict[str, Tensor]:
         """``content``, ``style`` (per the paper) and their weighted sum ``loss``, as scalars."""
@@ -74,6 +87,11 @@ def optimize_image(objective: AdainObjective, start: Tensor, iterations: int = 1
     """
     if iterations < 0:
         raise UsageError(f"iterations must be >= 0. Got {iterations}")
+    with torch.inference_mode(False), torch.enable_grad():
+        return _run_lbfgs(objective, start, iterations, progress)
+
+
+def _run_lbfgs(objective: AdainObjective, start: Tensor, iterations: int, progress: bool) -> Tensor:
     image = start.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     if iterations == 0:
         return image.detach().clamp(0, 1)

@@ -63,7 +63,12 @@ __all__ = [
 ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]  # noqa: UP007 - a runtime alias
 
 PRESERVE_COLOR_MODES = (None, "luminance", "match")
+METHODS = ("decoder", "optimize")
 OUTPUT_TYPES = ("pil", "np", "pt")
+
+#: The paper's test resolution: the shorter side content and style images are resized to by
+#: default in the CLI, the style bank and the server (the library's own default keeps sizes).
+DEFAULT_SIZE = 512
 
 #: The tap AdaIN is applied at (the decoder's input).
 ADAIN_TAP = "relu4_1"
@@ -181,6 +186,10 @@ class StylizeOptions:
         style_size: each style image's shorter side is resized to this before encoding (0: keep).
             Style statistics depend on scale: the paper encodes styles at 512.
         max_pixels: pixel cap when an image is given as a path.
+        method: ``"decoder"`` (one forward pass) or ``"optimize"`` (``iterations`` of L-BFGS on
+            the pixels for the same AdaIN objective, from the content: slow, best quality).
+        iterations: L-BFGS iterations of ``method="optimize"``.
+        refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
     """
 
     alpha: float = 1.0
@@ -194,6 +203,9 @@ class StylizeOptions:
     max_size: int = 0
     style_size: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    method: Literal["decoder", "optimize"] = "decoder"
+    iterations: int = 100
+    refine: int = 0
 
 
 @dataclass
@@ -264,6 +276,14 @@ def check_options(options: StylizeOptions, num_styles: int) -> None:
                 raise UsageError(f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}")
             for k, alpha in enumerate(alphas):
                 check_alpha(alpha, f"mask alpha {k + 1}")
+    if options.method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {options.method!r}")
+    for name in ("iterations", "refine"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
+    if (options.method == "optimize" or options.refine) and options.mask is not None:
+        raise UsageError("optimization (--method optimize, --refine) does not support masks")
     if options.guided_filter_radius is not None:
         radius = options.guided_filter_radius
         if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
@@ -511,6 +531,28 @@ class StylizationPipeline:
         """Step 6: features -> RGB (unclamped, padded size)."""
         return self.decoder(features)
 
+    def optimize(self, start: Tensor, target: Tensor, statistics: list[StyleStatistics], options: StylizeOptions,
+                 iterations: int) -> Tensor:  # fmt: skip
+        """Step 6 by optimization: L-BFGS on the pixels, from ``start``, towards ``target`` (the
+        decoder's input) and the styles' statistics at every tap (mixed by the style weights).
+
+        The style term is scaled by ``alpha`` so that alpha trades content for style here as it
+        does for the decoder.
+        """
+        from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
+
+        weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
+        means, stds = {}, {}
+        for tap in TAPS:
+            if any(tap not in s.means for s in statistics):
+                raise UsageError(f"optimization needs style statistics at {', '.join(TAPS)}; a style lacks {tap}")
+            means[tap], stds[tap] = mix_statistics(torch.cat([s.at(tap)[0] for s in statistics]),
+                                                   torch.cat([s.at(tap)[1] for s in statistics]), weights)  # fmt: skip
+        default = ObjectiveWeights()
+        objective = AdainObjective(self.encoder, target, means, stds,
+                                   ObjectiveWeights(default.content_weight, default.style_weight * options.alpha))  # fmt: skip
+        return optimize_image(objective, start, iterations)
+
     def postprocess(self, decoded: Tensor, content: PreparedContent, options: StylizeOptions) -> Tensor:
         """Step 7: crop the padding, clamp, preserve colour, guided filter; returns RGB in [0, 1]."""
         rgb = crop_to(decoded, content.size).float().clamp(0.0, 1.0)
@@ -555,8 +597,13 @@ class StylizationPipeline:
         region_weights = self.prepare_region_weights(options, prepared, len(statistics), tuple(content_features.shape[-2:]))
         # 4 + 5. AdaIN (single, mixed or masked) and alpha blend
         features = self.transfer(content_features, statistics, options, region_weights)
-        # 6. decode
-        decoded = self.decode(features)
+        # 6. decode (or optimize the pixels for the same objective; refine the decoder's output)
+        if options.method == "optimize":
+            decoded = self.optimize(prepared.padded, features, statistics, options, options.iterations)
+        else:
+            decoded = self.decode(features)
+            if options.refine:
+                decoded = self.optimize(decoded.float().clamp(0, 1), features, statistics, options, options.refine)
         # 7. postprocess
         rgb = self.postprocess(decoded, prepared, options)
         return StylizeResult(image=_to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)

@@ -1,0 +1,140 @@
+"""``adain bank``: named styles as precomputed statistics (add, list, show, remove, export, import)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bank", help="style bank: add, list, show, remove, export, import named styles",
+                                   description="Named styles stored as statistics; use them as --style bank:NAME.")  # fmt: skip
+    parser.add_argument("--preset", default="vgg16-hed", help="encoder preset the statistics belong to")
+    parser.add_argument("--bank", type=Path, help="bank file (default: your bank in $ADAIN_HOME/bank/)")
+    commands = parser.add_subparsers(dest="bank_command", metavar="ACTION", required=True)
+
+    add = commands.add_parser("add", help="encode images and store their statistics under NAME")
+    add.add_argument("name")
+    add.add_argument("images", nargs="+", type=Path, help="one or more images of the style (pooled)")
+    add.add_argument("--source", default="", help="where the images come from (kept in the bank)")
+    add.add_argument("--licence", default="", help="licence notes for the images")
+    add.add_argument("--style-size", type=int, default=512,
+                     help="resize each image's shorter side first, as `adain stylize --style-size` does (default 512; 0: keep)")
+    add.add_argument("--replace", action="store_true", help="overwrite a style of the same name")
+    add.set_defaults(run=run_add)
+
+    listing = commands.add_parser("list", help="one style per line, its name first")
+    listing.add_argument("--user-only", action="store_true", help="only your bank, not the shipped one")
+    listing.set_defaults(run=run_list)
+
+    show = commands.add_parser("show", help="a style's entry (JSON)")
+    show.add_argument("name")
+    show.set_defaults(run=run_show)
+
+    remove = commands.add_parser("remove", help="remove a style from your bank")
+    remove.add_argument("name")
+    remove.set_defaults(run=run_remove)
+
+    export = commands.add_parser("export", help="write styles (default: all) to a bank file")
+    export.add_argument("file", type=Path, help="FILE.safetensors (an index FILE.json is written beside it)")
+    export.add_argument("names", nargs="*")
+    export.set_defaults(run=run_export)
+
+    imported = commands.add_parser("import", help="add the styles of a bank file to your bank")
+    imported.add_argument("file", type=Path)
+    imported.add_argument("--replace", action="store_true")
+    imported.set_defaults(run=run_import)
+
+
+def _user_bank(args: argparse.Namespace):
+    from adain.pipeline.bank import StyleBank
+    from adain.pipeline.banks import user_bank_path
+
+    path = args.bank or user_bank_path(args.preset)
+    tensors, index = StyleBank.paths(path)
+    return (StyleBank.load(path) if index.exists() else StyleBank(args.preset)), path
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from adain.pipeline.bank import BankEntry, pool_statistics, valid_style_name
+    from adain.pipeline.banks import encode_style_images
+
+    valid_style_name(args.name)
+    bank, path = _user_bank(args)
+    if args.name in bank and not args.replace:
+        from adain.errors import UsageError
+
+        raise UsageError(f"style {args.name!r} is already in {path} (use --replace to overwrite it)")
+    encoded = encode_style_images(args.preset, args.images, args.style_size)
+    entry = BankEntry(args.name, source=args.source, licence=args.licence, style_size=args.style_size,
+                      images=[info for _, _, info in encoded])  # fmt: skip
+    bank.add(args.name, pool_statistics([(stats, count) for stats, count, _ in encoded]), entry, replace=args.replace)
+    bank.save(path)
+    print(f"added {args.name} ({len(args.images)} image(s)) to {_index_path(path)}")
+    return 0
+
+
+def _index_path(path: Path) -> str:
+    from adain.pipeline.bank import StyleBank
+
+    return str(StyleBank.paths(path)[1])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from adain.pipeline.banks import available_banks
+
+    for origin, bank in available_banks(args.preset, user_path=args.bank, include_shipped=not args.user_only):
+        for name in bank:
+            entry = bank.entries[name]
+            print(f"{name}\t{origin}\t{entry.source}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from adain.pipeline.banks import find_style
+
+    origin, bank = find_style(args.name, args.preset, user_path=args.bank)
+    statistics = bank.get(args.name)
+    shown = {**asdict(bank.entries[args.name]), "bank": origin, "preset": bank.preset,
+             "taps": {tap: list(statistics.means[tap].shape) for tap in statistics.taps}}  # fmt: skip
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from adain.errors import UsageError
+
+    bank, path = _user_bank(args)
+    if args.name not in bank:
+        raise UsageError(f"no style {args.name!r} in your bank {_index_path(path)} (shipped styles cannot be removed)")
+    bank.remove(args.name)
+    bank.save(path)
+    print(f"removed {args.name}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from adain.pipeline.bank import StyleBank
+    from adain.pipeline.banks import available_banks
+
+    merged = StyleBank(args.preset)
+    for _, bank in reversed(list(available_banks(args.preset, user_path=args.bank))):
+        merged.merge(bank, replace=True)  # the user's bank wins over the shipped one
+    chosen = merged.subset(args.names) if args.names else merged
+    chosen.save(args.file)
+    print(f"exported {len(chosen)} style(s) to {StyleBank.paths(args.file)[0]}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from adain.pipeline.bank import StyleBank
+
+    incoming = StyleBank.load(args.file)
+    bank, path = _user_bank(args)
+    added = bank.merge(incoming, replace=args.replace)
+    bank.save(path)
+    print(f"imported {len(added)} style(s) into {_index_path(path)}")
+    return 0
