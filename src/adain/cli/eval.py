@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -70,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
     scores, images = evaluate(pipeline.encoder, stylize, config, encoder_id=encoder_hash, progress=args.progress)
     header = {
-        "command": "adain " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": args.command_line,
         "preset": args.preset,
         "decoder": str(args.decoder) if args.decoder else "preset default",
         "decoder_sha256": file_sha256(args.decoder) if args.decoder else None,

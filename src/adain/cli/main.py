@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 import traceback
 
@@ -42,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
+    # what was run, for manifests and reports (the caller's argv when called from Python)
+    args.command_line = "adain " + shlex.join(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

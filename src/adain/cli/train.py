@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
 from adain.train.config import TrainConfig
@@ -17,32 +16,9 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 #: the ``train`` sub-parser, kept to write the command line that reproduces a run
-_PARSER: argparse.ArgumentParser | None = None
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """``adain train ...`` with every option that differs from its default, for the manifest.
-
-    Rebuilt from the parsed options rather than ``sys.argv``, which is the caller's (pytest's,
-    a notebook's) when :func:`adain.cli.main.main` is called with an argument list.
-    """
-    words = ["adain", "train"]
-    for action in _PARSER._actions if _PARSER else []:
-        if not action.option_strings or action.dest in ("help", "run"):
-            continue
-        value = getattr(args, action.dest, action.default)
-        if value == action.default and not action.required:
-            continue
-        if action.nargs == 0:  # store_true / store_false flags
-            words.append(action.option_strings[0])
-        else:
-            text = ",".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
-            words += [action.option_strings[0], text]
-    return " ".join(shlex.quote(word) for word in words)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    global _PARSER
     parser = subparsers.add_parser(
         "train",
         help="train a decoder on content and style folders (resumable; DDP under torchrun)",
@@ -90,7 +66,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--export", type=Path, help="also write the final decoder (fp16 safetensors) here")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
-    _PARSER = parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.fit()
     finally:
         trainer.close()  # ends the DDP process group on every rank, also after an error
-    command = command_line(args)
+    command = args.command_line
     if trainer.rank == 0:
         exported = trainer.export_decoder(command=command)
         if args.export:

@@ -109,7 +109,7 @@ def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) ->
         from safetensors.torch import save_file
 
         config.cache_dir.mkdir(parents=True, exist_ok=True)
-        save_file({"image": image.contiguous(), "seconds": torch.tensor(seconds)}, str(config.cache_dir / f"{key}.safetensors"))
+        save_file({"image": image.contiguous(), "seconds": torch.tensor(seconds, dtype=torch.float64)}, str(config.cache_dir / f"{key}.safetensors"))
     return image, seconds
 
 
@@ -189,7 +189,7 @@ def write_report(scores: list[MethodScore], images: dict[int, list[list[Tensor]]
     (out / "results.json").write_text(json.dumps(
         {**header, "summary": summary, "pairs": [asdict(s) for s in scores]}, indent=2, default=str) + "\n")  # fmt: skip
     methods = list(dict.fromkeys(s.method for s in scores))
-    lines = [f"# adain eval", "", *(f"- {k}: {v}" for k, v in header.items()), "",
+    lines = ["# adain eval", "", *(f"- {k}: {v}" for k, v in header.items()), "",
              "## Means", "", "| size | method | content loss | style loss | SSIM (luma) | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['size']} | {r['method']} | {r['content_loss']:.1f} | {r['style_loss']:.1f} | {r['ssim']:.3f} | {r['seconds']:.2f} |" for r in summary]
     lines += ["", "## Per pair", "", "| size | pair | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",

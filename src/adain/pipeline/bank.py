@@ -24,7 +24,6 @@ from typing import Any, Iterator
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import Tensor
 
 from adain.errors import AdainError, UsageError
 from adain.pipeline.stylize import StyleStatistics

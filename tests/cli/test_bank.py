@@ -1,0 +1,106 @@
+"""``adain bank``: add, list, show, remove, export, import; ``--style bank:NAME`` in stylize."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adain.pipeline.banks import shipped_bank_path
+from adain.pipeline.bank import StyleBank
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ADAIN_HOME (banks are written there) that sees the already prepared encoder."""
+    from adain.weights import adain_home, prepare
+
+    real_preset_dir = prepare("vgg16-hed")["encoder"].parent
+    new_home = tmp_path / "home"
+    new_home.mkdir()
+    (new_home / "vgg16-hed").symlink_to(real_preset_dir, target_is_directory=True)
+    monkeypatch.setenv("ADAIN_HOME", str(new_home))
+    assert adain_home() == new_home
+    return new_home
+
+
+def test_add_list_show_remove(adain: Callable, make_image: Callable, tmp_path: Path) -> None:
+    image = make_image(tmp_path / "wave.png", 40, 32, seed=1)
+    result = adain("bank", "add", "wave", image, "--source", "Hokusai (test)", "--licence", "public domain", "--style-size", "0")
+    assert result.code == 0, result.err
+    listed = adain("bank", "list", "--user-only")
+    assert listed.code == 0
+    lines = listed.out.splitlines()
+    assert len(lines) == 1 and lines[0].split("\t")[0] == "wave" and "Hokusai (test)" in lines[0]
+    shown = json.loads(adain("bank", "show", "wave").out)
+    assert shown["source"] == "Hokusai (test)" and shown["licence"] == "public domain"
+    assert shown["taps"]["relu4_1"] == [1, 512, 1, 1] and shown["images"][0]["file"] == "wave.png"
+    again = adain("bank", "add", "wave", image)
+    assert again.code == 2 and len(again.err_lines) == 1 and "--replace" in again.err
+    assert adain("bank", "remove", "wave").code == 0
+    assert adain("bank", "list", "--user-only").out == ""
+    missing = adain("bank", "remove", "wave")
+    assert missing.code == 2 and len(missing.err_lines) == 1
+
+
+def test_several_images_pool(adain: Callable, make_image: Callable, tmp_path: Path) -> None:
+    images = [make_image(tmp_path / f"s{i}.png", 32, 32, seed=i) for i in range(2)]
+    assert adain("bank", "add", "duo", *images).code == 0
+    assert len(json.loads(adain("bank", "show", "duo").out)["images"]) == 2
+
+
+def test_bad_inputs(adain: Callable, make_image: Callable, tmp_path: Path) -> None:
+    bad_name = adain("bank", "add", "no spaces", make_image(tmp_path / "a.png"))
+    assert bad_name.code == 2 and len(bad_name.err_lines) == 1
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    junk = adain("bank", "add", "junk", tmp_path / "junk.png")
+    assert junk.code == 1 and len(junk.err_lines) == 1 and "junk.png" in junk.err
+    unknown = adain("bank", "show", "does-not-exist")
+    assert unknown.code == 1 and len(unknown.err_lines) == 1
+
+
+def test_export_import(adain: Callable, make_image: Callable, tmp_path: Path, home: Path) -> None:
+    adain("bank", "add", "one", make_image(tmp_path / "1.png", 32, 32, seed=1))
+    adain("bank", "add", "two", make_image(tmp_path / "2.png", 32, 32, seed=2))
+    assert adain("bank", "export", tmp_path / "exported.safetensors", "one", "two").code == 0
+    exported = StyleBank.load(tmp_path / "exported")
+    assert list(exported) == ["one", "two"]
+    adain("bank", "remove", "one")
+    clash = adain("bank", "import", tmp_path / "exported.safetensors")
+    assert clash.code == 2 and "two" in clash.err
+    assert adain("bank", "import", tmp_path / "exported.safetensors", "--replace").code == 0
+    assert [line.split("\t")[0] for line in adain("bank", "list", "--user-only").out.splitlines()] == ["one", "two"]
+
+
+def test_stylize_with_bank_style_equals_image(adain: Callable, make_image: Callable, decoder_file: Path, tmp_path: Path) -> None:
+    style = make_image(tmp_path / "style.png", 40, 32, seed=7)
+    content = make_image(tmp_path / "content.png", 48, 40, seed=8)
+    assert adain("bank", "add", "seven", style, "--style-size", "32").code == 0
+    common = ["--decoder", decoder_file, "--size", "0", "--no-progress"]
+    by_bank = adain("stylize", content, "--style", "bank:seven", "-o", tmp_path / "bank.png", *common)
+    by_image = adain("stylize", content, "--style", style, "--style-size", "32", "-o", tmp_path / "image.png", *common)
+    assert by_bank.code == 0 and by_image.code == 0, by_bank.err + by_image.err
+    first = np.asarray(Image.open(tmp_path / "bank.png"), dtype=np.int16)
+    second = np.asarray(Image.open(tmp_path / "image.png"), dtype=np.int16)
+    assert np.abs(first - second).max() <= 1
+    unknown = adain("stylize", content, "--style", "bank:nope", "-o", tmp_path / "x.png", *common)
+    assert unknown.code == 1 and len(unknown.err_lines) == 1 and "nope" in unknown.err
+    assert not (tmp_path / "x.png").exists()
+    match = adain("stylize", content, "--style", "bank:seven", "--preserve-color", "match", "-o", tmp_path / "y.png", *common)
+    assert match.code == 2 and len(match.err_lines) == 1
+
+
+def test_shipped_bank() -> None:
+    tensors, index = StyleBank.paths(shipped_bank_path("vgg16-hed"))
+    if not index.exists():
+        pytest.skip("no shipped bank in this checkout")
+    bank = StyleBank.load(index)
+    assert len(bank) >= 100
+    for name in bank:
+        entry = bank.entries[name]
+        assert entry.source and "research" in entry.licence and entry.style_size == 512
+        assert set(bank.get(name).taps) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1"}

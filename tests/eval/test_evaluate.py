@@ -1,0 +1,85 @@
+"""``adain eval``: every method scored on every pair, reports written, L-BFGS outputs cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adain.cli.main import main
+from adain.eval.evaluate import find_pairs
+from adain.errors import UsageError
+
+
+def make_pairs(root: Path, count: int = 2) -> Path:
+    rng = np.random.default_rng(0)
+    for kind in ("content", "style"):
+        (root / kind).mkdir(parents=True)
+        for i in range(count):
+            small = rng.integers(0, 255, (5, 6, 3), dtype=np.uint8)
+            Image.fromarray(small).resize((48, 40), Image.Resampling.BICUBIC).save(root / kind / f"{i:02d}.png")
+    return root
+
+
+def run_eval(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    code = main(["eval", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = make_pairs(tmp_path / "pairs")
+    out, cache = tmp_path / "report", tmp_path / "cache"
+    args = ["--decoder", decoder_file, "--pairs", pairs, "--sizes", "32", "--lbfgs-iterations", "3", "--refine", "1",
+            "-o", out, "--cache", cache, "--no-progress", "--threads", "1"]  # fmt: skip
+    code, stdout, stderr = run_eval(capsys, *args)
+    assert code == 0, stderr
+    report = json.loads((out / "results.json").read_text())
+    methods = {(row["size"], row["method"]) for row in report["summary"]}
+    assert methods == {(32, "content"), (32, "decoder"), (32, "refine-1"), (32, "optimize-3")}
+    assert len(report["pairs"]) == 2 * 4
+    by_method = {row["method"]: row for row in report["summary"]}
+    assert by_method["content"]["ssim"] == pytest.approx(1.0)
+    # the optimization reference improves on the content it starts from
+    objective = lambda row: row["content_loss"] + 10 * row["style_loss"]  # noqa: E731
+    assert objective(by_method["optimize-3"]) < objective(by_method["content"])
+    assert objective(by_method["refine-1"]) <= objective(by_method["decoder"]) * 1.0001
+    assert "| 32 | decoder |" in (out / "results.md").read_text()
+    grid = Image.open(out / "grid_32.png")
+    assert grid.size[0] > grid.size[1] and grid.size[1] >= 2 * 100
+    assert report["command"].startswith("adain eval") and report["decoder_sha256"]
+    cached = sorted(cache.glob("*.safetensors"))
+    assert len(cached) == 2
+    mtimes = [p.stat().st_mtime_ns for p in cached]
+    code, _, _ = run_eval(capsys, *args)
+    assert code == 0
+    assert [p.stat().st_mtime_ns for p in sorted(cache.glob("*.safetensors"))] == mtimes  # reused, not recomputed
+    again = json.loads((out / "results.json").read_text())
+    first_opt = [p for p in report["pairs"] if p["method"] == "optimize-3"]
+    second_opt = [p for p in again["pairs"] if p["method"] == "optimize-3"]
+    assert first_opt == second_opt
+
+
+def test_find_pairs_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="content"):
+        find_pairs(tmp_path)
+    pairs = make_pairs(tmp_path / "p")
+    (pairs / "style" / "01.png").unlink()
+    with pytest.raises(UsageError, match="same non-zero number"):
+        find_pairs(pairs)
+
+
+def test_eval_bad_pairs_exit_code(tmp_path: Path, decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, stderr = run_eval(capsys, "--decoder", decoder_file, "--pairs", tmp_path / "none", "-o", tmp_path / "r")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.shared_data
+def test_val_pairs_exist_in_shared_data() -> None:
+    val = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "val"
+    if not val.is_dir():
+        pytest.skip("../shared/data/val is not beside this checkout (fresh clone elsewhere)")
+    assert len(find_pairs(val)) == 12

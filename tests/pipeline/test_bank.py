@@ -1,0 +1,137 @@
+"""Style bank: storage round trips, pooling, and bank styles equal to their images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from adain.errors import UsageError
+from adain.ops.statistics import channel_mean_std
+from adain.pipeline.bank import BankEntry, BankError, StyleBank, pool_statistics, valid_style_name
+from adain.pipeline.banks import encode_style_images, resolve_style
+from adain.pipeline.stylize import StyleStatistics, StylizationPipeline
+
+TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def random_statistics(seed: int, preset: str | None = "vgg16-hed") -> StyleStatistics:
+    generator = torch.Generator().manual_seed(seed)
+    widths = dict(zip(TAPS, (64, 128, 256, 512)))
+    means = {tap: torch.randn(1, c, 1, 1, generator=generator) for tap, c in widths.items()}
+    stds = {tap: torch.rand(1, c, 1, 1, generator=generator) + 0.1 for tap, c in widths.items()}
+    return StyleStatistics(means, stds, preset)
+
+
+def save_style_image(path: Path, seed: int, size: tuple[int, int] = (40, 48)) -> Path:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    Image.fromarray(base).resize(size, Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+class TestPoolStatistics:
+    def test_single_image_is_unchanged(self) -> None:
+        statistics = random_statistics(0)
+        assert pool_statistics([(statistics, 10)]) is statistics
+
+    def test_pooled_equals_statistics_of_concatenated_features(self) -> None:
+        generator = torch.Generator().manual_seed(1)
+        first, second = torch.randn(1, 4, 6, 5, generator=generator), 3 * torch.randn(1, 4, 6, 3, generator=generator) + 1
+        def stats(features: torch.Tensor) -> StyleStatistics:
+            mean, std = channel_mean_std(features, eps=0.0)
+            return StyleStatistics({"relu4_1": mean}, {"relu4_1": std})
+        pooled = pool_statistics([(stats(first), 30), (stats(second), 18)])
+        expected = stats(torch.cat([first, second], dim=3))
+        torch.testing.assert_close(pooled.means["relu4_1"], expected.means["relu4_1"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(pooled.stds["relu4_1"], expected.stds["relu4_1"], atol=1e-5, rtol=1e-5)
+
+
+class TestStyleBank:
+    def test_round_trip(self, tmp_path: Path) -> None:
+        bank = StyleBank("vgg16-hed")
+        bank.add("wave", random_statistics(0), BankEntry("wave", source="hokusai", licence="public domain"))
+        bank.add("scream", random_statistics(1), BankEntry("scream"))
+        bank.save(tmp_path / "bank")
+        loaded = StyleBank.load(tmp_path / "bank.safetensors")
+        assert list(loaded) == ["scream", "wave"]
+        assert loaded.entries["wave"].source == "hokusai" and loaded.entries["wave"].licence == "public domain"
+        for tap in TAPS:
+            assert torch.equal(loaded.get("wave").means[tap], random_statistics(0).means[tap])
+            assert torch.equal(loaded.get("scream").stds[tap], random_statistics(1).stds[tap])
+        assert json.loads((tmp_path / "bank.json").read_text())["preset"] == "vgg16-hed"
+        assert not list(tmp_path.glob("*.part"))
+
+    def test_duplicate_needs_replace(self) -> None:
+        bank = StyleBank("vgg16-hed")
+        bank.add("wave", random_statistics(0), BankEntry("wave"))
+        with pytest.raises(UsageError, match="already in the bank"):
+            bank.add("wave", random_statistics(1), BankEntry("wave"))
+        bank.add("wave", random_statistics(1), BankEntry("wave"), replace=True)
+        assert torch.equal(bank.get("wave").means["relu4_1"], random_statistics(1).means["relu4_1"])
+
+    def test_remove_and_missing(self) -> None:
+        bank = StyleBank("vgg16-hed")
+        bank.add("wave", random_statistics(0), BankEntry("wave"))
+        bank.remove("wave")
+        assert "wave" not in bank
+        with pytest.raises(BankError, match="no style 'wave'"):
+            bank.get("wave")
+
+    def test_other_preset_statistics_refused(self) -> None:
+        with pytest.raises(UsageError, match="cannot go into"):
+            StyleBank("vgg16-hed").add("x", random_statistics(0, preset="vgg19"), BankEntry("x"))
+        with pytest.raises(UsageError, match="cannot import"):
+            StyleBank("vgg16-hed").merge(StyleBank("vgg19"))
+
+    def test_merge_clash(self) -> None:
+        first, second = StyleBank("vgg16-hed"), StyleBank("vgg16-hed")
+        first.add("a", random_statistics(0), BankEntry("a"))
+        second.add("a", random_statistics(1), BankEntry("a"))
+        second.add("b", random_statistics(2), BankEntry("b"))
+        with pytest.raises(UsageError, match="already in the bank: a"):
+            first.merge(second)
+        assert first.merge(second, replace=True) == ["a", "b"]
+
+    @pytest.mark.parametrize("name", ["", "-x", "a b", "a/b", "x" * 101, "é"])
+    def test_invalid_names(self, name: str) -> None:
+        with pytest.raises(UsageError):
+            valid_style_name(name)
+
+    def test_unreadable_bank(self, tmp_path: Path) -> None:
+        with pytest.raises(BankError, match="no style bank"):
+            StyleBank.load(tmp_path / "missing")
+        (tmp_path / "broken.json").write_text("{not json")
+        with pytest.raises(BankError, match="cannot read"):
+            StyleBank.load(tmp_path / "broken")
+        (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+        with pytest.raises(BankError, match="not a style bank"):
+            StyleBank.load(tmp_path / "other")
+
+
+class TestBankStyleEqualsImage:
+    def test_bank_style_matches_its_image(self, pipeline: StylizationPipeline, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path / "home"))
+        style_path = save_style_image(tmp_path / "style.png", seed=3)
+        (statistics, area, info), = encode_style_images("vgg16-hed", [style_path], style_size=32)
+        assert area > 0 and info["file"] == "style.png" and len(info["sha256"]) == 64
+        bank = StyleBank("vgg16-hed")
+        bank.add("mine", statistics, BankEntry("mine", style_size=32))
+        bank.save(tmp_path / "home" / "bank" / "vgg16-hed")
+        from_bank = resolve_style("bank:mine", "vgg16-hed")
+        assert isinstance(from_bank, StyleStatistics)
+        assert resolve_style("plain.png", "vgg16-hed") == "plain.png"
+        content = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(5))
+        by_bank = pipeline(content, from_bank, output_type="pt").rgb
+        by_image = pipeline(content, style_path, output_type="pt", style_size=32).rgb
+        assert (by_bank - by_image).abs().max() <= 1e-5
+
+    def test_unknown_bank_style(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+        with pytest.raises(BankError, match="no style 'nope'"):
+            resolve_style("bank:nope", "vgg16-hed")
