@@ -33,7 +33,10 @@ def style_names(files: list[Path]) -> dict[Path, str]:
     for f, stem in stems.items():
         parts = f.stem.split("__")
         repo = slug(parts[1]) if len(parts) >= 3 else "style"
-        names[f] = f"{repo}-{stem}" if stem.isdigit() or counts[stem] > 1 or not stem else stem
+        if re.fullmatch(r"[0-9a-f]{16,}", stem):  # a hash is no name
+            stem = stem[:8]
+        plain = stem and not stem[0].isdigit() and counts[stem] == 1
+        names[f] = stem if plain else f"{repo}-{stem}"[:60].strip("-")
     return names
 
 

@@ -1,7 +1,8 @@
 """``python -m adain.demo`` (``make demo``): stylize an example photo into ``./demo-output/``.
 
 The content photo comes from ``skimage.data`` (bundled with scikit-image, no download). The
-style comes from :func:`demo_style`, the one place to change where the demo's style comes from.
+style is a named style of the shipped style bank (:func:`demo_style`), so the demo needs no
+style image and no network.
 Without a trained decoder for the preset the demo prints one line and exits 1.
 """
 
@@ -41,13 +42,15 @@ def demo_content() -> tuple[str, torch.Tensor]:
     return "astronaut", _skimage_image("astronaut")
 
 
-def demo_style() -> tuple[str, StyleInput]:
-    """``(name, style)``: the style to apply; an image or :class:`StyleStatistics`.
+#: A style of the shipped bank (statistics only: the painting itself is not distributed).
+DEMO_STYLE = "antimonocromatismo"
 
-    Now a stained-tissue micrograph from scikit-image (a strong colour and texture); any
-    :data:`~adain.pipeline.stylize.StyleInput` can be returned here.
-    """
-    return "immunohistochemistry", _skimage_image("immunohistochemistry")
+
+def demo_style(preset: str = DEFAULT_PRESET) -> tuple[str, StyleInput]:
+    """``(name, style)``: the style to apply, a style of the shipped bank (no image needed)."""
+    from adain.pipeline.banks import resolve_style
+
+    return DEMO_STYLE, resolve_style(f"bank:{DEMO_STYLE}", preset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device)
         content_name, content = demo_content()
-        style_name, style = demo_style()
+        style_name, style = demo_style(args.preset)
         options = StylizeOptions(size=args.size, style_size=512)
         written = [save_image(content, args.output_dir / f"{content_name}.png")]
         if isinstance(style, torch.Tensor):

@@ -28,13 +28,14 @@ def test_demo_with_a_decoder(tmp_path: Path, decoder_file: Path, capsys: pytest.
     assert demo.main(["--decoder", str(decoder_file), "--output-dir", str(tmp_path / "out"), "--size", "32"]) == 0
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [
-        "astronaut-immunohistochemistry-preserve-color.png", "astronaut-immunohistochemistry.png",
-        "astronaut.png", "style-immunohistochemistry.png",
+        "astronaut-antimonocromatismo-preserve-color.png", "astronaut-antimonocromatismo.png", "astronaut.png",
     ]  # fmt: skip
-    assert Image.open(tmp_path / "out" / "astronaut-immunohistochemistry.png").size == (32, 32)
-    assert capsys.readouterr().out.count("wrote ") == 4
+    assert Image.open(tmp_path / "out" / "astronaut-antimonocromatismo.png").size == (32, 32)
+    assert capsys.readouterr().out.count("wrote ") == 3
 
 
-def test_style_source_is_one_function() -> None:
+def test_style_comes_from_the_shipped_bank() -> None:
+    from adain.pipeline.stylize import StyleStatistics
+
     name, style = demo.demo_style()
-    assert isinstance(name, str) and style.shape[:2] == (1, 3)
+    assert name == demo.DEMO_STYLE and isinstance(style, StyleStatistics) and style.preset == "vgg16-hed"
