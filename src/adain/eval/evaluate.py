@@ -143,7 +143,7 @@ def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder
             start = time.perf_counter()
             refined = optimize_image(objective, stylized, iterations)
             record(f"refine-{iterations}", refined, decoder_seconds + time.perf_counter() - start)
-        if config.optimize_sizes is None or size in config.optimize_sizes:
+        if config.lbfgs_iterations and (config.optimize_sizes is None or size in config.optimize_sizes):
             key = _cache_key(encoder_id, content_path.name, style_path.name, size, config.lbfgs_iterations, asdict(config.weights))
             optimized, seconds = _cached_optimize(
                 config, key, lambda: optimize_image(objective, content, config.lbfgs_iterations)
