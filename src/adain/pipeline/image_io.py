@@ -142,8 +142,8 @@ def _check_pixel_count(path: Path, size: tuple[int, int], max_pixels: int | None
     width, height = size
     if max_pixels is not None and width * height > max_pixels:
         raise InputImageError(
-            f"image {str(path)!r} is {width}x{height} ({width * height / 1e6:.1f} megapixels), over the limit of "
-            f"{max_pixels / 1e6:.1f} megapixels (raise it with --max-pixels)"
+            f"image {str(path)!r} is {width}x{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} pixels (raise it with --max-pixels)"
         )
 
 
