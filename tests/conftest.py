@@ -1,0 +1,43 @@
+"""Fixtures shared by every test folder: a seeded random decoder file and the reference networks."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from adain.models import Decoder
+from adain.weights import get_preset, save_decoder
+
+REFERENCE_FILE = Path(__file__).resolve().parent / "models" / "pytorch_adain_reference.py"
+
+
+@pytest.fixture(scope="session")
+def decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised (seeded) vgg16-hed decoder saved through the real weights code."""
+    torch.manual_seed(1234)
+    path = tmp_path_factory.mktemp("decoder") / "random-decoder.safetensors"
+    save_decoder(Decoder(get_preset("vgg16-hed").architecture), path, "vgg16-hed")
+    return path
+
+
+def load_reference_module() -> ModuleType:
+    """Import pytorch-AdaIN's reference networks by path (tests are no package under importlib mode)."""
+    name = "adain_tests_pytorch_adain_reference"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REFERENCE_FILE)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {REFERENCE_FILE}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def reference() -> ModuleType:
+    return load_reference_module()
