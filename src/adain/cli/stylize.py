@@ -15,9 +15,9 @@ from pathlib import Path
 
 from adain.errors import AdainError, UsageError
 from adain.ops.statistics import check_alpha
+from adain.pipeline.banks import resolve_style
 from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
-from adain.pipeline.banks import resolve_style
 from adain.pipeline.stylize import (
     DEFAULT_SIZE,
     StyleStatistics,

@@ -25,8 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train an AdaIN decoder. Under torchrun the same command trains with DDP.",
     )
     defaults = TrainConfig("", "", "")
-    parser.add_argument("--content", required=True, help="folder of content images (recursive; jpg, png, webp)")
-    parser.add_argument("--style", required=True, help="folder of style images (recursive)")
+    parser.add_argument("--content", help="folder of content images (recursive; jpg, png, webp); required to train")
+    parser.add_argument("--style", help="folder of style images (recursive); required to train")
     parser.add_argument("--run-dir", required=True, type=Path, help="checkpoints, logs, curves and samples go here")
     parser.add_argument("--preset", default=defaults.preset, help="encoder preset (see `adain weights list`)")
     parser.add_argument("--objective", choices=["adain", "reconstruction"], default=defaults.objective,
@@ -64,11 +64,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from RUN_DIR/checkpoint.pt (config taken from it; --steps may extend it)")
     parser.add_argument("--export", type=Path, help="also write the final decoder (fp16 safetensors) here")
+    parser.add_argument("--export-only", action="store_true",
+                        help="write RUN_DIR's latest checkpoint as a decoder to --export and stop (no data needed; "
+                        "safe while the run goes on)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.export_only:
+        return _export_only(args)
+    if not args.content or not args.style:
+        from adain.errors import UsageError
+
+        raise UsageError("adain train needs --content and --style folders")
     from adain.errors import UsageError
     from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
     from adain.train.trainer import Trainer
@@ -102,13 +111,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             trainer.resume()
+        trainer.record_session(args.command_line)
         trainer.fit()
     finally:
         trainer.close()  # ends the DDP process group on every rank, also after an error
-    command = args.command_line
     if trainer.rank == 0:
-        exported = trainer.export_decoder(command=command)
+        exported = trainer.export_decoder()
         if args.export:
-            trainer.export_decoder(args.export, command=command)
+            trainer.export_decoder(args.export)
         print(f"trained to step {trainer.step}; decoder: {args.export or exported}")
+    return 0
+
+
+def _export_only(args: argparse.Namespace) -> int:
+    from adain.errors import UsageError
+    from adain.train.checkpoint import CHECKPOINT_NAME
+    from adain.train.trainer import export_checkpoint
+
+    if args.export is None:
+        raise UsageError("--export-only needs --export FILE")
+    checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
+    if not checkpoint.exists():
+        raise UsageError(f"no checkpoint in {args.run_dir}")
+    print(f"decoder: {export_checkpoint(checkpoint, args.export)}")
     return 0

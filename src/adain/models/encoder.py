@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 __all__ = ["TAPS", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
 

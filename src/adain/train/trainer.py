@@ -23,16 +23,16 @@ from torch.utils.data import DataLoader, Sampler
 
 from adain.errors import AdainError, UsageError
 from adain.models import Decoder, VGGEncoder
+from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss
 from adain.ops.statistics import adain
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
 from adain.train.data import ImageCropSource, PairDataset, find_images
-from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.presets import get_preset
 
-__all__ = ["Trainer", "TrainingDiverged", "train"]
+__all__ = ["Trainer", "TrainingDiverged", "decoder_provenance", "export_checkpoint", "train"]
 
 
 class TrainingDiverged(AdainError):
@@ -63,6 +63,35 @@ def _git_commit() -> str | None:
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a decoder's manifest entry says about how it was trained.
+
+    ``sessions`` holds, per start or resume of the run, its command line, the commit of the code
+    and the step it started at.
+    """
+    commands = [session["command"] for session in sessions if session.get("command")]
+    commits = list(dict.fromkeys(session["commit"] for session in sessions if session.get("commit")))
+    return dict(
+        steps=step, objective=config.objective, crop_size=config.crop_size, batch_size=config.batch_size,
+        resize_shorter=config.resize_shorter, content_data=config.content_dir, style_data=config.style_dir,
+        style_weight=config.style_weight, content_weight=config.content_weight,
+        learning_rate=config.learning_rate, init_decoder=config.init_decoder,
+        command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
+        commits=commits, sessions=sessions,
+        licence="MIT", source="trained with adain train",
+    )  # fmt: skip
+
+
+def export_checkpoint(checkpoint: Path, path: Path) -> Path:
+    """The decoder of a training checkpoint as fp16 safetensors with its provenance (no data needed)."""
+    state = load_checkpoint(checkpoint)
+    config = TrainConfig.from_dict(state["config"])
+    decoder = Decoder(get_preset(config.preset).architecture)
+    decoder.load_state_dict(state["decoder"])
+    save_decoder(decoder, path, config.preset, **decoder_provenance(config, int(state["step"]), list(state.get("sessions", []))))
+    return path
 
 
 class Trainer:
@@ -121,6 +150,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16" and self.device.type == "cuda")
         self.step = 0
         self.history: list[dict[str, float]] = []
+        #: how this run was made, one entry per start or resume (command, commit, start step)
+        self.sessions: list[dict[str, Any]] = []
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
@@ -146,8 +177,14 @@ class Trainer:
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "config": self.config.to_dict(),
             "history": self.history,
+            "sessions": self.sessions,
             "skipped_images": sorted(str(p) for p in self.dataset.content.skipped | self.dataset.style.skipped),
         }
+
+    def record_session(self, command: str | None) -> None:
+        """Note who started or resumed the run (kept in the checkpoint, shown in the manifest)."""
+        self.sessions.append({"command": command, "commit": _git_commit(), "start_step": self.step,
+                              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})  # fmt: skip
 
     def resume(self) -> bool:
         """Load the run folder's checkpoint if there is one; returns whether it did."""
@@ -162,6 +199,7 @@ class Trainer:
         if state.get("rng_cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.history = list(state.get("history", []))
+        self.sessions = list(state.get("sessions", [])) + self.sessions
         return True
 
     def save(self) -> None:
@@ -172,16 +210,8 @@ class Trainer:
     def export_decoder(self, path: Path | None = None, command: str | None = None) -> Path:
         """fp16 safetensors of the current decoder with a manifest entry saying how it was made."""
         path = path or self.run_dir / "decoder.safetensors"
-        config = self.config
-        save_decoder(
-            self.decoder, path, config.preset,
-            steps=self.step, objective=config.objective, crop_size=config.crop_size,
-            batch_size=config.batch_size, resize_shorter=config.resize_shorter,
-            content_data=config.content_dir, style_data=config.style_dir,
-            style_weight=config.style_weight, content_weight=config.content_weight,
-            command=command or " ".join(["adain", *sys.argv[1:]]), commit=_git_commit(),
-            licence="MIT", source="trained with adain train",
-        )  # fmt: skip
+        sessions = self.sessions + ([{"command": command, "commit": _git_commit(), "start_step": self.step}] if command else [])
+        save_decoder(self.decoder, path, self.config.preset, **decoder_provenance(self.config, self.step, sessions))
         return path
 
     # -- one step ------------------------------------------------------------------------------
