@@ -31,6 +31,7 @@ from adain.train.data import ImageCropSource, PairDataset, find_images
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.presets import get_preset
+from adain.weights.store import read_manifest
 
 __all__ = ["Trainer", "TrainingDiverged", "decoder_provenance", "export_checkpoint", "train"]
 
@@ -72,6 +73,10 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
     and the step it started at.
     """
     commands = [session["command"] for session in sessions if session.get("command")]
+    init_entry = None
+    if config.init_decoder:  # a fine-tuned decoder carries the provenance of the one it started from
+        init_path = Path(config.init_decoder)
+        init_entry = read_manifest(init_path.parent).get(init_path.stem) if init_path.exists() else None
     commits = list(dict.fromkeys(session["commit"] for session in sessions if session.get("commit")))
     return dict(
         steps=step, objective=config.objective, crop_size=config.crop_size, batch_size=config.batch_size,
@@ -79,7 +84,7 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
         style_weight=config.style_weight, content_weight=config.content_weight,
         learning_rate=config.learning_rate, init_decoder=config.init_decoder,
         command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
-        commits=commits, sessions=sessions,
+        commits=commits, sessions=sessions, init_decoder_entry=init_entry,
         licence="MIT", source="trained with adain train",
     )  # fmt: skip
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# How the shipped vgg16-hed decoder is trained: the exact commands, resumable across sessions.
+#
+#   nohup nice -n 5 tools/train_default_decoder.sh > "$RUNS/train.log" 2>&1 &
+#
+# RUNS (default /work/runs) holds the run folders; they stay out of git (full checkpoints with
+# optimiser state). Phase 1: a short reconstruction warm start (the decoder learns to invert
+# relu4_1; pixel loss dominant). Phase 2: the paper's AdaIN objective (content 1, style 10) at
+# 128-px crops of images resized to shorter side 256, batch 8, Adam 1e-4 with decay 5e-5,
+# bf16 autocast. Each call resumes whatever is there, so the same line continues in a new session.
+set -eu
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-/work/runs}
+DATA=${DATA:-../shared/data}
+STEPS=${STEPS:-40000}
+A=".venv/bin/adain"
+RECON="$RUNS/recon"
+MAIN="$RUNS/adain128"
+
+if [ ! -f "$RECON/decoder.safetensors" ]; then
+  resume=$([ -f "$RECON/checkpoint.pt" ] && echo --resume || true)
+  $A train --objective reconstruction --content "$DATA/content" --style "$DATA/style" --run-dir "$RECON" \
+    --steps 300 --batch-size 8 --crop-size 128 --resize-shorter 256 --lr 1e-4 --feature-weight 0.01 \
+    --checkpoint-every 100 --sample-every 200 --log-every 10 --threads 2 $resume
+fi
+if [ -f "$MAIN/checkpoint.pt" ]; then
+  $A train --resume --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" \
+    --threads 2 --checkpoint-every 200 --sample-every 250
+else
+  $A train --init "$RECON/decoder.safetensors" --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" \
+    --steps "$STEPS" --batch-size 8 --crop-size 128 --resize-shorter 256 --lr 1e-4 --lr-decay 5e-5 \
+    --content-weight 1 --style-weight 10 --checkpoint-every 200 --sample-every 250 --log-every 10 --threads 2
+fi
