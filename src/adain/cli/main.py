@@ -22,6 +22,7 @@ COMMANDS = {
     "train": "adain.cli.train",
     "eval": "adain.cli.eval",
     "bank": "adain.cli.bank",
+    "export": "adain.cli.export",
 }
 
 

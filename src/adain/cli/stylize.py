@@ -12,8 +12,9 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from adain.errors import AdainError, UsageError
+from adain.errors import AdainError, MissingWeightsError, UsageError
 from adain.ops.statistics import check_alpha
 from adain.pipeline.banks import resolve_style
 from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
@@ -27,6 +28,9 @@ from adain.pipeline.stylize import (
     resize_style,
 )
 from adain.weights.presets import DEFAULT_PRESET, get_preset
+
+if TYPE_CHECKING:
+    from adain.pipeline.onnx_backend import OnnxBackendOptions
 
 __all__ = ["add_parser", "run"]
 
@@ -88,6 +92,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)")
     parser.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="what runs the encoder and decoder: torch (default) or onnxruntime (the 'onnx' extra; "
+                        "exported into the cache on first use)")
+    parser.add_argument("--providers", metavar="P,P",
+                        help="onnxruntime execution providers in order of preference: cpu (default), cuda, tensorrt, "
+                        "... or full names")
+    parser.add_argument("--onnx-encoder", metavar="FILE", help="with --backend onnxruntime: an `adain export onnx --part "
+                        "encoder` file instead of the cache")
+    parser.add_argument("--onnx-decoder", metavar="FILE", help="with --backend onnxruntime: an `adain export onnx --part "
+                        "decoder` file instead of the cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     parser.set_defaults(run=run)
     return parser
@@ -144,6 +158,27 @@ def _options_from_args(args: argparse.Namespace) -> StylizeOptions:
     return options
 
 
+def _backend_options(args: argparse.Namespace, options: StylizeOptions) -> OnnxBackendOptions | None:
+    """``OnnxBackendOptions`` for ``--backend onnxruntime`` (checked before weights load), else ``None``."""
+    onnx_flags = [flag for flag, value in (("--providers", args.providers), ("--onnx-encoder", args.onnx_encoder),
+                                           ("--onnx-decoder", args.onnx_decoder)) if value is not None]  # fmt: skip
+    if args.backend != "onnxruntime":
+        if onnx_flags:
+            raise UsageError(f"{onnx_flags[0]} needs --backend onnxruntime")
+        return None
+    if options.method == "optimize" or options.refine:
+        raise UsageError("--method optimize and --refine need gradients through the encoder: use --backend torch")
+    from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available, resolve_providers
+
+    check_backend_available(args.device)
+    providers = tuple(p.strip() for p in (args.providers or "cpu").split(","))
+    resolve_providers(providers)
+    for flag, value in (("--onnx-encoder", args.onnx_encoder), ("--onnx-decoder", args.onnx_decoder)):
+        if value is not None and not Path(value).is_file():
+            raise MissingWeightsError(f"{flag} file not found: {value!r}")
+    return OnnxBackendOptions(providers=providers, encoder_file=args.onnx_encoder, decoder_file=args.onnx_decoder)
+
+
 def run(args: argparse.Namespace) -> int:
     # 1. everything checkable without weights: options, preset, inputs, outputs
     options = _options_from_args(args)
@@ -159,9 +194,11 @@ def run(args: argparse.Namespace) -> int:
     resolved_styles = [resolve_style(style, args.preset) for style in args.style]
     if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved_styles):
         raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
+    backend_options = _backend_options(args, options)
 
     # 2. weights (a preset without a decoder fails here, with one line)
-    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device)
+    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device,
+                                               backend=args.backend, onnx=backend_options)  # fmt: skip
 
     # 3. styles: read once; encoded once unless "match" recolours them per content image
     # (bank:NAME styles are statistics already: no image, no encoder pass)

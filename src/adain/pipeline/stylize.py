@@ -29,7 +29,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import torch
 from PIL import Image
@@ -43,6 +43,9 @@ from adain.ops.masks import masked_adain, region_weights_from_mask, resize_regio
 from adain.ops.statistics import adain_from_statistics, blend_features, channel_mean_std, check_alpha, mix_statistics
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, pil_to_tensors, tensor_to_pil
 from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+
+if TYPE_CHECKING:
+    from adain.pipeline.onnx_backend import OnnxBackendOptions, OnnxDecoder, OnnxEncoder
 
 __all__ = [
     "OUTPUT_TYPES",
@@ -64,6 +67,8 @@ ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]  # noqa: 
 
 PRESERVE_COLOR_MODES = (None, "luminance", "match")
 METHODS = ("decoder", "optimize")
+#: What runs the encoder and decoder (see :meth:`StylizationPipeline.from_preset`).
+BACKENDS = ("torch", "onnxruntime")
 OUTPUT_TYPES = ("pil", "np", "pt")
 
 #: The paper's test resolution: the shorter side content and style images are resized to by
@@ -299,7 +304,7 @@ def resize_style(rgb: Tensor, size: int) -> Tensor:
 
 @torch.inference_mode()
 def compute_style_statistics(
-    encoder: VGGEncoder, style_rgb: Tensor, preset: str | None = None, size: int = 0
+    encoder: VGGEncoder | OnnxEncoder, style_rgb: Tensor, preset: str | None = None, size: int = 0
 ) -> tuple[StyleStatistics, int]:
     """A style image's statistics at every tap, exactly as the pipeline computes them.
 
@@ -322,7 +327,7 @@ def compute_style_statistics(
         raise InputImageError(
             f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
         )
-    device = next(encoder.parameters()).device
+    device = _network_device(encoder)
     features = encoder(rgb.to(device))
     means, stds = {}, {}
     for tap in TAPS:
@@ -383,7 +388,8 @@ class StylizationPipeline:
     Call it with a content image and styles; see the module docstring for the steps.
     """
 
-    def __init__(self, encoder: VGGEncoder, decoder: Decoder, preset: str | None = None, device: str | torch.device = "cpu"):
+    def __init__(self, encoder: VGGEncoder | OnnxEncoder, decoder: Decoder | OnnxDecoder, preset: str | None = None,
+                 device: str | torch.device = "cpu"):  # fmt: skip
         self.encoder = encoder.eval()
         self.decoder = decoder.eval()
         self.preset = preset
@@ -397,23 +403,40 @@ class StylizationPipeline:
         decoder_path: str | os.PathLike[str] | None = None,
         device: str | torch.device = "cpu",
         home: Path | None = None,
+        backend: Literal["torch", "onnxruntime"] = "torch",
+        onnx: OnnxBackendOptions | None = None,
     ) -> StylizationPipeline:
         """Load a preset's encoder and decoder (``decoder_path`` overrides the preset's decoder).
 
         The decoder is loaded first: it is the part most likely to be missing, and finding that
         out must not cost an encoder download.
 
+        With ``backend="onnxruntime"`` the encoder and decoder run as onnxruntime sessions
+        (:mod:`adain.pipeline.onnx_backend`; ``onnx`` chooses providers, threads and files; the
+        cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
+        then be the CPU.
+
         Raises:
             PresetError: unknown preset.
             MissingWeightsError: the preset has no decoder (pass ``decoder_path``) or its
                 weights are not available.
             WeightsError, ShapeError: a weights file is corrupt or for another architecture.
-            UsageError: an unknown or unavailable device.
+            UsageError: an unknown or unavailable device, or an unknown backend.
+            MissingDependencyError: ``backend="onnxruntime"`` without the ``onnx`` extra.
         """
         from adain.weights import get_preset, load_decoder, load_encoder
 
         get_preset(preset)
         device = _check_device(device)
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        if backend == "onnxruntime":
+            from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available
+
+            check_backend_available(device)
+            onnx = onnx or OnnxBackendOptions()
+            if onnx.cache_dir is None and home is not None:
+                onnx = replace(onnx, cache_dir=Path(home) / "onnx")
         if decoder_path is not None:
             decoder_path = Path(decoder_path)
             if not decoder_path.is_file():
@@ -422,7 +445,16 @@ class StylizationPipeline:
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
         decoder = load_decoder(preset, path=decoder_path, home=home)
         encoder = load_encoder(preset, home=home)
+        if backend == "onnxruntime":
+            from adain.pipeline.onnx_backend import onnx_modules
+
+            return cls(*onnx_modules(encoder, decoder, preset, onnx), preset=preset, device=device)
         return cls(encoder, decoder, preset=preset, device=device)
+
+    @property
+    def backend(self) -> str:
+        """``"torch"`` or ``"onnxruntime"``: what runs the encoder and decoder."""
+        return getattr(self.encoder, "backend", "torch")
 
     def to(self, device: str | torch.device) -> StylizationPipeline:
         self.device = _check_device(device)
@@ -449,6 +481,9 @@ class StylizationPipeline:
         """Step 1: validate the options against the styles; returns the styles as a list."""
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         check_options(options, len(style_list))
+        if self.backend != "torch" and (options.method == "optimize" or options.refine):
+            raise UsageError(f"method='optimize' and refine need gradients through the encoder: use the torch backend, "
+                             f"not {self.backend!r}")  # fmt: skip
         for style in style_list:
             if isinstance(style, StyleStatistics):
                 if options.preserve_color == "match":
@@ -623,6 +658,12 @@ def _to_output(rgb: Tensor, alpha: Tensor | None, output_type: str) -> Any:
     if output_type == "np":
         return image[0].permute(1, 2, 0).float().cpu().numpy()
     return image
+
+
+def _network_device(network: VGGEncoder | OnnxEncoder) -> torch.device:
+    """Where a network takes its input: an onnxruntime stand-in says so, a torch module has parameters."""
+    device = getattr(network, "device", None)
+    return device if isinstance(device, torch.device) else next(network.parameters()).device
 
 
 def _check_device(device: str | torch.device) -> torch.device:
