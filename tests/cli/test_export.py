@@ -1,0 +1,202 @@
+"""``adain export onnx`` and ``adain stylize --backend onnxruntime``: files, exit codes, one-line
+errors, no partial output, and the onnxruntime backend writing the torch backend's image (within
+1/255 after quantisation to 8 bits)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
+pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
+
+import onnx  # noqa: E402
+
+from adain.pipeline.onnx_export import weights_sha256  # noqa: E402
+from adain.weights import load_decoder, load_encoder, save_decoder  # noqa: E402
+from adain.weights.store import file_sha256  # noqa: E402
+
+SMALL = ("--size", "0", "--style-size", "0")
+
+
+@pytest.fixture(scope="module")
+def bright_decoder_file(decoder_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared random decoder with its last convolution rescaled: outputs span [0, 1], so an
+    8-bit comparison means something (the raw random decoder paints nearly black images)."""
+    decoder = load_decoder("vgg16-hed", path=decoder_file)
+    last = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1]
+    with torch.no_grad():
+        image = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5))
+        features = load_encoder("vgg16-hed")(image)["relu4_1"]
+        scale = 0.3 / float(decoder(features).std())
+        last.weight.mul_(scale)
+        last.bias.mul_(scale).add_(0.5 - float(decoder(features).mean()))
+    path = tmp_path_factory.mktemp("bright") / "bright-decoder.safetensors"
+    save_decoder(decoder, path, "vgg16-hed", half=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def onnx_files(bright_decoder_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Encoder and decoder exported through the CLI once for the module."""
+    from adain.cli.main import main
+
+    folder = tmp_path_factory.mktemp("exported")
+    files = {}
+    for part in ("encoder", "decoder"):
+        files[part] = folder / f"{part}.onnx"
+        decoder = ("--decoder", str(bright_decoder_file)) if part == "decoder" else ()
+        assert main(["export", "onnx", "--part", part, *decoder, "-o", str(files[part]), "--no-verify"]) == 0
+    return files
+
+
+@pytest.fixture
+def work(tmp_path: Path, make_image: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_image(tmp_path / "in" / "content.png", 45, 37, seed=1)  # odd size: padded and cropped
+    make_image(tmp_path / "in" / "style.png", 40, 32, seed=2)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    return tmp_path
+
+
+def metadata(path: Path) -> dict[str, str]:
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# -- export -----------------------------------------------------------------------------------------
+
+
+def test_export_pipeline_with_metadata_and_verification(adain: Callable, work: Path, bright_decoder_file: Path) -> None:
+    result = adain("export", "onnx", "--decoder", bright_decoder_file, "-o", "out/adain.onnx", "--opset", "18")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.out.startswith("wrote out/adain.onnx (pipeline of vgg16-hed, opset 18")
+    assert "onnxruntime matches PyTorch within" in result.out
+    assert files_in(work / "run" / "out") == ["adain.onnx"]  # no temporary files left
+    meta = metadata(work / "run/out/adain.onnx")
+    assert meta["adain.part"] == "pipeline" and meta["adain.opset"] == "18" and meta["adain.preset"] == "vgg16-hed"
+    assert meta["adain.decoder_sha256"] == weights_sha256(load_decoder("vgg16-hed", path=bright_decoder_file))
+    assert meta["adain.decoder_file_sha256"] == file_sha256(bright_decoder_file)
+    assert meta["adain.encoder_sha256"] == weights_sha256(load_encoder("vgg16-hed"))
+
+
+def test_export_encoder_needs_no_decoder(adain: Callable, work: Path) -> None:
+    result = adain("export", "onnx", "--part", "encoder", "-o", "encoder.onnx")
+    assert result.code == 0, result.err
+    meta = metadata(work / "run/encoder.onnx")
+    assert meta["adain.part"] == "encoder" and "adain.decoder_sha256" not in meta
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (("--part", "everything", "-o", "x.onnx"), 2, "unknown ONNX part 'everything'; expected one of encoder, decoder, pipeline"),
+        (("--part", "decoder", "-o", "x.pt"), 2, "the output must be a .onnx file. Got 'x.pt'"),
+        (("--part", "decoder"), 2, "give the file to write with -o FILE.onnx"),
+        (("--part", "decoder", "-o", "x.onnx", "--opset", "9"), 2, "--opset must be in [13, "),
+        (("--part", "decoder", "-o", "x.onnx", "--opset", "new"), 2, "--opset must be an integer"),
+        (("--part", "decoder", "-o", "x.onnx", "--preset", "vgg11"), 2, "unknown preset 'vgg11'"),
+        (("--part", "encoder", "-o", "x.onnx", "--decoder", "d.safetensors"), 2, "--decoder has no effect with --part encoder"),
+        (("--part", "decoder", "-o", "x.onnx", "--decoder", "missing.safetensors"), 1, "decoder file not found: 'missing.safetensors'"),
+        (("--part", "decoder", "-o", "blocker/x.onnx"), 1, "cannot create the folder of 'blocker/x.onnx'"),
+    ],
+)
+def test_export_errors_are_one_line_with_no_output(adain: Callable, work: Path, args: tuple[str, ...], code: int,
+                                                   message: str) -> None:  # fmt: skip
+    (work / "run" / "blocker").write_text("a file where a folder should be")
+    result = adain("export", "onnx", *args)
+    assert result.code == code
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("adain export: error: ")
+    assert message in result.err_lines[0]
+    assert files_in(work / "run") == ["blocker"]
+
+
+def test_export_without_the_extra_names_it(adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch,
+                                           decoder_file: Path) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the package were not installed
+    result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder_file, "-o", "x.onnx")
+    assert result.code == 1
+    assert result.err_lines == ["adain export: error: adain export onnx needs the optional package 'onnx' "
+                                "(the 'onnx' extra): pip install 'adain[onnx]'"]  # fmt: skip
+    assert files_in(work / "run") == []
+
+
+def test_a_failed_verification_keeps_the_previous_file(adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       decoder_file: Path) -> None:  # fmt: skip
+    import adain.pipeline.onnx_backend as backend
+
+    (work / "run" / "x.onnx").write_bytes(b"previous export")
+    monkeypatch.setattr(backend, "verify_export", lambda *args, **kwargs: 0.5)
+    result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder_file, "-o", "x.onnx")
+    assert result.code == 1 and len(result.err_lines) == 1 and "differs from PyTorch by 5.00e-01" in result.err
+    assert files_in(work / "run") == ["x.onnx"] and (work / "run/x.onnx").read_bytes() == b"previous export"
+
+
+# -- stylize --backend onnxruntime ----------------------------------------------------------------------
+
+
+def test_onnxruntime_backend_writes_the_torch_image(adain: Callable, work: Path, bright_decoder_file: Path,
+                                                   onnx_files: dict[str, Path]) -> None:  # fmt: skip
+    common = (work / "in/content.png", "--style", work / "in/style.png", "--decoder", bright_decoder_file,
+              "--alpha", "0.8", *SMALL)  # fmt: skip
+    assert adain("stylize", *common, "-o", "torch.png").code == 0
+    result = adain("stylize", *common, "-o", "onnx.png", "--backend", "onnxruntime", "--providers", "cpu",
+                   "--onnx-encoder", onnx_files["encoder"], "--onnx-decoder", onnx_files["decoder"])  # fmt: skip
+    assert result.code == 0, result.err
+    assert result.out.strip() == "wrote onnx.png"
+    expected = np.asarray(Image.open(work / "run/torch.png"), dtype=np.int16)
+    got = np.asarray(Image.open(work / "run/onnx.png"), dtype=np.int16)
+    assert got.shape == expected.shape == (37, 45, 3)
+    assert expected.std() > 30  # a real image, not a flat one
+    assert np.abs(got - expected).max() <= 1
+
+
+def test_onnxruntime_backend_refuses_a_file_for_other_weights(adain: Callable, work: Path, decoder_file: Path,
+                                                              onnx_files: dict[str, Path]) -> None:  # fmt: skip
+    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
+                   "--backend", "onnxruntime", "--onnx-encoder", onnx_files["encoder"],
+                   "--onnx-decoder", onnx_files["decoder"], "-o", "out.png", *SMALL)  # fmt: skip
+    assert result.code == 1
+    assert len(result.err_lines) == 1 and "was exported from other decoder weights" in result.err
+    assert files_in(work / "run") == []
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (("--providers", "cpu"), 2, "--providers needs --backend onnxruntime"),
+        (("--onnx-decoder", "d.onnx"), 2, "--onnx-decoder needs --backend onnxruntime"),
+        (("--backend", "onnxruntime", "--refine", "3"), 2, "--method optimize and --refine need gradients"),
+        (("--backend", "onnxruntime", "--providers", "cuda,cpu"), 2, "execution provider 'cuda' is not available"),
+        (("--backend", "onnxruntime", "--device", "cuda"), 2, "the onnxruntime backend takes tensors on the CPU"),
+        (("--backend", "onnxruntime", "--onnx-encoder", "nope.onnx"), 1, "--onnx-encoder file not found: 'nope.onnx'"),
+    ],
+)
+def test_backend_option_errors(adain: Callable, work: Path, decoder_file: Path, args: tuple[str, ...], code: int,
+                               message: str) -> None:  # fmt: skip
+    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
+                   "-o", "out.png", *args)  # fmt: skip
+    assert result.code == code, result.err
+    assert len(result.err_lines) == 1 and message in result.err
+    assert files_in(work / "run") == []
+
+
+def test_backend_without_the_extra_names_it(adain: Callable, work: Path, decoder_file: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
+                   "--backend", "onnxruntime", "-o", "out.png")  # fmt: skip
+    assert result.code == 1
+    assert len(result.err_lines) == 1 and "pip install 'adain[onnx]'" in result.err and "'onnxruntime'" in result.err
+    assert files_in(work / "run") == []
