@@ -17,11 +17,11 @@ from torch import nn
 pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 
-import onnx  # noqa: E402
+import onnx
 
-from adain.pipeline.onnx_export import weights_sha256  # noqa: E402
-from adain.weights import load_decoder, load_encoder, save_decoder  # noqa: E402
-from adain.weights.store import file_sha256  # noqa: E402
+from adain.pipeline.onnx_export import weights_sha256
+from adain.weights import load_decoder, load_encoder, save_decoder
+from adain.weights.store import file_sha256
 
 SMALL = ("--size", "0", "--style-size", "0")
 
@@ -127,8 +127,8 @@ def test_export_without_the_extra_names_it(adain: Callable, work: Path, monkeypa
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the package were not installed
     result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder_file, "-o", "x.onnx")
     assert result.code == 1
-    assert result.err_lines == ["adain export: error: adain export onnx needs the optional package 'onnx' "
-                                "(the 'onnx' extra): pip install 'adain[onnx]'"]  # fmt: skip
+    expected = "adain export: error: adain export onnx needs the optional package 'onnx' (the 'onnx' extra): "
+    assert result.err_lines == [expected + "pip install 'adain[onnx]'"]
     assert files_in(work / "run") == []
 
 

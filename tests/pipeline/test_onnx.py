@@ -21,10 +21,10 @@ from torch import nn
 pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 
-from adain.errors import OutputError, UsageError, WeightsError  # noqa: E402
-from adain.models import TAPS, Decoder, VGGEncoder  # noqa: E402
-from adain.pipeline import StylizationPipeline, StylizeOptions  # noqa: E402
-from adain.pipeline.onnx_backend import (  # noqa: E402
+from adain.errors import OutputError, UsageError, WeightsError
+from adain.models import TAPS, Decoder, VGGEncoder
+from adain.pipeline import StylizationPipeline, StylizeOptions
+from adain.pipeline.onnx_backend import (
     OnnxBackendOptions,
     OnnxDecoder,
     OnnxEncoder,
@@ -35,8 +35,8 @@ from adain.pipeline.onnx_backend import (  # noqa: E402
     resolve_providers,
     verify_export,
 )
-from adain.pipeline.onnx_export import MissingDependencyError, export_onnx, weights_sha256  # noqa: E402
-from adain.weights import get_preset, load_decoder  # noqa: E402
+from adain.pipeline.onnx_export import MissingDependencyError, export_onnx, weights_sha256
+from adain.weights import get_preset, load_decoder
 
 FEATURE_TOLERANCE = 1e-5  # relative to the tap's largest magnitude
 IMAGE_TOLERANCE = 1e-4  # absolute, images in [0, 1]

@@ -23,7 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,14 +41,17 @@ from adain.pipeline.onnx_export import (
 )
 from adain.pipeline.sizing import crop_to, pad_to_multiple
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = [
+    "PARITY_TOLERANCE",
     "PROVIDER_ALIASES",
-    "check_backend_available",
     "OnnxBackendOptions",
     "OnnxDecoder",
     "OnnxEncoder",
     "OnnxPipelineModel",
-    "PARITY_TOLERANCE",
+    "check_backend_available",
     "onnx_cache_path",
     "onnx_modules",
     "onnxruntime_pipeline",
@@ -144,9 +147,6 @@ def onnx_cache_path(preset: str, part: str, weights_key: str, opset: int = DEFAU
     return Path(cache_dir) / preset / f"{part}-{weights_key[:16]}-opset{opset}.onnx"
 
 
-_Model = TypeVar("_Model", bound="_OnnxRuntimeModel")
-
-
 class _OnnxRuntimeModel:
     """An onnxruntime session behind a torch-module-like face (``eval``, ``to``, ``device``).
 
@@ -164,9 +164,9 @@ class _OnnxRuntimeModel:
         self.device = torch.device("cpu")
 
     @classmethod
-    def load(cls: type[_Model], path: str | os.PathLike[str], providers: Sequence[str] = ("cpu",), threads: int = 0,
+    def load(cls, path: str | os.PathLike[str], providers: Sequence[str] = ("cpu",), threads: int = 0,
              preset: str | None = None, encoder_sha256: str | None = None,
-             decoder_sha256: str | None = None) -> _Model:  # fmt: skip
+             decoder_sha256: str | None = None) -> Self:  # fmt: skip
         """Open ``path`` in an onnxruntime session and check its metadata.
 
         ``preset`` and the sha256 values, when given, must match the file's metadata.
@@ -197,10 +197,10 @@ class _OnnxRuntimeModel:
                 )
         return cls(session, path, metadata)
 
-    def eval(self) -> _OnnxRuntimeModel:
+    def eval(self) -> Self:
         return self
 
-    def to(self, device: str | torch.device | None = None, *args: Any, **kwargs: Any) -> _OnnxRuntimeModel:
+    def to(self, device: str | torch.device | None = None, *args: Any, **kwargs: Any) -> Self:
         if device is not None and not isinstance(device, torch.dtype) and torch.device(device).type != "cpu":
             raise UsageError(
                 f"the onnxruntime backend takes tensors on the CPU (device {str(device)!r} asked); "
@@ -277,7 +277,7 @@ def _open_session(path: Path, providers: Sequence[str], threads: int) -> Any:
     options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=resolved)
-    except Exception as error:  # onnxruntime raises its own exception types
+    except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types, reported in one line
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"cannot load ONNX file {str(path)!r}: {message}") from None
     missing = [p for p in resolved if p not in session.get_providers()]
