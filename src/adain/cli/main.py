@@ -23,6 +23,7 @@ COMMANDS = {
     "eval": "adain.cli.eval",
     "bank": "adain.cli.bank",
     "export": "adain.cli.export",
+    "bench": "adain.cli.bench",
 }
 
 

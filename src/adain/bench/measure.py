@@ -1,0 +1,131 @@
+"""One benchmark configuration, measured in its own process (``python -m adain.bench.measure CONFIG_JSON``).
+
+A fresh process per configuration makes peak RSS meaningful (``ru_maxrss`` only grows) and
+keeps one configuration's caches and allocator state out of the next one's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["BenchConfig", "measure", "main"]
+
+
+@dataclass
+class BenchConfig:
+    #: "adain" (our pipeline) or "baseline" (the paper's fp32 eager pipeline)
+    method: str
+    height: int
+    width: int
+    #: "new": the style image is encoded on every call; "cached": its statistics are given
+    style: str = "cached"
+    backend: str = "torch"
+    precision: str = "fp32"
+    preset: str = "vgg16-hed"
+    threads: int = 0
+    warmup: int = 1
+    repeats: int = 5
+    #: stop repeating once this many seconds were spent measuring (at least one run)
+    max_seconds: float = 30.0
+    style_size: int = 512
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _images(config: BenchConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth random content image (like a photo, not noise) and a style image."""
+    generator = torch.Generator().manual_seed(0)
+    coarse = torch.rand(1, 3, max(2, config.height // 32), max(2, config.width // 32), generator=generator)
+    content = torch.nn.functional.interpolate(coarse, size=(config.height, config.width), mode="bicubic").clamp(0, 1)
+    style = torch.rand(1, 3, config.style_size, config.style_size, generator=generator)
+    return content, style
+
+
+def _decoder(preset: str) -> torch.nn.Module:
+    """The preset's decoder if it has one; otherwise a random one (speed does not depend on weights)."""
+    from adain.errors import MissingWeightsError
+    from adain.models import Decoder
+    from adain.weights import get_preset, load_decoder
+
+    try:
+        return load_decoder(preset, progress=False)
+    except MissingWeightsError:
+        torch.manual_seed(0)
+        return Decoder(get_preset(preset).architecture).eval()
+
+
+def _runner(config: BenchConfig) -> Callable[[], Any]:
+    from adain.weights import load_encoder
+
+    content, style = _images(config)
+    if config.method == "baseline":
+        from adain.bench.baseline import PaperBaseline
+
+        baseline = PaperBaseline(load_encoder(config.preset, progress=False), _decoder(config.preset))
+        if config.style == "cached":
+            mean, std = baseline.style_statistics(style)
+            return lambda: baseline(content, mean, std)
+        return lambda: baseline(content, *baseline.style_statistics(style))
+    if config.method == "adain":
+        from adain.pipeline.stylize import StylizeOptions
+
+        pipeline = _build_pipeline(config)
+        options = StylizeOptions(**config.options)
+        chosen = pipeline.style_statistics(style) if config.style == "cached" else style
+        return lambda: pipeline(content, chosen, options, output_type="pt")
+    raise ValueError(f"unknown method {config.method!r}")
+
+
+def _build_pipeline(config: BenchConfig):
+    from adain.pipeline.stylize import StylizationPipeline
+    from adain.weights import load_encoder
+
+    kwargs = {"precision": config.precision} if config.precision != "fp32" else {}
+    if config.backend != "torch":
+        kwargs["backend"] = config.backend
+    if kwargs:
+        return StylizationPipeline.from_preset(config.preset, **kwargs)
+    return StylizationPipeline(load_encoder(config.preset, progress=False), _decoder(config.preset), config.preset)
+
+
+def measure(config: BenchConfig) -> dict[str, Any]:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = _runner(config)
+    with torch.inference_mode():
+        for _ in range(config.warmup):
+            run()
+        times: list[float] = []
+        started = time.perf_counter()
+        while len(times) < config.repeats and (not times or time.perf_counter() - started < config.max_seconds):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        **asdict(config),
+        "latency_s": statistics.median(times),
+        "latencies_s": times,
+        "peak_rss_mb": peak_kib / 1024,
+        "rss_after_load_mb": rss_before / 1024,
+        "threads_used": torch.get_num_threads(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    config = BenchConfig(**json.loads(args[0]))
+    print(json.dumps(measure(config)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""``adain bench``: every configuration in its own process, then ratios, a table and a plot.
+
+For each size, our pipeline (per backend and precision, with a new and a cached style) is timed
+beside the paper's fp32 eager baseline in the same run, and compared with the FLOP floor: the
+stylization's convolution FLOPs divided by the bf16 GFLOP/s this machine reaches on a
+256->256 3x3 convolution at 128x128 (measured at the start of the run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from adain.bench.flops import stylization_flops
+from adain.bench.measure import BenchConfig
+from adain.weights import get_preset
+
+__all__ = ["BenchPlan", "plan_configs", "run_bench", "parse_size"]
+
+DEFAULT_SIZES = ("256", "512", "1024", "3840x2160")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"512"`` -> (512, 512); ``"3840x2160"`` -> (2160, 3840) as (height, width)."""
+    if "x" in text:
+        width, height = (int(v) for v in text.lower().split("x"))
+        return height, width
+    return int(text), int(text)
+
+
+@dataclass
+class BenchPlan:
+    sizes: tuple[str, ...] = DEFAULT_SIZES
+    backends: tuple[str, ...] = ("torch",)
+    precisions: tuple[str, ...] = ("fp32",)
+    preset: str = "vgg16-hed"
+    repeats: int = 5
+    max_seconds: float = 20.0
+    threads: int = 0
+    #: above this many megapixels only cached-style configurations run (time budget)
+    new_style_max_megapixels: float = 2.0
+    timeout_s: float = 300.0
+
+
+def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
+    configs = []
+    for size in plan.sizes:
+        height, width = parse_size(size)
+        styles = ("new", "cached") if height * width / 1e6 <= plan.new_style_max_megapixels else ("cached",)
+        common = dict(height=height, width=width, preset=plan.preset, repeats=plan.repeats,
+                      max_seconds=plan.max_seconds, threads=plan.threads)  # fmt: skip
+        for style in styles:
+            configs.append(BenchConfig(method="baseline", style=style, **common))
+            for backend in plan.backends:
+                for precision in plan.precisions:
+                    configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **common))
+    return configs
+
+
+def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dict[str, Any]:
+    command = [sys.executable, "-m", module] + ([argument] if argument is not None else [])
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if result.returncode != 0:
+        lines = (result.stderr.strip() or "no output").splitlines()
+        return {"error": lines[-1][:300]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_bench(plan: BenchPlan, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    rate = _run_in_subprocess("adain.bench.conv_rate", str(plan.threads), plan.timeout_s)
+    architecture = get_preset(plan.preset).architecture
+    results = []
+    for config in tqdm(plan_configs(plan), desc="bench", unit="config", disable=not progress):
+        row = _run_in_subprocess("adain.bench.measure", json.dumps(asdict(config)), plan.timeout_s)
+        row = {**asdict(config), **row}
+        flops = stylization_flops(architecture, config.height, config.width, new_style=config.style == "new",
+                                  style_size=(config.style_size, config.style_size))  # fmt: skip
+        row["gflop"] = flops / 1e9
+        if "bf16_gflops" in rate:
+            row["floor_s"] = flops / (rate["bf16_gflops"] * 1e9)
+        results.append(row)
+    for row in results:  # ratios against the baseline of the same size and style, and the floor
+        base = next((r for r in results if r["method"] == "baseline" and r["height"] == row["height"]
+                     and r["width"] == row["width"] and r["style"] == row["style"] and "latency_s" in r), None)  # fmt: skip
+        if "latency_s" in row:
+            if base is not None:
+                row["vs_baseline"] = row["latency_s"] / base["latency_s"]
+            if "floor_s" in row:
+                row["vs_floor"] = row["latency_s"] / row["floor_s"]
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {__import__('torch').__version__}",
+        "conv_rate": rate,
+        "plan": asdict(plan),
+        "results": results,
+    }
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    lines = [
+        "| size | method | backend | precision | style | latency (s) | peak RSS (MB) | vs baseline | vs FLOP floor |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["results"]:
+        size = f"{row['width']}x{row['height']}"
+        if "error" in row:
+            lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | error: {row['error']} | | | |")
+            continue
+        ratio = f"{row['vs_baseline']:.2f}" if "vs_baseline" in row else ""
+        floor = f"{row['vs_floor']:.2f}" if "vs_floor" in row else ""
+        lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | "
+                     f"{row['latency_s']:.3f} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in report["results"]:
+        if "latency_s" in row and row["style"] == "cached":
+            label = "baseline (fp32 eager)" if row["method"] == "baseline" else f"adain {row['backend']} {row['precision']}"
+            series.setdefault(label, []).append((row["height"] * row["width"] / 1e6, row["latency_s"]))
+    floor = sorted({(r["height"] * r["width"] / 1e6, r["floor_s"]) for r in report["results"] if "floor_s" in r and r["style"] == "cached"})
+    for label, points in series.items():
+        points.sort()
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    if floor:
+        axis.plot([p[0] for p in floor], [p[1] for p in floor], linestyle="--", color="grey", label="FLOP floor")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("megapixels")
+    axis.set_ylabel("latency (s), cached style")
+    axis.set_title(f"adain bench, {report['date']}")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,54 @@
+"""``adain bench``: latency and peak memory of stylization, against the paper baseline and the FLOP floor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="time stylization (JSON, Markdown, plot) against the paper baseline",
+                                   description="Each configuration runs in its own process; prints JSON.")  # fmt: skip
+    parser.add_argument("--sizes", type=_words, default=("256", "512", "1024", "3840x2160"),
+                        help="N for NxN or WxH, comma-separated (default 256,512,1024,3840x2160)")
+    parser.add_argument("--backends", type=_words, default=("torch",), help="torch and/or onnxruntime")
+    parser.add_argument("--precisions", type=_words, default=("fp32",), help="fp32 and/or bf16")
+    parser.add_argument("--preset", default="vgg16-hed")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per configuration (after one warm-up)")
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="stop repeating a configuration after this")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("-o", "--out", type=Path, default=Path("bench-output"), help="results.json, results.md, latency.png")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adain.bench.run import BenchPlan, markdown_table, parse_size, plot, run_bench
+    from adain.errors import UsageError
+    from adain.weights import get_preset
+
+    get_preset(args.preset)
+    for size in args.sizes:
+        try:
+            height, width = parse_size(size)
+        except ValueError:
+            raise UsageError(f"sizes are N or WxH. Got {size!r}") from None
+        if height < 8 or width < 8:
+            raise UsageError(f"sizes must be at least 8 pixels. Got {size!r}")
+    plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
+                     repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads)  # fmt: skip
+    report = run_bench(plan, progress=args.progress)
+    report["command"] = args.command_line
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown_table(report)
+    (args.out / "results.md").write_text(f"{report['command']}\n\n{report['machine']}, {report['date']}\n\n{table}\n")
+    plot(report, args.out / "latency.png")
+    print(json.dumps(report))
+    print(table)
+    return 0

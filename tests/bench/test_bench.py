@@ -1,0 +1,90 @@
+"""``adain bench``: FLOP counts, the paper baseline, the plan, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from adain.bench.baseline import PaperBaseline
+from adain.bench.flops import conv3x3_flops, decoder_flops, encoder_flops, stylization_flops
+from adain.bench.run import BenchPlan, markdown_table, parse_size, plan_configs, plot
+from adain.cli.main import main
+from adain.pipeline.stylize import StylizationPipeline
+from adain.weights import get_preset, load_encoder
+
+
+class TestFlops:
+    def test_vgg19_at_512_is_the_known_253_gflop(self) -> None:
+        # the figure of the issue (paper's VGG-19 encoder and decoder, 512x512, cached style)
+        assert stylization_flops(get_preset("vgg19").architecture, 512, 512) / 1e9 == pytest.approx(253.07, abs=0.01)
+
+    def test_vgg16_hed_by_hand(self) -> None:
+        architecture = get_preset("vgg16-hed").architecture
+        by_hand = (conv3x3_flops(3, 64, 64, 64) + conv3x3_flops(64, 64, 64, 64) + conv3x3_flops(64, 128, 32, 32)
+                   + conv3x3_flops(128, 128, 32, 32) + conv3x3_flops(128, 256, 16, 16) + 2 * conv3x3_flops(256, 256, 16, 16)
+                   + conv3x3_flops(256, 512, 8, 8))  # fmt: skip
+        assert encoder_flops(architecture, 64, 64) == by_hand
+        # the decoder mirrors the encoder, so it costs about the same
+        assert decoder_flops(architecture, 64, 64) == pytest.approx(by_hand, rel=0.01)
+        style_pass = encoder_flops(architecture, 32, 32)
+        assert stylization_flops(architecture, 64, 64, new_style=True, style_size=(32, 32)) == by_hand + decoder_flops(architecture, 64, 64) + style_pass
+
+
+def test_baseline_computes_our_function(decoder_file: Path) -> None:
+    from adain.weights import load_decoder
+
+    encoder, decoder = load_encoder("vgg16-hed"), load_decoder("vgg16-hed", decoder_file)
+    baseline, pipeline = PaperBaseline(encoder, decoder), StylizationPipeline(encoder, decoder, "vgg16-hed")
+    generator = torch.Generator().manual_seed(0)
+    content, style = torch.rand(1, 3, 48, 64, generator=generator), torch.rand(1, 3, 40, 40, generator=generator)
+    ours = pipeline(content, style, output_type="pt").rgb
+    theirs = baseline(content, *baseline.style_statistics(style)).clamp(0, 1)
+    assert (ours - theirs).abs().max() < 1e-3  # the paper code uses the unbiased variance
+
+
+def test_plan_and_sizes() -> None:
+    assert parse_size("512") == (512, 512) and parse_size("3840x2160") == (2160, 3840)
+    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16")))
+    small = [c for c in configs if c.height == 256]
+    big = [c for c in configs if c.height == 2160]
+    assert {(c.method, c.style, c.precision) for c in small} == {
+        ("baseline", "new", "fp32"), ("baseline", "cached", "fp32"),
+        ("adain", "new", "fp32"), ("adain", "new", "bf16"), ("adain", "cached", "fp32"), ("adain", "cached", "bf16"),
+    }  # fmt: skip
+    assert {c.style for c in big} == {"cached"}  # new-style runs are skipped at 8 megapixels (time budget)
+
+
+def test_report_table_and_plot(tmp_path: Path) -> None:
+    rows = [
+        dict(method="baseline", height=512, width=512, backend="torch", precision="fp32", style="cached",
+             latency_s=1.0, peak_rss_mb=900.0, vs_baseline=1.0, floor_s=0.25, vs_floor=4.0),
+        dict(method="adain", height=512, width=512, backend="torch", precision="bf16", style="cached",
+             latency_s=0.3, peak_rss_mb=700.0, vs_baseline=0.3, floor_s=0.25, vs_floor=1.2),
+        dict(method="adain", height=1024, width=1024, backend="onnxruntime", precision="fp32", style="cached",
+             error="onnxruntime is not installed"),
+    ]  # fmt: skip
+    report = {"date": "2026-11-25", "results": rows}
+    table = markdown_table(report)
+    assert "| 512x512 | adain | torch | bf16 | cached | 0.300 | 700 | 0.30 | 1.20 |" in table
+    assert "error: onnxruntime is not installed" in table
+    assert plot(report, tmp_path / "latency.png").stat().st_size > 1000
+
+
+def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench"
+    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "-o", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(printed.splitlines()[0])
+    assert report["conv_rate"]["bf16_gflops"] > 0
+    measured = [r for r in report["results"] if "latency_s" in r]
+    assert len(measured) == 4 and all(r["peak_rss_mb"] > 50 for r in measured)
+    assert all("vs_floor" in r and "vs_baseline" in r for r in measured)
+    assert (out / "results.md").read_text().startswith("adain bench") and (out / "latency.png").exists()
+
+
+def test_cli_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--sizes", "big"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
