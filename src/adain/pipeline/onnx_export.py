@@ -74,8 +74,9 @@ ONNX_PARTS = ("encoder", "decoder", "pipeline")
 #: the graphs use (reflection Pad, Resize, ReduceMean) in its current form.
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
-#: The newest opset PyTorch's TorchScript exporter writes.
-MAX_OPSET = int(getattr(importlib.import_module("torch.onnx._constants"), "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 17))
+#: The newest opset PyTorch's TorchScript exporter writes (20 in torch 2.4 to 2.13; a constant,
+#: because importing torch.onnx to ask would slow down every `adain` command).
+MAX_OPSET = 20
 
 #: Keys of the ONNX metadata written on export start with this.
 METADATA_PREFIX = "adain."
