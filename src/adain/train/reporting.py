@@ -12,6 +12,16 @@ from torch import Tensor
 __all__ = ["TrainingReporter"]
 
 
+def _smoothed(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average (bias-corrected): the trend under the per-batch noise."""
+    smoothed, average, total = [], 0.0, 0.0
+    for value in values:
+        average = weight * average + (1 - weight) * value
+        total = weight * total + (1 - weight)
+        smoothed.append(average / total)
+    return smoothed
+
+
 class TrainingReporter:
     def __init__(self, run_dir: Path, enabled: bool = True) -> None:
         self.run_dir = run_dir
@@ -44,7 +54,9 @@ class TrainingReporter:
         figure, axes = plt.subplots(1, len(keys) + 1, figsize=(4 * (len(keys) + 1), 3.2))
         steps = [h["step"] for h in history]
         for axis, key in zip(axes, ["loss", *keys]):
-            axis.plot(steps, [h.get(key, float("nan")) for h in history], linewidth=0.8)
+            values = [h.get(key, float("nan")) for h in history]
+            axis.plot(steps, values, linewidth=0.6, alpha=0.5)
+            axis.plot(steps, _smoothed(values), linewidth=1.4, color="C1", label="moving average")
             axis.set_title(key)
             axis.set_xlabel("step")
             axis.set_yscale("log")
