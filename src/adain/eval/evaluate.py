@@ -6,6 +6,9 @@ the preset's encoder, plus luminance SSIM to the content and wall time. Methods:
 
 - ``content``: the unstylized content (what doing nothing scores);
 - ``decoder``: one forward pass (what users get);
+- ``decoder-multiscale``: the decoder coarse to fine (``StylizeOptions.multiscale``), when a
+  multi-scale stylizer is given (``adain eval --multiscale``); the same as ``decoder`` at sizes
+  below 1024, which have no coarser level;
 - ``refine-N``: N L-BFGS iterations started from the decoder's output;
 - ``optimize-N``: N L-BFGS iterations started from the content (the reference).
 
@@ -89,8 +92,12 @@ def _score(objective: AdainObjective, image: Tensor, content: Tensor) -> tuple[f
     return float(losses["content"]), float(losses["style"]), luminance_ssim(image, content)
 
 
+#: bump when the optimization changes, so cached reference outputs of an older one are not reused
+OPTIMIZER_VERSION = "lbfgs-single-call-1"
+
+
 def _cache_key(*parts: object) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+    return hashlib.sha256("|".join(str(p) for p in (OPTIMIZER_VERSION, *parts)).encode()).hexdigest()[:24]
 
 
 def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) -> tuple[Tensor, float]:
@@ -114,8 +121,12 @@ def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) ->
 
 
 def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder_id: str,
-             progress: bool = True) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:  # fmt: skip
-    """Scores of every method on every pair and size; also the images, for the grid."""
+             progress: bool = True, stylize_multiscale: Stylizer | None = None,
+             ) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:  # fmt: skip
+    """Scores of every method on every pair and size; also the images, for the grid.
+
+    ``stylize_multiscale``, when given, is scored as the method ``decoder-multiscale``.
+    """
     from tqdm import tqdm
 
     pairs = find_pairs(config.pairs_dir, config.limit)
@@ -139,6 +150,11 @@ def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder
             stylized = stylize(content, style)
         record("decoder", stylized, time.perf_counter() - start)
         decoder_seconds = scores[-1].seconds
+        if stylize_multiscale is not None:
+            start = time.perf_counter()
+            with torch.inference_mode():
+                multiscale = stylize_multiscale(content, style)
+            record("decoder-multiscale", multiscale, time.perf_counter() - start)
         for iterations in config.refine_iterations:
             start = time.perf_counter()
             refined = optimize_image(objective, stylized, iterations)

@@ -95,16 +95,22 @@ def _run_lbfgs(objective: AdainObjective, start: Tensor, iterations: int, progre
     image = start.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     if iterations == 0:
         return image.detach().clamp(0, 1)
-    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
-
-    def closure() -> Tensor:
-        optimizer.zero_grad()
-        loss = objective.losses(image)["loss"]
-        loss.backward()
-        return loss
-
+    # One step() call runs all iterations: L-BFGS keeps its curvature pairs and step sizes
+    # within a call. Calling step() once per iteration instead restarts the line search from a
+    # tiny first step and, on many images, stalls at the start (measured: style loss 797 -> 796
+    # in 20 such calls, 797 -> 15 in one call of 20 iterations). Tolerances 0: run them all.
+    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, max_eval=iterations * 2, history_size=50,
+                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")  # fmt: skip
     from tqdm import tqdm
 
-    for _ in tqdm(range(iterations), desc="L-BFGS", unit="it", disable=not progress, leave=False):
+    with tqdm(total=iterations, desc="L-BFGS", unit="eval", disable=not progress, leave=False) as bar:
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = objective.losses(image)["loss"]
+            loss.backward()
+            bar.update(1)
+            return loss
+
         optimizer.step(closure)
     return image.detach().clamp(0, 1)
