@@ -32,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sizes", type=_ints, default=(256, 512), help="shorter sides to evaluate at (default 256,512)")
     parser.add_argument("--lbfgs-iterations", type=int, default=100, help="iterations of the optimization reference (0: no reference)")
     parser.add_argument("--refine", type=_ints, default=(10, 30), help="refinement iterations from the decoder output to report ('' for none)")
+    parser.add_argument("--multiscale", action="store_true",
+                        help="also report decoder-multiscale: the decoder coarse to fine (differs from decoder at sizes >= 1024)")
     parser.add_argument("--optimize-sizes", type=_ints, help="sizes at which L-BFGS runs (default: all; it is slow)")
     parser.add_argument("--content-weight", type=float, default=1.0)
     parser.add_argument("--style-weight", type=float, default=10.0)
@@ -65,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
     def stylize(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return pipeline(content, style, StylizeOptions(), output_type="pt").rgb
 
+    def stylize_multiscale(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return pipeline(content, style, StylizeOptions(multiscale=True), output_type="pt").rgb
+
     encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
-    scores, images = evaluate(pipeline.encoder, stylize, config, encoder_id=encoder_hash, progress=args.progress)
+    scores, images = evaluate(pipeline.encoder, stylize, config, encoder_id=encoder_hash, progress=args.progress,
+                              stylize_multiscale=stylize_multiscale if args.multiscale else None)  # fmt: skip
     header = {
         "command": args.command_line,
         "preset": args.preset,

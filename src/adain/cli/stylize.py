@@ -9,6 +9,7 @@ run; the run ends with a summary and exits 1 if anything failed.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +28,7 @@ from adain.pipeline.stylize import (
     check_options,
     resize_style,
 )
+from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ examples:
   adain stylize photos/ 'more/*.jpg' --style a.jpg --style b.jpg --style-weights 0.7,0.3 -o stylized/
   adain stylize photo.jpg --style sky.jpg --style sea.jpg --mask mask.png --mask-alpha 1,0.6
   adain stylize photo.jpg --style starry.jpg --alpha 0.6 --preserve-color luminance --guided-filter
+  adain stylize big.jpg --style starry.jpg --size 0 --max-memory 1024 --multiscale -o big_stylized.jpg
 
 exit codes: 0 all written, 1 a failure (unreadable image, missing weights, some inputs failed),
 2 a usage error (bad option value, unknown preset, unknown output extension)."""
@@ -89,6 +92,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)")
     parser.add_argument("--refine", default="0", metavar="N",
                         help="after the decoder, N L-BFGS iterations from its output (default 0: off)")
+    parser.add_argument("--max-memory", "--memory-budget", dest="max_memory", metavar="MB",
+                        help="memory budget per image in MB, beyond the ~300 MB the program itself takes: larger images "
+                        f"are stylized in overlapping tiles (default {DEFAULT_MAX_MEMORY_MB}; 0: no budget, one pass). "
+                        "Not with --method optimize or --refine, which need the whole image")
+    parser.add_argument("--multiscale", action="store_true",
+                        help="coarse to fine: stylize at half size first (recursively, down to 512 px on the shorter "
+                        "side), then refine at full size: larger style structures on images from 1024 px up")
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)")
     parser.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
@@ -131,6 +141,17 @@ def _non_negative_int(text: str, option: str) -> int:
     return value
 
 
+def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
+    """``--max-memory``: MB (0: no budget); by default :data:`DEFAULT_MAX_MEMORY_MB`, except for
+    optimization, which works on the whole image (an explicit budget with it is refused later)."""
+    if text is None:
+        return None if whole_image else DEFAULT_MAX_MEMORY_MB
+    value = _number(text, "--max-memory")
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--max-memory must be a number of MB >= 0 (0: no budget). Got {text!r}")
+    return value or None
+
+
 def _options_from_args(args: argparse.Namespace) -> StylizeOptions:
     max_pixels = int(_number(args.max_pixels, "--max-pixels", int))
     if max_pixels <= 0:
@@ -151,7 +172,9 @@ def _options_from_args(args: argparse.Namespace) -> StylizeOptions:
         method=args.method,
         iterations=_non_negative_int(args.iterations, "--iterations"),
         refine=_non_negative_int(args.refine, "--refine"),
+        multiscale=args.multiscale,
     )
+    options.max_memory_mb = _max_memory_mb(args.max_memory, whole_image=options.method == "optimize" or options.refine > 0)
     if args.style_weights is not None and len(args.style) == 1:
         raise UsageError(f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}")
     check_options(options, len(args.style))

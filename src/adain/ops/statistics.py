@@ -8,16 +8,29 @@ function: no models, no I/O, differentiable, works on any device.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
 
-__all__ = ["channel_mean_std", "adain", "adain_from_statistics", "mix_statistics", "blend_features", "check_alpha"]
+__all__ = [
+    "adain",
+    "adain_from_statistics",
+    "adain_with_content_statistics",
+    "blend_features",
+    "channel_mean_std",
+    "check_alpha",
+    "masked_adain_with_content_statistics",
+    "mix_statistics",
+]
 
 #: Added to the variance before the square root: keeps flat (constant) feature maps finite.
 DEFAULT_EPS = 1e-5
+
+#: Tolerance on "region weights sum to at most one per pixel" (interpolation rounding).
+_REGION_SUM_TOLERANCE = 1e-4
 
 
 def _check_feature(x: Tensor, name: str) -> None:
@@ -88,13 +101,132 @@ def adain_from_statistics(
         [7.0, 13.0]
     """
     _check_feature(content_features, "content_features")
-    batch, channels = content_features.shape[:2]
-    for name, stat in (("style_mean", style_mean), ("style_std", style_std)):
+    _check_statistics(content_features, ("style_mean", style_mean), ("style_std", style_std))
+    content_mean, content_std = channel_mean_std(content_features, eps)
+    return adain_with_content_statistics(content_features, content_mean, content_std, style_mean, style_std)
+
+
+def _check_statistics(features: Tensor, *named: tuple[str, Tensor]) -> None:
+    batch, channels = features.shape[:2]
+    for name, stat in named:
         if stat.dim() != 4 or stat.shape[1] != channels or stat.shape[2:] != (1, 1) or stat.shape[0] not in (1, batch):
             raise ShapeError(f"{name} must be ({batch} or 1, {channels}, 1, 1). Got {tuple(stat.shape)}")
-    content_mean, content_std = channel_mean_std(content_features, eps)
-    normalized = (content_features.to(content_mean.dtype) - content_mean) / content_std
+
+
+def adain_with_content_statistics(
+    content_features: Tensor,
+    content_mean: Tensor,
+    content_std: Tensor,
+    style_mean: Tensor,
+    style_std: Tensor,
+) -> Tensor:
+    """AdaIN with the content's statistics given: ``style_std * (content - content_mean) / content_std + style_mean``.
+
+    :func:`adain_from_statistics` takes the content statistics from the features it is given.
+    A tile of a large image must instead be normalised with the statistics of the *whole*
+    image (:func:`channel_mean_std` of its full feature map), or every tile would get its own
+    colours and contrast and the seams would show.
+
+    Args:
+        content_features: ``(B, C, H, W)``.
+        content_mean, content_std: ``(B or 1, C, 1, 1)``, e.g. from :func:`channel_mean_std`
+            (which adds ``eps`` to the variance, so the std is positive).
+        style_mean, style_std: ``(B or 1, C, 1, 1)``.
+
+    Returns:
+        ``(B, C, H, W)`` in the dtype of ``content_features`` (computed in the statistics'
+        dtype, float32 for half-precision features).
+
+    Raises:
+        ShapeError: a shape does not fit.
+
+    Example:
+        >>> content = torch.tensor([[[[0.0, 2.0]]]])
+        >>> one = torch.ones(1, 1, 1, 1)
+        >>> adain_with_content_statistics(content, one, 2 * one, 10 * one, 3 * one).flatten().tolist()
+        [8.5, 11.5]
+    """
+    _check_feature(content_features, "content_features")
+    _check_statistics(
+        content_features, ("content_mean", content_mean), ("content_std", content_std),
+        ("style_mean", style_mean), ("style_std", style_std),
+    )  # fmt: skip
+    dtype = torch.promote_types(_statistics_dtype(content_features.dtype), content_mean.dtype)
+    normalized = (content_features.to(dtype) - content_mean.to(dtype)) / content_std.to(dtype)
     return (normalized * style_std + style_mean).to(content_features.dtype)
+
+
+def masked_adain_with_content_statistics(
+    content_features: Tensor,
+    region_weights: Tensor,
+    content_means: Tensor,
+    content_stds: Tensor,
+    style_means: Tensor,
+    style_stds: Tensor,
+    alphas: Sequence[float],
+) -> Tensor:
+    """:func:`adain.ops.masks.masked_adain` with each region's content statistics given.
+
+    Region ``k`` is normalised with ``content_means[k]``, ``content_stds[k]`` (for a tile of a
+    large image: :func:`adain.ops.masks.masked_channel_mean_std` of the whole image's features
+    over the whole region) instead of statistics of the features at hand, then given style
+    ``k``'s statistics and blended with strength ``alphas[k]``:
+    ``content + sum_k w_k alpha_k (t_k - content)``; pixels outside every region keep the
+    content features. Given the statistics ``masked_adain`` computes, the result is the same.
+
+    Args:
+        content_features: ``(B, C, h, w)``.
+        region_weights: ``(B or 1, K, h, w)``, non-negative, summing to at most one per pixel.
+        content_means, content_stds, style_means, style_stds: ``(K, C, 1, 1)``, row ``k`` for
+            region ``k``.
+        alphas: ``K`` style strengths in ``[0, 1]``.
+
+    Returns:
+        ``(B, C, h, w)`` in the dtype of ``content_features``.
+
+    Raises:
+        ShapeError: shapes do not fit.
+        UsageError: an alpha is outside ``[0, 1]``, the number of alphas is not ``K``, or the
+            weights are negative, not finite or sum to more than one.
+
+    Example:
+        >>> content = torch.tensor([0.0, 2.0]).view(1, 1, 1, 2)
+        >>> weights = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+        >>> one = torch.ones(1, 1, 1, 1)
+        >>> masked_adain_with_content_statistics(content, weights, one, one, 5 * one, one, [1.0]).flatten().tolist()
+        [4.0, 2.0]
+    """
+    _check_feature(content_features, "content_features")
+    batch, channels, height, width = content_features.shape
+    if region_weights.dim() != 4 or region_weights.shape[0] not in (1, batch) or region_weights.shape[2:] != (height, width):
+        raise ShapeError(f"region_weights must be ({batch} or 1, K, {height}, {width}). Got {tuple(region_weights.shape)}")
+    regions = region_weights.shape[1]
+    for name, stat in (("content_means", content_means), ("content_stds", content_stds),
+                       ("style_means", style_means), ("style_stds", style_stds)):  # fmt: skip
+        if stat.shape != (regions, channels, 1, 1):
+            raise ShapeError(f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}")
+    alphas = list(alphas)
+    if len(alphas) != regions:
+        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
+    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
+    dtype = _statistics_dtype(content_features.dtype)
+    weights = region_weights.to(dtype)
+    if not torch.isfinite(weights).all() or (weights < 0).any():
+        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
+    largest_sum = weights.sum(dim=1).max().item()
+    if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
+        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
+    content = content_features.to(dtype)
+    output = content
+    for k, alpha in enumerate(alpha_values):
+        if alpha == 0.0:
+            continue  # blended_k is the content: contributes nothing beyond it
+        region = weights[:, k : k + 1]
+        transferred = (content - content_means[k : k + 1].to(dtype)) / content_stds[k : k + 1].to(dtype) * style_stds[
+            k : k + 1
+        ].to(dtype) + style_means[k : k + 1].to(dtype)
+        output = output + region * alpha * (transferred - content)
+    return output.to(content_features.dtype)
 
 
 def adain(content_features: Tensor, style_features: Tensor, eps: float = DEFAULT_EPS) -> Tensor:

@@ -6,11 +6,17 @@ content image and one or more styles into a stylized image in numbered steps:
 1. check inputs           (options, number of styles, weights, mask alphas)
 2. preprocess             (resize content, pad to a multiple of 8; per style: colour "match",
                            resize, encode, statistics; mask to region weights)
-3. encode content         (relu4_1 features of the padded content)
+3. encode content         (relu4_1 features of the padded content, window by window beyond the
+                           memory budget; the content statistics of the whole image)
 4. AdaIN                  (one style; several styles mixed by weight; or one style per mask region)
 5. alpha blend            (content/style trade-off in feature space)
-6. decode                 (features -> RGB)
+6. decode                 (features -> RGB; steps 4-6 run tile by tile, feathered together)
 7. postprocess            (crop the padding, clamp, colour "luminance", guided filter, alpha)
+
+Large images: with ``StylizeOptions.max_memory_mb`` an image whose activations would not fit runs
+through the networks in overlapping tiles (:mod:`adain.pipeline.tiling`); the untiled case is the
+same steps with one tile. ``StylizeOptions.multiscale`` stylizes coarse to fine
+(:meth:`StylizationPipeline.coarse_to_fine`).
 
 Styles are given as images (tensor, Pillow image, path) or as :class:`StyleStatistics`, the
 per-layer channel means and standard deviations an image's features have. Statistics are all
@@ -39,10 +45,27 @@ from adain.errors import InputImageError, ShapeError, UsageError
 from adain.models import TAPS, Decoder, VGGEncoder
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
-from adain.ops.masks import masked_adain, region_weights_from_mask, resize_region_weights
-from adain.ops.statistics import adain_from_statistics, blend_features, channel_mean_std, check_alpha, mix_statistics
+from adain.ops.masks import masked_channel_mean_std, region_weights_from_mask, resize_region_weights
+from adain.ops.statistics import (
+    adain_with_content_statistics,
+    blend_features,
+    channel_mean_std,
+    check_alpha,
+    masked_adain_with_content_statistics,
+    mix_statistics,
+)
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, pil_to_tensors, tensor_to_pil
 from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+from adain.pipeline.tiling import (
+    STRIP_PIXELS,
+    TileBlender,
+    TilePlan,
+    apply_in_strips,
+    feature_box,
+    limit_allocator_retention,
+    plan_tiles,
+    tile_side_for_budget,
+)
 
 if TYPE_CHECKING:
     from adain.pipeline.onnx_backend import OnnxBackendOptions, OnnxDecoder, OnnxEncoder
@@ -77,6 +100,14 @@ DEFAULT_SIZE = 512
 
 #: The tap AdaIN is applied at (the decoder's input).
 ADAIN_TAP = "relu4_1"
+
+#: Multi-scale: the coarsest level's shorter side is the smallest halving still >= this (the
+#: paper's test size, at which style images are encoded: their strokes then keep their scale).
+MULTISCALE_COARSEST_SIDE = DEFAULT_SIZE
+
+#: Multi-scale: each finer level re-stylizes the upsampled coarse result at this fraction of
+#: ``alpha`` (of each mask alpha).
+MULTISCALE_REFINE_STRENGTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -195,6 +226,14 @@ class StylizeOptions:
             the pixels for the same AdaIN objective, from the content: slow, best quality).
         iterations: L-BFGS iterations of ``method="optimize"``.
         refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
+        max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
+            (interpreter, torch and weights: about 0.3 GB). An image whose activations would not
+            fit runs through the networks in overlapping tiles (:mod:`adain.pipeline.tiling`);
+            ``None``: no budget, one pass. Not with ``method="optimize"`` or ``refine``.
+        tile_size: tile windows of at most this many pixels on a side (0: chosen from
+            ``max_memory_mb``).
+        multiscale: stylize coarse to fine (:meth:`StylizationPipeline.coarse_to_fine`): larger
+            style structures on large images; no change below 1024 pixels (shorter side).
     """
 
     alpha: float = 1.0
@@ -211,6 +250,9 @@ class StylizeOptions:
     method: Literal["decoder", "optimize"] = "decoder"
     iterations: int = 100
     refine: int = 0
+    max_memory_mb: float | None = None
+    tile_size: int = 0
+    multiscale: bool = False
 
 
 @dataclass
@@ -289,6 +331,19 @@ def check_options(options: StylizeOptions, num_styles: int) -> None:
             raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
     if (options.method == "optimize" or options.refine) and options.mask is not None:
         raise UsageError("optimization (--method optimize, --refine) does not support masks")
+    budget = options.max_memory_mb
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget)
+                               or budget <= 0):  # fmt: skip
+        raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
+    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, int) or options.tile_size < 0:
+        raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {options.tile_size!r}")
+    if not isinstance(options.multiscale, bool):
+        raise UsageError(f"multiscale must be True or False. Got {options.multiscale!r}")
+    if (options.method == "optimize" or options.refine) and (budget is not None or options.tile_size):
+        raise UsageError("optimization (--method optimize, --refine) works on the whole image: it cannot be tiled to a "
+                         "memory budget")  # fmt: skip
+    if options.method == "optimize" and options.multiscale:
+        raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
     if options.guided_filter_radius is not None:
         radius = options.guided_filter_radius
         if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
@@ -536,31 +591,145 @@ class StylizationPipeline:
         """Step 3: relu4_1 features of the padded content."""
         return self.encoder(padded_rgb)[ADAIN_TAP]
 
+    def coarse_to_fine(self, content: PreparedContent, statistics: list[StyleStatistics],
+                       options: StylizeOptions) -> tuple[PreparedContent, StylizeOptions]:  # fmt: skip
+        """Step 2d (``options.multiscale``): the content and options of the full-size pass.
+
+        AdaIN paints the style's patterns at the scale of the encoder's receptive field (a few
+        dozen pixels), so on a large image the strokes are tiny and the composition is barely
+        touched. Multi-scale first stylizes the content at half size (recursively, down to the
+        smallest halving whose shorter side is still >= :data:`MULTISCALE_COARSEST_SIDE`), then
+        builds this level's content like a Laplacian pyramid: the upsampled coarse result (the
+        style's large-scale structure and colour layout) plus the content's own detail band
+        that the coarse level could not hold (content minus its down- and re-upsampled copy).
+        The full-size pass re-stylizes that at :data:`MULTISCALE_REFINE_STRENGTH` x alpha:
+        enough to give the restored detail the style's fine texture, not so much that the
+        coarse structure is normalised away. Colour preservation and the guided filter apply
+        once, to the final result, against the original content. Cost: about 1/3 more than
+        one pass (each level has a quarter of the pixels of the next).
+
+        Returns:
+            ``(content, options)`` for steps 2e-6: unchanged without ``multiscale`` or when the
+            content's shorter side is below ``2 * MULTISCALE_COARSEST_SIDE`` (no coarser level).
+        """
+        height, width = content.size
+        half = min(height, width) // 2
+        if not options.multiscale or half < MULTISCALE_COARSEST_SIDE:
+            return content, options
+        coarse_size = target_size(height, width, size=half)
+        coarse_options = replace(options, size=0, max_size=0, preserve_color=None, guided_filter_radius=None, refine=0)
+        coarse = self(resize_image(content.rgb, coarse_size).clamp(0.0, 1.0), statistics, coarse_options, output_type="pt").rgb
+        rgb = resize_image(coarse, content.size)
+        del coarse
+        rgb += content.rgb
+        rgb -= resize_image(resize_image(content.rgb, coarse_size), content.size)  # + the detail band
+        rgb = rgb.clamp_(0.0, 1.0)
+        padded, _ = pad_to_multiple(rgb)
+        strength = MULTISCALE_REFINE_STRENGTH
+        refine_options = replace(
+            options, alpha=strength * options.alpha,
+            mask_alphas=None if options.mask_alphas is None else [strength * float(a) for a in options.mask_alphas],
+        )  # fmt: skip
+        return PreparedContent(rgb=rgb, alpha=content.alpha, padded=padded, size=content.size), refine_options
+
+    def plan_tiles(self, content: PreparedContent, options: StylizeOptions) -> TilePlan:
+        """Step 2e: the tiles the networks run on: one (the whole image) unless the image is
+        beyond ``options.max_memory_mb`` or ``options.tile_size`` asks for smaller tiles."""
+        height, width = content.size
+        side = options.tile_size or None
+        if side is None and options.max_memory_mb is not None:
+            side = tile_side_for_budget(height, width, options.max_memory_mb)
+        return plan_tiles(height, width, side)
+
+    def encode_content_tiles(self, content: PreparedContent, plan: TilePlan) -> Tensor:
+        """Step 3: relu4_1 features of the whole padded content, encoded window by window.
+
+        Only each window's core features are kept (the window's margin gives them all the
+        context they can use), so the stitched map equals an untiled encoding; windows at the
+        right and bottom edges are padded to a multiple of 8 on their own, as the whole image
+        would be. One tile: :meth:`encode_content` of ``content.padded``.
+        """
+        if plan.is_single:
+            return self.encode_content(content.padded)
+        limit_allocator_retention()
+        features: Tensor | None = None
+        for tile in plan.tiles:
+            top, bottom, left, right = tile.window
+            window_features = self.encode_content(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0])
+            if features is None:
+                size = (-(-plan.height // NETWORK_MULTIPLE), -(-plan.width // NETWORK_MULTIPLE))
+                features = window_features.new_empty((1, window_features.shape[1], *size))
+            core_top, core_bottom, core_left, core_right = feature_box(tile.core)
+            window_top, _, window_left, _ = feature_box(tile.window)
+            features[..., core_top:core_bottom, core_left:core_right] = window_features[
+                ..., core_top - window_top : core_bottom - window_top, core_left - window_left : core_right - window_left
+            ]
+        if features is None:
+            raise ShapeError("a tile plan without tiles")
+        return features
+
+    def content_statistics(self, content_features: Tensor, region_weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Step 3b: the channel ``(mean, std)`` AdaIN normalises the content with, taken once over
+        the whole image so that every tile gets the same: ``(1, C, 1, 1)`` each, or one row per
+        mask region ``(K, C, 1, 1)`` (over that region) with ``region_weights``."""
+        if region_weights is None:
+            return channel_mean_std(content_features)
+        pairs = [masked_channel_mean_std(content_features, region_weights[:, k : k + 1]) for k in range(region_weights.shape[1])]
+        return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])
+
     def transfer(
         self,
         content_features: Tensor,
         statistics: list[StyleStatistics],
         options: StylizeOptions,
         region_weights: Tensor | None = None,
+        content_statistics: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """Steps 4 and 5: the decoder's input: AdaIN to the style(s), blended with the content.
 
-        With a mask each region gets its own style and strength (``masked_adain`` blends per
+        With a mask each region gets its own style and strength (masked AdaIN blends per
         region); otherwise the styles' statistics are mixed by weight, AdaIN is applied once
-        and the result blended with ``alpha``.
+        and the result blended with ``alpha``. The content is normalised with
+        ``content_statistics`` (:meth:`content_statistics`; a tile gets the whole image's), or
+        with its own when ``None``.
         """
         means = torch.cat([s.at(ADAIN_TAP)[0] for s in statistics])
         stds = torch.cat([s.at(ADAIN_TAP)[1] for s in statistics])
+        content_mean, content_std = content_statistics or self.content_statistics(content_features, region_weights)
         if region_weights is not None:
             alphas = list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
-            return masked_adain(content_features, region_weights, means, stds, alphas)
+            return masked_adain_with_content_statistics(content_features, region_weights, content_mean, content_std,
+                                                        means, stds, alphas)  # fmt: skip
         if len(statistics) == 1:
             mean, std = means, stds
         else:
             weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
             mean, std = mix_statistics(means, stds, weights)
-        target = adain_from_statistics(content_features, mean, std)
+        target = adain_with_content_statistics(content_features, content_mean, content_std, mean, std)
         return blend_features(content_features, target, options.alpha)
+
+    def decode_tiles(
+        self,
+        content_features: Tensor,
+        statistics: list[StyleStatistics],
+        options: StylizeOptions,
+        region_weights: Tensor | None,
+        content_statistics: tuple[Tensor, Tensor],
+        plan: TilePlan,
+    ) -> Tensor:
+        """Steps 4-6 tile by tile: each window's features (and mask regions) through
+        :meth:`transfer` with the whole image's content statistics and :meth:`decode`, feathered
+        into one image (:class:`~adain.pipeline.tiling.TileBlender`). One tile: the decoded
+        padded image, as :meth:`decode` returns it."""
+        blender = TileBlender(plan)
+        for tile in plan.tiles:
+            top, bottom, left, right = feature_box(tile.window)
+            weights = None if region_weights is None else region_weights[..., top:bottom, left:right]
+            features = self.transfer(content_features[..., top:bottom, left:right], statistics, options, weights,
+                                     content_statistics)  # fmt: skip
+            blender.add(tile, self.decode(features))
+            del features
+        return blender.result()
 
     def decode(self, features: Tensor) -> Tensor:
         """Step 6: features -> RGB (unclamped, padded size)."""
@@ -591,10 +760,15 @@ class StylizationPipeline:
     def postprocess(self, decoded: Tensor, content: PreparedContent, options: StylizeOptions) -> Tensor:
         """Step 7: crop the padding, clamp, preserve colour, guided filter; returns RGB in [0, 1]."""
         rgb = crop_to(decoded, content.size).float().clamp(0.0, 1.0)
+        # whole-image operations, in strips of rows on large images (exact: each strip carries
+        # the rows of context the filter reads) so that their temporaries stay small
+        rows = max(1, STRIP_PIXELS // rgb.shape[-1])
         if options.preserve_color == "luminance":
-            rgb = transfer_luminance(rgb, content.rgb)
+            rgb = apply_in_strips(transfer_luminance, [rgb, content.rgb], halo=0, max_rows=rows)
         if options.guided_filter_radius is not None:
-            rgb = guided_filter(content.rgb, rgb, options.guided_filter_radius, options.guided_filter_eps).clamp(0.0, 1.0)
+            radius, eps = options.guided_filter_radius, options.guided_filter_eps
+            rgb = apply_in_strips(lambda guide, source: guided_filter(guide, source, radius, eps).clamp(0.0, 1.0),
+                                  [content.rgb, rgb], halo=2 * radius, max_rows=rows)  # fmt: skip
         return rgb
 
     @torch.inference_mode()
@@ -624,22 +798,27 @@ class StylizationPipeline:
             raise UsageError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}. Got {output_type!r}")
         # 1. check inputs
         style_list = self.check_inputs(styles, options)
-        # 2. preprocess: content size and padding, style statistics, mask regions
+        # 2. preprocess: content size and padding, style statistics, coarse levels (multi-scale), tiles
         prepared = self.prepare_content(content, options)
         statistics = self.prepare_styles(style_list, prepared.rgb, options)
-        # 3. encode content
-        content_features = self.encode_content(prepared.padded)
-        region_weights = self.prepare_region_weights(options, prepared, len(statistics), tuple(content_features.shape[-2:]))
-        # 4 + 5. AdaIN (single, mixed or masked) and alpha blend
-        features = self.transfer(content_features, statistics, options, region_weights)
-        # 6. decode (or optimize the pixels for the same objective; refine the decoder's output)
+        level, level_options = self.coarse_to_fine(prepared, statistics, options)
+        plan = self.plan_tiles(level, level_options)
+        # 3. encode content (window by window), mask regions, the whole image's content statistics
+        content_features = self.encode_content_tiles(level, plan)
+        region_weights = self.prepare_region_weights(level_options, level, len(statistics), tuple(content_features.shape[-2:]))
+        content_statistics = self.content_statistics(content_features, region_weights)
+        # 4 + 5. AdaIN (single, mixed or masked) and alpha blend: in decode_tiles, per tile; whole for optimization
+        if options.method == "optimize" or options.refine:
+            features = self.transfer(content_features, statistics, level_options, region_weights, content_statistics)
+        # 6. decode (tile by tile; or optimize the pixels for the same objective; refine the decoder's output)
         if options.method == "optimize":
-            decoded = self.optimize(prepared.padded, features, statistics, options, options.iterations)
+            decoded = self.optimize(level.padded, features, statistics, level_options, options.iterations)
         else:
-            decoded = self.decode(features)
+            decoded = self.decode_tiles(content_features, statistics, level_options, region_weights, content_statistics, plan)
             if options.refine:
-                decoded = self.optimize(decoded.float().clamp(0, 1), features, statistics, options, options.refine)
-        # 7. postprocess
+                decoded = self.optimize(decoded.float().clamp(0, 1), features, statistics, level_options, options.refine)
+        del content_features, region_weights, level
+        # 7. postprocess (colour and guided filter against the original content)
         rgb = self.postprocess(decoded, prepared, options)
         return StylizeResult(image=_to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)
 

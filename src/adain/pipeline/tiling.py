@@ -1,0 +1,441 @@
+"""Tiles for images beyond a memory budget: planning, feathered blending weights, memory estimates.
+
+Network activations, not the image, are what limit the resolution: the encoder's full-resolution
+layers take about a kilobyte per pixel (measured, :data:`ACTIVATION_BYTES_PER_PIXEL`), so a
+3840x2160 image needs about 9 GB in one pass while the image itself is 100 MB. Large images are
+therefore run through the networks in overlapping tiles:
+
+* Each tile owns a **core** (the tiles' cores partition the image, on multiples of 8 so that they
+  map exactly onto relu4_1 positions) and is run on a **window**: its core grown by ``margin``
+  pixels on every side that has a neighbour, clipped to the image.
+* Encoding: every window is encoded and only its core's relu4_1 features are kept, stitched
+  into one feature map of the whole image (512 channels at 1/8 resolution: 32 bytes per pixel).
+  The pipeline takes the content statistics AdaIN needs from this map, so every tile is
+  normalised with the *same* whole-image statistics, exactly those of an untiled run.
+* Decoding: every window's features are AdaIN-ed with those statistics and decoded; neighbouring
+  tiles are cross-faded over ``2 * feather`` pixels centred on the core boundary
+  (:meth:`TilePlan.weights`: smoothstep ramps whose products sum to one everywhere).
+
+The encoder's relu4_1 and the decoder each see at most about 32 pixels around a position
+(:data:`RECEPTIVE_REACH`: measured with the vgg16-hed and vgg19 layouts, see
+``tests/pipeline/test_tiling.py``), so with ``margin - feather >= RECEPTIVE_REACH`` every pixel a
+tile contributes was computed with all the context it can use, and the stitched result equals the
+untiled one up to float rounding. Feathering is the second line of defence: a narrower margin
+(or a network with a wider reach) gives soft transitions instead of hard seams.
+
+Everything here is pure (integers and small weight tensors): no model, no image I/O.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import math
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from adain.errors import ShapeError, UsageError
+from adain.pipeline.sizing import NETWORK_MULTIPLE
+
+__all__ = [
+    "ACTIVATION_BYTES_PER_PIXEL",
+    "DEFAULT_FEATHER",
+    "DEFAULT_MARGIN",
+    "DEFAULT_MAX_MEMORY_MB",
+    "IMAGE_BYTES_PER_PIXEL",
+    "MIN_TILE_SIDE",
+    "RECEPTIVE_REACH",
+    "STRIP_PIXELS",
+    "Box",
+    "Tile",
+    "TileBlender",
+    "TilePlan",
+    "apply_in_strips",
+    "estimate_memory_mb",
+    "feature_box",
+    "limit_allocator_retention",
+    "plan_tiles",
+    "tile_side_for_budget",
+]
+
+#: Peak memory of one encoder + decoder pass per input pixel, float32 (bytes). Measured with
+#: vgg16-hed on CPU as peak RSS over the loaded process: 1046 MB at 1024x1024, 596 MB at 768x768,
+#: 269 MB at 512x512 (the encoder's peak: relu1_1 is kept for the taps while conv1_2's padded
+#: input and output are alive, 64 channels x 4 bytes each). Rounded up for allocator slack.
+ACTIVATION_BYTES_PER_PIXEL = 1100
+
+#: Whole-image buffers per output pixel while tiling (bytes): the content (float32 RGB, 12), the
+#: stitched relu4_1 map (512 channels at 1/64 of the pixels, float32: 32), the output canvas
+#: (12), and transient full-size copies at the ends of the pipeline (the loaded image,
+#: clamping, 8-bit conversion). Measured with bench/tiling_memory.py; see the README.
+IMAGE_BYTES_PER_PIXEL = 110
+
+#: How far (pixels) an output or relu4_1 position of the encoder or decoder can be influenced by
+#: input around it, rounded up to a multiple of 8. Beyond this a cut-off window changes nothing.
+RECEPTIVE_REACH = 32
+
+#: Context each tile window has beyond its core, on every side with a neighbour (pixels).
+DEFAULT_MARGIN = 48
+
+#: Half-width of the cross-fade between neighbouring tiles (pixels), centred on their boundary.
+DEFAULT_FEATHER = 16
+
+#: The smallest tile window the budget may ask for: below this the margins dominate the work.
+MIN_TILE_SIDE = 256
+
+#: The command line's default budget (MB): 3840x2160 stays under 2.5 GB of peak RSS in all.
+DEFAULT_MAX_MEMORY_MB = 2048
+
+#: Pixels per strip for whole-image post-processing (guided filter, colour) on large images.
+STRIP_PIXELS = 1 << 20
+
+#: ``(top, bottom, left, right)``: rows ``top:bottom`` and columns ``left:right``.
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: the ``window`` the networks see and the ``core`` it is responsible for.
+
+    Both are boxes in pixels of the (unpadded) image; the window contains the core. ``row`` and
+    ``column`` index the tile in the grid.
+    """
+
+    row: int
+    column: int
+    window: Box
+    core: Box
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the window."""
+        top, bottom, left, right = self.window
+        return bottom - top, right - left
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """A grid of tiles covering a ``height`` x ``width`` image.
+
+    Attributes:
+        height, width: the image size in pixels.
+        row_cores, column_cores: ``(start, stop)`` of each grid row's / column's core.
+        margin: context each window has beyond its core (pixels).
+        feather: half-width of the cross-fade between neighbours (pixels).
+        tiles: every tile, row by row.
+    """
+
+    height: int
+    width: int
+    row_cores: tuple[tuple[int, int], ...]
+    column_cores: tuple[tuple[int, int], ...]
+    margin: int
+    feather: int
+    tiles: tuple[Tile, ...]
+
+    @property
+    def is_single(self) -> bool:
+        """One tile: the window is the whole image (the untiled case)."""
+        return len(self.tiles) == 1
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """``(rows, columns)`` of tiles."""
+        return len(self.row_cores), len(self.column_cores)
+
+    def seams(self) -> tuple[list[int], list[int]]:
+        """The core boundaries inside the image: ``(rows, columns)`` where one tile meets the next."""
+        return [start for start, _ in self.row_cores[1:]], [start for start, _ in self.column_cores[1:]]
+
+    def weights(self, tile: Tile, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> Tensor:
+        """Blending weights of ``tile`` over its window, ``(1, 1, h, w)`` in ``[0, 1]``.
+
+        The product of a vertical and a horizontal ramp profile. Each profile is 1 inside the
+        core, cross-fades over ``[boundary - feather, boundary + feather)`` with a smoothstep
+        that is exactly complementary to the neighbour's, and is 0 beyond; so the weights of all
+        tiles sum to one at every pixel. ``feather = 0`` is a hard cut at the core boundary.
+        """
+        top, bottom, left, right = tile.window
+        rows = _profile(self.row_cores, tile.row, top, bottom, self.feather)
+        columns = _profile(self.column_cores, tile.column, left, right, self.feather)
+        return (rows[:, None] * columns[None, :]).to(dtype=dtype, device=device)[None, None]
+
+
+def _smoothstep(t: Tensor) -> Tensor:
+    """``3t^2 - 2t^3`` on ``[0, 1]``: smooth ends, and ``s(t) + s(1 - t) = 1``."""
+    t = t.clamp(0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _profile(cores: Sequence[tuple[int, int]], index: int, start: int, stop: int, feather: int) -> Tensor:
+    """One axis of a tile's weights over ``[start, stop)`` (float64, exactly complementary)."""
+    position = torch.arange(start, stop, dtype=torch.float64) + 0.5  # pixel centres
+    weight = torch.ones(stop - start, dtype=torch.float64)
+    core_start, core_stop = cores[index]
+    if index > 0:  # fade in across the boundary with the previous tile
+        weight = weight * _ramp(position, core_start, feather)
+    if index < len(cores) - 1:  # fade out across the boundary with the next tile
+        weight = weight * (1.0 - _ramp(position, core_stop, feather))
+    return weight
+
+
+def _ramp(position: Tensor, boundary: int, feather: int) -> Tensor:
+    """0 before ``boundary - feather``, 1 after ``boundary + feather``; a hard step at 0 feather."""
+    if feather == 0:
+        return (position >= boundary).to(position.dtype)
+    return _smoothstep((position - (boundary - feather)) / (2 * feather))
+
+
+def _plan_axis(length: int, max_window: int, margin: int) -> list[tuple[int, int]]:
+    """Core ``(start, stop)`` spans along one axis: as few as fit, balanced, on multiples of 8."""
+    if length <= max_window:
+        return [(0, length)]
+    blocks = -(-length // NETWORK_MULTIPLE)  # the padded length, in 8-pixel blocks
+    core_blocks = (max_window - 2 * margin) // NETWORK_MULTIPLE
+    count = -(-blocks // core_blocks)
+    bounds = [min(length, NETWORK_MULTIPLE * (i * blocks // count)) for i in range(count + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def plan_tiles(
+    height: int,
+    width: int,
+    tile_side: int | None,
+    margin: int = DEFAULT_MARGIN,
+    feather: int = DEFAULT_FEATHER,
+) -> TilePlan:
+    """Plan tiles whose windows are at most ``tile_side`` pixels on a side.
+
+    An axis that fits in one window is not split. Otherwise the cores are as few as fit
+    (interior windows are ``core + 2 * margin``), balanced in size, with boundaries on multiples
+    of 8 so that each core maps onto whole relu4_1 positions.
+
+    Args:
+        height, width: the image size (pixels, positive).
+        tile_side: the largest window side; ``None``: one tile (no limit).
+        margin: context beyond each core (a multiple of 8, >= ``feather``).
+        feather: half-width of the cross-fade (0: hard cut at the core boundary).
+
+    Returns:
+        The plan; ``plan.is_single`` when the image fits in one window.
+
+    Raises:
+        ShapeError: a non-positive image size.
+        UsageError: ``margin``/``feather`` out of range, or ``tile_side`` too small for the
+            margins (``2 * margin + 4 * feather + 16`` at least, so that every core has room
+            for its two ramps).
+
+    Example:
+        >>> plan = plan_tiles(1000, 3000, tile_side=1024)
+        >>> plan.grid, plan.row_cores, plan.column_cores[:2]
+        ((1, 4), ((0, 1000),), ((0, 744), (744, 1496)))
+        >>> plan.tiles[1].window  # core (744, 1496) grown by the 48-pixel margin
+        (0, 1000, 696, 1544)
+    """
+    if height <= 0 or width <= 0:
+        raise ShapeError(f"image must have a positive size. Got {height}x{width} (height x width)")
+    for name, value in (("margin", margin), ("feather", feather)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"tile {name} must be a non-negative integer. Got {value!r}")
+    if margin % NETWORK_MULTIPLE:
+        raise UsageError(f"tile margin must be a multiple of {NETWORK_MULTIPLE}. Got {margin}")
+    if feather > margin:
+        raise UsageError(f"tile feather ({feather}) cannot exceed the margin ({margin}): a tile has no pixels there")
+    # cores are at least half the largest core (balanced), and need room for two ramps
+    smallest = 2 * margin + 2 * NETWORK_MULTIPLE * (-(-2 * feather // NETWORK_MULTIPLE) + 1)
+    if tile_side is None:
+        tile_side = max(height, width)
+    elif isinstance(tile_side, bool) or not isinstance(tile_side, int) or tile_side < smallest:
+        raise UsageError(f"tile side must be an integer >= {smallest} (margins of {margin} px). Got {tile_side!r}")
+    row_cores = _plan_axis(height, tile_side, margin)
+    column_cores = _plan_axis(width, tile_side, margin)
+    for cores in (row_cores, column_cores):
+        for index, (start, stop) in enumerate(cores):
+            ramps = (index > 0) + (index < len(cores) - 1)
+            if stop - start < max(1, ramps * feather):
+                raise ShapeError(f"tile core {start}:{stop} is too short for {ramps} feather ramps of {feather} px")
+    tiles = []
+    for row, (top, bottom) in enumerate(row_cores):
+        for column, (left, right) in enumerate(column_cores):
+            window = (
+                top - margin if row > 0 else 0,
+                bottom + margin if row < len(row_cores) - 1 else height,
+                left - margin if column > 0 else 0,
+                right + margin if column < len(column_cores) - 1 else width,
+            )
+            tiles.append(Tile(row, column, window, (top, bottom, left, right)))
+    return TilePlan(height, width, tuple(row_cores), tuple(column_cores), margin, feather, tuple(tiles))
+
+
+def feature_box(box: Box, scale: int = NETWORK_MULTIPLE) -> Box:
+    """A pixel box on multiples of ``scale`` (the image's own edge excepted) -> feature positions.
+
+    Ends are rounded up: a window ending at the image's edge covers the padded remainder, as
+    :func:`~adain.pipeline.sizing.pad_to_multiple` pads it.
+
+    Example:
+        >>> feature_box((0, 37, 16, 64))
+        (0, 5, 2, 8)
+    """
+    top, bottom, left, right = box
+    if top % scale or left % scale:
+        raise ShapeError(f"box {box} does not start on multiples of {scale}")
+    return top // scale, -(-bottom // scale), left // scale, -(-right // scale)
+
+
+class TileBlender:
+    """Accumulates decoded tiles into one image with the plan's feathered weights.
+
+    With a single tile the decoded tensor is returned as it is (no copy, padding kept), so the
+    untiled case costs nothing extra. Otherwise ``add`` crops each decoded window to its pixel
+    size, weights it and adds it into a canvas of the image's size.
+    """
+
+    def __init__(self, plan: TilePlan) -> None:
+        self.plan = plan
+        self._canvas: Tensor | None = None
+        self._added = 0
+
+    def add(self, tile: Tile, decoded: Tensor) -> None:
+        """Add one tile's decoded window ``(1, C, >= h, >= w)`` (padding beyond ``h, w`` is cropped)."""
+        height, width = tile.window_size
+        if decoded.dim() != 4 or decoded.shape[-2] < height or decoded.shape[-1] < width:
+            raise ShapeError(f"decoded tile must be (1, C, >= {height}, >= {width}). Got {tuple(decoded.shape)}")
+        if self.plan.is_single:
+            self._canvas = decoded
+            self._added = 1
+            return
+        if self._canvas is None:
+            self._canvas = decoded.new_zeros((1, decoded.shape[1], self.plan.height, self.plan.width), dtype=torch.float32)
+        top, bottom, left, right = tile.window
+        weights = self.plan.weights(tile, torch.float32, decoded.device)
+        self._canvas[..., top:bottom, left:right] += decoded[..., :height, :width].float() * weights
+        self._added += 1
+
+    def result(self) -> Tensor:
+        """The blended image (every tile must have been added)."""
+        if self._canvas is None or self._added != len(self.plan.tiles):
+            raise ShapeError(f"{self._added} of {len(self.plan.tiles)} tiles were added")
+        return self._canvas
+
+
+def estimate_memory_mb(height: int, width: int, tile_side: int) -> float:
+    """Expected peak memory (MB) of stylizing a ``height`` x ``width`` image in tiles of
+    ``tile_side``, beyond the loaded process (interpreter, torch and weights: about 0.3 GB)."""
+    window = min(tile_side, height) * min(tile_side, width)
+    return (IMAGE_BYTES_PER_PIXEL * height * width + ACTIVATION_BYTES_PER_PIXEL * window) / 2**20
+
+
+def tile_side_for_budget(height: int, width: int, budget_mb: float) -> int | None:
+    """The largest tile window side that keeps :func:`estimate_memory_mb` within ``budget_mb``.
+
+    Returns:
+        ``None`` when the whole image fits (one tile), else a multiple of 8, at least
+        :data:`MIN_TILE_SIDE`.
+
+    Raises:
+        UsageError: the budget cannot hold the image's own buffers plus a minimum tile; the
+            message gives the smallest budget that works.
+
+    Example:
+        >>> tile_side_for_budget(512, 512, 2048) is None
+        True
+        >>> tile_side_for_budget(2160, 3840, 2048)
+        1056
+    """
+    if isinstance(budget_mb, bool) or not isinstance(budget_mb, (int, float)) or not budget_mb > 0:
+        raise UsageError(f"memory budget must be a positive number of MB. Got {budget_mb!r}")
+    if estimate_memory_mb(height, width, max(height, width)) <= budget_mb:
+        return None
+    available = budget_mb * 2**20 - IMAGE_BYTES_PER_PIXEL * height * width
+    side = math.isqrt(max(0, int(available // ACTIVATION_BYTES_PER_PIXEL))) // NETWORK_MULTIPLE * NETWORK_MULTIPLE
+    if side < MIN_TILE_SIDE:
+        needed = math.ceil(estimate_memory_mb(height, width, MIN_TILE_SIDE))
+        raise UsageError(
+            f"a memory budget of {budget_mb:g} MB is too small for a {width}x{height} image: "
+            f"it needs at least {needed} MB ({MIN_TILE_SIDE}-pixel tiles); raise the budget or lower the size"
+        )
+    return side
+
+
+def apply_in_strips(
+    function: Callable[..., Tensor],
+    images: Sequence[Tensor],
+    halo: int,
+    max_rows: int,
+) -> Tensor:
+    """``function(*images)`` computed in horizontal strips of at most ``max_rows`` output rows.
+
+    For local operators (each output pixel depends on inputs at most ``halo`` rows away, e.g. a
+    guided filter of radius ``r`` has ``halo = 2 r``; pointwise colour transforms have 0), each
+    strip is computed with ``halo`` extra rows on both sides and cropped, so the result equals
+    the whole-image call while only one strip's temporaries exist at a time.
+
+    Args:
+        function: maps ``(1, C_i, H, W)`` tensors to ``(1, C, H, W)``.
+        images: the inputs, all of the same height and width.
+        halo: rows of context each strip needs (non-negative).
+        max_rows: output rows per strip (positive); one call when the image is no taller.
+
+    Example:
+        >>> x = torch.arange(12.0).view(1, 1, 6, 2)
+        >>> torch.equal(apply_in_strips(lambda a: a * 2, [x], halo=0, max_rows=4), x * 2)
+        True
+    """
+    if not images:
+        raise UsageError("apply_in_strips needs at least one image")
+    height = images[0].shape[-2]
+    if any(image.shape[-2:] != images[0].shape[-2:] for image in images):
+        raise ShapeError(f"images must share height and width. Got {[tuple(i.shape) for i in images]}")
+    if halo < 0 or max_rows < 1:
+        raise UsageError(f"halo must be >= 0 and max_rows >= 1. Got halo={halo}, max_rows={max_rows}")
+    if height <= max_rows:
+        return function(*images)
+
+    def strip(top: int) -> Tensor:
+        bottom = min(height, top + max_rows)
+        start, stop = max(0, top - halo), min(height, bottom + halo)
+        return function(*(image[..., start:stop, :] for image in images))[..., top - start : top - start + bottom - top, :]
+
+    first = strip(0)
+    output = first.new_empty((*first.shape[:-2], height, first.shape[-1]))
+    output[..., :max_rows, :] = first
+    del first
+    for top in range(max_rows, height, max_rows):
+        output[..., top : top + max_rows, :] = strip(top)
+    return output
+
+
+#: glibc's ``mallopt`` parameter number of ``M_MMAP_THRESHOLD``.
+_M_MMAP_THRESHOLD = -3
+
+#: Allocations from this size up get their own memory mapping, returned to the system when freed.
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+@functools.lru_cache(maxsize=1)
+def limit_allocator_retention() -> bool:
+    """Make freed tile activations go back to the system (glibc only; once per process).
+
+    glibc serves large allocations with their own memory mappings, but after such a block is
+    freed it raises that threshold (up to 32 MiB), so a stream of tiles soon allocates its
+    activations on the heap, and the heap keeps what they free: measured at 1600x1200 in 432-px
+    tiles, peak RSS 937 MB instead of 530 MB. Fixing the threshold at 1 MiB stops that; the
+    cost is a fresh mapping per large tensor, which tensors above 32 MiB pay anyway. Called by
+    the pipeline when it runs more than one tile, where the user asked for bounded memory.
+
+    Returns:
+        ``True`` when the threshold was set (glibc), ``False`` elsewhere (nothing changed).
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
