@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
-from adain.ops.statistics import DEFAULT_EPS, _statistics_dtype, check_alpha
+from adain.ops.statistics import DEFAULT_EPS, _statistics_dtype, check_region_inputs
 
 __all__ = ["masked_channel_mean_std", "region_weights_from_mask", "resize_region_weights", "masked_adain"]
 
@@ -23,8 +23,6 @@ __all__ = ["masked_channel_mean_std", "region_weights_from_mask", "resize_region
 #: fall back to the unweighted ones instead of dividing by ~0.
 EMPTY_REGION_WEIGHT = 1e-6
 
-#: Tolerance on "weights sum to at most one per pixel" (interpolation rounding).
-_SUM_TOLERANCE = 1e-4
 
 
 def _check_feature(x: Tensor, name: str) -> None:
@@ -212,33 +210,10 @@ def masked_adain(
         >>> [round(v, 3) for v in out.flatten().tolist()]
         [9.0, 11.0, -12.0, -8.0]
     """
-    _check_feature(content_features, "content_features")
-    batch, channels, height, width = content_features.shape
-    if region_weights.dim() != 4 or region_weights.shape[0] not in (1, batch) or region_weights.shape[2:] != (
-        height,
-        width,
-    ):
-        raise ShapeError(
-            f"region_weights must be ({batch} or 1, K, {height}, {width}) (resize them with "
-            f"resize_region_weights). Got {tuple(region_weights.shape)}"
-        )
-    regions = region_weights.shape[1]
-    for name, stat in (("style_means", style_means), ("style_stds", style_stds)):
-        if stat.shape != (regions, channels, 1, 1):
-            raise ShapeError(
-                f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}"
-            )
-    alphas = list(alphas)
-    if len(alphas) != regions:
-        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
-    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
-    dtype = _statistics_dtype(content_features.dtype)
-    weights = region_weights.to(dtype)
-    if not torch.isfinite(weights).all() or (weights < 0).any():
-        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
-    largest_sum = weights.sum(dim=1).max().item()
-    if largest_sum > 1.0 + _SUM_TOLERANCE:
-        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
+    weights, alpha_values = check_region_inputs(
+        content_features, region_weights, alphas, {"style_means": style_means, "style_stds": style_stds}
+    )
+    dtype = weights.dtype
     content = content_features.to(dtype)
     means = style_means.to(dtype)
     stds = style_stds.to(dtype)

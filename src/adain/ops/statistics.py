@@ -156,6 +156,42 @@ def adain_with_content_statistics(
     return (normalized * style_std + style_mean).to(content_features.dtype)
 
 
+def check_region_inputs(
+    content_features: Tensor, region_weights: Tensor, alphas: Sequence[float], statistics: dict[str, Tensor]
+) -> tuple[Tensor, list[float]]:
+    """Validate the inputs of a per-region AdaIN; returns the weights (statistics dtype) and alphas.
+
+    Shared by :func:`adain.ops.masks.masked_adain` and :func:`masked_adain_with_content_statistics`.
+
+    Raises:
+        ShapeError: ``region_weights`` is not ``(B or 1, K, h, w)`` or a statistic not ``(K, C, 1, 1)``.
+        UsageError: wrong number of alphas, an alpha outside ``[0, 1]``, or weights negative, not
+            finite or summing to more than one.
+    """
+    _check_feature(content_features, "content_features")
+    batch, channels, height, width = content_features.shape
+    if region_weights.dim() != 4 or region_weights.shape[0] not in (1, batch) or region_weights.shape[2:] != (height, width):
+        raise ShapeError(
+            f"region_weights must be ({batch} or 1, K, {height}, {width}) (resize them with "
+            f"resize_region_weights). Got {tuple(region_weights.shape)}"
+        )
+    regions = region_weights.shape[1]
+    for name, stat in statistics.items():
+        if stat.shape != (regions, channels, 1, 1):
+            raise ShapeError(f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}")
+    alphas = list(alphas)
+    if len(alphas) != regions:
+        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
+    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
+    weights = region_weights.to(_statistics_dtype(content_features.dtype))
+    if not torch.isfinite(weights).all() or (weights < 0).any():
+        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
+    largest_sum = weights.sum(dim=1).max().item()
+    if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
+        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
+    return weights, alpha_values
+
+
 def masked_adain_with_content_statistics(
     content_features: Tensor,
     region_weights: Tensor,
@@ -196,26 +232,11 @@ def masked_adain_with_content_statistics(
         >>> masked_adain_with_content_statistics(content, weights, one, one, 5 * one, one, [1.0]).flatten().tolist()
         [4.0, 2.0]
     """
-    _check_feature(content_features, "content_features")
-    batch, channels, height, width = content_features.shape
-    if region_weights.dim() != 4 or region_weights.shape[0] not in (1, batch) or region_weights.shape[2:] != (height, width):
-        raise ShapeError(f"region_weights must be ({batch} or 1, K, {height}, {width}). Got {tuple(region_weights.shape)}")
-    regions = region_weights.shape[1]
-    for name, stat in (("content_means", content_means), ("content_stds", content_stds),
-                       ("style_means", style_means), ("style_stds", style_stds)):  # fmt: skip
-        if stat.shape != (regions, channels, 1, 1):
-            raise ShapeError(f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}")
-    alphas = list(alphas)
-    if len(alphas) != regions:
-        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
-    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
-    dtype = _statistics_dtype(content_features.dtype)
-    weights = region_weights.to(dtype)
-    if not torch.isfinite(weights).all() or (weights < 0).any():
-        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
-    largest_sum = weights.sum(dim=1).max().item()
-    if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
-        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
+    weights, alpha_values = check_region_inputs(
+        content_features, region_weights, alphas,
+        {"content_means": content_means, "content_stds": content_stds, "style_means": style_means, "style_stds": style_stds},
+    )  # fmt: skip
+    dtype = weights.dtype
     content = content_features.to(dtype)
     output = content
     for k, alpha in enumerate(alpha_values):
