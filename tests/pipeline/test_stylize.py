@@ -122,6 +122,28 @@ def test_alpha_one_feeds_the_decoder_the_style_statistics(pipeline: StylizationP
     assert torch.allclose(std[varied], style_std[varied], rtol=1e-2, atol=5e-3)  # eps in both stds
 
 
+def test_content_statistics_filter_sets_the_normalisation(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+    """The filter receives the content's own statistics and AdaIN normalises with what it returns."""
+    content, other, style = noise(rng, 32, 32), noise(rng, 32, 32) * 0.3 + 0.5, noise(rng, 32, 32)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    other_statistics = channel_mean_std(pipeline.encoder(other)["relu4_1"])
+
+    def use_other(mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seen.append((mean, std))
+        return other_statistics
+
+    with decoder_inputs(pipeline) as captured:
+        pipeline(content, style, content_statistics_filter=use_other)
+        pipeline(content, style)
+    own_mean, own_std = channel_mean_std(pipeline.encoder(content)["relu4_1"])
+    assert torch.allclose(seen[0][0], own_mean, atol=1e-5) and torch.allclose(seen[0][1], own_std, atol=1e-5)
+    style_mean, style_std = channel_mean_std(pipeline.encoder(style)["relu4_1"])
+    features = pipeline.encoder(content)["relu4_1"]
+    expected = (features - other_statistics[0]) / other_statistics[1] * style_std + style_mean
+    assert torch.allclose(captured[0], expected, atol=1e-4)
+    assert not torch.allclose(captured[0], captured[1], atol=1e-2)
+
+
 def test_alpha_blends_linearly_in_feature_space(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
     content, style = noise(rng, 24, 24), flat((0.1, 0.8, 0.3))
     with decoder_inputs(pipeline) as captured:

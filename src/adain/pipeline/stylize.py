@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -436,6 +436,10 @@ def _mask_to_tensor(mask: ImageInput, max_pixels: int | None) -> Tensor:
     return rgb
 
 
+#: ``(content_mean, content_std) -> (content_mean, content_std)``, shapes ``(K, C, 1, 1)``.
+ContentStatisticsFilter = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
 class StylizationPipeline:
     """AdaIN style transfer with one preset's encoder and decoder, loaded once.
 
@@ -778,6 +782,7 @@ class StylizationPipeline:
         styles: StyleInput | Sequence[StyleInput],
         options: StylizeOptions | None = None,
         output_type: Literal["pil", "np", "pt"] = "pil",
+        content_statistics_filter: ContentStatisticsFilter | None = None,
         **option_overrides: Any,
     ) -> StylizeResult:
         """Stylize ``content`` with ``styles``.
@@ -788,6 +793,9 @@ class StylizationPipeline:
             options: :class:`StylizeOptions`; keyword arguments override single fields
                 (``pipeline(content, style, alpha=0.5)``).
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`StylizeResult`).
+            content_statistics_filter: called with the whole image's content ``(mean, std)``
+                (step 3b) and returning the pair AdaIN normalises with; video smooths them over
+                frames with it so that the normalisation does not flicker. ``None``: as measured.
 
         Raises:
             UsageError: inconsistent options.
@@ -807,6 +815,8 @@ class StylizationPipeline:
         content_features = self.encode_content_tiles(level, plan)
         region_weights = self.prepare_region_weights(level_options, level, len(statistics), tuple(content_features.shape[-2:]))
         content_statistics = self.content_statistics(content_features, region_weights)
+        if content_statistics_filter is not None:
+            content_statistics = content_statistics_filter(*content_statistics)
         # 4 + 5. AdaIN (single, mixed or masked) and alpha blend: in decode_tiles, per tile; whole for optimization
         if options.method == "optimize" or options.refine:
             features = self.transfer(content_features, statistics, level_options, region_weights, content_statistics)
