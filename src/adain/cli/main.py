@@ -24,6 +24,9 @@ COMMANDS = {
     "bank": "adain.cli.bank",
     "export": "adain.cli.export",
     "bench": "adain.cli.bench",
+    "video": "adain.cli.video",
+    "serve": "adain.cli.serve",
+    "study": "adain.cli.study",
 }
 
 
