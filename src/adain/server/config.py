@@ -1,0 +1,98 @@
+"""What a server instance is allowed to do: its models, where it keeps state, and its limits.
+
+Every limit exists so that one client (or many) cannot take the machine down: uploads are
+capped in bytes while they stream in, images in pixels before they are decoded, outputs in size,
+requests in time, and work in a pool of fixed size with a bounded queue (beyond it: 503).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adain.errors import UsageError
+from adain.pipeline.stylize import DEFAULT_SIZE
+from adain.weights.presets import DEFAULT_PRESET
+
+__all__ = ["PREVIEW_SIZE", "ServerConfig", "ServerLimits"]
+
+#: The page's low-resolution preview while a control moves (shorter side, pixels).
+PREVIEW_SIZE = 192
+
+
+@dataclass
+class ServerLimits:
+    """Per-request and whole-server limits.
+
+    Attributes:
+        max_upload_mb: largest request body (all files together), in MB; a larger one is
+            answered 413 as soon as its ``Content-Length`` or its streamed bytes pass it.
+        max_pixels: largest uploaded image (width x height), checked from its header before
+            any pixel is decoded (413 beyond it).
+        max_size: largest output shorter side a request may ask for (``size``).
+        request_timeout_s: a request's whole budget: reading its upload, waiting in the queue
+            and being stylized (408 for a slow upload, 504 beyond it otherwise).
+        workers: stylizations that run at once (threads sharing the loaded models).
+        queue_size: requests that may wait for a worker; beyond ``workers + queue_size``
+            admitted requests the server answers 503 with ``Retry-After``.
+        max_parts: most form fields and files one request may have.
+    """
+
+    max_upload_mb: float = 20.0
+    max_pixels: int = 16_000_000
+    max_size: int = 1024
+    request_timeout_s: float = 60.0
+    workers: int = 1
+    queue_size: int = 8
+    max_parts: int = 16
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def check(self) -> ServerLimits:
+        """Raise :class:`UsageError` quoting the first limit that cannot mean anything."""
+        for name in ("max_upload_mb", "request_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise UsageError(f"{name} must be a positive number. Got {value!r}")
+        for name, lowest in (("max_pixels", 64), ("max_size", 8), ("workers", 1), ("queue_size", 0), ("max_parts", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+                raise UsageError(f"{name} must be an integer >= {lowest}. Got {value!r}")
+        return self
+
+
+@dataclass
+class ServerConfig:
+    """One server: which models it loads and where it keeps its state.
+
+    Attributes:
+        preset: encoder preset; the decoder is the preset's default unless ``decoder`` is given.
+        decoder: a decoder weights file instead of the preset's (chosen by the operator).
+        device: torch device of the models.
+        home: weights cache (``$ADAIN_HOME`` when ``None``).
+        user_bank: the bank ``POST /v1/styles`` adds to (default: the user's bank of the preset,
+            the one ``adain bank`` writes and ``bank:NAME`` reads first).
+        study_db: SQLite file of the A/B study's trials (default ``$ADAIN_HOME/study.sqlite``).
+        study_config: JSON file of the study's configurations and styles (default: built in).
+        study_content: a folder of content images for the study (default: scikit-image's
+            example photos).
+        temp_parent: where the server creates its own temporary folder for uploads (default:
+            the system's); uploads are written nowhere else and removed after each request.
+        default_size: output shorter side when a request gives none.
+        limits: :class:`ServerLimits`.
+    """
+
+    preset: str = DEFAULT_PRESET
+    decoder: Path | None = None
+    device: str = "cpu"
+    home: Path | None = None
+    user_bank: Path | None = None
+    study_db: Path | None = None
+    study_config: Path | None = None
+    study_content: Path | None = None
+    temp_parent: Path | None = None
+    default_size: int = DEFAULT_SIZE
+    limits: ServerLimits = field(default_factory=ServerLimits)

@@ -1,0 +1,196 @@
+"""From a request's form to the pipeline's arguments, and the work a worker does with them.
+
+The server adds nothing to stylization: a request becomes ``(content, styles,
+StylizeOptions)`` for :class:`~adain.pipeline.stylize.StylizationPipeline`, checked with the
+pipeline's own :func:`~adain.pipeline.stylize.check_options` before it is queued. What is the
+server's own: its limits (output size, pixels per upload) and the encoding of the answer.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from adain.ops.statistics import check_alpha
+from adain.pipeline.image_io import load_image
+from adain.pipeline.stylize import (
+    ImageInput,
+    StyleInput,
+    StylizationPipeline,
+    StylizeOptions,
+    check_options,
+    compute_style_statistics,
+)
+from adain.server.config import ServerConfig
+from adain.server.errors import ApiError
+from adain.server.styles import StyleCatalog
+from adain.server.uploads import UploadedFile, UploadedForm
+from adain.weights.store import file_sha256
+
+__all__ = ["IMAGE_FORMATS", "STYLIZE_FIELDS", "StylizeJob", "encode_image", "encode_styles", "parse_stylize_form", "render"]
+
+#: ``format`` field -> (Pillow format, media type).
+IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "jpg": ("JPEG", "image/jpeg")}
+
+#: The form fields of ``POST /v1/stylize`` (anything else is refused, so a typo is not ignored).
+STYLIZE_FIELDS = {
+    "content": "the content image (file)",
+    "style": "a bank style name (NAME or bank:NAME; GET /v1/styles lists them)",
+    "style_image": "a style image (file) instead of a bank style",
+    "style2": "a second bank style, mixed in by `mix`, or routed by `mask`",
+    "style2_image": "a second style image (file) instead of `style2`",
+    "mix": "weight of the second style in [0, 1] (default 0.5); without a mask",
+    "mask": "a mask image (file): white -> the first style, black -> the second",
+    "alpha": "style strength in [0, 1] (default 1)",
+    "size": "output shorter side in pixels (default 512; the server caps it)",
+    "preserve_color": "true: keep the content's colours (luminance transfer)",
+    "format": "png (default) or jpeg",
+}
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+JPEG_QUALITY = 90
+
+
+@dataclass
+class StylizeJob:
+    """Everything one stylization needs; ``images`` are the uploads to pixel-check first (field -> path)."""
+
+    content: ImageInput
+    styles: list[StyleInput]
+    options: StylizeOptions
+    format: str = "png"
+    images: dict[str, Path] = field(default_factory=dict)
+
+
+def _number(form: UploadedForm, name: str, default: float, kind: type = float) -> Any:
+    text = form.text(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise ApiError(400, "bad_parameter", f"{name} must be {'an integer' if kind is int else 'a number'}. Got {text!r}") from None
+
+
+def parse_flag(form: UploadedForm, name: str) -> bool:
+    text = (form.text(name) or "").strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ApiError(400, "bad_parameter", f"{name} must be true or false. Got {form.text(name)!r}")
+    return text in _TRUE
+
+
+def check_fields(form: UploadedForm, known: dict[str, str] | set[str]) -> None:
+    unknown = sorted(form.names() - set(known))
+    if unknown:
+        raise ApiError(400, "unknown_field", f"unknown form field(s) {', '.join(map(repr, unknown))}; "
+                       f"known: {', '.join(sorted(known))}")  # fmt: skip
+
+
+def _style(form: UploadedForm, catalog: StyleCatalog, name_field: str, file_field: str) -> StyleInput | None:
+    name, upload = (form.text(name_field) or "").strip(), form.file(file_field)
+    if name and upload is not None:
+        raise ApiError(400, "bad_parameter", f"give either {name_field!r} (a bank style) or {file_field!r} (an image), not both")
+    if upload is not None:
+        return upload.path
+    return catalog.statistics(name) if name else None
+
+
+def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: ServerConfig) -> StylizeJob:
+    """Check a ``POST /v1/stylize`` form completely (no model runs) and build its job.
+
+    Raises:
+        ApiError: 400 for a missing, unknown or bad field.
+        BankError: an unknown bank style (400 ``unknown_style``).
+        UsageError: options the pipeline refuses (400 ``bad_parameter``).
+    """
+    check_fields(form, STYLIZE_FIELDS)
+    limits = config.limits
+    content = form.file("content")
+    if content is None:
+        raise ApiError(400, "missing_parameter", "no content image: send it as the file field 'content'")
+    first = _style(form, catalog, "style", "style_image")
+    if first is None:
+        raise ApiError(400, "missing_parameter", "no style: give 'style' (a bank style name) or 'style_image' (a file)")
+    second = _style(form, catalog, "style2", "style2_image")
+    mask = form.file("mask")
+    alpha = check_alpha(_number(form, "alpha", 1.0), "alpha")
+    size = _number(form, "size", min(config.default_size, limits.max_size), int)
+    if not 8 <= size <= limits.max_size:
+        raise ApiError(400, "bad_parameter", f"size must be an integer from 8 to {limits.max_size} (this server's "
+                       f"limit). Got {size}")  # fmt: skip
+    image_format = (form.text("format") or "png").strip().lower()
+    if image_format not in IMAGE_FORMATS:
+        raise ApiError(400, "bad_parameter", f"format must be png or jpeg. Got {form.text('format')!r}")
+    styles = [first] if second is None else [first, second]
+    weights = None
+    if form.text("mix") is not None and second is None:
+        raise ApiError(400, "bad_parameter", "mix needs a second style ('style2' or 'style2_image')")
+    if mask is not None and second is None:
+        raise ApiError(400, "bad_parameter", "a mask routes a second style: give 'style2' or 'style2_image'")
+    if second is not None and mask is None:
+        mix = _number(form, "mix", 0.5)
+        if not 0.0 <= mix <= 1.0:
+            raise ApiError(400, "bad_parameter", f"mix must be in [0, 1]. Got {form.text('mix')!r}")
+        weights = [1.0 - mix, mix]
+    options = StylizeOptions(
+        alpha=alpha, style_weights=weights, preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
+        mask=None if mask is None else mask.path, size=size, max_size=limits.max_size, style_size=config.default_size,
+        max_pixels=limits.max_pixels,
+    )  # fmt: skip
+    check_options(options, len(styles))
+    uploads = {f: form.file(f) for f in ("content", "style_image", "style2_image", "mask")}
+    return StylizeJob(content.path, styles, options, image_format,
+                      {name: upload.path for name, upload in uploads.items() if upload is not None})  # fmt: skip
+
+
+def check_pixels(path: Path, field: str, max_pixels: int) -> None:
+    """413 for an upload over the pixel cap, read from its header (nothing decoded).
+
+    Unreadable files pass: the pipeline's loader then says what is wrong with them.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        raise ApiError(413, "too_many_pixels", f"{field} image has too many pixels (this server's limit: {max_pixels:,})") from None
+    except (OSError, ValueError, SyntaxError):  # not an image, or unreadable: the pipeline's loader reports it
+        return
+    if width * height > max_pixels:
+        raise ApiError(413, "too_many_pixels", f"{field} image is {width}x{height} = {width * height:,} pixels, over "
+                       f"this server's limit of {max_pixels:,}")  # fmt: skip
+
+
+def encode_image(image: Image.Image, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    pil_format = IMAGE_FORMATS[image_format][0]
+    if pil_format == "JPEG":
+        image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(buffer, "PNG", compress_level=3)
+    return buffer.getvalue()
+
+
+def render(pipeline: StylizationPipeline, job: StylizeJob, max_pixels: int) -> bytes:
+    """The worker's part: pixel-check the uploads, stylize, encode."""
+    for name, path in job.images.items():
+        check_pixels(path, name, max_pixels)
+    result = pipeline(job.content, job.styles, job.options)
+    return encode_image(result.image, job.format)
+
+
+def encode_styles(pipeline: StylizationPipeline, uploads: list[UploadedFile], style_size: int,
+                  max_pixels: int) -> list[tuple[Any, int, dict[str, Any]]]:  # fmt: skip
+    """Each uploaded style image's statistics (with the pipeline's encoder, as ``adain bank add``
+    computes them), its relu4_1 area, and its bank record."""
+    encoded = []
+    for upload in uploads:
+        check_pixels(upload.path, upload.field, max_pixels)
+        loaded = load_image(upload.path, max_pixels=max_pixels)
+        statistics, area = compute_style_statistics(pipeline.encoder, loaded.rgb, pipeline.preset, style_size)
+        encoded.append((statistics, area, {"file": upload.filename or "upload", "sha256": file_sha256(upload.path),
+                                           "width": loaded.rgb.shape[3], "height": loaded.rgb.shape[2]}))  # fmt: skip
+    return encoded
