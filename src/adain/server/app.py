@@ -43,7 +43,7 @@ from adain import __version__
 from adain.errors import AdainError, UsageError
 from adain.pipeline.bank import valid_style_name
 from adain.pipeline.banks import user_bank_path
-from adain.pipeline.stylize import DEFAULT_SIZE, StylizationPipeline
+from adain.pipeline.stylize import StylizationPipeline
 from adain.pipeline.tiling import limit_allocator_retention
 from adain.server.config import PREVIEW_SIZE, ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
@@ -175,11 +175,10 @@ class ServerState:
     def deadline(self) -> float:
         return time.monotonic() + self.config.limits.request_timeout_s
 
-    def refuse_if_busy(self) -> None:
-        stats = self.pool.stats()
-        if stats["running"] + stats["queued"] >= stats["capacity"]:
-            raise ApiError(503, "busy", "the server is busy (all workers and the queue are taken); retry later",
-                           {"Retry-After": str(self.pool.retry_after())})  # fmt: skip
+    @staticmethod
+    def busy(error: PoolFull) -> ApiError:
+        return ApiError(503, "busy", "the server is busy (all workers and the queue are taken); retry later",
+                        {"Retry-After": str(error.retry_after)})  # fmt: skip
 
     async def read(self, request: Request, folder: Path, deadline: float) -> UploadedForm:
         try:
@@ -192,8 +191,7 @@ class ServerState:
         try:
             return await self.pool.run(function, *args, timeout=max(0.0, deadline - time.monotonic()))
         except PoolFull as error:
-            raise ApiError(503, "busy", "the server is busy (all workers and the queue are taken); retry later",
-                           {"Retry-After": str(error.retry_after)}) from None  # fmt: skip
+            raise self.busy(error) from None
         except JobTimeout as error:
             where = "waiting for a worker" if error.queued else "stylizing"
             raise ApiError(504, "timeout", f"the request timed out after {self.config.limits.request_timeout_s:g} s "
@@ -205,7 +203,10 @@ class ServerState:
     async def upload(self, request: Request) -> AsyncIterator[tuple[UploadedForm, float]]:
         """Refuse early if busy, then read the form into a fresh folder (removed afterwards)."""
         deadline = self.deadline()
-        self.refuse_if_busy()
+        try:
+            self.pool.refuse_if_full()
+        except PoolFull as error:
+            raise self.busy(error) from None
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.temp_dir))
         try:
             yield await self.read(request, folder, deadline), deadline
@@ -299,11 +300,11 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 raise ApiError(400, "missing_parameter", "no style image: send one or more files as 'style_image'")
             replace = parse_flag(form, "replace")
             paths = form.path_names()
-            encoded = await state.work(encode_styles, state.pipeline, uploads, DEFAULT_SIZE, limits.max_pixels,
+            encoded = await state.work(encode_styles, state.pipeline, uploads, state.config.style_size, limits.max_pixels,
                                        deadline=deadline, paths=paths)  # fmt: skip
             try:
                 entry = await asyncio.to_thread(state.catalog.add, name, encoded, (form.text("source") or "").strip(),
-                                                (form.text("licence") or "").strip(), DEFAULT_SIZE, replace)  # fmt: skip
+                                                (form.text("licence") or "").strip(), state.config.style_size, replace)  # fmt: skip
             except StyleExists as error:
                 raise ApiError(409, "style_exists", str(error)) from None
         return JSONResponse({"name": entry.name, "origin": "user", "images": len(entry.images)}, status_code=201)

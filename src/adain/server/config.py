@@ -82,6 +82,8 @@ class ServerConfig:
         temp_parent: where the server creates its own temporary folder for uploads (default:
             the system's); uploads are written nowhere else and removed after each request.
         default_size: output shorter side when a request gives none.
+        style_size: style images (uploaded with a request or to the bank) are encoded at this
+            shorter side, as ``adain stylize`` and ``adain bank add`` do (the paper's 512).
         limits: :class:`ServerLimits`.
     """
 
@@ -95,4 +97,5 @@ class ServerConfig:
     study_content: Path | None = None
     temp_parent: Path | None = None
     default_size: int = DEFAULT_SIZE
+    style_size: int = DEFAULT_SIZE
     limits: ServerLimits = field(default_factory=ServerLimits)

@@ -138,7 +138,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
         weights = [1.0 - mix, mix]
     options = StylizeOptions(
         alpha=alpha, style_weights=weights, preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
-        mask=None if mask is None else mask.path, size=size, max_size=limits.max_size, style_size=config.default_size,
+        mask=None if mask is None else mask.path, size=size, max_size=limits.max_size, style_size=config.style_size,
         max_pixels=limits.max_pixels,
     )  # fmt: skip
     check_options(options, len(styles))

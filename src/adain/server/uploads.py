@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qsl
 
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -188,10 +189,15 @@ class _FormBuilder:
 async def read_form(request: Request, folder: Path, max_parts: int) -> UploadedForm:
     """Parse the request's multipart body into ``folder`` (which the caller creates and removes).
 
+    A URL-encoded form (no files) gives its fields only.
+
     Raises:
-        ApiError: 415 not multipart, 400 malformed, 413 (from the middleware) too large.
+        ApiError: 415 not a form, 400 malformed, 413 (from the middleware) too large.
     """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    if content_type == b"application/x-www-form-urlencoded":  # a form without files: fields only
+        body = b"".join([chunk async for chunk in request.stream()])
+        return UploadedForm(fields=dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise ApiError(415, "unsupported_media_type",
                        f"send multipart/form-data (a form with files). Got {content_type.decode() or 'no Content-Type'!r}")  # fmt: skip

@@ -74,6 +74,15 @@ class WorkerPool:
             waiting = self._admitted - self.workers + 1
         return int(min(MAX_RETRY_AFTER_S, max(MIN_RETRY_AFTER_S, math.ceil(typical * max(1, waiting) / self.workers))))
 
+    def refuse_if_full(self) -> None:
+        """Raise :class:`PoolFull` now if a job could not be admitted (before a request's upload is read)."""
+        with self._lock:
+            admitted = self._admitted
+            if admitted < self.capacity:
+                return
+            self.refused += 1
+        raise PoolFull(self.retry_after(), admitted)
+
     def _admit(self) -> None:
         with self._lock:
             if self._admitted >= self.capacity:

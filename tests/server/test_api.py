@@ -1,0 +1,233 @@
+"""``POST /v1/stylize`` and the other JSON routes, through FastAPI's TestClient (httpx).
+
+Results are compared with the pipeline called directly: the server must add nothing to
+stylization. Every bad input must answer a 4xx JSON ``{"error", "detail"}``, never a traceback,
+and never show a server path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from adain.pipeline.banks import resolve_style
+from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+
+STYLE = "antimonocromatismo"
+OTHER_STYLE = "water-lilies-1919-2"
+
+
+def expected(pipeline: StylizationPipeline, tmp_path: Path, content: bytes, styles: list[Any], **options: Any) -> np.ndarray:
+    """The pipeline's own result for the server's options (size 64, style size 64, the test limits)."""
+    path = tmp_path / "expected-content.png"
+    path.write_bytes(content)
+    settings = {"size": 64, "max_size": 128, "style_size": 64, "max_pixels": 100_000, **options}
+    return np.asarray(pipeline(path, styles, StylizeOptions(**settings)).image.convert("RGB"))
+
+
+def post(client: TestClient, content: bytes | None, **fields: Any) -> Any:
+    files = {name: (f"{name}.png", fields.pop(name), "image/png")
+             for name in ("style_image", "style2_image", "mask") if name in fields}  # fmt: skip
+    if content is not None:
+        files["content"] = ("photo.png", content, "image/png")
+    return client.post("/v1/stylize", files=files, data={k: str(v) for k, v in fields.items()})
+
+
+def assert_error(response: Any, status: int, code: str, *words: str) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["error"] == code, body
+    assert "Traceback" not in body["detail"] and "/tmp" not in body["detail"] and "part-" not in body["detail"], body
+    for word in words:
+        assert word in body["detail"], body
+    return body
+
+
+class TestRoutes:
+    def test_healthz_info_docs_and_page(self, client: TestClient) -> None:
+        health = client.get("/healthz").json()
+        assert health["status"] == "ok" and health["preset"] == "vgg16-hed" and health["styles"] >= 186
+        assert health["pool"] == {"workers": 1, "capacity": 3, "running": 0, "queued": 0, "refused": 0}
+        info = client.get("/v1/info").json()
+        assert info["default_size"] == 64 and info["limits"]["max_size"] == 128 and info["preview_size"] <= 128
+        assert "swagger" in client.get("/docs").text.lower()
+        schema = client.get("/openapi.json").json()
+        form = schema["paths"]["/v1/stylize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert {"content", "style", "style_image", "alpha", "size", "mix", "mask", "preserve_color"} <= set(form["properties"])
+        assert form["properties"]["content"]["format"] == "binary"
+        page = client.get("/")
+        assert page.status_code == 200 and "/static/app.js" in page.text and 'id="alpha"' in page.text
+        assert client.get("/static/app.js").status_code == 200
+        assert "study.js" in client.get("/study").text
+
+    def test_unknown_route_is_json(self, client: TestClient) -> None:
+        assert_error(client.get("/v1/nothing"), 404, "not_found")
+        assert_error(client.get("/v1/stylize"), 405, "method_not_allowed")
+
+    def test_styles_list_the_banks(self, client: TestClient) -> None:
+        styles = client.get("/v1/styles").json()
+        assert isinstance(styles, list) and len(styles) >= 186
+        assert all(set(s) == {"name", "origin", "source"} for s in styles)
+        assert {"name": STYLE, "origin": "shipped"}.items() <= next(s for s in styles if s["name"] == STYLE).items()
+        assert [s["name"].lower() for s in styles] == sorted(s["name"].lower() for s in styles)
+
+
+class TestStylize:
+    def test_bank_style_equals_the_pipeline(self, client: TestClient, random_pipeline: StylizationPipeline, tmp_path: Path,
+                                            png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+        content = png(48, 32)
+        response = post(client, content, style=STYLE, alpha=0.7)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "image/png"
+        image = decoded(response.content)
+        assert image.shape == (64, 96, 3)  # shorter side = the default size
+        statistics = resolve_style(f"bank:{STYLE}", "vgg16-hed")
+        np.testing.assert_array_equal(image, expected(random_pipeline, tmp_path, content, [statistics], alpha=0.7))
+        # bank:NAME names the same style
+        np.testing.assert_array_equal(decoded(post(client, content, style=f"bank:{STYLE}", alpha=0.7).content), image)
+
+    def test_options_reach_the_pipeline(self, client: TestClient, random_pipeline: StylizationPipeline, tmp_path: Path,
+                                        png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+        content, style_image, mask = png(48, 32, seed=1), png(40, 40, seed=2), png(48, 32, seed=3, mode="L")
+        first, second = resolve_style(f"bank:{STYLE}", "vgg16-hed"), resolve_style(f"bank:{OTHER_STYLE}", "vgg16-hed")
+        image_path = tmp_path / "style.png"
+        image_path.write_bytes(style_image)
+        mask_path = tmp_path / "mask.png"
+        mask_path.write_bytes(mask)
+        cases = [
+            ({"style_image": style_image, "size": 40}, [image_path], {"size": 40}),
+            ({"style": STYLE, "style2": OTHER_STYLE, "mix": 0.25}, [first, second], {"style_weights": [0.75, 0.25]}),
+            ({"style": STYLE, "style2_image": style_image, "mask": mask}, [first, image_path], {"mask": mask_path}),
+            ({"style": STYLE, "preserve_color": "true"}, [first], {"preserve_color": "luminance"}),
+        ]
+        results = []
+        for fields, styles, options in cases:
+            response = post(client, content, **fields)
+            assert response.status_code == 200, (fields.keys(), response.text)
+            results.append(decoded(response.content))
+            np.testing.assert_array_equal(results[-1], expected(random_pipeline, tmp_path, content, styles, **options))
+        assert results[0].shape[0] == 40
+
+    def test_alpha_changes_the_result_and_jpeg(self, client: TestClient, png: Callable[..., bytes],
+                                               decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+        content = png()
+        full, none = (decoded(post(client, content, style=STYLE, alpha=a).content).astype(int) for a in (1.0, 0.0))
+        assert (full != none).any(axis=2).mean() > 0.5  # most pixels change (a random decoder: small values)
+        jpeg = post(client, content, style=STYLE, format="jpeg")
+        assert jpeg.status_code == 200 and jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:2] == b"\xff\xd8"
+
+    def test_no_upload_is_left_behind(self, client: TestClient, server_config: Any, png: Callable[..., bytes]) -> None:
+        temp_dir = client.app.state.adain.temp_dir
+        assert temp_dir.parent == server_config.temp_parent and temp_dir.is_dir()
+        assert post(client, png(), style=STYLE).status_code == 200
+        assert post(client, b"not an image", style=STYLE).status_code == 400
+        assert list(temp_dir.iterdir()) == []
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(("fields", "status", "code", "words"), [
+        ({"style": "no-such-style"}, 400, "unknown_style", ("no-such-style",)),
+        ({"style": "/etc/passwd"}, 400, "unknown_style", ()),  # a path is a name, never opened
+        ({"style": "bank:../../secret"}, 400, "unknown_style", ()),
+        ({"style": STYLE, "alpha": "2"}, 400, "bad_parameter", ("alpha",)),
+        ({"style": STYLE, "alpha": "strong"}, 400, "bad_parameter", ("alpha", "strong")),
+        ({"style": STYLE, "alpha": "nan"}, 400, "bad_parameter", ("alpha",)),
+        ({"style": STYLE, "size": "0"}, 400, "bad_parameter", ("size",)),
+        ({"style": STYLE, "size": "5000"}, 400, "bad_parameter", ("size", "128")),
+        ({"style": STYLE, "mix": "0.5"}, 400, "bad_parameter", ("second style",)),
+        ({"style": STYLE, "style2": OTHER_STYLE, "mix": "1.5"}, 400, "bad_parameter", ("mix",)),
+        ({"style": STYLE, "preserve_color": "maybe"}, 400, "bad_parameter", ("preserve_color",)),
+        ({"style": STYLE, "format": "gif"}, 400, "bad_parameter", ("format",)),
+        ({"style": STYLE, "colour": "red"}, 400, "unknown_field", ("colour",)),
+        ({}, 400, "missing_parameter", ("style",)),
+    ])  # fmt: skip
+    def test_bad_fields(self, client: TestClient, png: Callable[..., bytes], fields: dict[str, str], status: int, code: str,
+                        words: tuple[str, ...]) -> None:  # fmt: skip
+        assert_error(post(client, png(), **fields), status, code, *words)
+
+    def test_bad_files(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        assert_error(post(client, None, style=STYLE), 400, "missing_parameter", "content")
+        assert_error(post(client, b"GIF89a but not really", style=STYLE), 400, "bad_image", "'content'")
+        assert_error(post(client, png()[:60], style=STYLE), 400, "bad_image", "'content'")  # truncated
+        assert_error(post(client, png(), style_image=b"\x00" * 100), 400, "bad_image", "'style_image'")
+        assert_error(post(client, png(), style=STYLE, style_image=png()), 400, "bad_parameter", "not both")
+        assert_error(post(client, png(), style=STYLE, mask=png(mode="L")), 400, "bad_parameter", "second style")
+
+    def test_pixel_cap_is_checked_before_decoding(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        assert_error(post(client, png(400, 300), style=STYLE), 413, "too_many_pixels", "400x300", "100,000")
+        assert_error(post(client, png(), style_image=png(400, 300)), 413, "too_many_pixels", "style_image")
+
+    def test_upload_size_limit(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        big = bytes(1_200_000)  # over the 1 MB limit
+        assert_error(post(client, big, style=STYLE), 413, "upload_too_large", "1.0 MB")
+
+        def chunks():  # no Content-Length: counted while streaming
+            boundary = b"--b0undary\r\n"
+            yield boundary + b'Content-Disposition: form-data; name="content"; filename="x.png"\r\n\r\n'
+            for _ in range(40):
+                yield bytes(64 * 1024)
+
+        response = client.post("/v1/stylize", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b0undary"})
+        assert_error(response, 413, "upload_too_large")
+
+    def test_not_multipart(self, client: TestClient) -> None:
+        assert_error(client.post("/v1/stylize", json={"style": STYLE}), 415, "unsupported_media_type")
+        response = client.post("/v1/stylize", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"})
+        assert response.status_code == 400 and response.json()["error"] in ("bad_request", "missing_parameter")
+
+    def test_a_bug_is_a_json_500_without_traceback(self, make_client: Callable[..., TestClient], random_pipeline: Any,
+                                                   png: Callable[..., bytes]) -> None:  # fmt: skip
+        class Broken:
+            preset, encoder = random_pipeline.preset, random_pipeline.encoder
+
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("simulated bug")
+
+        client = make_client(pipeline=Broken(), raise_server_exceptions=False)
+        response = post(client, png(), style=STYLE)
+        assert response.status_code == 500
+        assert response.json()["error"] == "internal_error" and "Traceback" not in response.text
+
+
+class TestUserStyles:
+    def test_add_list_use_and_persist(self, make_client: Callable[..., TestClient], server_config: Any,
+                                      png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+        from adain.pipeline.bank import StyleBank
+
+        client = make_client()
+        style = png(40, 40, seed=7)
+        added = client.post("/v1/styles", data={"name": "my-style", "source": "test"},
+                            files={"style_image": ("painting.png", style, "image/png")})  # fmt: skip
+        assert added.status_code == 201, added.text
+        assert added.json() == {"name": "my-style", "origin": "user", "images": 1}
+        mine = [s for s in client.get("/v1/styles").json() if s["origin"] == "user"]
+        assert mine == [{"name": "my-style", "origin": "user", "source": "test"}]
+        # a bank style gives the same result as its image
+        content = png(seed=8)
+        by_name = decoded(post(client, content, style="my-style").content).astype(int)
+        by_image = decoded(post(client, content, style_image=style).content).astype(int)
+        assert np.abs(by_name - by_image).max() <= 1
+        # persisted in the user's bank file, seen by a new server
+        bank = StyleBank.load(server_config.user_bank)
+        assert list(bank) == ["my-style"] and bank.entries["my-style"].images[0]["file"] == "painting.png"
+        assert "my-style" in [s["name"] for s in make_client().get("/v1/styles").json()]
+
+    def test_add_errors(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        def add(name: str | None, *images: bytes, **extra: str) -> Any:
+            data = {**({"name": name} if name is not None else {}), **extra}
+            return client.post("/v1/styles", data=data, files=[("style_image", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)])
+
+        assert add("pooled", png(40, 40, seed=1), png(40, 40, seed=2)).json()["images"] == 2
+        assert_error(add("pooled", png(40, 40)), 409, "style_exists", "replace")
+        assert add("pooled", png(40, 40), replace="true").status_code == 201
+        assert_error(add("../evil", png(40, 40)), 400, "bad_parameter", "style name")
+        assert_error(add(None, png(40, 40)), 400, "missing_parameter", "name")
+        assert_error(add("no-image"), 400, "missing_parameter", "style_image")
+        assert_error(add("junk", b"junk"), 400, "bad_image", "'style_image'")
+        assert_error(add("huge", png(400, 300)), 413, "too_many_pixels")
