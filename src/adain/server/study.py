@@ -86,7 +86,7 @@ class StudyPlan:
 
     def options(self, name: str) -> StylizeOptions:
         settings = {k: v for k, v in self.configurations[name].items() if k != "decoder"}
-        return StylizeOptions(**{"size": self.size, "style_size": 512, **settings})
+        return StylizeOptions(**{"size": self.size, **settings})
 
     def decoder(self, name: str) -> Path | None:
         path = self.configurations[name].get("decoder")
