@@ -45,7 +45,7 @@ from adain.pipeline.bank import valid_style_name
 from adain.pipeline.banks import user_bank_path
 from adain.pipeline.stylize import StylizationPipeline
 from adain.pipeline.tiling import limit_allocator_retention
-from adain.server.config import PREVIEW_SIZE, ServerConfig
+from adain.server.config import ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
 from adain.server.jobs import (
     IMAGE_FORMATS,
@@ -260,7 +260,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     @app.get("/v1/info", summary="the preset, default sizes and the limits a client must respect")
     def info() -> dict[str, Any]:
         return {"preset": state.config.preset, "default_size": min(state.config.default_size, limits.max_size),
-                "preview_size": min(PREVIEW_SIZE, limits.max_size), "study": state.study is not None,
+                "preview_size": min(state.config.preview_size, limits.max_size), "study": state.study is not None,
                 "limits": {**asdict(limits), "max_upload_bytes": limits.max_upload_bytes}}  # fmt: skip
 
     @app.post("/v1/stylize", summary="stylize an image", response_class=Response,

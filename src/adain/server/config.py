@@ -17,7 +17,8 @@ from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["PREVIEW_SIZE", "ServerConfig", "ServerLimits"]
 
-#: The page's low-resolution preview while a control moves (shorter side, pixels).
+#: The page's low-resolution preview while a control moves (shorter side, pixels): about a
+#: seventh of the pixels of a 512 render, so previews keep up with a moving slider on a CPU.
 PREVIEW_SIZE = 192
 
 
@@ -82,6 +83,7 @@ class ServerConfig:
         temp_parent: where the server creates its own temporary folder for uploads (default:
             the system's); uploads are written nowhere else and removed after each request.
         default_size: output shorter side when a request gives none.
+        preview_size: the page's preview size (shorter side) while a control moves.
         style_size: style images (uploaded with a request or to the bank) are encoded at this
             shorter side, as ``adain stylize`` and ``adain bank add`` do (the paper's 512).
         limits: :class:`ServerLimits`.
@@ -97,5 +99,6 @@ class ServerConfig:
     study_content: Path | None = None
     temp_parent: Path | None = None
     default_size: int = DEFAULT_SIZE
+    preview_size: int = PREVIEW_SIZE
     style_size: int = DEFAULT_SIZE
     limits: ServerLimits = field(default_factory=ServerLimits)
