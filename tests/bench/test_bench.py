@@ -55,6 +55,12 @@ def test_plan_and_sizes() -> None:
         ("adain", "new", "fp32"), ("adain", "new", "bf16"), ("adain", "cached", "fp32"), ("adain", "cached", "bf16"),
     }  # fmt: skip
     assert {c.style for c in big} == {"cached"}  # new-style runs are skipped at 8 megapixels (time budget)
+    # ours runs within the CLI's default memory budget (tiles at 4K); the baseline as the paper does
+    assert all(c.options == {"max_memory_mb": 2048} for c in configs if c.method == "adain")
+    assert all(c.options == {} for c in configs if c.method == "baseline")
+    with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16")))
+    assert {(c.backend, c.precision) for c in with_onnx if c.method == "adain"} == {
+        ("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32")}  # onnxruntime runs fp32 only
 
 
 def test_report_table_and_plot(tmp_path: Path) -> None:
@@ -75,7 +81,8 @@ def test_report_table_and_plot(tmp_path: Path) -> None:
 
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "-o", str(out), "--no-progress"]) == 0
+    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32",
+                 "-o", str(out), "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     report = json.loads(printed.splitlines()[0])
     assert report["conv_rate"]["bf16_gflops"] > 0

@@ -55,7 +55,9 @@ class PaperBaseline:
                 layers[-1].load_state_dict(conv.state_dict())
             layers.append(nn.ReLU())
         self.vgg = nn.Sequential(*layers).float().eval()
-        self.decoder = decoder.layers.float().eval()
+        # the paper's decoder Sequential: same layers, ReLUs not in place (ours are)
+        self.decoder = nn.Sequential(*[nn.ReLU() if isinstance(layer, nn.ReLU) else layer for layer in decoder.layers])
+        self.decoder.float().eval()
 
     @torch.no_grad()
     def style_statistics(self, style: Tensor) -> tuple[Tensor, Tensor]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from adain.models import EncoderArchitecture, decoder_conv_shapes
 
-__all__ = ["encoder_flops", "decoder_flops", "stylization_flops", "conv3x3_flops"]
+__all__ = ["conv3x3_flops", "decoder_flops", "encoder_flops", "stylization_flops"]
 
 
 def conv3x3_flops(in_channels: int, out_channels: int, height: int, width: int) -> int:

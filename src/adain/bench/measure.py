@@ -11,12 +11,13 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-__all__ = ["BenchConfig", "measure", "main"]
+__all__ = ["BenchConfig", "main", "measure"]
 
 
 @dataclass
@@ -87,12 +88,10 @@ def _build_pipeline(config: BenchConfig):
     from adain.pipeline.stylize import StylizationPipeline
     from adain.weights import load_encoder
 
-    kwargs = {"precision": config.precision} if config.precision != "fp32" else {}
     if config.backend != "torch":
-        kwargs["backend"] = config.backend
-    if kwargs:
-        return StylizationPipeline.from_preset(config.preset, **kwargs)
-    return StylizationPipeline(load_encoder(config.preset, progress=False), _decoder(config.preset), config.preset)
+        return StylizationPipeline.from_preset(config.preset, backend=config.backend, precision=config.precision)
+    return StylizationPipeline(load_encoder(config.preset, progress=False), _decoder(config.preset), config.preset,
+                               precision=config.precision)  # fmt: skip
 
 
 def measure(config: BenchConfig) -> dict[str, Any]:

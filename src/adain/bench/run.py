@@ -20,9 +20,10 @@ from typing import Any
 
 from adain.bench.flops import stylization_flops
 from adain.bench.measure import BenchConfig
+from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
 
-__all__ = ["BenchPlan", "plan_configs", "run_bench", "parse_size"]
+__all__ = ["BenchPlan", "parse_size", "plan_configs", "run_bench"]
 
 DEFAULT_SIZES = ("256", "512", "1024", "3840x2160")
 
@@ -39,7 +40,7 @@ def parse_size(text: str) -> tuple[int, int]:
 class BenchPlan:
     sizes: tuple[str, ...] = DEFAULT_SIZES
     backends: tuple[str, ...] = ("torch",)
-    precisions: tuple[str, ...] = ("fp32",)
+    precisions: tuple[str, ...] = ("fp32", "bf16")
     preset: str = "vgg16-hed"
     repeats: int = 5
     max_seconds: float = 20.0
@@ -56,11 +57,15 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
         styles = ("new", "cached") if height * width / 1e6 <= plan.new_style_max_megapixels else ("cached",)
         common = dict(height=height, width=width, preset=plan.preset, repeats=plan.repeats,
                       max_seconds=plan.max_seconds, threads=plan.threads)  # fmt: skip
+        # ours runs as `adain stylize` does: within the default memory budget (tiles at 4K)
+        ours = dict(common, options={"max_memory_mb": DEFAULT_MAX_MEMORY_MB})
         for style in styles:
             configs.append(BenchConfig(method="baseline", style=style, **common))
             for backend in plan.backends:
                 for precision in plan.precisions:
-                    configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **common))
+                    if backend != "torch" and precision != "fp32":
+                        continue  # onnxruntime runs fp32 only
+                    configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
     return configs
 
 

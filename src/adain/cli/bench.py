@@ -16,8 +16,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description="Each configuration runs in its own process; prints JSON.")  # fmt: skip
     parser.add_argument("--sizes", type=_words, default=("256", "512", "1024", "3840x2160"),
                         help="N for NxN or WxH, comma-separated (default 256,512,1024,3840x2160)")
-    parser.add_argument("--backends", type=_words, default=("torch",), help="torch and/or onnxruntime")
-    parser.add_argument("--precisions", type=_words, default=("fp32",), help="fp32 and/or bf16")
+    parser.add_argument("--backends", type=_words, default=("torch", "onnxruntime"),
+                        help="torch and/or onnxruntime (default both)")
+    parser.add_argument("--precisions", type=_words, default=("fp32", "bf16"),
+                        help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)")
     parser.add_argument("--preset", default="vgg16-hed")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per configuration (after one warm-up)")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="stop repeating a configuration after this")

@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--cache", type=Path, help="cache L-BFGS outputs here (default: $ADAIN_HOME/eval-cache)")
     parser.add_argument("-o", "--out", type=Path, default=Path("eval-output"), help="report folder")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32",
+                        help="what the decoder pass runs in (default fp32, the reference; L-BFGS always runs fp32)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder)
+    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, precision=args.precision)
     config = EvalConfig(
         pairs_dir=args.pairs, out_dir=args.out, sizes=args.sizes, lbfgs_iterations=args.lbfgs_iterations,
         refine_iterations=args.refine, optimize_sizes=args.optimize_sizes,
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         "decoder": str(args.decoder) if args.decoder else "preset default",
         "decoder_sha256": file_sha256(args.decoder) if args.decoder else None,
         "date": time.strftime("%Y-%m-%d"),
+        "precision": pipeline.precision,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
     }
     paths = write_report(scores, images, config, header)

@@ -40,10 +40,11 @@ class Decoder(nn.Module):
         for i, (cin, cout) in enumerate(shapes):
             layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
             if i < len(shapes) - 1:
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=True))
             if i in upsample_after:
                 layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.layers(features)
+        """Runs in the weights' dtype (a bf16 :func:`~adain.models.inference_copy` takes fp32 features)."""
+        return self.layers(features.to(self.layers[1].weight.dtype))

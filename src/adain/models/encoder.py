@@ -75,14 +75,16 @@ class VGGEncoder(nn.Module):
         self.requires_grad_(False)
 
     def normalize_input(self, image: Tensor) -> Tensor:
-        return image[:, self.channel_order] * self.input_scale - self.input_shift
+        return image[:, self.channel_order] * self.input_scale.to(image.dtype) - self.input_shift.to(image.dtype)
 
     def forward(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
         """Features at each tap up to ``last_tap`` for RGB ``image`` in [0, 1], ``(B, 3, H, W)``."""
-        x = self.normalize_input(image)
+        # normalised in float32 (on the 0-255 scale bf16 would round the mean away), then run in
+        # the weights' dtype: a bf16 copy of the encoder (``inference_copy``) takes fp32 images
+        x = self.normalize_input(image.float()).to(self.convs["conv1_1"].weight.dtype)
         if self.input_1x1 is not None:
             x = self.input_1x1(x)
-        padding_mode = "constant" if self.architecture.padding_mode == "zeros" else "reflect"
+        zero_padding = self.architecture.padding_mode == "zeros"
         taps: dict[str, Tensor] = {}
         previous_block = 1
         for name, conv in self.convs.items():
@@ -90,7 +92,11 @@ class VGGEncoder(nn.Module):
             if block != previous_block:
                 x = F.max_pool2d(x, 2, 2, ceil_mode=self.architecture.pool_ceil_mode)
                 previous_block = block
-            x = F.relu(conv(F.pad(x, (1, 1, 1, 1), mode=padding_mode)))
+            if zero_padding:  # the convolution pads by itself: no padded copy of x
+                x = F.conv2d(x, conv.weight, conv.bias, padding=1)
+            else:
+                x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            x = F.relu(x, inplace=True)  # x is the fresh conv output; taps keep earlier tensors
             if name.endswith("_1"):
                 taps[f"relu{block}_1"] = x
                 if f"relu{block}_1" == last_tap:

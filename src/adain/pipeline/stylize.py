@@ -42,7 +42,7 @@ from PIL import Image
 from torch import Tensor
 
 from adain.errors import InputImageError, ShapeError, UsageError
-from adain.models import TAPS, Decoder, VGGEncoder
+from adain.models import TAPS, Decoder, VGGEncoder, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.ops.masks import masked_channel_mean_std, region_weights_from_mask, resize_region_weights
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTPUT_TYPES",
+    "PRECISIONS",
     "PRESERVE_COLOR_MODES",
     "ImageInput",
     "StyleInput",
@@ -92,6 +93,9 @@ PRESERVE_COLOR_MODES = (None, "luminance", "match")
 METHODS = ("decoder", "optimize")
 #: What runs the encoder and decoder (see :meth:`StylizationPipeline.from_preset`).
 BACKENDS = ("torch", "onnxruntime")
+#: "auto": bf16 where the hardware runs it natively (CPUs with AVX512-BF16/AMX, CUDA GPUs with
+#: bf16), fp32 elsewhere and on onnxruntime
+PRECISIONS = ("auto", "fp32", "bf16")
 OUTPUT_TYPES = ("pil", "np", "pt")
 
 #: The paper's test resolution: the shorter side content and style images are resized to by
@@ -448,10 +452,18 @@ class StylizationPipeline:
     """
 
     def __init__(self, encoder: VGGEncoder | OnnxEncoder, decoder: Decoder | OnnxDecoder, preset: str | None = None,
-                 device: str | torch.device = "cpu"):  # fmt: skip
+                 device: str | torch.device = "cpu", precision: str = "fp32"):  # fmt: skip
+        """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
+        pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
+        ``encoder``/``decoder`` in fp32 for optimization; statistics and AdaIN stay fp32.
+        Modules handed over run as they are (fp32) unless asked; :meth:`from_preset`, the
+        product's entry point, defaults to ``"auto"``."""
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()
         self.decoder = decoder.eval()
         self.preset = preset
+        self.requested_precision = precision
         self.device = torch.device("cpu")
         self.to(device)
 
@@ -464,6 +476,7 @@ class StylizationPipeline:
         home: Path | None = None,
         backend: Literal["torch", "onnxruntime"] = "torch",
         onnx: OnnxBackendOptions | None = None,
+        precision: str = "auto",
     ) -> StylizationPipeline:
         """Load a preset's encoder and decoder (``decoder_path`` overrides the preset's decoder).
 
@@ -473,7 +486,7 @@ class StylizationPipeline:
         With ``backend="onnxruntime"`` the encoder and decoder run as onnxruntime sessions
         (:mod:`adain.pipeline.onnx_backend`; ``onnx`` chooses providers, threads and files; the
         cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
-        then be the CPU.
+        then be the CPU. ``precision``: see :meth:`__init__`.
 
         Raises:
             PresetError: unknown preset.
@@ -489,6 +502,10 @@ class StylizationPipeline:
         device = _check_device(device)
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        if backend == "onnxruntime" and precision == "bf16":
+            raise UsageError("precision bf16 runs on the torch backend; the onnxruntime backend runs fp32")
         if backend == "onnxruntime":
             from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available
 
@@ -507,8 +524,8 @@ class StylizationPipeline:
         if backend == "onnxruntime":
             from adain.pipeline.onnx_backend import onnx_modules
 
-            return cls(*onnx_modules(encoder, decoder, preset, onnx), preset=preset, device=device)
-        return cls(encoder, decoder, preset=preset, device=device)
+            return cls(*onnx_modules(encoder, decoder, preset, onnx), preset=preset, device=device, precision="fp32")
+        return cls(encoder, decoder, preset=preset, device=device, precision=precision)
 
     @property
     def backend(self) -> str:
@@ -519,6 +536,11 @@ class StylizationPipeline:
         self.device = _check_device(device)
         self.encoder.to(self.device)
         self.decoder.to(self.device)
+        self.precision = resolve_precision(self.requested_precision, self.device, self.backend)
+        if self.precision == "bf16":
+            self.inference_encoder, self.inference_decoder = inference_copy(self.encoder), inference_copy(self.decoder)
+        else:
+            self.inference_encoder, self.inference_decoder = self.encoder, self.decoder
         return self
 
     # -- styles ---------------------------------------------------------------------------------
@@ -532,7 +554,7 @@ class StylizationPipeline:
             max_pixels: pixel cap when ``style`` is a path.
         """
         rgb, _ = _image_to_tensors(style, max_pixels, "style")
-        return compute_style_statistics(self.encoder, rgb, self.preset, size)[0]
+        return compute_style_statistics(self.inference_encoder, rgb, self.preset, size)[0]
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -578,7 +600,7 @@ class StylizationPipeline:
             rgb = resize_style(rgb.to(self.device), options.style_size)
             if options.preserve_color == "match":
                 rgb = match_color_statistics(rgb, content_rgb)
-            statistics.append(compute_style_statistics(self.encoder, rgb, self.preset)[0])
+            statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
         return statistics
 
     def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int, feature_size: tuple[int, int]) -> Tensor | None:
@@ -593,7 +615,7 @@ class StylizationPipeline:
 
     def encode_content(self, padded_rgb: Tensor) -> Tensor:
         """Step 3: relu4_1 features of the padded content."""
-        return self.encoder(padded_rgb)[ADAIN_TAP]
+        return self.inference_encoder(padded_rgb)[ADAIN_TAP]
 
     def coarse_to_fine(self, content: PreparedContent, statistics: list[StyleStatistics],
                        options: StylizeOptions) -> tuple[PreparedContent, StylizeOptions]:  # fmt: skip
@@ -736,8 +758,8 @@ class StylizationPipeline:
         return blender.result()
 
     def decode(self, features: Tensor) -> Tensor:
-        """Step 6: features -> RGB (unclamped, padded size)."""
-        return self.decoder(features)
+        """Step 6: features -> RGB (unclamped, padded size; bf16 in bf16 precision)."""
+        return self.inference_decoder(features)
 
     def optimize(self, start: Tensor, target: Tensor, statistics: list[StyleStatistics], options: StylizeOptions,
                  iterations: int) -> Tensor:  # fmt: skip
@@ -853,6 +875,27 @@ def _network_device(network: VGGEncoder | OnnxEncoder) -> torch.device:
     """Where a network takes its input: an onnxruntime stand-in says so, a torch module has parameters."""
     device = getattr(network, "device", None)
     return device if isinstance(device, torch.device) else next(network.parameters()).device
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (emulated bf16 on older CPUs is slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:  # Linux; elsewhere fp32 unless asked for
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device, backend: str = "torch") -> str:
+    """``"fp32"`` or ``"bf16"``: what ``precision`` (:data:`PRECISIONS`) means on ``device``."""
+    if precision == "auto":
+        return "bf16" if backend == "torch" and native_bf16(device) else "fp32"
+    return precision
 
 
 def _check_device(device: str | torch.device) -> torch.device:

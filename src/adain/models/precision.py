@@ -1,0 +1,34 @@
+"""Reduced-precision inference copies of the networks.
+
+On CPUs with native bf16 (AVX512-BF16, AMX) a bf16 convolution in channels_last layout runs
+about twice as fast as fp32 (measured: ``adain bench``); the pipeline then runs a bf16 copy and
+keeps the fp32 network for what needs full precision (gradients for L-BFGS, reference losses).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+__all__ = ["inference_copy"]
+
+NetworkT = TypeVar("NetworkT", bound=nn.Module)
+
+
+def inference_copy(network: NetworkT, dtype: torch.dtype = torch.bfloat16) -> NetworkT:
+    """A frozen copy of ``network`` with floating weights in ``dtype`` and 4-D weights channels_last.
+
+    Buffers (e.g. the encoder's input normalisation) stay float32: they act on images before the
+    first convolution. The encoder and decoder cast their inputs to their weights' dtype, so the
+    copy takes the same fp32 inputs as the original and returns ``dtype`` outputs.
+    """
+    duplicate = copy.deepcopy(network).eval()
+    for parameter in duplicate.parameters():
+        parameter.requires_grad_(False)
+        parameter.data = parameter.data.to(dtype)
+        if parameter.dim() == 4:
+            parameter.data = parameter.data.contiguous(memory_format=torch.channels_last)
+    return duplicate
