@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "adain serve under load: concurrent clients on 127.0.0.1 against a bounded worker pool",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "command": "python bench/server_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["python bench/server_load.py", *(argv if argv is not None else sys.argv[1:])]),
         "config": config,
         "requests": requests,
         "latency_s": {"ok": _percentiles(load.ok), "refused_503": _percentiles(load.refused)},

@@ -34,20 +34,8 @@
 
   function setStatus(text) { $("status").textContent = text; }
 
-  function showError(text) {
-    const box = $("error");
-    box.textContent = text;
-    box.hidden = !text;
-  }
-
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      return `${response.status} ${body.error || ""}: ${body.detail || response.statusText}`;
-    } catch (e) {
-      return `${response.status} ${response.statusText}`;
-    }
-  }
+  const showError = window.adainErrors.show;
+  const errorText = window.adainErrors.text;
 
   function canvasBlob(canvas, type, quality) {
     return new Promise((resolve) => canvas.toBlob(resolve, type, quality));

@@ -7,19 +7,8 @@
   let answered = 0;
   let busy = false;
 
-  function showError(text) {
-    $("error").textContent = text;
-    $("error").hidden = !text;
-  }
-
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      return `${response.status} ${body.error || ""}: ${body.detail || response.statusText}`;
-    } catch (e) {
-      return `${response.status} ${response.statusText}`;
-    }
-  }
+  const showError = window.adainErrors.show;
+  const errorText = window.adainErrors.text;
 
   function loaded(image) {
     return new Promise((resolve, reject) => {
@@ -32,7 +21,7 @@
     busy = true;
     $("status").textContent = "Rendering the next pair…";
     const response = await fetch("/v1/study/trials", { method: "POST" });
-    if (!response.ok) { showError(await errorText(response)); return; }
+    if (!response.ok) { showError(await errorText(response)); busy = false; return; }
     trial = await response.json();
     $("trial-info").textContent = `Content: ${trial.content} · style: ${trial.style}`;
     const images = ["left", "right"].map((side) => {
