@@ -50,7 +50,7 @@ def test_missing_decoder_exits_1_before_serving(no_uvicorn: dict[str, Any], tmp_
 def test_flags_reach_the_server(no_uvicorn: dict[str, Any], tmp_path: Path, decoder_file: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     code = main(["serve", "--host", "127.0.0.1", "--port", "8123", "--decoder", str(decoder_file), "--workers", "2",
-                 "--queue", "3", "--max-upload-mb", "5", "--max-pixels", "1000000", "--max-size", "640", "--timeout", "9",
+                 "--queue", "3", "--max-upload-mb", "5", "--precision", "fp32", "--max-pixels", "1000000", "--max-size", "640", "--timeout", "9",
                  "--bank", str(tmp_path / "bank"), "--study-db", str(tmp_path / "study.sqlite")])  # fmt: skip
     assert code == 0
     assert (no_uvicorn["host"], no_uvicorn["port"]) == ("127.0.0.1", 8123)
@@ -58,7 +58,7 @@ def test_flags_reach_the_server(no_uvicorn: dict[str, Any], tmp_path: Path, deco
     limits = state.config.limits
     assert (limits.workers, limits.queue_size, limits.max_upload_mb, limits.max_pixels, limits.max_size,
             limits.request_timeout_s) == (2, 3, 5.0, 1_000_000, 640, 9.0)  # fmt: skip
-    assert state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
+    assert state.config.precision == "fp32" and state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
     assert no_uvicorn["threads"] >= 1
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
     state.close()

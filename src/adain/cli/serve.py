@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET})")
     parser.add_argument("--decoder", type=Path, metavar="FILE", help="decoder weights instead of the preset's")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="what the networks compute in (default auto: bf16 where the hardware has it natively)")
     parser.add_argument("--workers", type=int, default=defaults.workers,
                         help=f"stylizations at once (default {defaults.workers})")
     parser.add_argument("--queue", type=int, default=defaults.queue_size,
@@ -77,7 +79,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
                           request_timeout_s=args.timeout, workers=args.workers, queue_size=args.queue).check()  # fmt: skip
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1. Got {args.threads}")
-    return ServerConfig(preset=args.preset, decoder=args.decoder, device=args.device, user_bank=args.bank,
+    return ServerConfig(preset=args.preset, decoder=args.decoder, device=args.device, precision=args.precision, user_bank=args.bank,
                         study_db=args.study_db, study_config=args.study_config, study_content=args.study_content,
                         limits=limits)  # fmt: skip
 

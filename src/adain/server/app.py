@@ -132,8 +132,7 @@ class ServerState:
     def __init__(self, config: ServerConfig, pipeline: StylizationPipeline | None) -> None:
         self.config = config
         config.limits.check()
-        self.pipeline = pipeline or StylizationPipeline.from_preset(config.preset, decoder_path=config.decoder,
-                                                                    device=config.device, home=config.home)  # fmt: skip
+        self.pipeline = pipeline or self._load(config.decoder)
         self.catalog = StyleCatalog(config.preset, config.user_bank or user_bank_path(config.preset))
         self.catalog.banks()  # a broken bank file fails start-up, not the first request
         self.study, self.study_problem = self._study()
@@ -144,6 +143,11 @@ class ServerState:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="adain-serve-", dir=parent))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.temp_dir), True)
         limit_allocator_retention()  # freed activations go back to the system: RSS stays flat
+
+    def _load(self, decoder: Path | None) -> StylizationPipeline:
+        config = self.config
+        return StylizationPipeline.from_preset(config.preset, decoder_path=decoder, device=config.device, home=config.home,
+                                               precision=config.precision)  # fmt: skip
 
     def _study(self) -> tuple[StudyService | None, str]:
         plan = load_study_plan(self.config.study_config)
@@ -161,8 +165,7 @@ class ServerState:
         pipelines = {}
         for name in plan.configurations:
             decoder = plan.decoder(name)
-            pipelines[name] = self.pipeline if decoder is None else StylizationPipeline.from_preset(
-                self.config.preset, decoder_path=decoder, device=self.config.device, home=self.config.home)  # fmt: skip
+            pipelines[name] = self.pipeline if decoder is None else self._load(decoder)
         store = StudyStore(self.config.study_db or adain_home() / "study.sqlite")
         return StudyService(plan, store, contents, styles, pipelines), ""
 

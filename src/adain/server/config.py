@@ -73,6 +73,8 @@ class ServerConfig:
         preset: encoder preset; the decoder is the preset's default unless ``decoder`` is given.
         decoder: a decoder weights file instead of the preset's (chosen by the operator).
         device: torch device of the models.
+        precision: what the networks compute in: ``"auto"`` (bf16 where the hardware has it
+            natively), ``"fp32"`` or ``"bf16"`` (:meth:`StylizationPipeline.from_preset`).
         home: weights cache (``$ADAIN_HOME`` when ``None``).
         user_bank: the bank ``POST /v1/styles`` adds to (default: the user's bank of the preset,
             the one ``adain bank`` writes and ``bank:NAME`` reads first).
@@ -92,6 +94,7 @@ class ServerConfig:
     preset: str = DEFAULT_PRESET
     decoder: Path | None = None
     device: str = "cpu"
+    precision: str = "auto"
     home: Path | None = None
     user_bank: Path | None = None
     study_db: Path | None = None
