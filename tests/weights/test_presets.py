@@ -11,6 +11,7 @@ from adain.errors import MissingWeightsError, PresetError, UsageError
 from adain.models import Decoder, VGGEncoder
 from adain.weights import DEFAULT_PRESET, PRESETS, get_preset, list_presets, load_decoder, loading
 from adain.weights.loading import component_status
+from adain.weights.store import file_sha256, load_component, read_manifest
 
 EXPECTED_TAPS = {"relu1_1": (64, 32), "relu2_1": (128, 16), "relu3_1": (256, 8), "relu4_1": (512, 4)}
 
@@ -86,10 +87,18 @@ def test_shipped_decoder_is_found_in_the_package_directory(tmp_home: Path, tmp_p
         torch.testing.assert_close(load_decoder("vgg16-hed")(features), decoder(features))
 
 
-def test_real_shipped_decoder_state() -> None:
-    """Until issue 3 ships a trained decoder, the package has none and says so; afterwards it loads."""
+def test_real_shipped_decoder_loads_from_the_package(tmp_home: Path) -> None:
+    """The shipped default decoder: fp16, under 8 MB, checked against its manifest, with its provenance."""
     path = loading.shipped_path(PRESETS["vgg16-hed"].decoder.location)
-    if path.exists():
-        assert isinstance(load_decoder("vgg16-hed", path), Decoder)
-    else:
-        pytest.skip(f"no shipped decoder yet at {path} (covered by the monkeypatched test)")
+    assert path.is_file(), f"the default decoder must ship at {path}"
+    assert path.stat().st_size < 8 * 1024 * 1024
+    entry = read_manifest(path.parent)[path.stem]
+    assert entry["sha256"] == file_sha256(path)
+    assert entry["architecture"] == "decoder-for-vgg16" and entry["preset"] == "vgg16-hed"
+    assert entry["licence"] and entry["source"] and entry["steps"] > 0 and entry["crop_size"] > 0
+    assert entry["content_data"].endswith("content") and entry["style_data"].endswith("style")
+    assert entry["recipe"]["script"] == "tools/train_default_decoder.sh"
+    assert all(session["commit"] and session["command"].startswith("adain train") for session in entry["sessions"])
+    assert {tensor.dtype for tensor in load_component(path).values()} == {torch.float16}
+    assert component_status("vgg16-hed", "decoder") == ("shipped", path)  # an empty cache: read from the package
+    assert isinstance(load_decoder("vgg16-hed"), Decoder)
