@@ -1,0 +1,427 @@
+"""Temporal consistency for video stylization: two mechanisms against flicker, and its measure.
+
+Stylizing a film frame by frame flickers for two reasons, and each mechanism answers one:
+
+- **Global flicker** (``ema``): AdaIN normalises each frame's features with that frame's own
+  channel mean and std, so an object entering the frame shifts the normalisation of every
+  pixel. :class:`ContentStatisticsEMA` replaces them with an exponential moving average over
+  frames (through the pipeline's ``content_statistics_filter`` hook), reset at scene cuts that
+  :class:`SceneCutDetector` finds from colour histograms of the input frames.
+- **Local flicker** (``flow``): the decoder answers small changes of the input (noise,
+  compression, sub-pixel motion) with different brush strokes. :class:`FlowBlender` warps the
+  previous *output* onto the current frame with dense optical flow computed on the *input*
+  frames (OpenCV DIS, or Farneback), and blends it in where the flow is reliable (forward and
+  backward flow agree: Sundaram et al. 2010, as used by Ruder et al. 2016); where it is not
+  (occlusions, disocclusions, motion boundaries, the frame's edges) the fresh stylization is kept.
+
+:func:`warping_error` measures the result: the mean squared difference between each stylized
+frame and the previous stylized frame warped by the input frames' flow, over the pixels where
+that flow is reliable (Lai et al. 2018 measure it this way).
+
+Frames are ``(H, W, 3)`` numpy arrays: uint8 RGB inputs, float32 RGB in [0, 1] outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from adain.errors import ShapeError, UsageError
+
+__all__ = [
+    "DEFAULT_TEMPORAL",
+    "FLOW_METHODS",
+    "TEMPORAL_MODES",
+    "ContentStatisticsEMA",
+    "FlowBlender",
+    "FlowEstimator",
+    "FlowPair",
+    "SceneCutDetector",
+    "TemporalOptions",
+    "TemporalState",
+    "colour_histogram",
+    "consistency_mask",
+    "flow_pair",
+    "histogram_distance",
+    "input_flows",
+    "restore_detail",
+    "warp",
+    "warping_error",
+    "warping_errors",
+]
+
+TEMPORAL_MODES = ("none", "ema", "flow", "ema+flow")
+#: The best mode measured (README, "Video"): lowest warping error within the style and time bars.
+DEFAULT_TEMPORAL = "ema+flow"
+FLOW_METHODS = ("dis", "farneback")
+FlowMethod = Literal["dis", "farneback"]
+
+
+@dataclass
+class TemporalOptions:
+    """How frames are tied together.
+
+    Attributes:
+        mode: ``"none"`` (frame by frame), ``"ema"``, ``"flow"`` or ``"ema+flow"``.
+        ema_momentum: weight of the past in the moving average of the content statistics
+            (0: none, as per frame; 0.9: a time constant of about ten frames).
+        blend: weight of the warped previous output where the flow is reliable (0: fresh
+            stylization everywhere; close to 1: frozen strokes that smear).
+        flow_method: ``"dis"`` (fast, the default) or ``"farneback"``.
+        cut_threshold: colour-histogram distance in [0, 1] between consecutive input frames
+            from which a scene cut is declared (the moving average and blending restart).
+    """
+
+    mode: str = DEFAULT_TEMPORAL
+    ema_momentum: float = 0.9
+    blend: float = 0.5
+    flow_method: FlowMethod = "dis"
+    cut_threshold: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.mode not in TEMPORAL_MODES:
+            raise UsageError(f"temporal mode must be one of {', '.join(TEMPORAL_MODES)}. Got {self.mode!r}")
+        for name in ("ema_momentum", "blend", "cut_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} must be a number in [0, 1]. Got {value!r}")
+        if self.ema_momentum >= 1.0:
+            raise UsageError(f"ema_momentum must be below 1 (1 would never update). Got {self.ema_momentum!r}")
+        if self.flow_method not in FLOW_METHODS:
+            raise UsageError(f"flow method must be one of {', '.join(FLOW_METHODS)}. Got {self.flow_method!r}")
+
+    @property
+    def uses_ema(self) -> bool:
+        return "ema" in self.mode
+
+    @property
+    def uses_flow(self) -> bool:
+        return "flow" in self.mode
+
+
+# -- scene cuts -------------------------------------------------------------------------------
+
+HISTOGRAM_BINS = 8
+HISTOGRAM_SIDE = 64
+
+
+def colour_histogram(frame: np.ndarray) -> np.ndarray:
+    """A frame's normalised joint RGB histogram (8 bins a channel) on a 64-pixel thumbnail."""
+    import cv2
+
+    _check_frame(frame, "frame")
+    scale = HISTOGRAM_SIDE / max(frame.shape[:2])
+    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+    bins = (small.reshape(-1, 3).astype(np.int32) * HISTOGRAM_BINS) // 256
+    index = (bins[:, 0] * HISTOGRAM_BINS + bins[:, 1]) * HISTOGRAM_BINS + bins[:, 2]
+    histogram = np.bincount(index, minlength=HISTOGRAM_BINS**3).astype(np.float64)
+    return histogram / histogram.sum()
+
+
+def histogram_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Half the L1 distance of two normalised histograms: 0 same colours, 1 disjoint."""
+    return float(0.5 * np.abs(first - second).sum())
+
+
+class SceneCutDetector:
+    """Finds scene cuts: consecutive input frames whose colour histograms differ by more than
+    ``threshold`` (moving objects and camera motion change the histogram little; a cut to
+    another shot changes most of it)."""
+
+    def __init__(self, threshold: float = 0.4):
+        self.threshold = threshold
+        self.previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def __call__(self, frame: np.ndarray) -> bool:
+        """Whether ``frame`` starts a new shot (the first frame does not)."""
+        histogram = colour_histogram(frame)
+        cut = self.previous is not None and histogram_distance(self.previous, histogram) > self.threshold
+        self.previous = histogram
+        return cut
+
+
+# -- content statistics -----------------------------------------------------------------------
+
+
+class ContentStatisticsEMA:
+    """A ``content_statistics_filter`` for :class:`~adain.pipeline.stylize.StylizationPipeline`:
+    the exponential moving average of the content ``(mean, std)`` over the frames so far.
+
+    ``momentum`` is the weight of the past. The average restarts after :meth:`reset` (a scene
+    cut) and whenever the statistics change shape (another mask layout).
+    """
+
+    def __init__(self, momentum: float = 0.9):
+        self.momentum = momentum
+        self.mean: Tensor | None = None
+        self.std: Tensor | None = None
+
+    def reset(self) -> None:
+        self.mean = self.std = None
+
+    def __call__(self, mean: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
+        if self.mean is None or self.std is None or self.mean.shape != mean.shape or self.mean.device != mean.device:
+            self.mean, self.std = mean.clone(), std.clone()
+        else:
+            self.mean = torch.lerp(mean, self.mean, self.momentum)
+            self.std = torch.lerp(std, self.std, self.momentum)
+        return self.mean, self.std
+
+
+# -- optical flow -----------------------------------------------------------------------------
+
+
+def _check_frame(frame: np.ndarray, name: str) -> None:
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ShapeError(f"{name} must be an (H, W, 3) array. Got {getattr(frame, 'shape', type(frame).__name__)}")
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    _check_frame(frame, "frame")
+    if frame.dtype != np.uint8:
+        frame = (np.clip(frame, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+class FlowEstimator:
+    """Dense optical flow between two RGB frames with OpenCV.
+
+    ``estimator(source, target)`` returns ``(H, W, 2)`` float32 ``(dx, dy)`` such that
+    ``source[y, x]`` is seen at ``target[y + dy, x + dx]``.
+    """
+
+    def __init__(self, method: FlowMethod = "dis"):
+        import cv2
+
+        if method not in FLOW_METHODS:
+            raise UsageError(f"flow method must be one of {', '.join(FLOW_METHODS)}. Got {method!r}")
+        self.method = method
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
+
+    def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        import cv2
+
+        source_gray, target_gray = _gray(source), _gray(target)
+        if source_gray.shape != target_gray.shape:
+            raise ShapeError(f"flow needs frames of one size. Got {source_gray.shape} and {target_gray.shape}")
+        if self._dis is not None:
+            return self._dis.calc(source_gray, target_gray, None)
+        window = max(9, round(min(source_gray.shape) / 16) | 1)
+        return cv2.calcOpticalFlowFarneback(source_gray, target_gray, None, pyr_scale=0.5, levels=4, winsize=window,
+                                            iterations=3, poly_n=5, poly_sigma=1.1, flags=0)  # fmt: skip
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` sampled at ``x + flow(x)`` (bilinear; outside the image: the nearest edge pixel).
+
+    With ``flow`` from frame t to frame t-1, this brings frame t-1 (or its stylization) onto
+    frame t's pixels.
+    """
+    import cv2
+
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Where the flow ``backward`` (frame t -> t-1) can be trusted, ``(H, W)`` bool.
+
+    A pixel is reliable when the forward flow (t-1 -> t) at the point it lands on brings it
+    back (``|b + f(x + b)|^2 <= 0.01 (|b|^2 + |f(x + b)|^2) + 0.5``), it lands inside frame
+    t-1, and it is not on a motion boundary (``|grad b|^2 <= 0.01 |b|^2 + 0.002``): the
+    criteria of Ruder et al. (2016). Occluded and disoccluded pixels fail the first test.
+    """
+    import cv2
+
+    if backward.shape != forward.shape or backward.ndim != 3 or backward.shape[2] != 2:
+        raise ShapeError(f"flows must be two (H, W, 2) arrays of one shape. Got {backward.shape} and {forward.shape}")
+    height, width = backward.shape[:2]
+    forward_there = warp(forward, backward)
+    round_trip = ((backward + forward_there) ** 2).sum(axis=2)
+    tolerance = 0.01 * ((backward**2).sum(axis=2) + (forward_there**2).sum(axis=2)) + 0.5
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    target_x, target_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
+    inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
+    gradient = sum(cv2.Sobel(backward[..., k], cv2.CV_32F, dx, dy, ksize=1) ** 2 for k in range(2) for dx, dy in ((1, 0), (0, 1)))
+    boundary = gradient > 0.01 * (backward**2).sum(axis=2) + 0.002
+    return (round_trip <= tolerance) & inside & ~boundary
+
+
+@dataclass
+class FlowPair:
+    """The flows between two consecutive frames and the reliable pixels of frame t."""
+
+    backward: np.ndarray  # t -> t-1
+    reliable: np.ndarray  # (H, W) bool
+
+
+def flow_pair(estimator: FlowEstimator, previous: np.ndarray, current: np.ndarray) -> FlowPair:
+    """Backward flow from ``current`` to ``previous`` and where it is reliable."""
+    backward = estimator(current, previous)
+    forward = estimator(previous, current)
+    return FlowPair(backward, consistency_mask(backward, forward))
+
+
+#: Detail restoration after blending: the band below this Gaussian sigma (pixels) is the
+#: "detail" whose local energy is brought back to the fresh stylization's, measured over a
+#: Gaussian window of :data:`DETAIL_WINDOW` pixels, with a gain of at most :data:`DETAIL_MAX_GAIN`.
+DETAIL_SIGMA, DETAIL_WINDOW, DETAIL_MAX_GAIN = 1.5, 6.0, 2.0
+
+
+def restore_detail(blended: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """``blended`` with its fine detail scaled back to the local energy of ``fresh``'s.
+
+    Averaging two stylizations whose brush strokes do not line up exactly cancels part of
+    their texture: the blend looks washed out and its style loss rises (measured: +16% at a
+    blend weight of 0.3 on the generated clip). Scaling the detail band up (never down) to the
+    fresh frame's local contrast keeps the blended, stable stroke pattern at the style's
+    contrast. Where nothing was blended the gain is 1 and the frame is unchanged.
+    """
+    import cv2
+
+    low = cv2.GaussianBlur(blended, (0, 0), DETAIL_SIGMA)
+    detail = blended - low
+    fresh_detail = fresh - cv2.GaussianBlur(fresh, (0, 0), DETAIL_SIGMA)
+    fresh_energy = cv2.GaussianBlur((fresh_detail**2).mean(axis=2), (0, 0), DETAIL_WINDOW)
+    blended_energy = cv2.GaussianBlur((detail**2).mean(axis=2), (0, 0), DETAIL_WINDOW)
+    gain = np.clip(np.sqrt((fresh_energy + 1e-5) / (blended_energy + 1e-5)), 1.0, DETAIL_MAX_GAIN)
+    return np.clip(low + detail * gain[..., None], 0.0, 1.0)
+
+
+class FlowBlender:
+    """Blends the previous output, warped by the input frames' flow, into the current one.
+
+    ``blender(input_frame, stylized)`` returns ``stylized + w * (warped_previous - stylized)``
+    with ``w = blend`` on reliable pixels and 0 elsewhere (the mask is feathered by a pixel so
+    that no seam shows where it switches), its detail restored (:func:`restore_detail`). The
+    previous *output* is used, so strokes are carried along the motion over many frames; the
+    fresh share ``1 - blend`` keeps them from drifting or smearing.
+    """
+
+    def __init__(self, blend: float = 0.5, method: FlowMethod = "dis"):
+        self.blend = blend
+        self.estimator = FlowEstimator(method)
+        self.previous_input: np.ndarray | None = None
+        self.previous_output: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.previous_input = self.previous_output = None
+
+    def __call__(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        import cv2
+
+        _check_frame(frame, "input frame")
+        _check_frame(stylized, "stylized frame")
+        if frame.shape[:2] != stylized.shape[:2]:
+            raise ShapeError(f"input frame {frame.shape[:2]} and stylized frame {stylized.shape[:2]} differ in size")
+        output = stylized
+        if self.previous_input is not None and self.previous_output is not None and self.blend > 0:
+            pair = flow_pair(self.estimator, self.previous_input, frame)
+            weight = cv2.GaussianBlur(pair.reliable.astype(np.float32), (0, 0), 1.0) * pair.reliable * self.blend
+            warped = warp(self.previous_output, pair.backward)
+            output = restore_detail(stylized + weight[..., None] * (warped - stylized), stylized)
+        self.previous_input, self.previous_output = frame, output
+        return output
+
+
+class TemporalState:
+    """The state one video run carries from frame to frame, for :class:`TemporalOptions`.
+
+    Per frame: :meth:`begin_frame` with the input frame (finds scene cuts and restarts),
+    the pipeline with :attr:`statistics_filter`, then :meth:`end_frame` with the stylized frame.
+    """
+
+    def __init__(self, options: TemporalOptions):
+        self.options = options
+        self.cuts = SceneCutDetector(options.cut_threshold)
+        self.ema = ContentStatisticsEMA(options.ema_momentum) if options.uses_ema else None
+        self.blender = FlowBlender(options.blend, options.flow_method) if options.uses_flow else None
+        self.scene_cuts: list[int] = []
+        self.frame_index = -1
+
+    @property
+    def statistics_filter(self) -> ContentStatisticsEMA | None:
+        return self.ema
+
+    def reset(self) -> None:
+        self.cuts.reset()
+        if self.ema is not None:
+            self.ema.reset()
+        if self.blender is not None:
+            self.blender.reset()
+
+    def begin_frame(self, frame: np.ndarray) -> None:
+        self.frame_index += 1
+        if self.options.mode == "none":
+            return
+        if self.cuts(frame):
+            self.scene_cuts.append(self.frame_index)
+            if self.ema is not None:
+                self.ema.reset()
+            if self.blender is not None:
+                self.blender.reset()
+
+    def end_frame(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        return stylized if self.blender is None else self.blender(frame, stylized)
+
+
+# -- the measure ------------------------------------------------------------------------------
+
+
+def warping_errors(
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = "farneback",
+    flows: Sequence[FlowPair] | None = None,
+) -> list[float]:  # fmt: skip
+    """Per consecutive pair ``(t-1, t)``: the mean over reliable pixels and channels of
+    ``(output_t - warp(output_{t-1}, flow_{t -> t-1}))^2``, the flow computed on the inputs.
+
+    Outputs are float in [0, 1] (uint8 is scaled). ``flows`` (from :func:`input_flows`) saves
+    recomputing the inputs' flow when several outputs of one clip are scored. A pair without
+    reliable pixels (a scene cut) is skipped (``nan``).
+    """
+    if len(inputs) != len(outputs):
+        raise ShapeError(f"{len(inputs)} input frames but {len(outputs)} outputs")
+    flows = list(flows) if flows is not None else input_flows(inputs, method)
+    errors = []
+    for t in range(1, len(outputs)):
+        current, previous = (_as_float(outputs[k]) for k in (t, t - 1))
+        if current.shape[:2] != flows[t - 1].reliable.shape:
+            raise ShapeError(f"output {t} is {current.shape[:2]}; input frames are {flows[t - 1].reliable.shape}")
+        mask = flows[t - 1].reliable
+        count = int(mask.sum())
+        if count == 0:
+            errors.append(math.nan)
+            continue
+        difference = (current - warp(previous, flows[t - 1].backward)) ** 2
+        errors.append(float(difference[mask].mean()))
+    return errors
+
+
+def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = "farneback") -> list[FlowPair]:
+    """The flow and reliable pixels of every consecutive pair of input frames."""
+    estimator = FlowEstimator(method)
+    return [flow_pair(estimator, inputs[t - 1], inputs[t]) for t in range(1, len(inputs))]
+
+
+def warping_error(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = "farneback",
+                  flows: Sequence[FlowPair] | None = None) -> float:  # fmt: skip
+    """The mean of :func:`warping_errors` over the clip (pairs across scene cuts left out)."""
+    errors = [e for e in warping_errors(inputs, outputs, method, flows) if not math.isnan(e)]
+    return float(np.mean(errors)) if errors else math.nan
+
+
+def _as_float(frame: np.ndarray) -> np.ndarray:
+    _check_frame(frame, "frame")
+    return frame.astype(np.float32) / 255.0 if frame.dtype == np.uint8 else frame.astype(np.float32, copy=False)
