@@ -24,7 +24,7 @@ __all__ = ["demo_content", "demo_style", "main"]
 DEFAULT_OUTPUT_DIR = Path("demo-output")
 
 
-def _skimage_image(name: str) -> torch.Tensor:
+def skimage_image(name: str) -> torch.Tensor:
     """``skimage.data.<name>()`` as RGB ``(1, 3, H, W)`` in [0, 1]."""
     try:
         from skimage import data
@@ -39,7 +39,7 @@ def _skimage_image(name: str) -> torch.Tensor:
 
 def demo_content() -> tuple[str, torch.Tensor]:
     """``(name, RGB (1, 3, H, W))``: the content photo (scikit-image's astronaut, public domain)."""
-    return "astronaut", _skimage_image("astronaut")
+    return "astronaut", skimage_image("astronaut")
 
 
 #: A style of the shipped bank (statistics only: the painting itself is not distributed).

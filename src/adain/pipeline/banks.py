@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from adain.errors import UsageError
+from adain.models import VGGEncoder
 from adain.pipeline.bank import BANK_PREFIX, BankError, StyleBank
-from adain.pipeline.image_io import load_image
+from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
 from adain.pipeline.stylize import StyleStatistics, compute_style_statistics
 from adain.weights import adain_home, load_encoder
 from adain.weights.loading import shipped_path
 from adain.weights.store import file_sha256
 
-__all__ = ["user_bank_path", "shipped_bank_path", "available_banks", "find_style", "resolve_style", "encode_style_images"]
+__all__ = ["available_banks", "encode_style_image", "encode_style_images", "find_style", "resolve_style", "shipped_bank_path", "user_bank_path"]
 
 
 def user_bank_path(preset: str) -> Path:
@@ -61,16 +62,24 @@ def resolve_style(style: str, preset: str, user_path: Path | None = None) -> Sty
     return find_style(name, preset, user_path)[1].get(name)
 
 
+def encode_style_image(encoder: VGGEncoder, path: Path, preset: str, style_size: int = 0,
+                       max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                       file_name: str | None = None) -> tuple[StyleStatistics, int, dict[str, Any]]:  # fmt: skip
+    """One image's statistics (as ``adain stylize`` computes them), its relu4_1 area (to pool
+    several images by weight) and its bank record (``file_name`` names it there; default: the
+    path's name)."""
+    loaded = load_image(path, max_pixels=max_pixels)
+    statistics, area = compute_style_statistics(encoder, loaded.rgb, preset, style_size)
+    record = {"file": file_name or Path(path).name, "sha256": file_sha256(path),
+              "width": loaded.rgb.shape[3], "height": loaded.rgb.shape[2]}  # fmt: skip
+    return statistics, area, record
+
+
 def encode_style_images(preset: str, images: list[Path], style_size: int = 0,
                         progress: bool = False) -> list[tuple[StyleStatistics, int, dict[str, Any]]]:  # fmt: skip
-    """Statistics of each image (as ``adain stylize`` would compute them), its relu4_1 area, and its record."""
+    """:func:`encode_style_image` for each image, with the preset's encoder loaded once."""
     from tqdm import tqdm
 
     encoder = load_encoder(preset)
-    encoded = []
-    for path in tqdm(images, desc="encode styles", unit="image", disable=not progress):
-        loaded = load_image(path)
-        statistics, area = compute_style_statistics(encoder, loaded.rgb, preset, style_size)
-        encoded.append((statistics, area, {"file": Path(path).name, "sha256": file_sha256(path),
-                                           "width": loaded.rgb.shape[3], "height": loaded.rgb.shape[2]}))  # fmt: skip
-    return encoded
+    return [encode_style_image(encoder, path, preset, style_size)
+            for path in tqdm(images, desc="encode styles", unit="image", disable=not progress)]  # fmt: skip

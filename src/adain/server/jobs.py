@@ -16,20 +16,18 @@ from typing import Any
 from PIL import Image
 
 from adain.ops.statistics import check_alpha
-from adain.pipeline.image_io import load_image
+from adain.pipeline.banks import encode_style_image
 from adain.pipeline.stylize import (
     ImageInput,
     StyleInput,
     StylizationPipeline,
     StylizeOptions,
     check_options,
-    compute_style_statistics,
 )
 from adain.server.config import ServerConfig
 from adain.server.errors import ApiError
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedFile, UploadedForm
-from adain.weights.store import file_sha256
 
 __all__ = ["IMAGE_FORMATS", "STYLIZE_FIELDS", "StylizeJob", "encode_image", "encode_styles", "parse_stylize_form", "render"]
 
@@ -189,8 +187,6 @@ def encode_styles(pipeline: StylizationPipeline, uploads: list[UploadedFile], st
     encoded = []
     for upload in uploads:
         check_pixels(upload.path, upload.field, max_pixels)
-        loaded = load_image(upload.path, max_pixels=max_pixels)
-        statistics, area = compute_style_statistics(pipeline.encoder, loaded.rgb, pipeline.preset, style_size)
-        encoded.append((statistics, area, {"file": upload.filename or "upload", "sha256": file_sha256(upload.path),
-                                           "width": loaded.rgb.shape[3], "height": loaded.rgb.shape[2]}))  # fmt: skip
+        encoded.append(encode_style_image(pipeline.encoder, upload.path, pipeline.preset, style_size, max_pixels,
+                                          upload.filename or "upload"))  # fmt: skip
     return encoded

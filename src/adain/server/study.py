@@ -250,9 +250,9 @@ def study_contents(folder: Path | None, max_images: int = 32, max_side: int = 10
     from adain.pipeline.sizing import resize_image, target_size
 
     if folder is None:
-        from adain.demo import _skimage_image
+        from adain.demo import skimage_image
 
-        return {name: _skimage_image(name) for name in ("astronaut", "coffee", "chelsea", "rocket")}
+        return {name: skimage_image(name) for name in ("astronaut", "coffee", "chelsea", "rocket")}
     if not Path(folder).is_dir():
         raise UsageError(f"study content folder not found: {str(folder)!r}")
     items = [item for item in expand_inputs([Path(folder)]) if item.problem is None][:max_images]
