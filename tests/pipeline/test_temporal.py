@@ -41,7 +41,7 @@ def _textured(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
     ("blend", 1.5, "blend must be a number in \\[0, 1\\]"),
     ("ema_momentum", 1.0, "ema_momentum must be below 1"),
     ("cut_threshold", -0.1, "cut_threshold must be a number"),
-    ("flow_method", "lucas-kanade", "flow method must be one of dis, farneback"),
+    ("flow_method", "lucas-kanade", "flow method must be one of dis, farneback, dis\\+farneback, dis-fine"),
 ])  # fmt: skip
 def test_bad_temporal_options(field: str, value: object, message: str) -> None:
     with pytest.raises(UsageError, match=message):
@@ -79,7 +79,7 @@ def test_scene_cuts_found_where_the_shot_changes_only() -> None:
 # -- flow -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["dis", "farneback"])
+@pytest.mark.parametrize("method", ["dis", "farneback", "dis+farneback", "dis-fine"])
 def test_flow_and_warp_recover_a_camera_pan(method: str) -> None:
     big = _textured(72, 96, seed=2)
     previous, current = big[10:58, 10:74], big[12:60, 13:77]  # the camera moves 3 right, 2 down
@@ -170,8 +170,9 @@ def test_temporal_modes_reduce_flicker_and_reset_at_cuts(pipeline: StylizationPi
         assert all(o.shape == (32, 48, 3) and o.dtype == np.float32 for o in results[mode])
     assert not np.array_equal(results["ema"][2], results["none"][2])
     assert np.array_equal(results["ema"][5], results["none"][5])  # the average restarts at the cut
-    errors = {mode: warping_error(frames, outputs, method="dis") for mode, outputs in results.items()}
-    assert errors["flow"] < 0.8 * errors["none"] and errors["ema+flow"] < 0.8 * errors["none"]
+    errors = {mode: warping_error(frames, outputs) for mode, outputs in results.items()}
+    # blending lowers the flicker of whatever it is given (the real decoder's numbers: README)
+    assert errors["flow"] < 0.8 * errors["none"] and errors["ema+flow"] < 0.8 * errors["ema"]
 
 
 def test_size_options_give_even_frame_sizes(pipeline: StylizationPipeline, candy: object) -> None:

@@ -37,6 +37,7 @@ from adain.errors import ShapeError, UsageError
 __all__ = [
     "DEFAULT_TEMPORAL",
     "FLOW_METHODS",
+    "MEASURE_FLOW",
     "TEMPORAL_MODES",
     "ContentStatisticsEMA",
     "FlowBlender",
@@ -59,8 +60,13 @@ __all__ = [
 TEMPORAL_MODES = ("none", "ema", "flow", "ema+flow")
 #: The best mode measured (README, "Video"): lowest warping error within the style and time bars.
 DEFAULT_TEMPORAL = "ema+flow"
-FLOW_METHODS = ("dis", "farneback")
-FlowMethod = Literal["dis", "farneback"]
+#: ``dis``: OpenCV's DIS, medium preset (fast); ``farneback``: Farneback's polynomial expansion;
+#: ``dis+farneback``: their average (the two err in different places: measured on a real clip,
+#: blending with either alone is consistent under its own flow but much less under the other's,
+#: their average under both and under ``dis-fine``); ``dis-fine``: DIS at full resolution with
+#: more iterations and variational refinement (slow; the default flow of the measure).
+FLOW_METHODS = ("dis", "farneback", "dis+farneback", "dis-fine")
+FlowMethod = Literal["dis", "farneback", "dis+farneback", "dis-fine"]
 
 
 @dataclass
@@ -73,15 +79,15 @@ class TemporalOptions:
             (0: none, as per frame; 0.9: a time constant of about ten frames).
         blend: weight of the warped previous output where the flow is reliable (0: fresh
             stylization everywhere; close to 1: frozen strokes that smear).
-        flow_method: ``"dis"`` (fast, the default) or ``"farneback"``.
+        flow_method: one of :data:`FLOW_METHODS` (default ``"dis+farneback"``).
         cut_threshold: colour-histogram distance in [0, 1] between consecutive input frames
             from which a scene cut is declared (the moving average and blending restart).
     """
 
     mode: str = DEFAULT_TEMPORAL
     ema_momentum: float = 0.9
-    blend: float = 0.5
-    flow_method: FlowMethod = "dis"
+    blend: float = 0.6
+    flow_method: FlowMethod = "dis+farneback"
     cut_threshold: float = 0.4
 
     def __post_init__(self) -> None:
@@ -195,7 +201,7 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 class FlowEstimator:
-    """Dense optical flow between two RGB frames with OpenCV.
+    """Dense optical flow between two RGB frames with OpenCV (:data:`FLOW_METHODS`).
 
     ``estimator(source, target)`` returns ``(H, W, 2)`` float32 ``(dx, dy)`` such that
     ``source[y, x]`` is seen at ``target[y + dy, x + dx]``.
@@ -207,19 +213,34 @@ class FlowEstimator:
         if method not in FLOW_METHODS:
             raise UsageError(f"flow method must be one of {', '.join(FLOW_METHODS)}. Got {method!r}")
         self.method = method
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
+        self._dis = None
+        if "dis" in method:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        if method == "dis-fine":
+            self._dis.setFinestScale(0)
+            self._dis.setPatchSize(8)
+            self._dis.setPatchStride(3)
+            self._dis.setGradientDescentIterations(25)
+            self._dis.setVariationalRefinementIterations(10)
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        import cv2
-
         source_gray, target_gray = _gray(source), _gray(target)
         if source_gray.shape != target_gray.shape:
             raise ShapeError(f"flow needs frames of one size. Got {source_gray.shape} and {target_gray.shape}")
-        if self._dis is not None:
-            return self._dis.calc(source_gray, target_gray, None)
-        window = max(9, round(min(source_gray.shape) / 16) | 1)
-        return cv2.calcOpticalFlowFarneback(source_gray, target_gray, None, pyr_scale=0.5, levels=4, winsize=window,
-                                            iterations=3, poly_n=5, poly_sigma=1.1, flags=0)  # fmt: skip
+        if self.method == "farneback":
+            return _farneback(source_gray, target_gray)
+        flow = self._dis.calc(source_gray, target_gray, None)
+        if self.method == "dis+farneback":
+            flow = 0.5 * (flow + _farneback(source_gray, target_gray))
+        return flow
+
+
+def _farneback(source_gray: np.ndarray, target_gray: np.ndarray) -> np.ndarray:
+    import cv2
+
+    window = max(9, round(min(source_gray.shape) / 16) | 1)
+    return cv2.calcOpticalFlowFarneback(source_gray, target_gray, None, pyr_scale=0.5, levels=4, winsize=window,
+                                        iterations=3, poly_n=5, poly_sigma=1.1, flags=0)  # fmt: skip
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -310,7 +331,7 @@ class FlowBlender:
     fresh share ``1 - blend`` keeps them from drifting or smearing.
     """
 
-    def __init__(self, blend: float = 0.5, method: FlowMethod = "dis"):
+    def __init__(self, blend: float = 0.6, method: FlowMethod = "dis+farneback"):
         self.blend = blend
         self.estimator = FlowEstimator(method)
         self.previous_input: np.ndarray | None = None
@@ -380,8 +401,12 @@ class TemporalState:
 # -- the measure ------------------------------------------------------------------------------
 
 
+#: The flow :func:`warping_error` measures with by default: not one the blending uses.
+MEASURE_FLOW: FlowMethod = "dis-fine"
+
+
 def warping_errors(
-    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = "farneback",
+    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
     flows: Sequence[FlowPair] | None = None,
 ) -> list[float]:  # fmt: skip
     """Per consecutive pair ``(t-1, t)``: the mean over reliable pixels and channels of
@@ -409,13 +434,13 @@ def warping_errors(
     return errors
 
 
-def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = "farneback") -> list[FlowPair]:
+def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW) -> list[FlowPair]:
     """The flow and reliable pixels of every consecutive pair of input frames."""
     estimator = FlowEstimator(method)
     return [flow_pair(estimator, inputs[t - 1], inputs[t]) for t in range(1, len(inputs))]
 
 
-def warping_error(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = "farneback",
+def warping_error(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
                   flows: Sequence[FlowPair] | None = None) -> float:  # fmt: skip
     """The mean of :func:`warping_errors` over the clip (pairs across scene cuts left out)."""
     errors = [e for e in warping_errors(inputs, outputs, method, flows) if not math.isnan(e)]
