@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
+    # `adain eval video ...`: its own options and run (adain eval alone is unchanged)
+    from adain.cli.video import add_eval_parser
+
+    add_eval_parser(parser.add_subparsers(dest="eval_command", metavar="{video}", title="other evaluations"))
 
 
 def run(args: argparse.Namespace) -> int:

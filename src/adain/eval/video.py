@@ -1,0 +1,268 @@
+"""``adain eval video``: how much each temporal mechanism reduces flicker, and what it costs.
+
+Every clip is stylized once per temporal mode (``none`` = frame by frame, ``ema``, ``flow``,
+``ema+flow``) with the same styles and options, end to end through
+:class:`~adain.pipeline.video_stylizer.VideoStylizer`, and scored:
+
+- **warping error**: mean squared difference between each stylized frame and the previous
+  stylized frame warped by the *input* frames' flow, over the pixels where that flow is
+  reliable (:func:`~adain.pipeline.temporal.warping_error`). The flow of the measure is
+  ``dis-fine`` by default (DIS at full resolution with variational refinement), not the flow
+  the ``flow`` mechanism blends with (DIS medium averaged with Farneback), so that the
+  mechanism is not scored by its own estimate;
+- **style loss** and **content loss**: the AdaIN losses of ``adain eval`` (mean/std at
+  relu1_1..relu4_1 against the style's statistics; relu4_1 against the per-frame AdaIN target),
+  averaged over frames;
+- **frames/s**: wall time of the run, and the share the temporal mechanisms took of it.
+
+The issue's bar, checked in the report: warping error at least 40% below ``none``, style loss
+at most 10% above, time at most 1.5x.
+
+Clips: video files (any :func:`~adain.pipeline.video.open_video` source), ``generated:shapes``
+(moving shapes over a panning texture) or ``generated:photo`` (a pan and zoom over a
+photograph from ``skimage.data`` with a cut-out moving across).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adain.errors import UsageError
+from adain.models import TAPS
+from adain.ops.losses import content_loss, style_loss_from_statistics
+from adain.ops.statistics import adain_from_statistics, blend_features, mix_statistics
+from adain.pipeline.clips import photo_clip, shapes_clip
+from adain.pipeline.image_io import save_image
+from adain.pipeline.stylize import StyleStatistics, StylizationPipeline, StylizeOptions
+from adain.pipeline.temporal import (
+    MEASURE_FLOW,
+    TEMPORAL_MODES,
+    FlowMethod,
+    TemporalOptions,
+    input_flows,
+    warping_error,
+)
+from adain.pipeline.video import open_video
+from adain.pipeline.video_stylizer import VideoStylizer, frame_to_tensor
+
+__all__ = [
+    "BAR", "GENERATED_CLIPS", "ModeScore", "VideoEvalConfig", "evaluate_video", "frame_strip", "load_clip", "ratios",
+    "write_video_report",
+]  # fmt: skip
+
+#: The issue's bar, relative to frame-by-frame stylization.
+BAR = {"warping_error_ratio_max": 0.60, "style_loss_ratio_max": 1.10, "time_ratio_max": 1.50}
+GENERATED_CLIPS = ("generated:shapes", "generated:photo")
+
+
+@dataclass
+class VideoEvalConfig:
+    """What ``adain eval video`` runs.
+
+    Attributes:
+        clips: video paths or ``generated:shapes`` / ``generated:photo``.
+        out_dir: report folder.
+        size: frames are stylized at this shorter side (0: as they are).
+        frames: at most this many frames of each clip (from the start).
+        modes: temporal modes to compare; ``none`` is always run (the reference).
+        temporal: the parameters of the mechanisms (its ``mode`` is replaced per run).
+        measure_flow: the flow the warping error is measured with.
+        generated_aspect: width / height of generated clips.
+    """
+
+    clips: Sequence[str]
+    out_dir: Path = Path("eval-video")
+    size: int = 256
+    frames: int = 40
+    modes: Sequence[str] = TEMPORAL_MODES
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    measure_flow: FlowMethod = MEASURE_FLOW
+    generated_aspect: float = 1.5
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.modes if m not in TEMPORAL_MODES]
+        if unknown:
+            raise UsageError(f"unknown temporal modes {unknown}; known: {', '.join(TEMPORAL_MODES)}")
+        if "none" not in self.modes:
+            self.modes = ["none", *self.modes]
+        if self.frames < 2:
+            raise UsageError(f"a warping error needs at least 2 frames. Got frames={self.frames}")
+        if not self.clips:
+            raise UsageError("no clips to evaluate")
+
+
+@dataclass
+class ModeScore:
+    clip: str
+    mode: str
+    frames: int
+    width: int
+    height: int
+    warping_error: float
+    style_loss: float
+    content_loss: float
+    seconds: float
+    temporal_seconds: float
+    scene_cuts: list[int] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else math.inf
+
+
+def load_clip(spec: str, frames: int, size: int, aspect: float = 1.5, seed: int = 0) -> list[np.ndarray]:
+    """The first ``frames`` frames of a clip (a path or one of :data:`GENERATED_CLIPS`).
+
+    Generated clips are made at ``size`` (shorter side) directly; files keep their size (the
+    stylizer resizes them).
+    """
+    if spec in GENERATED_CLIPS:
+        height = size or 256
+        width = max(8, round(height * aspect / 2) * 2)
+        make = shapes_clip if spec == "generated:shapes" else photo_clip
+        return make(frames, height, width, seed=seed)
+    return list(islice(open_video(spec).frames(), frames))
+
+
+def _style_targets(statistics: list[StyleStatistics], options: StylizeOptions) -> tuple[dict, dict]:
+    """The style statistics the style loss compares with: the styles mixed by their weights."""
+    weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
+    means, stds = {}, {}
+    for tap in TAPS:
+        means[tap], stds[tap] = mix_statistics(torch.cat([s.at(tap)[0] for s in statistics]),
+                                               torch.cat([s.at(tap)[1] for s in statistics]), weights)  # fmt: skip
+    return means, stds
+
+
+@torch.inference_mode()
+def _losses(pipeline: StylizationPipeline, inputs: list[np.ndarray], outputs: list[np.ndarray],
+            means: dict, stds: dict, alpha: float) -> tuple[float, float]:  # fmt: skip
+    """Mean content and style loss over the frames (float32 encoder passes)."""
+    encoder = pipeline.encoder
+    style, content = [], []
+    for frame, output in zip(inputs, outputs):
+        output_taps = encoder(torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float().to(pipeline.device))
+        content_features = encoder(frame_to_tensor(frame).to(pipeline.device))["relu4_1"]
+        target = blend_features(content_features, adain_from_statistics(content_features, means["relu4_1"], stds["relu4_1"]), alpha)
+        style.append(float(style_loss_from_statistics(output_taps, means, stds).mean()))
+        content.append(float(content_loss(output_taps["relu4_1"], target).mean()))
+    return float(np.mean(content)), float(np.mean(style))
+
+
+def evaluate_video(
+    pipeline: StylizationPipeline,
+    styles: Sequence,
+    options: StylizeOptions,
+    config: VideoEvalConfig,
+    progress: bool = True,
+) -> tuple[list[ModeScore], dict[str, dict[str, list[np.ndarray]]]]:
+    """Scores of every mode on every clip, and the frames (``{clip: {"input"|mode: frames}}``)."""
+    from tqdm import tqdm
+
+    scores: list[ModeScore] = []
+    frames_by_clip: dict[str, dict[str, list[np.ndarray]]] = {}
+    jobs = [(clip, mode) for clip in config.clips for mode in config.modes]
+    bar = tqdm(total=len(jobs), desc="eval video", unit="run", disable=not progress)
+    for clip in config.clips:
+        raw = load_clip(clip, config.frames, config.size, config.generated_aspect)
+        sizing = VideoStylizer(pipeline, styles, replace(options, size=config.size if clip not in GENERATED_CLIPS else 0))
+        inputs = [sizing.resize(frame) for frame in raw]
+        flows = input_flows(inputs, config.measure_flow)
+        means, stds = _style_targets(sizing.style_statistics(inputs[0]), options)
+        frames_by_clip[clip] = {"input": inputs}
+        for mode in config.modes:
+            stylizer = VideoStylizer(pipeline, styles, replace(options, size=0, max_size=0), replace(config.temporal, mode=mode))
+            started = time.perf_counter()
+            outputs = list(stylizer.stylize_frames(inputs))
+            seconds = time.perf_counter() - started
+            content, style = _losses(pipeline, inputs, outputs, means, stds, options.alpha)
+            height, width = inputs[0].shape[:2]
+            scores.append(ModeScore(clip, mode, len(inputs), width, height, warping_error(inputs, outputs, flows=flows),
+                                    style, content, seconds, stylizer.timings["temporal"], stylizer.scene_cuts))  # fmt: skip
+            frames_by_clip[clip][mode] = outputs
+            bar.update(1)
+    bar.close()
+    return scores, frames_by_clip
+
+
+def ratios(scores: list[ModeScore]) -> list[dict]:
+    """Each score as a row with its ratios to ``none`` on the same clip and the bar's verdicts."""
+    reference = {s.clip: s for s in scores if s.mode == "none"}
+    rows = []
+    for s in scores:
+        base = reference[s.clip]
+        row = {**asdict(s), "frames_per_second": s.frames_per_second,
+               "warping_error_ratio": s.warping_error / base.warping_error if base.warping_error > 0 else math.nan,
+               "style_loss_ratio": s.style_loss / base.style_loss if base.style_loss > 0 else math.nan,
+               "time_ratio": s.seconds / base.seconds if base.seconds > 0 else math.nan,
+               "temporal_share": s.temporal_seconds / s.seconds if s.seconds > 0 else 0.0}  # fmt: skip
+        row["passes_bar"] = bool(row["warping_error_ratio"] <= BAR["warping_error_ratio_max"]
+                                 and row["style_loss_ratio"] <= BAR["style_loss_ratio_max"]
+                                 and row["time_ratio"] <= BAR["time_ratio_max"]) if s.mode != "none" else None  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def frame_strip(frames: dict[str, list[np.ndarray]], modes: Sequence[str], start: int, count: int = 4,
+                gain: float = 4.0) -> np.ndarray:  # fmt: skip
+    """A comparison image: rows ``input`` and each of ``modes`` over ``count`` consecutive frames
+    from ``start``, then for each mode a row of its temporal change (``|frame_t - frame_{t-1}|``
+    times ``gain``): flicker shows there as change where the input does not move. ``(H, W, 3)`` float."""
+    count = max(1, min(count, len(frames["input"]) - 1))
+    start = max(1, min(start, len(frames["input"]) - count))
+    rows = []
+
+    def row(images: list[np.ndarray]) -> np.ndarray:
+        pad = np.ones((images[0].shape[0], 4, 3), np.float32)
+        cells = [item for image in images for item in (image, pad)][:-1]
+        return np.concatenate(cells, axis=1)
+
+    def as_float(image: np.ndarray) -> np.ndarray:
+        return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+
+    for name in ["input", *modes]:
+        rows.append(row([as_float(frames[name][t]) for t in range(start, start + count)]))
+    for name in modes:
+        clip = [as_float(f) for f in frames[name]]
+        rows.append(row([np.clip(np.abs(clip[t] - clip[t - 1]) * gain, 0, 1) for t in range(start, start + count)]))
+    gap = np.ones((4, rows[0].shape[1], 3), np.float32)
+    return np.concatenate([item for r in rows for item in (r, gap)][:-1], axis=0)
+
+
+def write_video_report(scores: list[ModeScore], frames: dict[str, dict[str, list[np.ndarray]]], out_dir: Path,
+                       header: dict[str, object], strip_modes: Sequence[str] = ("none", "ema+flow")) -> dict[str, Path]:  # fmt: skip
+    """``results.json``, ``results.md`` and a frame strip PNG per clip in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = ratios(scores)
+    paths = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
+    paths["json"].write_text(json.dumps({**header, "bar": BAR, "results": rows}, indent=2, default=str) + "\n")
+    lines = ["# adain eval video", "", *(f"- {k}: {v}" for k, v in header.items()), "",
+             "Bar (vs none): warping error <= 0.60x, style loss <= 1.10x, time <= 1.50x.", "",
+             ("| clip | frames | mode | warping error | vs none | style loss | vs none | content loss | frames/s | time vs none "
+              "| temporal share | bar |"), "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        verdict = "" if r["passes_bar"] is None else ("pass" if r["passes_bar"] else "fail")
+        lines.append(f"| {r['clip']} | {r['frames']} ({r['width']}x{r['height']}) | {r['mode']} | {r['warping_error']:.5f} | "
+                     f"{r['warping_error_ratio']:.2f} | {r['style_loss']:.3f} | {r['style_loss_ratio']:.2f} | "
+                     f"{r['content_loss']:.3f} | {r['frames_per_second']:.2f} | {r['time_ratio']:.2f} | "
+                     f"{r['temporal_share']:.1%} | {verdict} |")  # fmt: skip
+    lines += ["", ("Warping error: mean squared difference (RGB in [0, 1]) between each stylized frame and the previous one "
+                   "warped by the input frames' optical flow, on pixels where forward and backward flow agree."), ""]  # fmt: skip
+    available = [m for m in strip_modes if any(s.mode == m for s in scores)]
+    for index, (clip, clip_frames) in enumerate(frames.items()):
+        name = f"strip_{index}.png"
+        strip = frame_strip(clip_frames, available, start=len(clip_frames["input"]) // 2)
+        paths[f"strip-{index}"] = out_dir / name
+        save_image(torch.from_numpy(strip).permute(2, 0, 1)[None], out_dir / name)
+        lines.append(f"![{clip}]({name}) rows: input, {', '.join(available)}; then each one's frame-to-frame change (x4).")
+    paths["markdown"].write_text("\n".join(lines) + "\n")
+    return paths

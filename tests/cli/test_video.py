@@ -1,0 +1,169 @@
+"""``adain video`` end to end on generated clips with an audio track, the per-frame options, and
+every bad input: one stderr line, a non-zero exit and nothing written (not even a temporary).
+Also ``adain eval video`` (and ``adain eval`` still parsing as before)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from adain.cli.main import build_parser
+from adain.pipeline.clips import shapes_clip, write_clip
+from adain.pipeline.video import open_video
+from adain.pipeline.video_stylizer import VideoStylizer
+
+SMALL = ("--size", "0", "--style-size", "0", "--no-progress")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 frames, 48x32, 8 fps, H.264 + AAC."""
+    return write_clip(shapes_clip(6, 32, 48, seed=2), tmp_path_factory.mktemp("clip") / "clip.mp4", fps=8)
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    return tmp_path / "run"
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*"))
+
+
+def test_video_to_mp4_keeps_rate_frames_and_audio(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path) -> None:
+    result = adain("video", clip, "--style", "bank:candy", "-o", "out.mp4", "--decoder", decoder_file, "--crf", "20", *SMALL)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.out.startswith("wrote out.mp4 (6 frames, 48x32, 8 fps;") and "frames/s" in result.out
+    assert _files(run_dir) == ["out.mp4"]
+    info = open_video(run_dir / "out.mp4").info
+    assert (info.width, info.height, info.fps, info.frame_count, info.codec, info.audio_codec) == (48, 32, Fraction(8), 6, "h264", "aac")
+    with av.open(str(run_dir / "out.mp4")) as container:
+        assert float(container.streams.audio[0].duration * container.streams.audio[0].time_base) == pytest.approx(0.75, abs=0.1)
+
+
+def test_per_frame_options_and_default_output_name(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.tile((np.arange(48) < 24).astype(np.uint8)[None] * 255, (32, 1))).save(mask)
+    style = tmp_path / "style.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(style)
+    result = adain("video", clip, "-s", "bank:candy", "-s", style, "--mask", mask, "--mask-alpha", "1,0.5",
+                   "--preserve-color", "luminance", "--size", "20", "--style-size", "0", "--max-memory", "64",
+                   "--temporal", "flow", "--blend", "0.6", "--no-audio", "--decoder", decoder_file, "--no-progress")  # fmt: skip
+    assert result.code == 0, result.err
+    assert _files(run_dir) == ["clip_stylized.mp4"]
+    info = open_video(run_dir / "clip_stylized.mp4").info
+    assert (info.width, info.height, info.audio_codec) == (30, 20, None)  # 30x20: --size 20, even sizes
+
+
+def test_style_mix_to_gif_and_frames_in(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, tmp_path: Path) -> None:
+    frames_in = tmp_path / "frames"
+    frames_in.mkdir()
+    for index, frame in enumerate(open_video(clip).frames()):
+        Image.fromarray(frame).save(frames_in / f"{index}.png")
+    result = adain("video", frames_in, "-s", "bank:candy", "-s", "bank:composition-vii", "--style-weights", "0.7,0.3",
+                   "--fps", "5", "-o", "out.gif", "--decoder", decoder_file, *SMALL)  # fmt: skip
+    assert result.code == 0, result.err
+    assert _files(run_dir) == ["out.gif"]
+    info = open_video(run_dir / "out.gif").info
+    assert (info.kind, info.frame_count, info.fps) == ("gif", 6, 5)
+    assert adain("video", run_dir / "out.gif", "-s", "bank:candy", "-o", "frames_out", "--decoder", decoder_file, *SMALL).code == 0
+    assert len(list((run_dir / "frames_out").iterdir())) == 6
+
+
+def _bad_inputs(directory: Path, clip: Path) -> dict[str, str]:
+    """name -> the message expected for it."""
+    (directory / "garbage.mp4").write_bytes(b"\x00garbage" * 50)
+    (directory / "truncated.mp4").write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    mkv = write_clip(shapes_clip(12, 32, 48), directory / "whole.mkv", fps=8, audio=False).read_bytes()
+    (directory / "whole.mkv").unlink()
+    (directory / "truncated.mkv").write_bytes(mkv[: len(mkv) // 2])
+    (directory / "codec.mkv").write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/QQQ"))
+    (directory / "empty_folder").mkdir()
+    with av.open(str(directory / "sound.m4a"), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return {
+        "missing.mp4": "video not found",
+        "garbage.mp4": "is not a readable video",
+        "truncated.mp4": "is not a readable video",
+        "truncated.mkv": "is truncated",
+        "codec.mkv": "unsupported video codec",
+        "empty_folder": "has no frames",
+        "sound.m4a": "has no video stream",
+    }
+
+
+def test_bad_inputs_one_line_exit_1_and_nothing_written(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    inputs = tmp_path / "bad"
+    inputs.mkdir()
+    for name, message in _bad_inputs(inputs, clip).items():
+        result = adain("video", inputs / name, "-s", "bank:candy", "-o", "out.mp4", "--decoder", decoder_file, *SMALL)
+        assert (result.code, len(result.err_lines), result.out) == (1, 1, ""), (name, result.err)
+        assert result.err.startswith("adain video: error: ") and message in result.err, (name, result.err)
+        assert _files(run_dir) == [], name
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-o", "out.avi"), "unknown video output extension '.avi'"),
+    (("-o", "out.mp4", "--crf", "60"), "crf must be an integer in [0, 51]"),
+    (("-o", "out.mp4", "--crf", "high"), "--crf must be an integer"),
+    (("-o", "out.mp4", "--blend", "2"), "blend must be a number in [0, 1]"),
+    (("-o", "out.mp4", "--alpha", "3"), "--alpha"),
+    (("-o", "out.mp4", "--fps", "0"), "fps must be a number in (0, 1000]"),
+])  # fmt: skip
+def test_usage_errors_exit_2(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, args: tuple, message: str) -> None:
+    result = adain("video", clip, "-s", "bank:candy", "--decoder", decoder_file, *args, *SMALL)
+    assert result.code == 2 and len(result.err_lines) == 1 and message in result.err, result.err
+    assert _files(run_dir) == []
+
+
+def test_ctrl_c_leaves_no_partial_output(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    original = VideoStylizer.stylize_frame
+    calls = []
+
+    def interrupted(self: VideoStylizer, frame: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, frame)
+
+    monkeypatch.setattr(VideoStylizer, "stylize_frame", interrupted)
+    for output in ("out.mp4", "out.gif", "frames"):
+        calls.clear()
+        result = adain("video", clip, "-s", "bank:candy", "-o", output, "--decoder", decoder_file, *SMALL)
+        assert (result.code, result.err.strip()) == (130, "adain video: interrupted")
+        assert _files(run_dir) == []
+
+
+def test_eval_video_writes_report(adain: Callable, run_dir: Path, decoder_file: Path) -> None:
+    result = adain("eval", "video", "generated:shapes", "--frames", "3", "--size", "32", "--modes", "flow",
+                   "--decoder", decoder_file, "-o", "report", "--no-progress")  # fmt: skip
+    assert result.code == 0, result.err
+    assert _files(run_dir / "report") == ["results.json", "results.md", "strip_0.png"]
+    rows = json.loads((run_dir / "report/results.json").read_text())["results"]
+    assert [r["mode"] for r in rows] == ["none", "flow"]
+    assert "warping error" in result.out and "report: report/results.md" in result.out
+
+
+def test_adain_eval_without_video_parses_as_before() -> None:
+    args = build_parser().parse_args(["eval", "--sizes", "256", "--limit", "2", "-o", "x"])
+    assert (args.sizes, args.limit, args.out, args.eval_command) == ((256,), 2, Path("x"), None)
+    assert args.run.__module__ == "adain.cli.eval"
+    args = build_parser().parse_args(["eval", "video", "a.mp4", "--frames", "5"])
+    assert (args.clips, args.frames, args.run.__module__) == (["a.mp4"], 5, "adain.cli.video")

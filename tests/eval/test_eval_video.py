@@ -1,0 +1,78 @@
+"""``adain eval video``'s measure: every mode scored on a clip (warping error, losses, time),
+ratios to frame-by-frame stylization with the bar's verdicts, and the report files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adain.errors import UsageError
+from adain.eval.video import VideoEvalConfig, evaluate_video, frame_strip, load_clip, ratios, write_video_report
+from adain.pipeline.banks import resolve_style
+from adain.pipeline.clips import shapes_clip, write_clip
+from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+from adain.weights import load_decoder, load_encoder
+
+
+@pytest.fixture(scope="module")
+def pipeline(decoder_file: Path) -> StylizationPipeline:
+    return StylizationPipeline(load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed")
+
+
+def test_every_mode_is_scored_against_frame_by_frame(pipeline: StylizationPipeline, tmp_path: Path) -> None:
+    clip = write_clip(shapes_clip(5, 40, 56, seed=1), tmp_path / "clip.mp4", fps=10, audio=True)
+    config = VideoEvalConfig(clips=["generated:shapes", str(clip)], size=32, frames=4, modes=["ema", "flow", "ema+flow"],
+                             out_dir=tmp_path / "report")  # fmt: skip
+    assert config.modes == ["none", "ema", "flow", "ema+flow"]  # the reference is always run
+    scores, frames = evaluate_video(pipeline, [resolve_style("bank:candy", "vgg16-hed")], StylizeOptions(), config, progress=False)
+    assert [(Path(s.clip).name, s.mode) for s in scores][:5] == [("generated:shapes", m) for m in config.modes] + [("clip.mp4", "none")]
+    for score in scores:
+        assert score.frames == 4 and score.warping_error > 0 and score.style_loss > 0 and score.content_loss > 0
+        assert score.seconds > 0 and 0 <= score.temporal_seconds < score.seconds
+    assert (scores[0].width, scores[0].height) == (48, 32)  # generated at --size 32, 1.5:1
+    assert (scores[4].width, scores[4].height) == (44, 32)  # the file resized to 32 (45 -> even)
+    by_mode = {s.mode: s for s in scores if s.clip == "generated:shapes"}
+    assert by_mode["flow"].warping_error < by_mode["none"].warping_error
+    rows = ratios(scores)
+    assert [r["warping_error_ratio"] for r in rows if r["mode"] == "none"] == [1.0, 1.0]
+    assert all(r["passes_bar"] is None for r in rows if r["mode"] == "none")
+    flow = next(r for r in rows if r["mode"] == "flow")
+    assert flow["passes_bar"] == (flow["warping_error_ratio"] <= 0.6 and flow["style_loss_ratio"] <= 1.1 and flow["time_ratio"] <= 1.5)
+    assert set(frames["generated:shapes"]) == {"input", *config.modes}
+
+    paths = write_video_report(scores, frames, config.out_dir, {"command": "test"})
+    stored = json.loads(paths["json"].read_text())
+    assert stored["command"] == "test" and stored["bar"]["warping_error_ratio_max"] == 0.6 and len(stored["results"]) == 8
+    markdown = paths["markdown"].read_text()
+    assert "| generated:shapes | 4 (48x32) | flow |" in markdown and "![generated:shapes](strip_0.png)" in markdown
+    with Image.open(paths["strip-1"]) as strip:
+        # rows: input, none, ema+flow, then two change rows; 3 columns (4 frames -> 3 pairs)
+        assert strip.size == (3 * 44 + 2 * 4, 5 * 32 + 4 * 4)
+
+
+def test_frame_strip_rows_and_flicker_rows() -> None:
+    still = [np.full((8, 10, 3), 0.5, np.float32)] * 5
+    flicker = [np.full((8, 10, 3), 0.5 + 0.1 * (k % 2), np.float32) for k in range(5)]
+    strip = frame_strip({"input": still, "none": flicker, "flow": still}, ["none", "flow"], start=2, count=2)
+    assert strip.shape == (5 * 8 + 4 * 4, 2 * 10 + 4, 3)
+    change_none, change_flow = strip[3 * 12 : 3 * 12 + 8, :10], strip[4 * 12 : 4 * 12 + 8, :10]
+    assert np.allclose(change_none, 0.4) and np.allclose(change_flow, 0.0)  # |0.1| x gain 4
+
+
+def test_config_and_clip_checks(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown temporal modes"):
+        VideoEvalConfig(clips=["generated:shapes"], modes=["blur"])
+    with pytest.raises(UsageError, match="at least 2 frames"):
+        VideoEvalConfig(clips=["generated:shapes"], frames=1)
+    with pytest.raises(UsageError, match="no clips"):
+        VideoEvalConfig(clips=[])
+    assert [f.shape for f in load_clip("generated:shapes", 2, 32)] == [(32, 48, 3)] * 2
+    pytest.importorskip("skimage")
+    photo = load_clip("generated:photo", 3, 32)
+    assert len(photo) == 3 and photo[0].shape == (32, 48, 3) and not np.array_equal(photo[0], photo[2])
+    assert math.isclose(float(np.mean(photo[0])), float(np.mean(photo[1])), rel_tol=0.2)  # one shot, no cut
