@@ -8,6 +8,9 @@
 # relu4_1; pixel loss dominant). Phase 2: the paper's AdaIN objective (content 1, style 10) at
 # 128-px crops of images resized to shorter side 256, batch 8, Adam 1e-4 with decay 5e-5,
 # bf16 autocast. Each call resumes whatever is there, so the same line continues in a new session.
+# On a machine without the run folders, continue from the shipped decoder (optimiser state is
+# lost; the run's sessions and its manifest say so):
+#   .venv/bin/adain train --init src/adain/weights/shipped/vgg16-hed-decoder.safetensors ... (phase 2's flags)
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/work/runs}
