@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from adain.cli.main import build_parser
-from adain.pipeline.clips import shapes_clip, write_clip
+from adain.pipeline.clips import shapes_clip, write_clip, write_sound
 from adain.pipeline.video import open_video
 from adain.pipeline.video_stylizer import VideoStylizer
 
@@ -90,12 +90,7 @@ def _bad_inputs(directory: Path, clip: Path) -> dict[str, str]:
     (directory / "truncated.mkv").write_bytes(mkv[: len(mkv) // 2])
     (directory / "codec.mkv").write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/QQQ"))
     (directory / "empty_folder").mkdir()
-    with av.open(str(directory / "sound.m4a"), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 8000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    write_sound(directory / "sound.m4a")
     return {
         "missing.mp4": "video not found",
         "garbage.mp4": "is not a readable video",

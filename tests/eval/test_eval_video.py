@@ -56,12 +56,14 @@ def test_every_mode_is_scored_against_frame_by_frame(pipeline: StylizationPipeli
 
 
 def test_frame_strip_rows_and_flicker_rows() -> None:
-    still = [np.full((8, 10, 3), 0.5, np.float32)] * 5
-    flicker = [np.full((8, 10, 3), 0.5 + 0.1 * (k % 2), np.float32) for k in range(5)]
+    still = [np.full((16, 20, 3), 0.5, np.float32)] * 5
+    flicker = [np.full((16, 20, 3), 0.5 + 0.1 * (k % 2), np.float32) for k in range(5)]
     strip = frame_strip({"input": still, "none": flicker, "flow": still}, ["none", "flow"], start=2, count=2)
-    assert strip.shape == (5 * 8 + 4 * 4, 2 * 10 + 4, 3)
-    change_none, change_flow = strip[3 * 12 : 3 * 12 + 8, :10], strip[4 * 12 : 4 * 12 + 8, :10]
+    assert strip.shape == (5 * 16 + 4 * 4, 2 * 20 + 4, 3)
+    change_none, change_flow = strip[3 * 20 : 3 * 20 + 16, :20], strip[4 * 20 : 4 * 20 + 16, :20]
     assert np.allclose(change_none, 0.4) and np.allclose(change_flow, 0.0)  # |0.1| x gain 4
+    tiny = [np.full((8, 10, 3), 0.5, np.float32)] * 3  # below DIS's minimum: Farneback's flow
+    assert frame_strip({"input": tiny, "none": tiny}, ["none"], start=1, count=2).shape == (3 * 8 + 2 * 4, 2 * 10 + 4, 3)
 
 
 def test_config_and_clip_checks(tmp_path: Path) -> None:

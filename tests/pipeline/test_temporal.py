@@ -24,6 +24,7 @@ from adain.pipeline.temporal import (
     restore_detail,
     warp,
     warping_error,
+    warping_errors,
 )
 from adain.pipeline.video import open_video
 from adain.pipeline.video_stylizer import VideoStylizer, frame_to_tensor, tensor_to_frame
@@ -142,6 +143,9 @@ def test_warping_error_is_zero_for_a_consistent_clip_and_high_for_noise() -> Non
     with pytest.raises(ShapeError, match="3 input frames but 2 outputs"):
         warping_error(still, still[:2])
     assert math.isnan(warping_error(still[:1], still[:1]))  # no pair to measure
+    cut = shapes_clip(4, 48, 64, seed=5, cut_at=2)
+    errors = warping_errors(cut, [f.astype(np.float32) / 255 for f in cut])
+    assert math.isnan(errors[1]) and not math.isnan(errors[0]) and not math.isnan(errors[2])  # the pair across the cut
 
 
 # -- VideoStylizer ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from PIL import Image
 
 from adain.errors import OutputError, UsageError
 from adain.pipeline import video as video_module
-from adain.pipeline.clips import shapes_clip, write_clip
+from adain.pipeline.clips import shapes_clip, write_clip, write_sound
 from adain.pipeline.video import VideoInputError, open_video, open_video_writer, output_kind
 
 
@@ -182,12 +182,7 @@ def test_bad_inputs_fail_with_one_clear_error(tmp_path: Path, clip: Path, frames
     (tmp_path / "codec.mkv").write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/QQQ"))
     (tmp_path / "no_frames").mkdir()
     (tmp_path / "broken.gif").write_bytes(b"GIF89a" + b"\x00" * 10)
-    with av.open(str(tmp_path / "sound.m4a"), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 8000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    write_sound(tmp_path / "sound.m4a")
     expected = {
         "missing.mp4": "video not found",
         "garbage.mp4": "is not a readable video",

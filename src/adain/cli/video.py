@@ -219,6 +219,6 @@ def run_eval(args: argparse.Namespace) -> int:
     for row in ratios(scores):
         print(f"{Path(row['clip']).name:<18} {row['mode']:<9} warping error {row['warping_error']:.5f} ({row['warping_error_ratio']:.2f}x)  "
               f"style {row['style_loss']:.1f} ({row['style_loss_ratio']:.2f}x)  {row['frames_per_second']:.2f} frames/s "
-              f"({row['time_ratio']:.2f}x)")  # fmt: skip
+              f"(time {row['time_ratio']:.2f}x, wall clock {row['wall_time_ratio']:.2f}x)")  # fmt: skip
     print(f"report: {paths['markdown']}")
     return 0

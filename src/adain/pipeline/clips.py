@@ -20,7 +20,7 @@ import numpy as np
 
 from adain.errors import UsageError
 
-__all__ = ["photo_clip", "shapes_clip", "tone", "write_clip"]
+__all__ = ["photo_clip", "shapes_clip", "tone", "write_clip", "write_sound"]
 
 #: ``(height, width, 3)`` uint8 RGB frames.
 Frames = list[np.ndarray]
@@ -158,6 +158,23 @@ def tone(seconds: float, sample_rate: int = 22050, frequency: float = 440.0) -> 
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     gate = (t % 1.0) < 0.8
     return (0.3 * np.sin(2 * np.pi * frequency * t) * gate).astype(np.float32)[None]
+
+
+def write_sound(path: str | os.PathLike[str], seconds: float = 0.2, sample_rate: int = 8000) -> Path:
+    """An audio-only file (AAC in MP4, e.g. ``.m4a``): a file with no video stream."""
+    import av
+
+    path = Path(path)
+    samples = tone(seconds, sample_rate)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=sample_rate)
+        stream.layout = "mono"
+        for start in range(0, samples.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = sample_rate, start
+            container.mux(stream.encode(chunk))
+        container.mux(stream.encode(None))
+    return path
 
 
 def write_clip(

@@ -200,6 +200,10 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
+#: DIS needs frames of at least this many pixels on a side; smaller ones get Farneback's flow.
+DIS_MIN_SIDE = 16
+
+
 class FlowEstimator:
     """Dense optical flow between two RGB frames with OpenCV (:data:`FLOW_METHODS`).
 
@@ -227,7 +231,7 @@ class FlowEstimator:
         source_gray, target_gray = _gray(source), _gray(target)
         if source_gray.shape != target_gray.shape:
             raise ShapeError(f"flow needs frames of one size. Got {source_gray.shape} and {target_gray.shape}")
-        if self.method == "farneback":
+        if self.method == "farneback" or min(source_gray.shape) < DIS_MIN_SIDE:
             return _farneback(source_gray, target_gray)
         flow = self._dis.calc(source_gray, target_gray, None)
         if self.method == "dis+farneback":
@@ -414,7 +418,7 @@ def warping_errors(
 
     Outputs are float in [0, 1] (uint8 is scaled). ``flows`` (from :func:`input_flows`) saves
     recomputing the inputs' flow when several outputs of one clip are scored. A pair without
-    reliable pixels (a scene cut) is skipped (``nan``).
+    reliable pixels, such as a pair across a scene cut, is skipped (``nan``).
     """
     if len(inputs) != len(outputs):
         raise ShapeError(f"{len(inputs)} input frames but {len(outputs)} outputs")
@@ -434,10 +438,25 @@ def warping_errors(
     return errors
 
 
-def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW) -> list[FlowPair]:
-    """The flow and reliable pixels of every consecutive pair of input frames."""
+def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
+                cut_threshold: float = TemporalOptions.cut_threshold) -> list[FlowPair]:  # fmt: skip
+    """The flow and reliable pixels of every consecutive pair of input frames.
+
+    Across a scene cut (:class:`SceneCutDetector`) no pixel is reliable: the two frames show
+    different things, and the few pixels a flow would still match by chance would measure
+    nothing but that chance.
+    """
     estimator = FlowEstimator(method)
-    return [flow_pair(estimator, inputs[t - 1], inputs[t]) for t in range(1, len(inputs))]
+    cuts = SceneCutDetector(cut_threshold)
+    cuts(inputs[0])
+    pairs = []
+    for t in range(1, len(inputs)):
+        if cuts(inputs[t]):
+            height, width = inputs[t].shape[:2]
+            pairs.append(FlowPair(np.zeros((height, width, 2), np.float32), np.zeros((height, width), bool)))
+        else:
+            pairs.append(flow_pair(estimator, inputs[t - 1], inputs[t]))
+    return pairs
 
 
 def warping_error(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
