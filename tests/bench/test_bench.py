@@ -48,7 +48,8 @@ def test_baseline_computes_our_function(decoder_file: Path) -> None:
 
 def test_plan_and_sizes() -> None:
     assert parse_size("512") == (512, 512) and parse_size("3840x2160") == (2160, 3840)
-    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16"), peer=False))
+    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16"), peer=False,
+                                     compile=False))  # fmt: skip
     small = [c for c in configs if c.height == 256]
     big = [c for c in configs if c.height == 2160]
     assert {(c.method, c.style, c.precision) for c in small} == {
@@ -61,8 +62,9 @@ def test_plan_and_sizes() -> None:
     assert all(c.options == {"max_memory_mb": 2048} for c in configs if c.method == "adain")
     assert all(c.options == {} for c in configs if c.method == "baseline")
     with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16"), peer=False))
-    assert {(c.backend, c.precision) for c in with_onnx if c.method == "adain"} == {
-        ("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32")}  # onnxruntime runs fp32 only
+    assert {(c.backend, c.precision, c.style, c.compile) for c in with_onnx if c.method == "adain"} == {
+        (backend, precision, style, False) for backend, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"))
+        for style in ("new", "cached")} | {("torch", "bf16", "cached", True)}  # onnxruntime runs fp32; compiled: cached bf16
 
 
 def test_report_table_and_plot(tmp_path: Path) -> None:
@@ -76,14 +78,14 @@ def test_report_table_and_plot(tmp_path: Path) -> None:
     ]  # fmt: skip
     report = {"date": "2026-11-25", "results": rows}
     table = markdown_table(report)
-    assert "| 512x512 | adain | torch | bf16 | cached | 0.300 | 700 | 0.30 | 1.20 |" in table
+    assert "| 512x512 | adain | torch | bf16 | cached | 0.300 |  | 700 | 0.30 | 1.20 |" in table
     assert "error: onnxruntime is not installed" in table
     assert plot(report, tmp_path / "latency.png").stat().st_size > 1000
 
 
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32", "--no-peer",
+    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32", "--no-peer", "--no-compile",
                  "-o", str(out), "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     report = json.loads(printed.splitlines()[0])

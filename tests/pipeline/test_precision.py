@@ -68,3 +68,14 @@ def test_shipped_decoder_bf16_is_within_40_db_of_fp32() -> None:
     approx = fast(content, style, size=256, output_type="pt").rgb
     assert psnr(approx, exact) >= MIN_PSNR_DB
     assert (approx - exact).abs().mean() < 2e-3
+
+
+@pytest.mark.slow
+def test_compiled_pipeline_computes_the_eager_result(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+    """``compile=True`` runs the same networks through torch.compile (fp32 here: equal to rounding)."""
+    compiled = StylizationPipeline(pipeline.encoder, pipeline.decoder, "vgg16-hed", compile=True)
+    content, style = torch.rand(1, 3, 24, 32, generator=rng), torch.rand(1, 3, 24, 24, generator=rng)
+    exact = pipeline(content, style, output_type="pt").rgb
+    assert torch.allclose(compiled(content, style, output_type="pt").rgb, exact, atol=1e-4)
+    with pytest.raises(UsageError, match="compile"):
+        StylizationPipeline.from_preset("vgg16-hed", backend="onnxruntime", compile=True)

@@ -31,6 +31,8 @@ class BenchConfig:
     style: str = "cached"
     backend: str = "torch"
     precision: str = "fp32"
+    #: torch.compile the networks (the warm-up run pays the compilation; see ``first_run_s``)
+    compile: bool = False
     preset: str = "vgg16-hed"
     threads: int = 0
     warmup: int = 1
@@ -109,7 +111,7 @@ def _build_pipeline(config: BenchConfig):
     if config.backend != "torch":
         return StylizationPipeline.from_preset(config.preset, backend=config.backend, precision=config.precision)
     return StylizationPipeline(load_encoder(config.preset, progress=False), _decoder(config.preset), config.preset,
-                               precision=config.precision)  # fmt: skip
+                               precision=config.precision, compile=config.compile)  # fmt: skip
 
 
 def measure(config: BenchConfig) -> dict[str, Any]:
@@ -117,9 +119,12 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         torch.set_num_threads(config.threads)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run = _runner(config)
+    first_runs: list[float] = []
     with torch.inference_mode():
         for _ in range(config.warmup):
+            start = time.perf_counter()
             run()
+            first_runs.append(time.perf_counter() - start)
         times: list[float] = []
         started = time.perf_counter()
         while len(times) < config.repeats and (not times or time.perf_counter() - started < config.max_seconds):
@@ -131,6 +136,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         **asdict(config),
         "latency_s": statistics.median(times),
         "latencies_s": times,
+        "first_run_s": first_runs[0] if first_runs else times[0],
         "peak_rss_mb": peak_kib / 1024,
         "rss_after_load_mb": rss_before / 1024,
         "threads_used": torch.get_num_threads(),

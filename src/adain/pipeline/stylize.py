@@ -452,18 +452,25 @@ class StylizationPipeline:
     """
 
     def __init__(self, encoder: VGGEncoder | OnnxEncoder, decoder: Decoder | OnnxDecoder, preset: str | None = None,
-                 device: str | torch.device = "cpu", precision: str = "fp32"):  # fmt: skip
+                 device: str | torch.device = "cpu", precision: str = "fp32", compile: bool = False):  # fmt: skip
         """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
         pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
         ``encoder``/``decoder`` in fp32 for optimization; statistics and AdaIN stay fp32.
         Modules handed over run as they are (fp32) unless asked; :meth:`from_preset`, the
-        product's entry point, defaults to ``"auto"``."""
+        product's entry point, defaults to ``"auto"``.
+
+        ``compile``: run the encoder and decoder through ``torch.compile`` (inductor, weights
+        frozen into the graph: fused convolution epilogues, pre-packed weights). Measured ~20%
+        faster per image on the 2-core CPU, but the first image of each size pays the
+        compilation (15-30 s): worth it for video, a server or a long batch, not one image.
+        Torch backend only."""
         if precision not in PRECISIONS:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()
         self.decoder = decoder.eval()
         self.preset = preset
         self.requested_precision = precision
+        self.compile = compile
         self.device = torch.device("cpu")
         self.to(device)
 
@@ -477,6 +484,7 @@ class StylizationPipeline:
         backend: Literal["torch", "onnxruntime"] = "torch",
         onnx: OnnxBackendOptions | None = None,
         precision: str = "auto",
+        compile: bool = False,
     ) -> StylizationPipeline:
         """Load a preset's encoder and decoder (``decoder_path`` overrides the preset's decoder).
 
@@ -486,7 +494,7 @@ class StylizationPipeline:
         With ``backend="onnxruntime"`` the encoder and decoder run as onnxruntime sessions
         (:mod:`adain.pipeline.onnx_backend`; ``onnx`` chooses providers, threads and files; the
         cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
-        then be the CPU. ``precision``: see :meth:`__init__`.
+        then be the CPU. ``precision`` and ``compile``: see :meth:`__init__`.
 
         Raises:
             PresetError: unknown preset.
@@ -506,6 +514,8 @@ class StylizationPipeline:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         if backend == "onnxruntime" and precision == "bf16":
             raise UsageError("precision bf16 runs on the torch backend; the onnxruntime backend runs fp32")
+        if backend == "onnxruntime" and compile:
+            raise UsageError("compile runs on the torch backend; onnxruntime optimises its own graphs")
         if backend == "onnxruntime":
             from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available
 
@@ -525,7 +535,7 @@ class StylizationPipeline:
             from adain.pipeline.onnx_backend import onnx_modules
 
             return cls(*onnx_modules(encoder, decoder, preset, onnx), preset=preset, device=device, precision="fp32")
-        return cls(encoder, decoder, preset=preset, device=device, precision=precision)
+        return cls(encoder, decoder, preset=preset, device=device, precision=precision, compile=compile)
 
     @property
     def backend(self) -> str:
@@ -541,6 +551,13 @@ class StylizationPipeline:
             self.inference_encoder, self.inference_decoder = inference_copy(self.encoder), inference_copy(self.decoder)
         else:
             self.inference_encoder, self.inference_decoder = self.encoder, self.decoder
+        if self.compile:
+            if self.backend != "torch":
+                raise UsageError(f"compile needs the torch backend, not {self.backend!r}")
+            # freezing treats the weights as constants: inductor pre-packs them and fuses the ReLUs
+            options = {"freezing": True}
+            self.inference_encoder = torch.compile(self.inference_encoder, options=options)
+            self.inference_decoder = torch.compile(self.inference_decoder, options=options)
         return self
 
     # -- styles ---------------------------------------------------------------------------------
