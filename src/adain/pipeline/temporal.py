@@ -247,26 +247,33 @@ def _farneback(source_gray: np.ndarray, target_gray: np.ndarray) -> np.ndarray:
                                         iterations=3, poly_n=5, poly_sigma=1.1, flags=0)  # fmt: skip
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` sampled at ``x + flow(x)`` (bilinear; outside the image: the nearest edge pixel).
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: Literal["linear", "cubic"] = "linear") -> np.ndarray:
+    """``image`` sampled at ``x + flow(x)`` (bilinear or bicubic; outside the image: the nearest
+    edge pixel).
 
     With ``flow`` from frame t to frame t-1, this brings frame t-1 (or its stylization) onto
-    frame t's pixels.
+    frame t's pixels. Bicubic keeps more detail when the result is warped again and again (the
+    blender's recursion); it can overshoot the input's range.
     """
     import cv2
 
     height, width = flow.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mode = cv2.INTER_CUBIC if interpolation == "cubic" else cv2.INTER_LINEAR
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], mode, borderMode=cv2.BORDER_REPLICATE)
 
 
-def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+def consistency_mask(backward: np.ndarray, forward: np.ndarray, motion_boundaries: bool = True) -> np.ndarray:
     """Where the flow ``backward`` (frame t -> t-1) can be trusted, ``(H, W)`` bool.
 
     A pixel is reliable when the forward flow (t-1 -> t) at the point it lands on brings it
     back (``|b + f(x + b)|^2 <= 0.01 (|b|^2 + |f(x + b)|^2) + 0.5``), it lands inside frame
-    t-1, and it is not on a motion boundary (``|grad b|^2 <= 0.01 |b|^2 + 0.002``): the
-    criteria of Ruder et al. (2016). Occluded and disoccluded pixels fail the first test.
+    t-1, and (with ``motion_boundaries``) it is not on a motion boundary
+    (``|grad b|^2 <= 0.01 |b|^2 + 0.002``): the criteria of Ruder et al. (2016). Occluded and
+    disoccluded pixels fail the first test. The measure uses all three; the blender leaves the
+    last out: on the real clip it rejected a quarter of the pixels the round trip accepts (any
+    noise in a fast estimate's flow has a gradient), and blending there lowered the warping
+    error from 0.61x to 0.54x of frame-by-frame stylization.
     """
     import cv2
 
@@ -279,9 +286,11 @@ def consistency_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     target_x, target_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
     inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
-    gradient = sum(cv2.Sobel(backward[..., k], cv2.CV_32F, dx, dy, ksize=1) ** 2 for k in range(2) for dx, dy in ((1, 0), (0, 1)))
-    boundary = gradient > 0.01 * (backward**2).sum(axis=2) + 0.002
-    return (round_trip <= tolerance) & inside & ~boundary
+    reliable = (round_trip <= tolerance) & inside
+    if motion_boundaries:
+        gradient = sum(cv2.Sobel(backward[..., k], cv2.CV_32F, dx, dy, ksize=1) ** 2 for k in range(2) for dx, dy in ((1, 0), (0, 1)))
+        reliable &= gradient <= 0.01 * (backward**2).sum(axis=2) + 0.002
+    return reliable
 
 
 @dataclass
@@ -292,11 +301,11 @@ class FlowPair:
     reliable: np.ndarray  # (H, W) bool
 
 
-def flow_pair(estimator: FlowEstimator, previous: np.ndarray, current: np.ndarray) -> FlowPair:
-    """Backward flow from ``current`` to ``previous`` and where it is reliable."""
+def flow_pair(estimator: FlowEstimator, previous: np.ndarray, current: np.ndarray, motion_boundaries: bool = True) -> FlowPair:
+    """Backward flow from ``current`` to ``previous`` and where it is reliable (:func:`consistency_mask`)."""
     backward = estimator(current, previous)
     forward = estimator(previous, current)
-    return FlowPair(backward, consistency_mask(backward, forward))
+    return FlowPair(backward, consistency_mask(backward, forward, motion_boundaries))
 
 
 #: Detail restoration after blending: the band below this Gaussian sigma (pixels) is the
@@ -329,8 +338,9 @@ class FlowBlender:
     """Blends the previous output, warped by the input frames' flow, into the current one.
 
     ``blender(input_frame, stylized)`` returns ``stylized + w * (warped_previous - stylized)``
-    with ``w = blend`` on reliable pixels and 0 elsewhere (the mask is feathered by a pixel so
-    that no seam shows where it switches), its detail restored (:func:`restore_detail`). The
+    with ``w = blend`` on pixels where forward and backward flow agree and 0 elsewhere (the mask
+    is feathered by a pixel so that no seam shows where it switches), its detail restored
+    (:func:`restore_detail`); the previous output is warped bicubically. The
     previous *output* is used, so strokes are carried along the motion over many frames; the
     fresh share ``1 - blend`` keeps them from drifting or smearing.
     """
@@ -353,9 +363,9 @@ class FlowBlender:
             raise ShapeError(f"input frame {frame.shape[:2]} and stylized frame {stylized.shape[:2]} differ in size")
         output = stylized
         if self.previous_input is not None and self.previous_output is not None and self.blend > 0:
-            pair = flow_pair(self.estimator, self.previous_input, frame)
+            pair = flow_pair(self.estimator, self.previous_input, frame, motion_boundaries=False)
             weight = cv2.GaussianBlur(pair.reliable.astype(np.float32), (0, 0), 1.0) * pair.reliable * self.blend
-            warped = warp(self.previous_output, pair.backward)
+            warped = np.clip(warp(self.previous_output, pair.backward, "cubic"), 0.0, 1.0)
             output = restore_detail(stylized + weight[..., None] * (warped - stylized), stylized)
         self.previous_input, self.previous_output = frame, output
         return output
