@@ -104,6 +104,12 @@ def test_consistency_mask_rejects_disocclusions_and_the_border() -> None:
     assert not mask[:, :4].any()  # came from outside the previous frame
     assert not mask[:, 24:34].any()  # lands on pixels whose forward flow disagrees
     assert mask[:, 8:20].all() and mask[:, 38:].all()
+    # a zoom: the flow varies smoothly and round-trips; the motion-boundary test (measure only) rejects its steep part
+    x = np.arange(width, dtype=np.float32)[None].repeat(height, 0)
+    zoom_backward, zoom_forward = np.zeros_like(backward), np.zeros_like(forward)
+    zoom_backward[..., 0], zoom_forward[..., 0] = -0.2 * x, 0.25 * x
+    assert consistency_mask(zoom_backward, zoom_forward, motion_boundaries=False)[:, 1:-1].all()
+    assert not consistency_mask(zoom_backward, zoom_forward)[:, 1:10].any()
     with pytest.raises(ShapeError, match="flows must be two"):
         consistency_mask(backward, forward[:, :10])
 
