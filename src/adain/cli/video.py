@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 2. weights, then the film (style statistics once, at the first frame)
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device, backend=args.backend,
-                                               onnx=backend_options, **_precision(args))  # fmt: skip
+                                               onnx=backend_options, **_network_options(args))  # fmt: skip
     stylizer = VideoStylizer(pipeline, styles, options, temporal)
     report = stylizer.stylize_video(source, output, crf=crf, fps=fps, keep_audio=not args.no_audio,
                                     progress=False if args.no_progress else None)  # fmt: skip
@@ -147,10 +147,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _precision(args: argparse.Namespace) -> dict[str, str]:
-    """``precision=`` for ``from_preset`` where the shared options have ``--precision``."""
-    precision = getattr(args, "precision", None)
-    return {} if precision is None else {"precision": precision}
+def _network_options(args: argparse.Namespace) -> dict[str, object]:
+    """``precision=`` and ``compile=`` for ``from_preset``, as the shared options give them."""
+    return {name: getattr(args, name) for name in ("precision", "compile") if getattr(args, name, None) is not None}
 
 
 # -- adain eval video -------------------------------------------------------------------------
