@@ -34,7 +34,7 @@ from adain.weights.presets import DEFAULT_PRESET, get_preset
 if TYPE_CHECKING:
     from adain.pipeline.onnx_backend import OnnxBackendOptions
 
-__all__ = ["add_parser", "add_stylize_arguments", "backend_options_from_args", "options_from_args", "run"]
+__all__ = ["add_parser", "add_stylize_arguments", "backend_options_from_args", "options_from_args", "pipeline_from_args", "run"]
 
 GUIDED_FILTER_RADIUS = 4
 GUIDED_FILTER_EPS = 1e-2
@@ -218,6 +218,14 @@ def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions)
     return OnnxBackendOptions(providers=providers, encoder_file=args.onnx_encoder, decoder_file=args.onnx_decoder)
 
 
+def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOptions | None) -> StylizationPipeline:
+    """The pipeline :func:`add_stylize_arguments`' options ask for (preset, decoder, device, backend,
+    precision, compile), loaded once; shared by ``adain stylize`` and ``adain video``."""
+    return StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device,
+                                           backend=args.backend, onnx=backend_options,
+                                           precision=args.precision, compile=args.compile)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     # 1. everything checkable without weights: options, preset, inputs, outputs
     options = options_from_args(args)
@@ -236,9 +244,7 @@ def run(args: argparse.Namespace) -> int:
     backend_options = backend_options_from_args(args, options)
 
     # 2. weights (a preset without a decoder fails here, with one line)
-    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device,
-                                               backend=args.backend, onnx=backend_options,
-                                               precision=args.precision, compile=args.compile)  # fmt: skip
+    pipeline = pipeline_from_args(args, backend_options)
 
     # 3. styles: read once; encoded once unless "match" recolours them per content image
     # (bank:NAME styles are statistics already: no image, no encoder pass)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adain.cli.stylize import add_stylize_arguments, backend_options_from_args, options_from_args
+from adain.cli.stylize import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
 from adain.errors import UsageError
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _parse_number(text: str | None, option: str, kind: type) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     from adain.pipeline.banks import resolve_style
-    from adain.pipeline.stylize import StyleStatistics, StylizationPipeline
+    from adain.pipeline.stylize import StyleStatistics
     from adain.pipeline.video import check_output, check_output_location, open_video
     from adain.pipeline.video_stylizer import VideoStylizer
     from adain.weights.presets import get_preset
@@ -136,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(output, fps or source.info.fps, crf)
 
     # 2. weights, then the film (style statistics once, at the first frame)
-    pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device, backend=args.backend,
-                                               onnx=backend_options, **_network_options(args))  # fmt: skip
+    pipeline = pipeline_from_args(args, backend_options)
     stylizer = VideoStylizer(pipeline, styles, options, temporal)
     report = stylizer.stylize_video(source, output, crf=crf, fps=fps, keep_audio=not args.no_audio,
                                     progress=False if args.no_progress else None)  # fmt: skip
@@ -145,11 +144,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"adain video: note: {note}", file=sys.stderr)
     print(report.summary())
     return 0
-
-
-def _network_options(args: argparse.Namespace) -> dict[str, object]:
-    """``precision=`` and ``compile=`` for ``from_preset``, as the shared options give them."""
-    return {name: getattr(args, name) for name in ("precision", "compile") if getattr(args, name, None) is not None}
 
 
 # -- adain eval video -------------------------------------------------------------------------
