@@ -8,9 +8,9 @@
 # relu4_1; pixel loss dominant). Phase 2: the paper's AdaIN objective (content 1, style 10) at
 # 128-px crops of images resized to shorter side 256, batch 8, Adam 1e-4 with decay 5e-5,
 # bf16 autocast. Each call resumes whatever is there, so the same line continues in a new session.
-# On a machine without the run folders, continue from the shipped decoder (optimiser state is
-# lost; the run's sessions and its manifest say so):
-#   .venv/bin/adain train --init src/adain/weights/shipped/vgg16-hed-decoder.safetensors ... (phase 2's flags)
+# On a machine without the run folders (a new machine), phase 2 starts from the shipped decoder
+# (its optimiser state is lost; the manifest's init_decoder_entry records what it started from).
+# INIT=path overrides that decoder; INIT= (empty) with no run folders starts again from phase 1.
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/work/runs}
@@ -20,7 +20,11 @@ A=".venv/bin/adain"
 RECON="$RUNS/recon"
 MAIN="$RUNS/adain128"
 
-if [ ! -f "$RECON/decoder.safetensors" ]; then
+SHIPPED=src/adain/weights/shipped/vgg16-hed-decoder.safetensors
+INIT=${INIT-$([ -f "$SHIPPED" ] && [ ! -f "$RECON/decoder.safetensors" ] && echo "$SHIPPED" || true)}
+if [ -f "$MAIN/checkpoint.pt" ] || [ -n "$INIT" ]; then
+  :  # phase 1 is not needed: phase 2 resumes, or starts from INIT
+elif [ ! -f "$RECON/decoder.safetensors" ]; then
   resume=$([ -f "$RECON/checkpoint.pt" ] && echo --resume || true)
   $A train --objective reconstruction --content "$DATA/content" --style "$DATA/style" --run-dir "$RECON" \
     --steps 300 --batch-size 8 --crop-size 128 --resize-shorter 256 --lr 1e-4 --feature-weight 0.01 \
@@ -30,7 +34,7 @@ if [ -f "$MAIN/checkpoint.pt" ]; then
   $A train --resume --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" \
     --threads 2 --checkpoint-every 200 --sample-every 250
 else
-  $A train --init "$RECON/decoder.safetensors" --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" \
+  $A train --init "${INIT:-$RECON/decoder.safetensors}" --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" \
     --steps "$STEPS" --batch-size 8 --crop-size 128 --resize-shorter 256 --lr 1e-4 --lr-decay 5e-5 \
-    --content-weight 1 --style-weight 10 --checkpoint-every 200 --sample-every 250 --log-every 10 --threads 2
+    --content-weight 1 --style-weight 10 --checkpoint-every 200 --checkpoint-minutes 10 --sample-every 250 --log-every 10 --threads 2
 fi

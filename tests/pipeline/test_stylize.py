@@ -26,7 +26,7 @@ from adain.pipeline.sizing import pad_to_multiple
 def decoder_inputs(pipeline: StylizationPipeline) -> Iterator[list[torch.Tensor]]:
     """Collect the features the decoder receives (the blended AdaIN target)."""
     captured: list[torch.Tensor] = []
-    handle = pipeline.decoder.register_forward_pre_hook(lambda module, args: captured.append(args[0].clone()))
+    handle = pipeline.inference_decoder.register_forward_pre_hook(lambda module, args: captured.append(args[0].clone()))
     try:
         yield captured
     finally:

@@ -282,7 +282,7 @@ def test_tiled_equals_untiled(contrast_pipeline: StylizationPipeline, case: str,
     assert plan.grid == (2, 2)
     seen: list[tuple[int, ...]] = []
     hooks = [network.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
-             for network in (contrast_pipeline.encoder, contrast_pipeline.decoder)]  # fmt: skip
+             for network in (contrast_pipeline.inference_encoder, contrast_pipeline.inference_decoder)]  # fmt: skip
     try:
         tiled = contrast_pipeline(content, styles, options, output_type="pt").rgb
     finally:

@@ -13,6 +13,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from adain.models.decoder import Decoder, fuse_upsampling
+
 __all__ = ["inference_copy"]
 
 NetworkT = TypeVar("NetworkT", bound=nn.Module)
@@ -21,11 +23,16 @@ NetworkT = TypeVar("NetworkT", bound=nn.Module)
 def inference_copy(network: NetworkT, dtype: torch.dtype = torch.bfloat16) -> NetworkT:
     """A frozen copy of ``network`` with floating weights in ``dtype`` and 4-D weights channels_last.
 
+    A :class:`~adain.models.Decoder` copy also has its upsampling convolutions folded
+    (:func:`~adain.models.decoder.fuse_upsampling`: the same function, half the work there).
+
     Buffers (e.g. the encoder's input normalisation) stay float32: they act on images before the
     first convolution. The encoder and decoder cast their inputs to their weights' dtype, so the
     copy takes the same fp32 inputs as the original and returns ``dtype`` outputs.
     """
     duplicate = copy.deepcopy(network).eval()
+    if isinstance(duplicate, Decoder):
+        fuse_upsampling(duplicate)
     for parameter in duplicate.parameters():
         parameter.requires_grad_(False)
         parameter.data = parameter.data.to(dtype)

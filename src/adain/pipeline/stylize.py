@@ -549,7 +549,9 @@ class StylizationPipeline:
         self.precision = resolve_precision(self.requested_precision, self.device, self.backend)
         if self.precision == "bf16":
             self.inference_encoder, self.inference_decoder = inference_copy(self.encoder), inference_copy(self.decoder)
-        else:
+        elif isinstance(self.decoder, Decoder):  # fp32: the decoder's upsampling convolutions folded all the same
+            self.inference_encoder, self.inference_decoder = self.encoder, inference_copy(self.decoder, torch.float32)
+        else:  # onnxruntime sessions
             self.inference_encoder, self.inference_decoder = self.encoder, self.decoder
         if self.compile:
             if self.backend != "torch":
