@@ -105,3 +105,19 @@ def test_fused_decoder_equals_the_decoder(layout) -> None:
         torch.testing.assert_close(fused(features), decoder(features), rtol=1e-4, atol=1e-5)
     # the decoder's own parameters (what weight files hold) are untouched
     assert set(decoder.state_dict()) == {k for k in Decoder(EncoderArchitecture("t", layout)).state_dict()}
+
+
+def test_decoder_forward_and_gradients_equal_the_plain_layers() -> None:
+    """Training runs the folded forward: its loss and weight gradients are the plain layers'."""
+    torch.manual_seed(3)
+    decoder = Decoder(EncoderArchitecture("t", (2, 2, 3)))
+    features = torch.randn(2, 512, 3, 5)
+    folded_loss = decoder(features).square().mean()
+    folded_loss.backward()
+    folded_grads = [p.grad.clone() for p in decoder.parameters()]
+    decoder.zero_grad()
+    plain_loss = decoder.layers(features).square().mean()
+    plain_loss.backward()
+    torch.testing.assert_close(folded_loss, plain_loss, rtol=1e-5, atol=1e-7)
+    for folded, plain in zip(folded_grads, (p.grad for p in decoder.parameters())):
+        torch.testing.assert_close(folded, plain, rtol=1e-4, atol=1e-7)
