@@ -57,9 +57,12 @@ def test_plan_and_sizes() -> None:
         ("adain", "new", "fp32"), ("adain", "new", "bf16"), ("adain", "cached", "fp32"), ("adain", "cached", "bf16"),
     }  # fmt: skip
     assert {c.style for c in big} == {"cached"}  # new-style runs are skipped at 8 megapixels (time budget)
+    # coarse to fine is timed where it changes anything (shorter side >= 1024), bf16 cached
+    assert [(c.precision, c.style) for c in big if c.options.get("multiscale")] == [("bf16", "cached")]
+    assert not any(c.options.get("multiscale") for c in small)
     assert all(c.repeats == 1 and c.warmup == 0 for c in big) and all(c.repeats == 3 and c.warmup == 1 for c in small)
     # ours runs within the CLI's default memory budget (tiles at 4K); the baseline as the paper does
-    assert all(c.options == {"max_memory_mb": 2048} for c in configs if c.method == "adain")
+    assert all(c.options in ({"max_memory_mb": 2048}, {"max_memory_mb": 2048, "multiscale": True}) for c in configs if c.method == "adain")
     assert all(c.options == {} for c in configs if c.method == "baseline")
     with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16"), peer=False))
     assert {(c.backend, c.precision, c.style, c.compile) for c in with_onnx if c.method == "adain"} == {
@@ -75,11 +78,14 @@ def test_report_table_and_plot(tmp_path: Path) -> None:
              latency_s=0.3, peak_rss_mb=700.0, vs_baseline=0.3, floor_s=0.25, vs_floor=1.2),
         dict(method="adain", height=1024, width=1024, backend="onnxruntime", precision="fp32", style="cached",
              error="onnxruntime is not installed"),
+        dict(method="adain", height=1024, width=1024, backend="torch", precision="bf16", style="cached",
+             options={"max_memory_mb": 2048, "multiscale": True}, latency_s=4.0, peak_rss_mb=900.0),
     ]  # fmt: skip
     report = {"date": "2026-11-25", "results": rows}
     table = markdown_table(report)
     assert "| 512x512 | adain | torch | bf16 | cached | 0.300 |  | 700 | 0.30 | 1.20 |" in table
     assert "error: onnxruntime is not installed" in table
+    assert "| 1024x1024 | adain | torch | bf16 multiscale | cached | 4.000 |" in table
     assert plot(report, tmp_path / "latency.png").stat().st_size > 1000
 
 

