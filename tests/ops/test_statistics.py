@@ -23,6 +23,20 @@ def _features(*shape: int, seed: int = 0, scale: float = 1.0, shift: float = 0.0
 
 
 class TestChannelMeanStd:
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_channels_last_equals_contiguous_with_gradients(self, dtype):
+        features = (torch.randn(2, 5, 7, 3) * 3 + 1).to(dtype)
+        plain = features.clone().requires_grad_(True)
+        last = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        assert not last.is_contiguous()
+        results = [channel_mean_std(x) for x in (plain, last)]
+        for a, b in zip(*results):
+            assert a.dtype == b.dtype == torch.float32
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        for x, (mean, std) in zip((plain, last), results):
+            (mean.sum() + std.square().sum()).backward()
+        torch.testing.assert_close(plain.grad.float(), last.grad.float(), rtol=1e-2, atol=1e-3)
+
     def test_smoke_values(self):
         features = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
         mean, std = channel_mean_std(features)

