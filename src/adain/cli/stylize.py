@@ -121,8 +121,8 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
                         "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere), "
                         "fp32 or bf16")
     parser.add_argument("--compile", action="store_true",
-                        help="compile the networks with torch.compile (~20%% faster per image; the first image of each "
-                        "size takes 15-30 s more): for long batches of one size")
+                        help="compile the networks with torch.compile (the first image of each size takes 2-30 s more; "
+                        "measured no faster than the default bf16 path on a 2-core CPU, may help elsewhere)")
     parser.add_argument("--providers", metavar="P,P",
                         help="onnxruntime execution providers in order of preference: cpu (default), cuda, tensorrt, "
                         "... or full names")

@@ -460,10 +460,11 @@ class StylizationPipeline:
         product's entry point, defaults to ``"auto"``.
 
         ``compile``: run the encoder and decoder through ``torch.compile`` (inductor, weights
-        frozen into the graph: fused convolution epilogues, pre-packed weights). Measured ~20%
-        faster per image on the 2-core CPU, but the first image of each size pays the
-        compilation (15-30 s): worth it for video, a server or a long batch, not one image.
-        Torch backend only."""
+        frozen into the graph: fused convolution epilogues, pre-packed weights). It was ~20%
+        faster than eager bf16 on the 2-core CPU until the decoder's upsampling convolutions were
+        folded (:func:`~adain.models.decoder.upsample_conv2d`); since then it measures the same
+        (``adain bench``), and the first image of each size pays the compilation (2-30 s). Kept
+        for machines where inductor's fusions still gain. Torch backend only."""
         if precision not in PRECISIONS:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()
