@@ -11,7 +11,7 @@ from PIL import Image
 
 from adain.cli.main import main
 from adain.errors import UsageError
-from adain.eval.evaluate import find_pairs
+from adain.eval.evaluate import MethodScore, find_pairs, summarize_by_complexity
 
 
 def make_pairs(root: Path, count: int = 2) -> Path:
@@ -48,6 +48,11 @@ def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.Capture
     assert objective(by_method["optimize-3"]) < objective(by_method["content"])
     assert objective(by_method["refine-1"]) <= objective(by_method["decoder"]) * 1.0001
     assert "| 32 | decoder |" in (out / "results.md").read_text()
+    # every pair's content complexity, and the methods split into its simpler and more complex half
+    assert all(row["content_complexity"] > 0 for row in report["pairs"])
+    halves = {(row["method"], row["half"]) for row in report["by_complexity"]}
+    assert halves == {(m, h) for m in ("content", "decoder", "refine-1", "optimize-3") for h in ("simpler", "more complex")}
+    assert "## By content complexity" in (out / "results.md").read_text()
     grid = Image.open(out / "grid_32.png")
     assert grid.size[0] > grid.size[1] and grid.size[1] >= 2 * 100
     assert report["command"].startswith("adain eval") and report["decoder_sha256"]
@@ -83,3 +88,18 @@ def test_val_pairs_exist_in_shared_data() -> None:
     if not val.is_dir():
         pytest.skip("../shared/data/val is not beside this checkout (fresh clone elsewhere)")
     assert len(find_pairs(val)) == 12
+
+
+def test_summarize_by_complexity_splits_at_the_median() -> None:
+    scores = [MethodScore(f"p{i}", 256, method, content_loss=float(i), style_loss=10.0 * i, ssim=0.5, seconds=0.0,
+                          content_complexity=complexity)
+              for i, complexity in enumerate((0.30, 0.10, 0.20, 0.40, 0.25)) for method in ("decoder", "content")]  # fmt: skip
+    rows = {(r["method"], r["half"]): r for r in summarize_by_complexity(scores)}
+    assert set(rows) == {(m, h) for m in ("decoder", "content") for h in ("simpler", "more complex")}
+    # 5 pairs: the two simplest (p1, p2) and the two most complex (p3, p0); the median p4 in neither
+    assert rows["decoder", "simpler"]["pairs"] == rows["decoder", "more complex"]["pairs"] == 2
+    assert rows["decoder", "simpler"]["content_loss"] == pytest.approx(1.5)
+    assert rows["decoder", "more complex"]["content_loss"] == pytest.approx(1.5)
+    assert rows["decoder", "more complex"]["style_loss"] == pytest.approx(15.0)
+    assert rows["decoder", "simpler"]["content_complexity"] == pytest.approx(0.15)
+    assert rows["decoder", "more complex"]["content_complexity"] == pytest.approx(0.35)

@@ -32,11 +32,12 @@ from torch import Tensor
 from adain.errors import UsageError
 from adain.eval.metrics import luminance_ssim
 from adain.models import VGGEncoder
+from adain.ops.losses import edge_density
 from adain.pipeline.image_io import load_image, save_image
 from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
 from adain.pipeline.sizing import resize_image, target_size
 
-__all__ = ["EvalConfig", "MethodScore", "find_pairs", "evaluate", "summarize", "write_report"]
+__all__ = ["EvalConfig", "MethodScore", "find_pairs", "evaluate", "summarize", "summarize_by_complexity", "write_report"]
 
 #: decoder(content, style, objective) -> stylized image in [0, 1], same size as content
 Stylizer = Callable[[Tensor, Tensor], Tensor]
@@ -65,6 +66,9 @@ class MethodScore:
     style_loss: float
     ssim: float
     seconds: float
+    #: the content's edge density (:func:`~adain.ops.losses.edge_density`), the complexity that
+    #: ``adain train --complexity-weighting`` weights the style loss by
+    content_complexity: float = 0.0
 
 
 def find_pairs(pairs_dir: Path, limit: int | None = None) -> list[tuple[Path, Path]]:
@@ -137,11 +141,12 @@ def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder
         content, style = _load_at(content_path, size), _load_at(style_path, size)
         objective = AdainObjective.from_style_image(encoder, content, style, config.weights)
         name = content_path.stem
+        complexity = float(edge_density(content)[0])
         row = [content, resize_image(style, (content.shape[2], round(style.shape[3] * content.shape[2] / style.shape[2])))]
 
         def record(method: str, image: Tensor, seconds: float) -> None:
             content_loss, style_loss, ssim = _score(objective, image, content)
-            scores.append(MethodScore(name, size, method, content_loss, style_loss, ssim, seconds))
+            scores.append(MethodScore(name, size, method, content_loss, style_loss, ssim, seconds, complexity))
             row.append(image)
 
         record("content", content, 0.0)
@@ -184,6 +189,31 @@ def summarize(scores: list[MethodScore]) -> list[dict[str, float | int | str]]:
     ]
 
 
+def summarize_by_complexity(scores: list[MethodScore]) -> list[dict[str, float | int | str]]:
+    """Means per (size, method) over the simpler and the more complex half of the pairs.
+
+    The halves split at the median content edge density of each size (a middle pair, with an odd
+    count, goes to neither). This is where complexity-weighted training shows: it lowers the style
+    loss's weight on busy contents, so their content loss and SSIM should move, not the others'.
+    """
+    rows: list[dict[str, float | int | str]] = []
+    for size in dict.fromkeys(s.size for s in scores):
+        at_size = [s for s in scores if s.size == size]
+        pairs = sorted({(s.content_complexity, s.pair) for s in at_size})
+        half = len(pairs) // 2
+        halves = {"simpler": {p for _, p in pairs[:half]}, "more complex": {p for _, p in pairs[len(pairs) - half:]}}
+        for method in dict.fromkeys(s.method for s in at_size):
+            for label, members in halves.items():
+                group = [s for s in at_size if s.method == method and s.pair in members]
+                if group:
+                    rows.append({"size": size, "method": method, "half": label, "pairs": len(group),
+                                 "content_complexity": float(np.mean([s.content_complexity for s in group])),
+                                 "content_loss": float(np.mean([s.content_loss for s in group])),
+                                 "style_loss": float(np.mean([s.style_loss for s in group])),
+                                 "ssim": float(np.mean([s.ssim for s in group]))})  # fmt: skip
+    return rows
+
+
 def _grid(rows: list[list[Tensor]], height: int = 160) -> Tensor:
     from adain.pipeline.sizing import resize_image as resize
 
@@ -202,20 +232,28 @@ def write_report(scores: list[MethodScore], images: dict[int, list[list[Tensor]]
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(scores)
+    by_complexity = summarize_by_complexity(scores)
     (out / "results.json").write_text(json.dumps(
-        {**header, "summary": summary, "pairs": [asdict(s) for s in scores]}, indent=2, default=str) + "\n")  # fmt: skip
+        {**header, "summary": summary, "by_complexity": by_complexity, "pairs": [asdict(s) for s in scores]},
+        indent=2, default=str) + "\n")  # fmt: skip
     methods = list(dict.fromkeys(s.method for s in scores))
     lines = ["# adain eval", "", *(f"- {k}: {v}" for k, v in header.items()), "",
              "## Means", "", "| size | method | content loss | style loss | SSIM (luma) | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['size']} | {r['method']} | {r['content_loss']:.1f} | {r['style_loss']:.1f} | {r['ssim']:.3f} | {r['seconds']:.2f} |" for r in summary]
-    lines += ["", "## Per pair", "", "| size | pair | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",
-              "|---|---|" + "---|" * len(methods)]  # fmt: skip
+    if by_complexity:
+        lines += ["", "## By content complexity (edge density; halves split at the median)", "",
+                  "| size | method | half | mean edge density | content loss | style loss | SSIM (luma) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {r['size']} | {r['method']} | {r['half']} | {r['content_complexity']:.4f} | {r['content_loss']:.1f} | "
+                  f"{r['style_loss']:.1f} | {r['ssim']:.3f} |" for r in by_complexity]  # fmt: skip
+    lines += ["", "## Per pair", "", "| size | pair | edge density | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",
+              "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
     by_pair: dict[tuple[int, str], dict[str, MethodScore]] = {}
     for s in scores:
         by_pair.setdefault((s.size, s.pair), {})[s.method] = s
     for (size, pair), entries in by_pair.items():
         cells = [f"{entries[m].content_loss:.1f} / {entries[m].style_loss:.1f}" if m in entries else "" for m in methods]
-        lines.append(f"| {size} | {pair} | " + " | ".join(cells) + " |")
+        complexity = next(iter(entries.values())).content_complexity
+        lines.append(f"| {size} | {pair} | {complexity:.4f} | " + " | ".join(cells) + " |")
     lines += ["", "Grid columns: content, style, " + ", ".join(methods) + "."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     paths = {"json": out / "results.json", "markdown": out / "results.md"}
