@@ -8,9 +8,12 @@
 # relu4_1; pixel loss dominant). Phase 2: the paper's AdaIN objective (content 1, style 10) at
 # 128-px crops of images resized to shorter side 256, batch 8, Adam 1e-4 with decay 5e-5,
 # bf16 autocast. Each call resumes whatever is there, so the same line continues in a new session.
-# On a machine without the run folders (a new machine), phase 2 starts from the shipped decoder
-# (its optimiser state is lost; the manifest's init_decoder_entry records what it started from).
-# INIT=path overrides that decoder; INIT= (empty) with no run folders starts again from phase 1.
+# On a machine without the run folders (a new machine), phase 2 starts from the newest committed
+# snapshot (snapshots/vgg16-hed/latest: the run's decoder at the end of the last session, shipped
+# or not), else from the shipped decoder; its optimiser state is lost, and the manifest's
+# init_decoder_entry records what it started from. INIT=path overrides that decoder; INIT=
+# (empty) with no run folders starts again from phase 1. Before a session ends:
+#   .venv/bin/adain train --run-dir "$RUNS/adain128" --export snapshots/vgg16-hed/latest/decoder.safetensors --export-only
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/work/runs}
@@ -20,8 +23,12 @@ A=".venv/bin/adain"
 RECON="$RUNS/recon"
 MAIN="$RUNS/adain128"
 
+SNAPSHOT=snapshots/vgg16-hed/latest/decoder.safetensors
 SHIPPED=src/adain/weights/shipped/vgg16-hed-decoder.safetensors
-INIT=${INIT-$([ -f "$SHIPPED" ] && [ ! -f "$RECON/decoder.safetensors" ] && echo "$SHIPPED" || true)}
+if [ -z "${INIT+set}" ] && [ ! -f "$RECON/decoder.safetensors" ]; then
+  INIT=$( [ -f "$SNAPSHOT" ] && echo "$SNAPSHOT" || { [ -f "$SHIPPED" ] && echo "$SHIPPED"; } || true)
+fi
+INIT=${INIT-}
 if [ -f "$MAIN/checkpoint.pt" ] || [ -n "$INIT" ]; then
   :  # phase 1 is not needed: phase 2 resumes, or starts from INIT
 elif [ ! -f "$RECON/decoder.safetensors" ]; then
