@@ -13,7 +13,7 @@ from adain.cli.main import main
 from adain.errors import UsageError
 from adain.train import Trainer
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from adain.train.data import ImageCropSource, PairDataset, find_images
+from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images
 from adain.train.trainer import StepBatchSampler
 
 
@@ -100,3 +100,49 @@ def test_a_folder_without_readable_images_is_a_usage_error(image_folders, make_c
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err, err
         assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
+
+
+class TestAugmentation:
+    def test_off_by_default_and_the_samples_unchanged(self, image_folders) -> None:
+        _, style = image_folders
+        plain = ImageCropSource(find_images(style), 16, 32)
+        explicit = ImageCropSource(find_images(style), 16, 32, augmentation=Augmentation())
+        assert not explicit.augmentation.enabled
+        for index in range(8):
+            assert torch.equal(plain.sample(random.Random(index)), explicit.sample(random.Random(index)))
+
+    def test_zoom_and_colour_are_deterministic_in_range_and_change_the_crop(self, image_folders) -> None:
+        _, style = image_folders
+        plain = ImageCropSource(find_images(style), 16, 32)
+        augmented = ImageCropSource(find_images(style), 16, 32, augmentation=Augmentation(zoom=(0.5, 2.0), color_jitter=0.5))
+        assert augmented.resize_shorter == 32  # 16 * 2 fits: the images are not enlarged
+        changed = 0
+        for index in range(16):
+            a, b = augmented.sample(random.Random(index)), augmented.sample(random.Random(index))
+            assert torch.equal(a, b) and a.shape == (3, 16, 16)
+            assert a.min() >= 0 and a.max() <= 1
+            changed += not torch.allclose(a, plain.sample(random.Random(index)))
+        assert changed == 16
+
+    def test_colour_jitter_spreads_the_statistics(self, image_folders) -> None:
+        _, style = image_folders
+        jittered = ImageCropSource(find_images(style), 16, 32, augmentation=Augmentation(color_jitter=0.8))
+        plain = ImageCropSource(find_images(style), 16, 32)
+        # same crops (the jitter draws after the crop): only the colours differ
+        ratios = [float(jittered.sample(random.Random(i)).std() / plain.sample(random.Random(i)).std().clamp_min(1e-6)) for i in range(24)]
+        assert min(ratios) < 0.9 and max(ratios) > 1.1
+
+    def test_a_zoom_beyond_the_image_enlarges_it(self, image_folders) -> None:
+        _, style = image_folders
+        assert ImageCropSource(find_images(style), 16, 16, augmentation=Augmentation(zoom=(1.0, 3.0))).resize_shorter == 48
+
+    @pytest.mark.parametrize("augmentation", [Augmentation(zoom=(2.0, 1.0)), Augmentation(zoom=(0.0, 1.0)), Augmentation(color_jitter=1.5)])
+    def test_bad_settings_are_refused(self, image_folders, augmentation: Augmentation) -> None:
+        _, style = image_folders
+        with pytest.raises(UsageError):
+            ImageCropSource(find_images(style), 16, 32, augmentation=augmentation)
+
+    def test_cli_flags_reach_the_config(self, image_folders, train_argv, tmp_path: Path) -> None:
+        assert main(train_argv("aug", "--steps", "1", "--batch-size", "2", "--style-zoom", "0.7,1.4", "--style-color-jitter", "0.3")) == 0
+        config = load_checkpoint(tmp_path / "aug" / CHECKPOINT_NAME)["config"]
+        assert config["style_zoom"] == [0.7, 1.4] and config["style_color_jitter"] == 0.3

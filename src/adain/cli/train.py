@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="relu1_1..relu4_1 multipliers, e.g. 1,1,1,1")
     parser.add_argument("--complexity-weighting", type=float, default=defaults.complexity_weighting,
                         help="weight each sample's style loss by (edge density)^-S; 0 disables")
+    parser.add_argument("--style-zoom", type=_floats, default=defaults.style_zoom, metavar="MIN,MAX",
+                        help="style crops cut from crop*zoom squares, zoom log-uniform in MIN,MAX (default 1,1: none)")
+    parser.add_argument("--style-color-jitter", type=float, default=defaults.style_color_jitter, metavar="J",
+                        help="style crops: contrast and saturation x exp(U(-J,J)), hue rotated by U(-J,J)*pi (default 0)")
     parser.add_argument("--feature-weight", type=float, default=defaults.feature_weight,
                         help="reconstruction objective: weight of the relu4_1 feature loss")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -88,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         resize_shorter=args.resize_shorter, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
         content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
         style_tap_weights=tuple(args.style_tap_weights), complexity_weighting=args.complexity_weighting,
+        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter,
         feature_weight=args.feature_weight, seed=args.seed, precision=args.precision,
         channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
         checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,

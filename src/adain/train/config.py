@@ -35,6 +35,10 @@ class TrainConfig:
     #: > 0: scale each sample's style loss by (edge density / batch mean) ** -strength, so detailed
     #: content keeps more of its structure; 0 disables.
     complexity_weighting: float = 0.0
+    #: style crops: zoom range and colour jitter (:class:`~adain.train.data.Augmentation`); the
+    #: defaults change nothing
+    style_zoom: tuple[float, float] = (1.0, 1.0)
+    style_color_jitter: float = 0.0
     #: reconstruction objective: weight of the relu4_1 feature loss beside the pixel loss.
     feature_weight: float = 1.0
     seed: int = 0
@@ -64,12 +68,15 @@ class TrainConfig:
             raise UsageError(f"--resize-shorter ({self.resize_shorter}) must be at least the crop size ({self.crop_size})")
         if self.batch_size < 1 or self.steps < 0:
             raise UsageError(f"batch size and steps must be positive. Got {self.batch_size}, {self.steps}")
+        if len(self.style_zoom) != 2:
+            raise UsageError(f"style zoom is a range MIN,MAX. Got {list(self.style_zoom)}")
         if len(self.style_tap_weights) != 4:
             raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["style_tap_weights"] = list(self.style_tap_weights)
+        data["style_zoom"] = list(self.style_zoom)
         return data
 
     @classmethod
@@ -78,4 +85,6 @@ class TrainConfig:
         values = {k: v for k, v in data.items() if k in known}
         if "style_tap_weights" in values:
             values["style_tap_weights"] = tuple(values["style_tap_weights"])
+        if "style_zoom" in values:
+            values["style_zoom"] = tuple(values["style_zoom"])
         return cls(**values)

@@ -8,6 +8,7 @@ workers, or a DDP run that shards indices across ranks sees exactly the same bat
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from torch.utils.data import Dataset
 
 from adain.errors import UsageError
 
-__all__ = ["IMAGE_SUFFIXES", "find_images", "ImageCropSource", "PairDataset"]
+__all__ = ["IMAGE_SUFFIXES", "Augmentation", "find_images", "ImageCropSource", "PairDataset"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -40,16 +41,69 @@ def _sample_rng(seed: int, index: int, stream: str) -> random.Random:
     return random.Random(int.from_bytes(digest, "little"))
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """Random zoom and colour changes of each crop, drawn from the sample's own generator.
+
+    Why (for styles): a decoder trained on a couple of hundred paintings matches their statistics
+    and little else. Measured on the 12 validation pairs at 256 px: the decoder's style loss was
+    205 on training styles and 703 on unseen ones, and the worst unseen style lay 4x farther (in
+    style statistics) from its nearest training style than the others. Zoom changes the texture
+    frequency, contrast / saturation / hue the colour statistics: more of the space of styles.
+    """
+
+    #: the crop is cut from a square of ``crop * zoom`` pixels, ``zoom`` log-uniform in this range,
+    #: and resized to ``crop`` (> 1: finer texture, < 1: coarser); (1, 1): no zoom
+    zoom: tuple[float, float] = (1.0, 1.0)
+    #: contrast and saturation factors are ``exp(U(-j, j))``, hue is rotated by ``U(-j, j) * pi``
+    #: radians; 0: no colour change
+    color_jitter: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.zoom != (1.0, 1.0) or self.color_jitter > 0
+
+    def check(self) -> None:
+        low, high = self.zoom
+        if not 0 < low <= high:
+            raise UsageError(f"zoom range must be 0 < MIN <= MAX. Got {low}, {high}")
+        if not 0 <= self.color_jitter <= 1:
+            raise UsageError(f"colour jitter must be in [0, 1]. Got {self.color_jitter}")
+
+
+#: RGB -> (luma, two chroma axes) (YIQ) and back: hue rotates, saturation scales the chroma plane.
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def _jitter_colors(image: torch.Tensor, rng: random.Random, strength: float) -> torch.Tensor:
+    contrast = math.exp(rng.uniform(-strength, strength))
+    saturation = math.exp(rng.uniform(-strength, strength))
+    angle = rng.uniform(-strength, strength) * math.pi
+    cos, sin = math.cos(angle) * saturation, math.sin(angle) * saturation
+    chroma = torch.tensor([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]])
+    transform = _YIQ_TO_RGB @ chroma @ _RGB_TO_YIQ
+    recoloured = torch.einsum("ij,jhw->ihw", transform, image)
+    mean = recoloured.mean(dim=(1, 2), keepdim=True)
+    return ((recoloured - mean) * contrast + mean).clamp_(0, 1)
+
+
 class ImageCropSource:
     """Images resized to a shorter side once (kept in memory when ``cache``), cropped at random.
 
     Unreadable or corrupt files are skipped and counted in ``skipped``; they are never fatal.
+    ``augmentation`` (off by default) draws its numbers after the crop's, and only when enabled, so
+    a run without it sees exactly the samples it always did.
     """
 
-    def __init__(self, files: list[Path], crop_size: int, resize_shorter: int, cache: bool = True) -> None:
+    def __init__(self, files: list[Path], crop_size: int, resize_shorter: int, cache: bool = True,
+                 augmentation: Augmentation | None = None) -> None:  # fmt: skip
         self.files = files
         self.crop_size = crop_size
-        self.resize_shorter = max(resize_shorter, crop_size)
+        self.augmentation = augmentation or Augmentation()
+        self.augmentation.check()
+        # a zoomed-out crop reads up to crop * zoom_max pixels: images are resized to hold it
+        self.resize_shorter = max(resize_shorter, math.ceil(crop_size * max(1.0, self.augmentation.zoom[1])))
         self.cache = cache
         self._images: dict[int, np.ndarray | None] = {}
         self.skipped: set[Path] = set()
@@ -85,12 +139,22 @@ class ImageCropSource:
             if array is None:
                 continue
             height, width = array.shape[:2]
-            top = rng.randrange(height - self.crop_size + 1)
-            left = rng.randrange(width - self.crop_size + 1)
-            crop = array[top : top + self.crop_size, left : left + self.crop_size]
+            side = self.crop_size
+            if self.augmentation.zoom != (1.0, 1.0):
+                low, high = self.augmentation.zoom
+                side = min(height, width, max(8, round(self.crop_size * math.exp(rng.uniform(math.log(low), math.log(high))))))
+            top = rng.randrange(height - side + 1)
+            left = rng.randrange(width - side + 1)
+            crop = array[top : top + side, left : left + side]
             if rng.random() < 0.5:
                 crop = crop[:, ::-1]
-            return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255)
+            tensor = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255)
+            if side != self.crop_size:
+                tensor = torch.nn.functional.interpolate(tensor[None], size=(self.crop_size, self.crop_size), mode="bilinear",
+                                                         antialias=True, align_corners=False)[0].clamp_(0, 1)  # fmt: skip
+            if self.augmentation.color_jitter > 0:
+                tensor = _jitter_colors(tensor, rng, self.augmentation.color_jitter)
+            return tensor
         raise UsageError(f"none of the {count} images could be read (e.g. {self.files[0]})")
 
 

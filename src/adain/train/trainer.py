@@ -27,7 +27,7 @@ from adain.ops.losses import complexity_weights, content_loss, edge_density, sty
 from adain.ops.statistics import adain
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
-from adain.train.data import ImageCropSource, PairDataset, find_images
+from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.presets import get_preset
@@ -138,7 +138,8 @@ class Trainer:
 
         # data first: a bad folder fails fast, on every rank, before anything is written
         content = ImageCropSource(find_images(config.content_dir), config.crop_size, config.resize_shorter, config.cache_images)
-        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images)
+        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images,
+                                Augmentation(tuple(config.style_zoom), config.style_color_jitter))  # fmt: skip
         self.dataset = PairDataset(content, style, config.seed, length=2**62)
         #: fixed pairs (negative indices, never trained on) for the sample grids
         self.preview = [self.dataset[-(i + 1)] for i in range(4)]
