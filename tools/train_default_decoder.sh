@@ -10,8 +10,8 @@
 # batch 8, Adam 1e-4 with decay 5e-5,
 # bf16 autocast. Each call resumes whatever is there, so the same line continues in a new session.
 # On a machine without the run folders (a new machine), phase 2 starts from the newest committed
-# snapshot (snapshots/vgg16-hed/latest: the run's decoder at the end of the last session, shipped
-# or not), else from the shipped decoder; its optimiser state is lost, and the manifest's
+# snapshot (snapshots/vgg16-hed/latest: the run's decoder at the end of the last session, committed when
+# it is not the shipped one), else from the shipped decoder; its optimiser state is lost, and the manifest's
 # init_decoder_entry records what it started from. INIT=path overrides that decoder; INIT=
 # (empty) with no run folders starts again from phase 1. Before a session ends:
 #   .venv/bin/adain train --run-dir "$RUNS/adain128aug" --export snapshots/vgg16-hed/latest/decoder.safetensors --export-only
