@@ -1,0 +1,44 @@
+"""Where a decoder's loss comes from: training pairs vs validation pairs, full images vs 128-px crops.
+
+Usage: .venv/bin/python tools/style_generalization.py DECODER.safetensors  (needs ../shared/data)
+
+Prints mean content and style loss (256 px, the eval's losses, clamped output) for the 12 val pairs and
+the first 12 training contents with the first 12 training styles: full images, random 128-px crops of both,
+and content crops with full styles. Measured the "eval-size gap" of issue 3 as a gap on unseen styles.
+"""
+import sys, torch, random
+from pathlib import Path
+from adain.weights import load_encoder, load_decoder
+from adain.eval.evaluate import find_pairs, _load_at
+from adain.ops.statistics import adain, channel_mean_std
+from adain.ops.losses import STYLE_TAPS
+torch.set_num_threads(2)
+enc = load_encoder("vgg16-hed").eval()
+dec = load_decoder("vgg16-hed", path=Path(sys.argv[1])).eval()
+def losses(content, style):
+    st = enc(style); target = adain(enc(content)["relu4_1"], st["relu4_1"])
+    out = dec(target).clamp(0, 1); taps = enc(out)
+    c = (taps["relu4_1"] - target).pow(2).mean().item()
+    s = 0.0
+    for t in STYLE_TAPS:
+        m, sd = channel_mean_std(taps[t]); M, S = channel_mean_std(st[t])
+        s += ((m - M).pow(2).mean() + (sd - S).pow(2).mean()).item()
+    return c, s
+def crop(x, n=128, rng=random.Random(0)):
+    h, w = x.shape[2:]; i, j = rng.randrange(h - n + 1), rng.randrange(w - n + 1)
+    return x[:, :, i:i+n, j:j+n]
+def full8(x):
+    h, w = x.shape[2:]; return x[:, :, : h - h % 8, : w - w % 8]
+val = find_pairs(Path("../shared/data/val"))
+cs = sorted(Path("../shared/data/content").iterdir())[:12]; ss = sorted(Path("../shared/data/style").iterdir())[:12]
+train = list(zip(cs, ss))
+with torch.no_grad():
+    for name, pairs in (("val", val), ("train", train)):
+        full, crops, stylefull = [], [], []
+        for c, s in pairs:
+            content, style = _load_at(c, 256), _load_at(s, 256)
+            full.append(losses(full8(content), full8(style)))
+            crops.append(losses(crop(content), crop(style)))
+            stylefull.append(losses(crop(content), full8(style)))
+        for label, vals in (("full", full), ("128 crops", crops), ("content crop, full style", stylefull)):
+            print(name, label, "content %.1f style %.1f" % (sum(v[0] for v in vals) / len(vals), sum(v[1] for v in vals) / len(vals)))
