@@ -65,6 +65,50 @@ def test_complexity_weighting_scales_each_samples_style_loss(make_config, monkey
     assert weighted_losses["style"].item() != pytest.approx(plain_losses["style"].item(), rel=1e-3)
 
 
+def _style_batch(trainer: Trainer, styles: torch.Tensor) -> dict[str, torch.Tensor]:
+    with torch.no_grad():
+        return trainer.encoder(styles)
+
+
+def test_style_mix_interpolates_each_samples_statistics_with_the_next(make_config) -> None:
+    from adain.ops.statistics import channel_mean_std
+
+    trainer = Trainer(make_config("mix", batch_size=4, style_mix=1.0), progress=False)
+    _, style = _first_batch(trainer)
+    taps = _style_batch(trainer, style)
+    mixed = trainer._mixed_style_statistics(taps)
+    again = trainer._mixed_style_statistics(taps)
+    trainer.step += 1
+    next_step = trainer._mixed_style_statistics(taps)
+    own_mean, own_std = channel_mean_std(taps["relu1_1"])
+    partner = [1, 2, 3, 0]
+    # one weight per sample, shared by every tap and by mean and std: recover it from relu1_1's means
+    difference = own_mean[partner] - own_mean
+    weight = ((mixed["relu1_1"][0] - own_mean) * difference).sum((1, 2, 3)) / difference.pow(2).sum((1, 2, 3))
+    assert ((weight > 0) & (weight < 1)).all()
+    for tap in taps:
+        mean, std = channel_mean_std(taps[tap])
+        w = weight.view(4, 1, 1, 1)
+        torch.testing.assert_close(mixed[tap][0], mean + w * (mean[partner] - mean), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(mixed[tap][1], std + w * (std[partner] - std), rtol=1e-4, atol=1e-4)
+        assert torch.equal(mixed[tap][0], again[tap][0])  # a function of (seed, step): resumes exactly
+    assert not torch.equal(next_step["relu4_1"][0], mixed["relu4_1"][0])
+
+
+def test_style_mix_changes_the_losses_only_where_styles_differ(make_config) -> None:
+    plain = Trainer(make_config("plain", batch_size=2), progress=False)
+    mixing = Trainer(make_config("mixing", batch_size=2, style_mix=1.0), progress=False)
+    content, style = _first_batch(plain)
+    with torch.no_grad():
+        same = style[:1].expand_as(style).contiguous()  # mixing a style with itself changes nothing
+        plain_same, mixing_same = plain.compute_losses(content, same), mixing.compute_losses(content, same)
+        plain_losses, mixing_losses = plain.compute_losses(content, style), mixing.compute_losses(content, style)
+    for name in ("content", "style"):
+        assert mixing_same[name].item() == pytest.approx(plain_same[name].item(), rel=1e-5)
+    assert mixing_losses["style"].item() != pytest.approx(plain_losses["style"].item(), rel=1e-3)
+    assert mixing_losses["content"].item() != pytest.approx(plain_losses["content"].item(), rel=1e-3)  # target moved
+
+
 def test_init_decoder_starts_from_its_weights(make_config, train_argv, tmp_path: Path) -> None:
     torch.manual_seed(123)
     start = Decoder(get_preset("vgg16-hed").architecture)
@@ -142,6 +186,8 @@ def test_existing_checkpoint_without_resume_is_refused(train_argv, tmp_path: Pat
         (("--resize-shorter", "8"), "at least the crop size"),
         (("--batch-size", "0"), "batch size"),
         (("--preset", "nope"), "nope"),
+        (("--style-mix", "1.5"), "style mix"),
+        (("--style-mix", "0.5", "--style-loss", "gram"), "mean_std"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, flags, message) -> None:

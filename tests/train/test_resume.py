@@ -1,4 +1,5 @@
-"""A stopped or interrupted run, resumed, ends bit-identical to an uninterrupted one."""
+"""A stopped or interrupted run, resumed, ends bit-identical to an uninterrupted one; ``--fork``
+starts a new run from another's checkpoint (optimiser state and step included)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import torch
 from adain.cli.main import main
 from adain.train import Trainer
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from adain.train.trainer import export_checkpoint
+from adain.weights.store import read_manifest
 
 
 def _fit(config, resume: bool = False) -> Trainer:
@@ -35,15 +38,16 @@ def _assert_same_state(a: dict, b: dict) -> None:
     assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_stop_and_resume_is_bit_exact(make_config, precision: str) -> None:
+@pytest.mark.parametrize("options", [{"precision": "fp32"}, {"precision": "bf16"}, {"precision": "fp32", "style_mix": 0.5}],
+                         ids=["fp32", "bf16", "style-mix"])
+def test_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
     total, first = 5, 2
-    straight = _fit(make_config("straight", steps=total, precision=precision))
+    straight = _fit(make_config("straight", steps=total, **options))
 
-    _fit(make_config("split", steps=first, precision=precision))
+    _fit(make_config("split", steps=first, **options))
     stopped = load_checkpoint(Path(make_config("split").run_dir) / CHECKPOINT_NAME)
     assert stopped["step"] == first
-    resumed = _fit(make_config("split", steps=total, precision=precision), resume=True)
+    resumed = _fit(make_config("split", steps=total, **options), resume=True)
 
     assert resumed.step == straight.step == total
     _assert_same_state(resumed.state_dict(), straight.state_dict())
@@ -89,3 +93,52 @@ def test_cli_resume_extends_steps_and_keeps_the_run_identity(train_argv, tmp_pat
     resumed = load_checkpoint(tmp_path / "split" / CHECKPOINT_NAME)
     assert resumed["config"]["learning_rate"] == 1e-3
     _assert_same_state(resumed, load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME))
+
+
+def test_fork_with_the_same_options_equals_resuming_the_source(train_argv, tmp_path: Path) -> None:
+    assert main(train_argv("straight", "--steps", "4")) == 0
+    assert main(train_argv("source", "--steps", "2")) == 0
+    source_before = (tmp_path / "source" / CHECKPOINT_NAME).read_bytes()
+    assert main(train_argv("forked", "--steps", "4", "--fork", str(tmp_path / "source"))) == 0
+
+    forked = load_checkpoint(tmp_path / "forked" / CHECKPOINT_NAME)
+    _assert_same_state(forked, load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME))
+    assert (tmp_path / "source" / CHECKPOINT_NAME).read_bytes() == source_before  # the source is only read
+    assert [h["step"] for h in forked["history"]] == [1, 2, 3, 4]
+    # the manifest tells the whole story: the source's command, then the fork's
+    assert [s["start_step"] for s in forked["sessions"]] == [0, 2]
+    assert "--fork" not in forked["sessions"][0]["command"] and "--fork" in forked["sessions"][1]["command"]
+    exported = export_checkpoint(tmp_path / "forked" / CHECKPOINT_NAME, tmp_path / "forked.safetensors")
+    entry = read_manifest(exported.parent)[exported.stem]
+    assert entry["fork_from"] == str(tmp_path / "source") and entry["steps"] == 4
+    assert " && " in entry["command"]
+
+
+def test_fork_takes_the_new_options_and_keeps_the_step(train_argv, tmp_path: Path) -> None:
+    assert main(train_argv("source", "--steps", "2")) == 0
+    assert main(train_argv("mixed", "--steps", "3", "--style-mix", "1", "--fork", str(tmp_path / "source"))) == 0
+    forked = load_checkpoint(tmp_path / "mixed" / CHECKPOINT_NAME)
+    assert forked["step"] == 3 and forked["config"]["style_mix"] == 1.0
+    assert load_checkpoint(tmp_path / "source" / CHECKPOINT_NAME)["config"]["style_mix"] == 0.0
+    # and the forked run resumes as its own run, with its own options
+    assert main(train_argv("mixed", "--steps", "4", "--resume")) == 0
+    resumed = load_checkpoint(tmp_path / "mixed" / CHECKPOINT_NAME)
+    assert resumed["step"] == 4 and resumed["config"]["style_mix"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--fork", "{tmp}/nothing"), "no checkpoint"),
+        (("--fork", "{tmp}/source", "--init", "{tmp}/source/decoder.safetensors"), "choose one"),
+        (("--fork", "{tmp}/source", "--resume"), "choose one"),
+    ],
+)
+def test_bad_forks_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, flags, message) -> None:
+    assert main(train_argv("source", "--steps", "1")) == 0
+    capsys.readouterr()
+    argv = train_argv("run", "--steps", "2", *(flag.format(tmp=tmp_path) for flag in flags))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()

@@ -49,6 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="style crops cut from crop*zoom squares, zoom log-uniform in MIN,MAX (default 1,1: none)")
     parser.add_argument("--style-color-jitter", type=float, default=defaults.style_color_jitter, metavar="J",
                         help="style crops: contrast and saturation x exp(U(-J,J)), hue rotated by U(-J,J)*pi (default 0)")
+    parser.add_argument("--style-mix", type=float, default=defaults.style_mix, metavar="P",
+                        help="with probability P interpolate a sample's style statistics with another's in the batch, "
+                        "weight U(0,1) (default 0)")
     parser.add_argument("--feature-weight", type=float, default=defaults.feature_weight,
                         help="reconstruction objective: weight of the relu4_1 feature loss")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -63,6 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids")
     parser.add_argument("--log-every", type=int, default=defaults.log_every_steps)
     parser.add_argument("--init", dest="init_decoder", help="fine-tune from this decoder (safetensors or .pth)")
+    parser.add_argument("--fork", type=Path, metavar="RUN_DIR",
+                        help="start from RUN_DIR's checkpoint (decoder, optimiser state, step) with this command's "
+                        "options, in a new --run-dir: to change a recipe midway without a restart")
     parser.add_argument("--no-cache-images", dest="cache_images", action="store_false",
                         help="decode images on every use instead of keeping them in memory")
     parser.add_argument("--resume", action="store_true",
@@ -92,14 +98,17 @@ def run(args: argparse.Namespace) -> int:
         resize_shorter=args.resize_shorter, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
         content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
         style_tap_weights=tuple(args.style_tap_weights), complexity_weighting=args.complexity_weighting,
-        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter,
+        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter, style_mix=args.style_mix,
         feature_weight=args.feature_weight, seed=args.seed, precision=args.precision,
         channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
         checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,
         sample_every_steps=args.sample_every, log_every_steps=args.log_every, init_decoder=args.init_decoder,
+        fork_from=str(args.fork) if args.fork else None,
         cache_images=args.cache_images,
     )  # fmt: skip
     checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
+    if args.resume and args.fork:
+        raise UsageError("--resume continues RUN_DIR's run and --fork starts a new one from another: choose one")
     if args.resume:
         if not checkpoint.exists():
             raise UsageError(f"--resume: no checkpoint in {args.run_dir}")
@@ -116,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             trainer.resume()
+        elif config.fork_from:
+            trainer.fork()
         trainer.record_session(args.command_line)
         trainer.fit()
     finally:

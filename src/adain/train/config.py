@@ -39,6 +39,10 @@ class TrainConfig:
     #: defaults change nothing
     style_zoom: tuple[float, float] = (1.0, 1.0)
     style_color_jitter: float = 0.0
+    #: probability that a sample's style statistics (every tap, for the AdaIN target and the style
+    #: loss) are interpolated with the next sample's, weight U(0, 1): styles between the training
+    #: paintings, for a decoder that meets unseen ones; 0 disables (mean_std style loss only)
+    style_mix: float = 0.0
     #: reconstruction objective: weight of the relu4_1 feature loss beside the pixel loss.
     feature_weight: float = 1.0
     seed: int = 0
@@ -52,6 +56,9 @@ class TrainConfig:
     sample_every_steps: int = 500
     log_every_steps: int = 10
     init_decoder: str | None = None
+    #: the run folder this run was forked from (``adain train --fork``): its decoder, optimiser
+    #: state and step counter were the start
+    fork_from: str | None = None
     cache_images: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -70,6 +77,12 @@ class TrainConfig:
             raise UsageError(f"batch size and steps must be positive. Got {self.batch_size}, {self.steps}")
         if len(self.style_zoom) != 2:
             raise UsageError(f"style zoom is a range MIN,MAX. Got {list(self.style_zoom)}")
+        if not 0 <= self.style_mix <= 1:
+            raise UsageError(f"style mix must be a probability in [0, 1]. Got {self.style_mix}")
+        if self.style_mix and self.style_loss != "mean_std":
+            raise UsageError("style mixing interpolates mean/std statistics: it needs --style-loss mean_std")
+        if self.init_decoder and self.fork_from:
+            raise UsageError("--init and --fork both give the start: choose one")
         if len(self.style_tap_weights) != 4:
             raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
 

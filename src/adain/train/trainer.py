@@ -8,6 +8,7 @@ index (see :mod:`adain.train.data`), so a resumed or sharded run sees the same b
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import subprocess
@@ -23,8 +24,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from adain.errors import AdainError, UsageError
 from adain.models import Decoder, VGGEncoder, inference_copy
-from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss
-from adain.ops.statistics import adain
+from adain.ops.losses import STYLE_TAPS, complexity_weights, content_loss, edge_density, style_loss, style_loss_from_statistics
+from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
 from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images
@@ -82,7 +83,7 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
         steps=step, objective=config.objective, crop_size=config.crop_size, batch_size=config.batch_size,
         resize_shorter=config.resize_shorter, content_data=config.content_dir, style_data=config.style_dir,
         style_weight=config.style_weight, content_weight=config.content_weight,
-        learning_rate=config.learning_rate, init_decoder=config.init_decoder,
+        learning_rate=config.learning_rate, init_decoder=config.init_decoder, fork_from=config.fork_from,
         command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
         commits=commits, sessions=sessions, init_decoder_entry=init_entry,
         licence="MIT", source="trained with adain train",
@@ -201,7 +202,30 @@ class Trainer:
         """Load the run folder's checkpoint if there is one; returns whether it did."""
         if not self.checkpoint_path.exists():
             return False
-        state = load_checkpoint(self.checkpoint_path)
+        self._load_state(load_checkpoint(self.checkpoint_path))
+        return True
+
+    def fork(self) -> None:
+        """Start from the checkpoint of the run ``config.fork_from``, with this run's config.
+
+        Why: changing a recipe midway (a larger crop, another augmentation, other loss weights)
+        from ``--init`` loses the optimiser state, and the restart disturbs the first few hundred
+        steps; a fork keeps the decoder, the Adam moments, the step counter (so the learning-rate
+        schedule and the data stream go on) and the source's history and sessions. A fork with an
+        unchanged config is the same as a resume of the source (tested).
+        """
+        source = Path(str(self.config.fork_from)) / CHECKPOINT_NAME
+        if not source.exists():
+            raise UsageError(f"--fork: no checkpoint in {self.config.fork_from}")
+        if source.resolve() == self.checkpoint_path.resolve():
+            raise UsageError("--fork needs another run folder than --run-dir (to continue a run, use --resume)")
+        state = load_checkpoint(source)
+        source_preset = TrainConfig.from_dict(state["config"]).preset
+        if source_preset != self.config.preset:
+            raise UsageError(f"--fork: {self.config.fork_from} trains a decoder for {source_preset}, not {self.config.preset}")
+        self._load_state(state)
+
+    def _load_state(self, state: dict[str, Any]) -> None:
         self.decoder.load_state_dict(state["decoder"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -211,7 +235,6 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.history = list(state.get("history", []))
         self.sessions = list(state.get("sessions", [])) + self.sessions
-        return True
 
     def save(self) -> None:
         if self.rank == 0:
@@ -238,9 +261,14 @@ class Trainer:
         with self._autocast():
             with torch.no_grad():
                 content_features = self.encoder(content, last_tap="relu4_1")["relu4_1"]
+                mixed = None
                 if config.objective == "adain":
                     style_taps = self.encoder(style)
-                    target = adain(content_features, style_taps["relu4_1"])
+                    if config.style_mix:
+                        mixed = self._mixed_style_statistics(style_taps)
+                        target = adain_from_statistics(content_features, *mixed["relu4_1"])
+                    else:
+                        target = adain(content_features, style_taps["relu4_1"])
                 else:
                     target = content_features
             output = self.model(target.to(memory_format=self.memory_format))
@@ -248,7 +276,13 @@ class Trainer:
         losses: dict[str, Tensor] = {}
         losses["content"] = content_loss(output_taps["relu4_1"], target).mean()
         if config.objective == "adain":
-            per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
+            if mixed is not None:
+                per_sample = style_loss_from_statistics(
+                    output_taps, {tap: m for tap, (m, _) in mixed.items()}, {tap: s for tap, (_, s) in mixed.items()},
+                    config.style_tap_weights,
+                )  # fmt: skip
+            else:
+                per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
             if config.complexity_weighting:
                 per_sample = per_sample * self._complexity_weights(content)
             losses["style"] = per_sample.mean()
@@ -257,6 +291,26 @@ class Trainer:
             losses["pixel"] = (output.float() - content).pow(2).mean()
             losses["loss"] = losses["pixel"] + config.feature_weight * losses["content"]
         return losses
+
+    def _mixed_style_statistics(self, style_taps: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+        """Each sample's (mean, std) per tap, with probability ``style_mix`` interpolated towards
+        the next sample's in the local batch by a weight drawn from U(0, 1).
+
+        The draws come from a generator seeded by (seed, step, rank), so a resumed or forked run
+        mixes exactly as an uninterrupted one. Under DDP the partner is the next sample on the
+        same rank, so mixing runs differ from a one-process run of the same global batch.
+        """
+        batch = style_taps["relu4_1"].shape[0]
+        digest = hashlib.blake2b(f"{self.config.seed}:{self.step}:{self.rank}:style-mix".encode(), digest_size=8).digest()
+        generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+        chosen = torch.rand(batch, generator=generator) < self.config.style_mix
+        weight = (torch.rand(batch, generator=generator) * chosen).view(batch, 1, 1, 1).to(self.device)
+        partner = torch.arange(1, batch + 1, device=self.device) % batch
+        mixed = {}
+        for tap in STYLE_TAPS:
+            mean, std = channel_mean_std(style_taps[tap])
+            mixed[tap] = (torch.lerp(mean, mean[partner], weight), torch.lerp(std, std[partner], weight))
+        return mixed
 
     def _complexity_weights(self, content: Tensor) -> Tensor:
         """:func:`complexity_weights` normalised over the global batch, so DDP matches one process."""
@@ -367,8 +421,8 @@ class Trainer:
 def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Trainer:
     trainer = Trainer(config, progress=progress)
     try:
-        if resume:
-            trainer.resume()
+        if not (resume and trainer.resume()) and config.fork_from:
+            trainer.fork()
         trainer.fit()
     finally:
         trainer.close()
