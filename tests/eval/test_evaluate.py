@@ -11,7 +11,7 @@ from PIL import Image
 
 from adain.cli.main import main
 from adain.errors import UsageError
-from adain.eval.evaluate import MethodScore, find_pairs, summarize_by_complexity
+from adain.eval.evaluate import MethodScore, find_pairs, summarize, summarize_by_complexity
 
 
 def make_pairs(root: Path, count: int = 2) -> Path:
@@ -103,3 +103,14 @@ def test_summarize_by_complexity_splits_at_the_median() -> None:
     assert rows["decoder", "more complex"]["style_loss"] == pytest.approx(15.0)
     assert rows["decoder", "simpler"]["content_complexity"] == pytest.approx(0.15)
     assert rows["decoder", "more complex"]["content_complexity"] == pytest.approx(0.35)
+
+
+def test_summarize_reports_means_and_medians() -> None:
+    """One outlier pair moves the mean, not the median."""
+    styles = (100.0, 120.0, 140.0, 2000.0)
+    scores = [MethodScore(f"p{i}", 256, "decoder", content_loss=float(10 + i), style_loss=style, ssim=0.5, seconds=1.0)
+              for i, style in enumerate(styles)]  # fmt: skip
+    (row,) = summarize(scores)
+    assert row["pairs"] == 4
+    assert row["style_loss"] == pytest.approx(590.0) and row["style_loss_median"] == pytest.approx(130.0)
+    assert row["content_loss"] == pytest.approx(11.5) and row["content_loss_median"] == pytest.approx(11.5)
