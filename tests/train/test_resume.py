@@ -111,6 +111,7 @@ def test_fork_with_the_same_options_equals_resuming_the_source(train_argv, tmp_p
     exported = export_checkpoint(tmp_path / "forked" / CHECKPOINT_NAME, tmp_path / "forked.safetensors")
     entry = read_manifest(exported.parent)[exported.stem]
     assert entry["fork_from"] == str(tmp_path / "source") and entry["steps"] == 4
+    assert entry["forked_from"]["step"] == 2 and entry["forked_from"]["config"]["run_dir"] == str(tmp_path / "source")
     assert " && " in entry["command"]
 
 
@@ -120,10 +121,15 @@ def test_fork_takes_the_new_options_and_keeps_the_step(train_argv, tmp_path: Pat
     forked = load_checkpoint(tmp_path / "mixed" / CHECKPOINT_NAME)
     assert forked["step"] == 3 and forked["config"]["style_mix"] == 1.0
     assert load_checkpoint(tmp_path / "source" / CHECKPOINT_NAME)["config"]["style_mix"] == 0.0
-    # and the forked run resumes as its own run, with its own options
+    # and the forked run resumes as its own run, with its own options and origin
     assert main(train_argv("mixed", "--steps", "4", "--resume")) == 0
     resumed = load_checkpoint(tmp_path / "mixed" / CHECKPOINT_NAME)
     assert resumed["step"] == 4 and resumed["config"]["style_mix"] == 1.0
+    assert resumed["forked_from"]["run_dir"] == str(tmp_path / "source") and resumed["forked_from"]["forked_from"] is None
+    # a fork of a fork nests the first origin
+    assert main(train_argv("again", "--steps", "5", "--fork", str(tmp_path / "mixed"))) == 0
+    origin = load_checkpoint(tmp_path / "again" / CHECKPOINT_NAME)["forked_from"]
+    assert origin["step"] == 4 and origin["forked_from"]["step"] == 2
 
 
 @pytest.mark.parametrize(

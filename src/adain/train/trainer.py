@@ -67,17 +67,25 @@ def _git_commit() -> str | None:
         return None
 
 
-def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, Any]]) -> dict[str, Any]:
+def _init_decoder_entry(config: TrainConfig) -> dict[str, Any] | None:
+    """The manifest entry of the decoder a run started from (``--init``), if it can be read."""
+    if not config.init_decoder:
+        return None
+    init_path = Path(config.init_decoder)
+    return read_manifest(init_path.parent).get(init_path.stem) if init_path.exists() else None
+
+
+def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, Any]],
+                       forked_from: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """What a decoder's manifest entry says about how it was trained.
 
     ``sessions`` holds, per start or resume of the run, its command line, the commit of the code
-    and the step it started at.
+    and the step it started at; ``forked_from`` (``--fork``) the source run's folder, step,
+    config and, nested, its own origin.
     """
     commands = [session["command"] for session in sessions if session.get("command")]
-    init_entry = None
-    if config.init_decoder:  # a fine-tuned decoder carries the provenance of the one it started from
-        init_path = Path(config.init_decoder)
-        init_entry = read_manifest(init_path.parent).get(init_path.stem) if init_path.exists() else None
+    # a fine-tuned decoder carries the provenance of the one it started from
+    init_entry = _init_decoder_entry(config)
     commits = list(dict.fromkeys(session["commit"] for session in sessions if session.get("commit")))
     return dict(
         steps=step, objective=config.objective, crop_size=config.crop_size, batch_size=config.batch_size,
@@ -85,7 +93,7 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
         style_weight=config.style_weight, content_weight=config.content_weight,
         learning_rate=config.learning_rate, init_decoder=config.init_decoder, fork_from=config.fork_from,
         command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
-        commits=commits, sessions=sessions, init_decoder_entry=init_entry,
+        commits=commits, sessions=sessions, init_decoder_entry=init_entry, forked_from=forked_from,
         licence="MIT", source="trained with adain train",
     )  # fmt: skip
 
@@ -96,7 +104,8 @@ def export_checkpoint(checkpoint: Path, path: Path) -> Path:
     config = TrainConfig.from_dict(state["config"])
     decoder = Decoder(get_preset(config.preset).architecture)
     decoder.load_state_dict(state["decoder"])
-    save_decoder(decoder, path, config.preset, **decoder_provenance(config, int(state["step"]), list(state.get("sessions", []))))
+    provenance = decoder_provenance(config, int(state["step"]), list(state.get("sessions", [])), state.get("forked_from"))
+    save_decoder(decoder, path, config.preset, **provenance)
     return path
 
 
@@ -164,6 +173,8 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         #: how this run was made, one entry per start or resume (command, commit, start step)
         self.sessions: list[dict[str, Any]] = []
+        #: where a forked run started (:meth:`fork`); None for a run of its own
+        self.forked_from: dict[str, Any] | None = None
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
@@ -190,6 +201,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "history": self.history,
             "sessions": self.sessions,
+            "forked_from": self.forked_from,
             "skipped_images": sorted(str(p) for p in self.dataset.content.skipped | self.dataset.style.skipped),
         }
 
@@ -220,10 +232,13 @@ class Trainer:
         if source.resolve() == self.checkpoint_path.resolve():
             raise UsageError("--fork needs another run folder than --run-dir (to continue a run, use --resume)")
         state = load_checkpoint(source)
-        source_preset = TrainConfig.from_dict(state["config"]).preset
-        if source_preset != self.config.preset:
-            raise UsageError(f"--fork: {self.config.fork_from} trains a decoder for {source_preset}, not {self.config.preset}")
+        source_config = TrainConfig.from_dict(state["config"])
+        if source_config.preset != self.config.preset:
+            raise UsageError(f"--fork: {self.config.fork_from} trains a decoder for {source_config.preset}, not {self.config.preset}")
         self._load_state(state)
+        self.forked_from = {"run_dir": str(self.config.fork_from), "step": self.step, "config": state["config"],
+                            "init_decoder_entry": _init_decoder_entry(source_config),
+                            "forked_from": state.get("forked_from")}  # fmt: skip
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.decoder.load_state_dict(state["decoder"])
@@ -235,6 +250,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.history = list(state.get("history", []))
         self.sessions = list(state.get("sessions", [])) + self.sessions
+        self.forked_from = state.get("forked_from")
 
     def save(self) -> None:
         if self.rank == 0:
@@ -245,7 +261,7 @@ class Trainer:
         """fp16 safetensors of the current decoder with a manifest entry saying how it was made."""
         path = path or self.run_dir / "decoder.safetensors"
         sessions = self.sessions + ([{"command": command, "commit": _git_commit(), "start_step": self.step}] if command else [])
-        save_decoder(self.decoder, path, self.config.preset, **decoder_provenance(self.config, self.step, sessions))
+        save_decoder(self.decoder, path, self.config.preset, **decoder_provenance(self.config, self.step, sessions, self.forked_from))
         return path
 
     # -- one step ------------------------------------------------------------------------------
