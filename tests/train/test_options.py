@@ -109,6 +109,29 @@ def test_style_mix_changes_the_losses_only_where_styles_differ(make_config) -> N
     assert mixing_losses["content"].item() != pytest.approx(plain_losses["content"].item(), rel=1e-3)  # target moved
 
 
+def test_ema_is_the_moving_average_and_is_what_is_exported(make_config, tmp_path: Path) -> None:
+    from adain.train.trainer import export_checkpoint
+
+    trainer = Trainer(make_config("ema", steps=2, ema_decay=0.75), progress=False)
+    content, style = _first_batch(trainer)
+    start = {k: v.clone() for k, v in trainer.decoder.state_dict().items()}
+    trainer.train_step(content, style)
+    after_one = {k: v.clone() for k, v in trainer.decoder.state_dict().items()}
+    trainer.train_step(content, style)
+    expected = {k: torch.lerp(torch.lerp(start[k], after_one[k], 0.25), trainer.decoder.state_dict()[k], 0.25) for k in start}
+    for name, value in expected.items():
+        torch.testing.assert_close(trainer.ema[name], value, rtol=1e-6, atol=1e-7)
+    assert any(not torch.equal(trainer.ema[k], trainer.decoder.state_dict()[k]) for k in start)
+    trainer.save()
+    exported = load_decoder("vgg16-hed", export_checkpoint(trainer.checkpoint_path, tmp_path / "ema.safetensors"))
+    for name, value in exported.state_dict().items():
+        torch.testing.assert_close(value.float(), trainer.ema[name].half().float(), rtol=0, atol=0)
+    assert trainer.export_decoder(tmp_path / "direct.safetensors").read_bytes() != b""
+    direct = load_decoder("vgg16-hed", tmp_path / "direct.safetensors")
+    for name, value in direct.state_dict().items():
+        assert torch.equal(value, exported.state_dict()[name]), name
+
+
 def test_init_decoder_starts_from_its_weights(make_config, train_argv, tmp_path: Path) -> None:
     torch.manual_seed(123)
     start = Decoder(get_preset("vgg16-hed").architecture)
@@ -187,6 +210,7 @@ def test_existing_checkpoint_without_resume_is_refused(train_argv, tmp_path: Pat
         (("--batch-size", "0"), "batch size"),
         (("--preset", "nope"), "nope"),
         (("--style-mix", "1.5"), "style mix"),
+        (("--ema-decay", "1"), "EMA decay"),
         (("--style-mix", "0.5", "--style-loss", "gram"), "mean_std"),
     ],
 )

@@ -36,10 +36,13 @@ def _assert_same_state(a: dict, b: dict) -> None:
         for name in ("step", "exp_avg", "exp_avg_sq"):
             assert torch.equal(torch.as_tensor(moments_a[index][name]), torch.as_tensor(moments_b[index][name])), (index, name)
     assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
+    assert (a.get("ema") is None) == (b.get("ema") is None)
+    for key in a.get("ema") or {}:
+        assert torch.equal(a["ema"][key], b["ema"][key]), key
 
 
-@pytest.mark.parametrize("options", [{"precision": "fp32"}, {"precision": "bf16"}, {"precision": "fp32", "style_mix": 0.5}],
-                         ids=["fp32", "bf16", "style-mix"])
+@pytest.mark.parametrize("options", [{"precision": "fp32"}, {"precision": "bf16"}, {"precision": "fp32", "style_mix": 0.5},
+                                     {"precision": "fp32", "ema_decay": 0.9}], ids=["fp32", "bf16", "style-mix", "ema"])
 def test_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
     total, first = 5, 2
     straight = _fit(make_config("straight", steps=total, **options))
@@ -148,3 +151,12 @@ def test_bad_forks_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, flag
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
+
+
+def test_fork_that_turns_on_the_moving_average_starts_it_at_the_source_weights(make_config, tmp_path: Path) -> None:
+    source = _fit(make_config("source", steps=2))
+    forked = Trainer(make_config("averaged", steps=3, ema_decay=0.9, fork_from=source.config.run_dir), progress=False)
+    forked.fork()
+    assert forked.ema is not None and forked.step == 2
+    for name, value in source.decoder.state_dict().items():
+        assert torch.equal(forked.ema[name], value.float()), name

@@ -52,6 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--style-mix", type=float, default=defaults.style_mix, metavar="P",
                         help="with probability P interpolate a sample's style statistics with another's in the batch, "
                         "weight U(0,1) (default 0)")
+    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay, metavar="D",
+                        help="export and sample a moving average of the weights, decay D per step (e.g. 0.999; default 0: "
+                        "the last weights)")
     parser.add_argument("--feature-weight", type=float, default=defaults.feature_weight,
                         help="reconstruction objective: weight of the relu4_1 feature loss")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         resize_shorter=args.resize_shorter, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
         content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
         style_tap_weights=tuple(args.style_tap_weights), complexity_weighting=args.complexity_weighting,
-        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter, style_mix=args.style_mix,
+        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter, style_mix=args.style_mix, ema_decay=args.ema_decay,
         feature_weight=args.feature_weight, seed=args.seed, precision=args.precision,
         channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
         checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,

@@ -43,6 +43,10 @@ class TrainConfig:
     #: loss) are interpolated with the next sample's, weight U(0, 1): styles between the training
     #: paintings, for a decoder that meets unseen ones; 0 disables (mean_std style loss only)
     style_mix: float = 0.0
+    #: > 0: keep an exponential moving average of the decoder's weights (this decay per step) and
+    #: export and sample it instead of the last weights, which swing with the latest batches;
+    #: 0 disables
+    ema_decay: float = 0.0
     #: reconstruction objective: weight of the relu4_1 feature loss beside the pixel loss.
     feature_weight: float = 1.0
     seed: int = 0
@@ -81,6 +85,8 @@ class TrainConfig:
             raise UsageError(f"style mix must be a probability in [0, 1]. Got {self.style_mix}")
         if self.style_mix and self.style_loss != "mean_std":
             raise UsageError("style mixing interpolates mean/std statistics: it needs --style-loss mean_std")
+        if not 0 <= self.ema_decay < 1:
+            raise UsageError(f"EMA decay must be in [0, 1). Got {self.ema_decay}")
         if self.init_decoder and self.fork_from:
             raise UsageError("--init and --fork both give the start: choose one")
         if len(self.style_tap_weights) != 4:

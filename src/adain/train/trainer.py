@@ -92,6 +92,7 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
         resize_shorter=config.resize_shorter, content_data=config.content_dir, style_data=config.style_dir,
         style_weight=config.style_weight, content_weight=config.content_weight,
         learning_rate=config.learning_rate, init_decoder=config.init_decoder, fork_from=config.fork_from,
+        exported_weights=f"moving average, decay {config.ema_decay:g}" if config.ema_decay else "last step",
         command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
         commits=commits, sessions=sessions, init_decoder_entry=init_entry, forked_from=forked_from,
         licence="MIT", source="trained with adain train",
@@ -103,7 +104,7 @@ def export_checkpoint(checkpoint: Path, path: Path) -> Path:
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
     decoder = Decoder(get_preset(config.preset).architecture)
-    decoder.load_state_dict(state["decoder"])
+    decoder.load_state_dict(state["ema"] if state.get("ema") is not None else state["decoder"])
     provenance = decoder_provenance(config, int(state["step"]), list(state.get("sessions", [])), state.get("forked_from"))
     save_decoder(decoder, path, config.preset, **provenance)
     return path
@@ -175,6 +176,8 @@ class Trainer:
         self.sessions: list[dict[str, Any]] = []
         #: where a forked run started (:meth:`fork`); None for a run of its own
         self.forked_from: dict[str, Any] | None = None
+        #: float32 moving average of the decoder's weights (``config.ema_decay``): what is exported
+        self.ema: dict[str, Tensor] | None = self._ema_start() if config.ema_decay else None
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
@@ -202,6 +205,7 @@ class Trainer:
             "history": self.history,
             "sessions": self.sessions,
             "forked_from": self.forked_from,
+            "ema": self.ema,
             "skipped_images": sorted(str(p) for p in self.dataset.content.skipped | self.dataset.style.skipped),
         }
 
@@ -251,6 +255,29 @@ class Trainer:
         self.history = list(state.get("history", []))
         self.sessions = list(state.get("sessions", [])) + self.sessions
         self.forked_from = state.get("forked_from")
+        if self.config.ema_decay:  # a fork that turns the average on starts it at the source's weights
+            saved = state.get("ema")
+            self.ema = {k: v.to(self.device) for k, v in saved.items()} if saved is not None else self._ema_start()
+        else:
+            self.ema = None
+
+    def _ema_start(self) -> dict[str, Tensor]:
+        return {name: value.detach().float().clone() for name, value in self.decoder.state_dict().items()}
+
+    def _update_ema(self) -> None:
+        assert self.ema is not None
+        current = self.decoder.state_dict()
+        with torch.no_grad():
+            for name, average in self.ema.items():
+                average.lerp_(current[name].float(), 1.0 - self.config.ema_decay)
+
+    def exported_decoder(self) -> nn.Module:
+        """The decoder that is exported and sampled: the moving average when on, else the last weights."""
+        if self.ema is None:
+            return self.decoder
+        decoder = Decoder(get_preset(self.config.preset).architecture).to(self.device, memory_format=self.memory_format)
+        decoder.load_state_dict(self.ema)
+        return decoder
 
     def save(self) -> None:
         if self.rank == 0:
@@ -261,7 +288,8 @@ class Trainer:
         """fp16 safetensors of the current decoder with a manifest entry saying how it was made."""
         path = path or self.run_dir / "decoder.safetensors"
         sessions = self.sessions + ([{"command": command, "commit": _git_commit(), "start_step": self.step}] if command else [])
-        save_decoder(self.decoder, path, self.config.preset, **decoder_provenance(self.config, self.step, sessions, self.forked_from))
+        save_decoder(self.exported_decoder(), path, self.config.preset,
+                     **decoder_provenance(self.config, self.step, sessions, self.forked_from))  # fmt: skip
         return path
 
     # -- one step ------------------------------------------------------------------------------
@@ -366,6 +394,8 @@ class Trainer:
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self._update_ema()
         self.step += 1
         return reduced
 
@@ -423,14 +453,15 @@ class Trainer:
     @torch.no_grad()
     def write_samples(self) -> Path:
         """A grid of fixed preview pairs: content | style | output, one row each."""
-        self.decoder.eval()
+        decoder = self.exported_decoder()
+        decoder.eval()
         contents = torch.stack([c for c, _ in self.preview]).to(self.device)
         styles = torch.stack([s for _, s in self.preview]).to(self.device)
         with self._autocast():
             content_features = self.encoder(contents, last_tap="relu4_1")["relu4_1"]
             target = adain(content_features, self.encoder(styles)["relu4_1"]) if self.config.objective == "adain" else content_features
-            outputs = self.decoder(target).float().clamp(0, 1)
-        self.decoder.train()
+            outputs = decoder(target).float().clamp(0, 1)
+        decoder.train()
         return self.reporter.write_grid(self.step, contents, styles, outputs)
 
 
