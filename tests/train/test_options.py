@@ -44,13 +44,13 @@ def test_complexity_weighting_scales_each_samples_style_loss(make_config, monkey
     busy = ((torch.arange(16).view(1, 16) // 2 + torch.arange(16).view(16, 1) // 2) % 2).float().expand(3, 16, 16)
     content = torch.stack([flat, busy])
     per_sample: list[torch.Tensor] = []
-    original = trainer_module.style_loss
+    original = trainer_module.style_loss_from_statistics
 
     def recording(*args, **kwargs):
         per_sample.append(original(*args, **kwargs).detach())
         return per_sample[-1]
 
-    monkeypatch.setattr(trainer_module, "style_loss", recording)
+    monkeypatch.setattr(trainer_module, "style_loss_from_statistics", recording)
     plain = Trainer(make_config("plain"), progress=False)
     weighted = Trainer(make_config("weighted", complexity_weighting=1.0), progress=False)
     _, style = _first_batch(plain)
@@ -76,10 +76,11 @@ def test_style_mix_interpolates_each_samples_statistics_with_the_next(make_confi
     trainer = Trainer(make_config("mix", batch_size=4, style_mix=1.0), progress=False)
     _, style = _first_batch(trainer)
     taps = _style_batch(trainer, style)
-    mixed = trainer._mixed_style_statistics(taps)
-    again = trainer._mixed_style_statistics(taps)
+    statistics = {tap: channel_mean_std(value) for tap, value in taps.items()}
+    mixed = trainer._mix_style_statistics(statistics)
+    again = trainer._mix_style_statistics(statistics)
     trainer.step += 1
-    next_step = trainer._mixed_style_statistics(taps)
+    next_step = trainer._mix_style_statistics(statistics)
     own_mean, own_std = channel_mean_std(taps["relu1_1"])
     partner = [1, 2, 3, 0]
     # one weight per sample, shared by every tap and by mean and std: recover it from relu1_1's means

@@ -51,10 +51,10 @@ class _HalfPrecisionMeanStd(torch.autograd.Function):
     straight from the half-precision values (variance = E[x^2] - mean^2: its cancellation error,
     ~1e-7 x mean^2 / variance, measured 4e-4 on the std at mean / std = 50, is below what rounding
     the values to half precision does to the std; ReLU features have mean / std near 1, where it is
-    ~1e-6) and the backward is one
-    fused pass, ``grad_mean / N + grad_std * (x - mean) / (N * std)``. Measured on the 2-core
-    CPU (bf16, batch 8, 128-px crops): relu1_1 forward + backward 81 -> 50 ms, all taps of a
-    training step ~175 -> ~100 ms.
+    ~1e-6) and the backward is one fused pass, ``grad_mean / N + grad_std * (x - mean) / (N * std)``.
+    Measured on the 2-core CPU (bf16, batch 8, 128-px maps): relu1_1 forward + backward 81 -> 50 ms;
+    a whole training step 5% faster at 2 threads on a quiet machine (1.19 -> 1.13 s), 11% at one
+    thread beside two other training processes (2.15 -> 1.92 s; ``tools/bench_train_step.py``).
     """
 
     @staticmethod

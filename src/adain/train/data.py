@@ -36,7 +36,7 @@ def find_images(folder: str | Path) -> list[Path]:
     return files
 
 
-def _sample_rng(seed: int, index: int, stream: str) -> random.Random:
+def sample_rng(seed: int, index: int, stream: str) -> random.Random:
     digest = hashlib.blake2b(f"{seed}:{index}:{stream}".encode(), digest_size=8).digest()
     return random.Random(int.from_bytes(digest, "little"))
 
@@ -172,6 +172,6 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return (
-            self.content.sample(_sample_rng(self.seed, index, "content")),
-            self.style.sample(_sample_rng(self.seed, index, "style")),
+            self.content.sample(sample_rng(self.seed, index, "content")),
+            self.style.sample(sample_rng(self.seed, index, "style")),
         )

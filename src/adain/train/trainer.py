@@ -8,7 +8,6 @@ index (see :mod:`adain.train.data`), so a resumed or sharded run sees the same b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import subprocess
@@ -28,7 +27,7 @@ from adain.ops.losses import STYLE_TAPS, complexity_weights, content_loss, edge_
 from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
-from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images
+from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images, sample_rng
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.presets import get_preset
@@ -305,14 +304,12 @@ class Trainer:
         with self._autocast():
             with torch.no_grad():
                 content_features = self.encoder(content, last_tap="relu4_1")["relu4_1"]
-                mixed = None
                 if config.objective == "adain":
                     style_taps = self.encoder(style)
+                    style_statistics = {tap: channel_mean_std(style_taps[tap]) for tap in STYLE_TAPS}
                     if config.style_mix:
-                        mixed = self._mixed_style_statistics(style_taps)
-                        target = adain_from_statistics(content_features, *mixed["relu4_1"])
-                    else:
-                        target = adain(content_features, style_taps["relu4_1"])
+                        style_statistics = self._mix_style_statistics(style_statistics)
+                    target = adain_from_statistics(content_features, *style_statistics["relu4_1"])
                 else:
                     target = content_features
             output = self.model(target.to(memory_format=self.memory_format))
@@ -320,10 +317,10 @@ class Trainer:
         losses: dict[str, Tensor] = {}
         losses["content"] = content_loss(output_taps["relu4_1"], target).mean()
         if config.objective == "adain":
-            if mixed is not None:
+            if config.style_loss == "mean_std":
                 per_sample = style_loss_from_statistics(
-                    output_taps, {tap: m for tap, (m, _) in mixed.items()}, {tap: s for tap, (_, s) in mixed.items()},
-                    config.style_tap_weights,
+                    output_taps, {tap: m for tap, (m, _) in style_statistics.items()},
+                    {tap: s for tap, (_, s) in style_statistics.items()}, config.style_tap_weights,
                 )  # fmt: skip
             else:
                 per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
@@ -336,25 +333,21 @@ class Trainer:
             losses["loss"] = losses["pixel"] + config.feature_weight * losses["content"]
         return losses
 
-    def _mixed_style_statistics(self, style_taps: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+    def _mix_style_statistics(self, statistics: dict[str, tuple[Tensor, Tensor]]) -> dict[str, tuple[Tensor, Tensor]]:
         """Each sample's (mean, std) per tap, with probability ``style_mix`` interpolated towards
         the next sample's in the local batch by a weight drawn from U(0, 1).
 
-        The draws come from a generator seeded by (seed, step, rank), so a resumed or forked run
+        The draws are a function of (seed, step, rank), like the data's, so a resumed or forked run
         mixes exactly as an uninterrupted one. Under DDP the partner is the next sample on the
         same rank, so mixing runs differ from a one-process run of the same global batch.
         """
-        batch = style_taps["relu4_1"].shape[0]
-        digest = hashlib.blake2b(f"{self.config.seed}:{self.step}:{self.rank}:style-mix".encode(), digest_size=8).digest()
-        generator = torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+        batch = statistics["relu4_1"][0].shape[0]
+        generator = torch.Generator().manual_seed(sample_rng(self.config.seed, self.step, f"style-mix:{self.rank}").getrandbits(63))
         chosen = torch.rand(batch, generator=generator) < self.config.style_mix
         weight = (torch.rand(batch, generator=generator) * chosen).view(batch, 1, 1, 1).to(self.device)
         partner = torch.arange(1, batch + 1, device=self.device) % batch
-        mixed = {}
-        for tap in STYLE_TAPS:
-            mean, std = channel_mean_std(style_taps[tap])
-            mixed[tap] = (torch.lerp(mean, mean[partner], weight), torch.lerp(std, std[partner], weight))
-        return mixed
+        return {tap: (torch.lerp(mean, mean[partner], weight), torch.lerp(std, std[partner], weight))
+                for tap, (mean, std) in statistics.items()}  # fmt: skip
 
     def _complexity_weights(self, content: Tensor) -> Tensor:
         """:func:`complexity_weights` normalised over the global batch, so DDP matches one process."""
