@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 import shutil
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from adain.cli.main import main
 from adain.errors import UsageError
@@ -47,6 +50,16 @@ def test_samples_are_a_pure_function_of_seed_and_index(image_folders) -> None:
     # other indices and other seeds give other crops
     assert not torch.equal(first[0][0], first[1][0]) or not torch.equal(first[0][1], first[1][1])
     assert not torch.equal(first[3][0], _dataset(content, style, seed=1)[3][0])
+
+
+def test_sampling_raises_no_warnings(tmp_path: Path) -> None:
+    """A crop as wide as the image is a view of Pillow's read-only buffer: it must be copied before torch sees it."""
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "square.png")
+    source = ImageCropSource(find_images(tmp_path), 24, 24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(8):  # both flips
+            assert source.sample(random.Random(seed)).shape == (3, 24, 24)
 
 
 def test_batch_sampler_shards_the_global_batch_by_rank() -> None:

@@ -148,7 +148,8 @@ class ImageCropSource:
             crop = array[top : top + side, left : left + side]
             if rng.random() < 0.5:
                 crop = crop[:, ::-1]
-            tensor = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255)
+            # astype copies: the crop may be a view of Pillow's read-only buffer, which torch warns about
+            tensor = torch.from_numpy(crop.astype(np.float32)).permute(2, 0, 1).div_(255)
             if side != self.crop_size:
                 tensor = torch.nn.functional.interpolate(tensor[None], size=(self.crop_size, self.crop_size), mode="bilinear",
                                                          antialias=True, align_corners=False)[0].clamp_(0, 1)  # fmt: skip
