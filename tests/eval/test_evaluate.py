@@ -114,3 +114,17 @@ def test_summarize_reports_means_and_medians() -> None:
     assert row["pairs"] == 4
     assert row["style_loss"] == pytest.approx(590.0) and row["style_loss_median"] == pytest.approx(130.0)
     assert row["content_loss"] == pytest.approx(11.5) and row["content_loss_median"] == pytest.approx(11.5)
+
+
+def test_the_report_names_the_preset_decoder_it_scored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --decoder the report still says which weights it scored, so a shipped decoder's eval can be checked."""
+    from adain.weights import prepare
+    from adain.weights.store import file_sha256
+
+    pairs = make_pairs(tmp_path / "pairs", count=1)
+    code, _, stderr = run_eval(capsys, "--pairs", pairs, "--sizes", "32", "--lbfgs-iterations", "0", "--refine", "",
+                               "-o", tmp_path / "report", "--no-progress", "--threads", "1")  # fmt: skip
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "report" / "results.json").read_text())
+    default = prepare("vgg16-hed", ("decoder",), progress=False)["decoder"]
+    assert report["decoder"] == str(default) and report["decoder_sha256"] == file_sha256(default)

@@ -57,12 +57,14 @@ def run(args: argparse.Namespace) -> int:
     from adain.eval.evaluate import EvalConfig, evaluate, summarize, write_report
     from adain.pipeline.optimize import ObjectiveWeights
     from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
-    from adain.weights import adain_home
+    from adain.weights import adain_home, prepare
     from adain.weights.store import file_sha256, read_manifest
 
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, precision=args.precision)
+    # the report names the weights it scored, the preset's default included (already prepared by from_preset)
+    decoder_path = args.decoder or prepare(args.preset, ("decoder",), progress=False)["decoder"]
     config = EvalConfig(
         pairs_dir=args.pairs, out_dir=args.out, sizes=args.sizes, lbfgs_iterations=args.lbfgs_iterations,
         refine_iterations=args.refine, optimize_sizes=args.optimize_sizes,
@@ -82,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     header = {
         "command": args.command_line,
         "preset": args.preset,
-        "decoder": str(args.decoder) if args.decoder else "preset default",
-        "decoder_sha256": file_sha256(args.decoder) if args.decoder else None,
+        "decoder": str(decoder_path),
+        "decoder_sha256": file_sha256(decoder_path),
         "date": time.strftime("%Y-%m-%d"),
         "precision": pipeline.precision,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
