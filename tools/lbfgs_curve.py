@@ -4,7 +4,7 @@ Usage: .venv/bin/python tools/lbfgs_curve.py ITERATIONS [THREADS] [OUT.json]   (
 
 The paper (section 7.1, Fig. 3) places its decoder on this curve: its style loss is that of Gatys-style
 optimization "between 50 and 100 iterations". This runs the eval's reference (`adain eval`: L-BFGS on the
-AdaIN objective from the content image, 256 px, the same settings as `adain.pipeline.optimize`) on every
+AdaIN objective from the content image, 256 px, `adain.pipeline.optimize.reference_lbfgs`) on every
 val pair and prints, per iteration, the mean and median content and style loss of the clamped image, as
 the eval scores outputs. Iteration 0 is the unstylized content, so its row equals the eval's `content` row.
 The run has the reference's budget of 2 function evaluations per iteration, for ITERATIONS iterations; a
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from adain.eval.evaluate import _load_at, find_pairs
-from adain.pipeline.optimize import AdainObjective
+from adain.pipeline.optimize import AdainObjective, reference_lbfgs
 from adain.pipeline.stylize import StylizationPipeline
 
 
@@ -37,8 +37,7 @@ def curve_of_pair(objective: AdainObjective, content: torch.Tensor, iterations: 
     as the eval's reference has): those rows repeat the last point.
     """
     image = content.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, max_eval=iterations * 2, history_size=50,
-                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")  # fmt: skip
+    optimizer = reference_lbfgs(image, iterations)
     trials: list[tuple[int, float, float, float]] = []  # (iteration, objective, clamped content, clamped style)
 
     def closure() -> torch.Tensor:

@@ -19,7 +19,7 @@ from adain.models import VGGEncoder
 from adain.ops.losses import STYLE_TAPS, content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
 
-__all__ = ["ObjectiveWeights", "AdainObjective", "optimize_image"]
+__all__ = ["ObjectiveWeights", "AdainObjective", "optimize_image", "reference_lbfgs"]
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,24 @@ def optimize_image(objective: AdainObjective, start: Tensor, iterations: int = 1
         return _run_lbfgs(objective, start, iterations, progress)
 
 
+def reference_lbfgs(image: Tensor, iterations: int) -> torch.optim.LBFGS:
+    """The optimizer of the reference: ``iterations`` L-BFGS iterations on ``image`` in one ``step()`` call.
+
+    One step() call runs all iterations: L-BFGS keeps its curvature pairs and step sizes
+    within a call. Calling step() once per iteration instead restarts the line search from a
+    tiny first step and, on many images, stalls at the start (measured: style loss 797 -> 796
+    in 20 such calls, 797 -> 15 in one call of 20 iterations). Tolerances 0: run them all, within
+    a budget of 2 function evaluations per iteration.
+    """
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, max_eval=iterations * 2, history_size=50,
+                             tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")  # fmt: skip
+
+
 def _run_lbfgs(objective: AdainObjective, start: Tensor, iterations: int, progress: bool) -> Tensor:
     image = start.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     if iterations == 0:
         return image.detach().clamp(0, 1)
-    # One step() call runs all iterations: L-BFGS keeps its curvature pairs and step sizes
-    # within a call. Calling step() once per iteration instead restarts the line search from a
-    # tiny first step and, on many images, stalls at the start (measured: style loss 797 -> 796
-    # in 20 such calls, 797 -> 15 in one call of 20 iterations). Tolerances 0: run them all.
-    optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, max_eval=iterations * 2, history_size=50,
-                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")  # fmt: skip
+    optimizer = reference_lbfgs(image, iterations)
     from tqdm import tqdm
 
     with tqdm(total=iterations, desc="L-BFGS", unit="eval", disable=not progress, leave=False) as bar:
