@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from adain.models import Decoder
+from adain.models import Decoder, MultiLevelDecoder
 from adain.weights import get_preset, save_decoder
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "models" / "pytorch_adain_reference.py"
@@ -22,6 +22,20 @@ def decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(1234)
     path = tmp_path_factory.mktemp("decoder") / "random-decoder.safetensors"
     save_decoder(Decoder(get_preset("vgg16-hed").architecture), path, "vgg16-hed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def multilevel_decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random multi-level vgg16-hed decoder with its gates open (random, std 0.5, so
+    every skip changes the output), saved through the real weights code."""
+    torch.manual_seed(4321)
+    decoder = MultiLevelDecoder(get_preset("vgg16-hed").architecture)
+    with torch.no_grad():
+        for gate in decoder.gates.values():
+            gate.normal_(0.0, 0.5)
+    path = tmp_path_factory.mktemp("multilevel-decoder") / "random-multilevel-decoder.safetensors"
+    save_decoder(decoder, path, "vgg16-hed")
     return path
 
 

@@ -128,9 +128,10 @@ def test_content_statistics_filter_sets_the_normalisation(pipeline: StylizationP
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     other_statistics = channel_mean_std(pipeline.encoder(other)["relu4_1"])
 
-    def use_other(mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        seen.append((mean, std))
-        return other_statistics
+    def use_other(statistics: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        assert set(statistics) == {"relu4_1"}  # the paper's decoder takes relu4_1 only
+        seen.append(statistics["relu4_1"])
+        return {"relu4_1": other_statistics}
 
     with decoder_inputs(pipeline) as captured:
         pipeline(content, style, content_statistics_filter=use_other)

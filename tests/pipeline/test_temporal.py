@@ -60,13 +60,26 @@ def test_modes_choose_mechanisms() -> None:
 def test_ema_of_content_statistics() -> None:
     ema = ContentStatisticsEMA(momentum=0.75)
     ones, threes = torch.ones(1, 4, 1, 1), torch.full((1, 4, 1, 1), 3.0)
-    mean, std = ema(ones, threes)
+    mean, std = ema({"relu4_1": (ones, threes)})["relu4_1"]
     assert torch.equal(mean, ones) and torch.equal(std, threes)  # the first frame passes through
-    mean, std = ema(threes, ones)
+    mean, std = ema({"relu4_1": (threes, ones)})["relu4_1"]
     assert torch.allclose(mean, torch.full_like(ones, 1.5)) and torch.allclose(std, torch.full_like(ones, 2.5))
     ema.reset()
-    assert torch.equal(ema(threes, ones)[0], threes)
-    assert ema(torch.ones(2, 4, 1, 1), torch.ones(2, 4, 1, 1))[0].shape == (2, 4, 1, 1)  # new mask layout: restart
+    assert torch.equal(ema({"relu4_1": (threes, ones)})["relu4_1"][0], threes)
+    two_regions = torch.ones(2, 4, 1, 1)
+    assert ema({"relu4_1": (two_regions, two_regions)})["relu4_1"][0].shape == (2, 4, 1, 1)  # new mask layout: restart
+
+
+def test_ema_smooths_every_tap() -> None:
+    """A multi-level decoder normalises the content at four taps: each is averaged on its own."""
+    ema = ContentStatisticsEMA(momentum=0.5)
+    first = {"relu4_1": (torch.zeros(1, 2, 1, 1), torch.ones(1, 2, 1, 1)), "relu1_1": (torch.ones(1, 3, 1, 1), torch.ones(1, 3, 1, 1))}
+    second = {tap: (mean + 2, std * 3) for tap, (mean, std) in first.items()}
+    ema(first)
+    smoothed = ema(second)
+    for tap, (mean, std) in smoothed.items():
+        assert torch.allclose(mean, first[tap][0] + 1) and torch.allclose(std, first[tap][1] * 2)
+    assert set(ema({"relu4_1": first["relu4_1"]})) == {"relu4_1"}  # other taps: restart
 
 
 def test_scene_cuts_found_where_the_shot_changes_only() -> None:

@@ -255,6 +255,15 @@ def contrast_pipeline(decoder_file: Path, pipeline: StylizationPipeline) -> Styl
     return StylizationPipeline(pipeline.encoder, decoder, preset="vgg16-hed")
 
 
+@pytest.fixture(scope="module")
+def multilevel_contrast_pipeline(multilevel_decoder_file: Path, pipeline: StylizationPipeline) -> StylizationPipeline:
+    """The random multi-level decoder (gates open) with the same 10x stronger last layer."""
+    decoder = load_decoder("vgg16-hed", path=multilevel_decoder_file)
+    with torch.no_grad():
+        decoder.layers[-1].weight.mul_(10.0)
+    return StylizationPipeline(pipeline.encoder, decoder, preset="vgg16-hed")
+
+
 TILED_CASES = {
     "plain": {},
     "alpha, mixed styles, luminance, guided filter": {
@@ -264,8 +273,12 @@ TILED_CASES = {
 }
 
 
+@pytest.mark.parametrize("decoder", ["plain", "multilevel"])
 @pytest.mark.parametrize("case", list(TILED_CASES))
-def test_tiled_equals_untiled(contrast_pipeline: StylizationPipeline, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiled_equals_untiled(request: pytest.FixtureRequest, decoder: str, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also with a multi-level decoder: its shallow taps' content statistics are summed over the
+    tiles' cores and each window is re-encoded for its skip features."""
+    contrast_pipeline = request.getfixturevalue("contrast_pipeline" if decoder == "plain" else "multilevel_contrast_pipeline")
     height, width = 219, 221  # not multiples of 8: the right and bottom windows are padded on their own
     content = smooth_image(height, width)
     fields = dict(TILED_CASES[case])
@@ -290,7 +303,8 @@ def test_tiled_equals_untiled(contrast_pipeline: StylizationPipeline, case: str,
             hook.remove()
     # the networks only ever saw windows: what bounds the memory (styles are encoded whole)
     content_passes = [shape for shape in seen if shape != (48, 48)]
-    assert len(content_passes) == 8 and max(max(shape) for shape in content_passes) <= 208
+    # 4 windows encoded, (multi-level: 4 re-encoded for the skips,) 4 decoded
+    assert len(content_passes) == (8 if decoder == "plain" else 12) and max(max(shape) for shape in content_passes) <= 208
     assert tiled.shape == untiled.shape == (1, 3, height, width)
     assert (tiled - untiled).abs().max() < 1e-4
     assert untiled.std() > 0.05  # a real image, not flat grey

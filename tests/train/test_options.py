@@ -182,9 +182,12 @@ def test_learning_rate_follows_inverse_time_decay(make_config) -> None:
     assert [h["lr"] for h in trainer.history] == pytest.approx(expected, rel=1e-12)
 
 
-def test_auto_precision_on_cpu_is_bf16_and_channels_last(make_config) -> None:
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_on_cpu_is_bf16_where_native_and_channels_last(make_config, monkeypatch, native) -> None:
+    """Emulated bf16 (a CPU without AVX512-BF16/AMX) is many times slower than fp32: auto runs fp32 there."""
+    monkeypatch.setattr("adain.pipeline.stylize.native_bf16", lambda device: native)
     trainer = _fit(make_config(steps=2, precision="auto"))
-    assert trainer.precision == "bf16"
+    assert trainer.precision == ("bf16" if native else "fp32")
     conv = next(m for m in trainer.decoder.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert all(math.isfinite(h["loss"]) for h in trainer.history)

@@ -15,6 +15,14 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _taps(text: str) -> tuple[str, ...]:
+    taps = tuple(tap.strip() for tap in text.split(",") if tap.strip())
+    allowed = ("relu3_1", "relu2_1", "relu1_1")
+    if not taps or any(tap not in allowed for tap in taps):
+        raise argparse.ArgumentTypeError(f"expected taps among {', '.join(allowed)}, comma-separated; got {text!r}")
+    return taps
+
+
 #: the ``train`` sub-parser, kept to write the command line that reproduces a run
 
 
@@ -68,7 +76,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint-minutes", type=float, default=defaults.checkpoint_every_minutes)
     parser.add_argument("--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids")
     parser.add_argument("--log-every", type=int, default=defaults.log_every_steps)
-    parser.add_argument("--init", dest="init_decoder", help="fine-tune from this decoder (safetensors or .pth)")
+    parser.add_argument("--init", dest="init_decoder", help="fine-tune from this decoder (safetensors or .pth); a plain "
+                        "decoder initialises a multi-level one's shared layers (gates closed)")
+    parser.add_argument("--decoder", choices=["plain", "multilevel"], default=defaults.decoder,
+                        help="plain: the paper's decoder (relu4_1 in); multilevel: plus gated skips from the AdaIN'd "
+                        "features at --skip-taps")
+    parser.add_argument("--skip-taps", type=_taps, default=defaults.skip_taps, metavar="TAPS",
+                        help="multilevel: the taps that feed skips, comma-separated (default relu3_1,relu2_1,relu1_1)")
+    parser.add_argument("--skip-lr", dest="skip_learning_rate", type=float, default=defaults.skip_learning_rate,
+                        help="multilevel: learning rate of the skips and gates (default 0: --lr)")
+    parser.add_argument("--selection-fraction", type=float, default=defaults.selection_fraction, metavar="F",
+                        help="hold this fraction of the content and style images out of training (by file-name hash): "
+                        "the selection split to choose checkpoints on (default 0: train on all)")
     parser.add_argument("--fork", type=Path, metavar="RUN_DIR",
                         help="start from RUN_DIR's checkpoint (decoder, optimiser state, step) with this command's "
                         "options, in a new --run-dir: to change a recipe midway without a restart")
@@ -106,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
         checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,
         sample_every_steps=args.sample_every, log_every_steps=args.log_every, init_decoder=args.init_decoder,
-        fork_from=str(args.fork) if args.fork else None,
+        fork_from=str(args.fork) if args.fork else None, decoder=args.decoder, skip_taps=tuple(args.skip_taps),
+        skip_learning_rate=args.skip_learning_rate, selection_fraction=args.selection_fraction,
         cache_images=args.cache_images,
     )  # fmt: skip
     checkpoint = Path(args.run_dir) / CHECKPOINT_NAME

@@ -21,8 +21,10 @@ __all__ = [
     "adain_with_content_statistics",
     "blend_features",
     "channel_mean_std",
+    "channel_moments",
     "check_alpha",
     "masked_adain_with_content_statistics",
+    "mean_std_from_moments",
     "mix_statistics",
 ]
 
@@ -409,3 +411,51 @@ def check_alpha(alpha: float, name: str = "alpha") -> float:
     if isinstance(alpha, bool) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise UsageError(f"{name} must be a finite number in [0, 1]. Got {alpha!r}")
     return value
+
+
+def channel_moments(features: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """float64 ``(weight sum, weighted sum, weighted sum of squares)`` of each channel over H x W.
+
+    Why: moments add up. A large image encoded window by window (tiling) gets the statistics of
+    the whole image at every tap by summing its windows' moments over their cores, without
+    keeping the full-resolution maps; :func:`mean_std_from_moments` turns the sums into what
+    :func:`channel_mean_std` (or, weighted, ``masked_channel_mean_std``) computes, up to float
+    rounding (float64 sums: the variance's cancellation is harmless).
+
+    Args:
+        features: ``(B, C, H, W)``.
+        weights: ``(B or 1, 1, H, W)`` non-negative (a soft region); ``None``: every position 1.
+
+    Returns:
+        ``(total (B, 1, 1, 1), first (B, C, 1, 1), second (B, C, 1, 1))``, float64.
+
+    Example:
+        >>> total, first, second = channel_moments(torch.tensor([1.0, 3.0]).view(1, 1, 1, 2))
+        >>> total.item(), first.item(), second.item()
+        (2.0, 4.0, 10.0)
+    """
+    _check_feature(features, "features")
+    values = features.to(torch.float64)
+    if weights is None:
+        total = values.new_full((features.shape[0], 1, 1, 1), float(features.shape[2] * features.shape[3]))
+        return total, values.sum((2, 3), keepdim=True), values.square().sum((2, 3), keepdim=True)
+    if weights.dim() != 4 or weights.shape[1] != 1 or weights.shape[2:] != features.shape[2:]:
+        raise ShapeError(f"weights must be (B or 1, 1, {features.shape[2]}, {features.shape[3]}). Got {tuple(weights.shape)}")
+    weights = weights.to(torch.float64)
+    weighted = values * weights
+    total = weights.sum((2, 3), keepdim=True).repeat(features.shape[0] // weights.shape[0], 1, 1, 1)
+    return total, weighted.sum((2, 3), keepdim=True), (weighted * values).sum((2, 3), keepdim=True)
+
+
+def mean_std_from_moments(total: Tensor, first: Tensor, second: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
+    """``(mean, std)`` in float32 from summed :func:`channel_moments`: ``std = sqrt(var + eps)``,
+    the biased variance, as :func:`channel_mean_std` defines it.
+
+    Example:
+        >>> mean, std = mean_std_from_moments(*channel_moments(torch.tensor([1.0, 3.0]).view(1, 1, 1, 2)), eps=0.0)
+        >>> mean.item(), std.item()
+        (2.0, 1.0)
+    """
+    mean = first / total
+    variance = (second / total - mean.square()).clamp_min(0)
+    return mean.float(), (variance + eps).sqrt().float()

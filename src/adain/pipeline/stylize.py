@@ -42,22 +42,30 @@ from PIL import Image
 from torch import Tensor
 
 from adain.errors import InputImageError, ShapeError, UsageError
-from adain.models import TAPS, Decoder, VGGEncoder, inference_copy
+from adain.models import TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
-from adain.ops.masks import masked_channel_mean_std, region_weights_from_mask, resize_region_weights
+from adain.ops.masks import (
+    EMPTY_REGION_WEIGHT,
+    masked_channel_mean_std,
+    region_weights_from_mask,
+    resize_region_weights,
+)
 from adain.ops.statistics import (
     adain_with_content_statistics,
     blend_features,
     channel_mean_std,
+    channel_moments,
     check_alpha,
     masked_adain_with_content_statistics,
+    mean_std_from_moments,
     mix_statistics,
 )
 from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, pil_to_tensors, tensor_to_pil
 from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
 from adain.pipeline.tiling import (
     STRIP_PIXELS,
+    Tile,
     TileBlender,
     TilePlan,
     apply_in_strips,
@@ -440,8 +448,58 @@ def _mask_to_tensor(mask: ImageInput, max_pixels: int | None) -> Tensor:
     return rgb
 
 
-#: ``(content_mean, content_std) -> (content_mean, content_std)``, shapes ``(K, C, 1, 1)``.
-ContentStatisticsFilter = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+#: ``{tap: (content_mean, content_std)} -> {tap: (content_mean, content_std)}``, shapes ``(K, C, 1, 1)``.
+ContentStatisticsFilter = Callable[[dict[str, tuple[Tensor, Tensor]]], dict[str, tuple[Tensor, Tensor]]]
+
+
+def _tap_box(box: tuple[int, int, int, int], tap: str) -> tuple[int, int, int, int]:
+    """A tile box in pixels -> positions at ``tap``; ends rounded up to the padded multiple of 8,
+    as :func:`~adain.pipeline.sizing.pad_to_multiple` pads an image (or window) at its edge."""
+    top, bottom, left, right = box
+    scale = TAP_SCALES[tap]
+    bottom, right = -(-bottom // NETWORK_MULTIPLE) * NETWORK_MULTIPLE, -(-right // NETWORK_MULTIPLE) * NETWORK_MULTIPLE
+    return feature_box((top, bottom, left, right), scale)
+
+
+def _window_slice(tile: Tile, tap: str) -> tuple[Any, ...]:
+    """Index of ``tile``'s window in a whole-image map at ``tap``."""
+    top, bottom, left, right = _tap_box(tile.window, tap)
+    return (..., slice(top, bottom), slice(left, right))
+
+
+def _core_slice(tile: Tile, tap: str, image: bool = False) -> tuple[Any, ...]:
+    """Index of ``tile``'s core at ``tap``: in the window's own map, or (``image``) in the whole image's."""
+    top, bottom, left, right = _tap_box(tile.core, tap)
+    if not image:
+        window_top, _, window_left, _ = _tap_box(tile.window, tap)
+        top, bottom, left, right = top - window_top, bottom - window_top, left - window_left, right - window_left
+    return (..., slice(top, bottom), slice(left, right))
+
+
+def _add_moments(moments: dict[str, list[Tensor]], tap: str, features: Tensor, region_weights: Tensor | None) -> None:
+    """Add one core's moments at ``tap`` to ``moments[tap]``: unweighted, then one triple per region."""
+    triples = [channel_moments(features)]
+    if region_weights is not None:
+        triples += [channel_moments(features, region_weights[:, k : k + 1]) for k in range(region_weights.shape[1])]
+    flat = [value for triple in triples for value in triple]
+    if tap not in moments:
+        moments[tap] = flat
+    else:
+        for total, value in zip(moments[tap], flat):
+            total += value
+
+
+def _moments_to_statistics(flat: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """The whole image's ``(mean, std)`` from :func:`_add_moments`' sums: ``(1, C, 1, 1)``, or per
+    region ``(K, C, 1, 1)`` (an empty region takes the unweighted statistics, as
+    :func:`~adain.ops.masks.masked_channel_mean_std` does)."""
+    triples = [flat[i : i + 3] for i in range(0, len(flat), 3)]
+    whole = mean_std_from_moments(*triples[0])
+    if len(triples) == 1:
+        return whole
+    pairs = [whole if total.item() <= EMPTY_REGION_WEIGHT else mean_std_from_moments(total, first, second)
+             for total, first, second in triples[1:]]  # fmt: skip
+    return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])
 
 
 class StylizationPipeline:
@@ -469,6 +527,8 @@ class StylizationPipeline:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()
         self.decoder = decoder.eval()
+        #: the taps the decoder takes, in its arguments' order (relu4_1, then a multi-level decoder's skips)
+        self.decoder_taps = decoder_input_taps(decoder)
         self.preset = preset
         self.requested_precision = precision
         self.compile = compile
@@ -623,20 +683,22 @@ class StylizationPipeline:
             statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
         return statistics
 
-    def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int, feature_size: tuple[int, int]) -> Tensor | None:
-        """Step 2c: the mask as ``(1, K, h, w)`` region weights at the feature size (or ``None``)."""
+    def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int) -> dict[str, Tensor] | None:
+        """Step 2c: the mask as ``(1, K, h, w)`` region weights at each of the decoder's taps (or ``None``)."""
         if options.mask is None:
             return None
         mask = _mask_to_tensor(options.mask, options.max_pixels).to(self.device)
         mask = resize_image(mask, content.size).clamp(0.0, 1.0)
         padded_mask, _ = pad_to_multiple(mask)
         weights = region_weights_from_mask(padded_mask, num_styles)
-        return resize_region_weights(weights, feature_size)
+        height, width = padded_mask.shape[-2:]
+        return {tap: resize_region_weights(weights, (height // TAP_SCALES[tap], width // TAP_SCALES[tap]))
+                for tap in self.decoder_taps}  # fmt: skip
 
-    def encode_content(self, padded_rgb: Tensor) -> Tensor:
-        """Step 3: relu4_1 features of the padded content."""
-        return self.inference_encoder(padded_rgb)[ADAIN_TAP]
-
+    def encode_content(self, padded_rgb: Tensor) -> dict[str, Tensor]:
+        """Step 3: the padded content's features at the decoder's taps (relu4_1 for the paper's decoder)."""
+        features = self.inference_encoder(padded_rgb)
+        return {tap: features[tap] for tap in self.decoder_taps}
     def coarse_to_fine(self, content: PreparedContent, statistics: list[StyleStatistics],
                        options: StylizeOptions) -> tuple[PreparedContent, StylizeOptions]:  # fmt: skip
         """Step 2d (``options.multiscale``): the content and options of the full-size pass.
@@ -687,81 +749,127 @@ class StylizationPipeline:
             side = tile_side_for_budget(height, width, options.max_memory_mb)
         return plan_tiles(height, width, side)
 
-    def encode_content_tiles(self, content: PreparedContent, plan: TilePlan) -> Tensor:
-        """Step 3: relu4_1 features of the whole padded content, encoded window by window.
+    def encode_content_tiles(self, content: PreparedContent, plan: TilePlan,
+                             region_weights: dict[str, Tensor] | None = None) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]:  # fmt: skip
+        """Step 3: the content's features, encoded window by window, and the whole image's
+        statistics at the taps whose maps are not kept.
 
-        Only each window's core features are kept (the window's margin gives them all the
-        context they can use), so the stitched map equals an untiled encoding; windows at the
-        right and bottom edges are padded to a multiple of 8 on their own, as the whole image
-        would be. One tile: :meth:`encode_content` of ``content.padded``.
+        One tile: ``(encode_content(content.padded), {})``. Several: relu4_1 of the whole padded
+        content, stitched from each window's core features (the window's margin gives them all
+        the context they can use, so the map equals an untiled encoding; windows at the right and
+        bottom edges are padded to a multiple of 8 on their own, as the whole image would be).
+        The shallower taps a multi-level decoder takes are full-resolution maps too large to keep
+        for a large image: their whole-image statistics (per mask region with ``region_weights``)
+        are summed from the cores' moments here, and :meth:`decode_tiles` re-encodes each window
+        for its features.
         """
         if plan.is_single:
-            return self.encode_content(content.padded)
+            return self.encode_content(content.padded), {}
         limit_allocator_retention()
+        shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
+        moments: dict[str, list[Tensor]] = {}
         features: Tensor | None = None
         for tile in plan.tiles:
             top, bottom, left, right = tile.window
-            window_features = self.encode_content(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0])
+            window_taps = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0])
+            window_features = window_taps[ADAIN_TAP]
             if features is None:
                 size = (-(-plan.height // NETWORK_MULTIPLE), -(-plan.width // NETWORK_MULTIPLE))
                 features = window_features.new_empty((1, window_features.shape[1], *size))
-            core_top, core_bottom, core_left, core_right = feature_box(tile.core)
-            window_top, _, window_left, _ = feature_box(tile.window)
-            features[..., core_top:core_bottom, core_left:core_right] = window_features[
-                ..., core_top - window_top : core_bottom - window_top, core_left - window_left : core_right - window_left
-            ]
+            features[_core_slice(tile, ADAIN_TAP, image=True)] = window_features[_core_slice(tile, ADAIN_TAP)]
+            for tap in shallow:
+                core = window_taps[tap][_core_slice(tile, tap)]
+                weights = None if region_weights is None else region_weights[tap][_core_slice(tile, tap, image=True)]
+                _add_moments(moments, tap, core, weights)
+            del window_taps, window_features
         if features is None:
             raise ShapeError("a tile plan without tiles")
-        return features
+        return {ADAIN_TAP: features}, {tap: _moments_to_statistics(moments[tap]) for tap in shallow}
 
-    def content_statistics(self, content_features: Tensor, region_weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Step 3b: the channel ``(mean, std)`` AdaIN normalises the content with, taken once over
-        the whole image so that every tile gets the same: ``(1, C, 1, 1)`` each, or one row per
-        mask region ``(K, C, 1, 1)`` (over that region) with ``region_weights``."""
-        if region_weights is None:
-            return channel_mean_std(content_features)
-        pairs = [masked_channel_mean_std(content_features, region_weights[:, k : k + 1]) for k in range(region_weights.shape[1])]
-        return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])
+    def content_statistics(self, content_features: dict[str, Tensor], region_weights: dict[str, Tensor] | None = None
+                           ) -> dict[str, tuple[Tensor, Tensor]]:  # fmt: skip
+        """Step 3b: per tap, the channel ``(mean, std)`` AdaIN normalises the content with, taken
+        once over the whole image so that every tile gets the same: ``(1, C, 1, 1)`` each, or one
+        row per mask region ``(K, C, 1, 1)`` (over that region) with ``region_weights``."""
+        statistics = {}
+        for tap, tap_features in content_features.items():
+            if region_weights is None:
+                statistics[tap] = channel_mean_std(tap_features)
+                continue
+            weights = region_weights[tap]
+            pairs = [masked_channel_mean_std(tap_features, weights[:, k : k + 1]) for k in range(weights.shape[1])]
+            statistics[tap] = torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])
+        return statistics
 
     def transfer(
         self,
-        content_features: Tensor,
+        content_features: dict[str, Tensor],
         statistics: list[StyleStatistics],
         options: StylizeOptions,
-        region_weights: Tensor | None = None,
-        content_statistics: tuple[Tensor, Tensor] | None = None,
-    ) -> Tensor:
-        """Steps 4 and 5: the decoder's input: AdaIN to the style(s), blended with the content.
+        region_weights: dict[str, Tensor] | None = None,
+        content_statistics: dict[str, tuple[Tensor, Tensor]] | None = None,
+    ) -> dict[str, Tensor]:
+        """Steps 4 and 5: the decoder's inputs: AdaIN to the style(s), blended with the content,
+        at each tap the decoder takes.
 
         With a mask each region gets its own style and strength (masked AdaIN blends per
         region); otherwise the styles' statistics are mixed by weight, AdaIN is applied once
-        and the result blended with ``alpha``. The content is normalised with
-        ``content_statistics`` (:meth:`content_statistics`; a tile gets the whole image's), or
-        with its own when ``None``.
+        and the result blended with ``alpha``. Every tap is treated alike, with that tap's style
+        statistics and region weights, so alpha 0 gives the content's own features at every tap.
+        The content is normalised with ``content_statistics`` (:meth:`content_statistics`; a tile
+        gets the whole image's), or with its own when ``None``.
         """
-        means = torch.cat([s.at(ADAIN_TAP)[0] for s in statistics])
-        stds = torch.cat([s.at(ADAIN_TAP)[1] for s in statistics])
-        content_mean, content_std = content_statistics or self.content_statistics(content_features, region_weights)
-        if region_weights is not None:
-            alphas = list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
-            return masked_adain_with_content_statistics(content_features, region_weights, content_mean, content_std,
-                                                        means, stds, alphas)  # fmt: skip
-        if len(statistics) == 1:
-            mean, std = means, stds
-        else:
-            weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
-            mean, std = mix_statistics(means, stds, weights)
-        target = adain_with_content_statistics(content_features, content_mean, content_std, mean, std)
-        return blend_features(content_features, target, options.alpha)
+        content_statistics = content_statistics or self.content_statistics(content_features, region_weights)
+        targets = {}
+        for tap in self.decoder_taps:
+            features = content_features[tap]
+            missing = [k + 1 for k, s in enumerate(statistics) if tap not in s.means]
+            if missing:
+                raise UsageError(f"this decoder takes the style's statistics at {', '.join(self.decoder_taps)}; "
+                                 f"style {missing[0]} has none at {tap}")  # fmt: skip
+            means = torch.cat([s.at(tap)[0] for s in statistics])
+            stds = torch.cat([s.at(tap)[1] for s in statistics])
+            content_mean, content_std = content_statistics[tap]
+            if region_weights is not None:
+                alphas = list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
+                targets[tap] = masked_adain_with_content_statistics(features, region_weights[tap], content_mean, content_std,
+                                                                    means, stds, alphas)  # fmt: skip
+                continue
+            if len(statistics) == 1:
+                mean, std = means, stds
+            else:
+                weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
+                mean, std = mix_statistics(means, stds, weights)
+            target = adain_with_content_statistics(features, content_mean, content_std, mean, std)
+            targets[tap] = blend_features(features, target, options.alpha)
+        return targets
+
+    def window_features(self, content_features: dict[str, Tensor], content: PreparedContent, tile: Tile,
+                        plan: TilePlan) -> dict[str, Tensor]:  # fmt: skip
+        """Step 4's input for one tile: the window's features at the decoder's taps. relu4_1 is cut
+        from the stitched map; the shallower taps (not kept for a tiled image) are re-encoded from
+        the window, whose margin gives the core all its context."""
+        if plan.is_single:
+            return content_features
+        top, bottom, left, right = feature_box(tile.window)
+        window = {ADAIN_TAP: content_features[ADAIN_TAP][..., top:bottom, left:right]}
+        shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
+        if shallow:
+            top, bottom, left, right = tile.window
+            deepest = max(shallow, key=TAPS.index)
+            encoded = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], last_tap=deepest)
+            window.update({tap: encoded[tap] for tap in shallow})
+        return window
 
     def decode_tiles(
         self,
-        content_features: Tensor,
+        content_features: dict[str, Tensor],
         statistics: list[StyleStatistics],
         options: StylizeOptions,
-        region_weights: Tensor | None,
-        content_statistics: tuple[Tensor, Tensor],
+        region_weights: dict[str, Tensor] | None,
+        content_statistics: dict[str, tuple[Tensor, Tensor]],
         plan: TilePlan,
+        content: PreparedContent,
     ) -> Tensor:
         """Steps 4-6 tile by tile: each window's features (and mask regions) through
         :meth:`transfer` with the whole image's content statistics and :meth:`decode`, feathered
@@ -769,17 +877,19 @@ class StylizationPipeline:
         padded image, as :meth:`decode` returns it."""
         blender = TileBlender(plan)
         for tile in plan.tiles:
-            top, bottom, left, right = feature_box(tile.window)
-            weights = None if region_weights is None else region_weights[..., top:bottom, left:right]
-            features = self.transfer(content_features[..., top:bottom, left:right], statistics, options, weights,
-                                     content_statistics)  # fmt: skip
+            window = self.window_features(content_features, content, tile, plan)
+            weights = None if region_weights is None else {
+                tap: tap_weights[_window_slice(tile, tap)] for tap, tap_weights in region_weights.items()
+            }  # fmt: skip
+            features = self.transfer(window, statistics, options, weights, content_statistics)
+            del window
             blender.add(tile, self.decode(features))
             del features
         return blender.result()
 
-    def decode(self, features: Tensor) -> Tensor:
-        """Step 6: features -> RGB (unclamped, padded size; bf16 in bf16 precision)."""
-        return self.inference_decoder(features)
+    def decode(self, features: dict[str, Tensor]) -> Tensor:
+        """Step 6: features at the decoder's taps -> RGB (unclamped, padded size; bf16 in bf16 precision)."""
+        return self.inference_decoder(*[features[tap] for tap in self.decoder_taps])
 
     def optimize(self, start: Tensor, target: Tensor, statistics: list[StyleStatistics], options: StylizeOptions,
                  iterations: int) -> Tensor:  # fmt: skip
@@ -835,9 +945,10 @@ class StylizationPipeline:
             options: :class:`StylizeOptions`; keyword arguments override single fields
                 (``pipeline(content, style, alpha=0.5)``).
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`StylizeResult`).
-            content_statistics_filter: called with the whole image's content ``(mean, std)``
-                (step 3b) and returning the pair AdaIN normalises with; video smooths them over
-                frames with it so that the normalisation does not flicker. ``None``: as measured.
+            content_statistics_filter: called with the whole image's content statistics,
+                ``{tap: (mean, std)}`` at every tap the decoder takes (step 3b), and returning
+                those AdaIN normalises with; video smooths them over frames with it so that the
+                normalisation does not flicker. ``None``: as measured.
 
         Raises:
             UsageError: inconsistent options.
@@ -853,22 +964,23 @@ class StylizationPipeline:
         statistics = self.prepare_styles(style_list, prepared.rgb, options)
         level, level_options = self.coarse_to_fine(prepared, statistics, options)
         plan = self.plan_tiles(level, level_options)
-        # 3. encode content (window by window), mask regions, the whole image's content statistics
-        content_features = self.encode_content_tiles(level, plan)
-        region_weights = self.prepare_region_weights(level_options, level, len(statistics), tuple(content_features.shape[-2:]))
-        content_statistics = self.content_statistics(content_features, region_weights)
+        # 3. mask regions at every decoder tap; encode content (window by window); the whole image's content statistics
+        region_weights = self.prepare_region_weights(level_options, level, len(statistics))
+        content_features, streamed_statistics = self.encode_content_tiles(level, plan, region_weights)
+        content_statistics = {**self.content_statistics(content_features, region_weights), **streamed_statistics}
         if content_statistics_filter is not None:
-            content_statistics = content_statistics_filter(*content_statistics)
+            content_statistics = content_statistics_filter(content_statistics)
         # 4 + 5. AdaIN (single, mixed or masked) and alpha blend: in decode_tiles, per tile; whole for optimization
         if options.method == "optimize" or options.refine:
-            features = self.transfer(content_features, statistics, level_options, region_weights, content_statistics)
+            target = self.transfer(content_features, statistics, level_options, region_weights, content_statistics)[ADAIN_TAP]
         # 6. decode (tile by tile; or optimize the pixels for the same objective; refine the decoder's output)
         if options.method == "optimize":
-            decoded = self.optimize(level.padded, features, statistics, level_options, options.iterations)
+            decoded = self.optimize(level.padded, target, statistics, level_options, options.iterations)
         else:
-            decoded = self.decode_tiles(content_features, statistics, level_options, region_weights, content_statistics, plan)
+            decoded = self.decode_tiles(content_features, statistics, level_options, region_weights, content_statistics,
+                                        plan, level)  # fmt: skip
             if options.refine:
-                decoded = self.optimize(decoded.float().clamp(0, 1), features, statistics, level_options, options.refine)
+                decoded = self.optimize(decoded.float().clamp(0, 1), target, statistics, level_options, options.refine)
         del content_features, region_weights, level
         # 7. postprocess (colour and guided filter against the original content)
         rgb = self.postprocess(decoded, prepared, options)

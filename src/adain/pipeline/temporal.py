@@ -162,27 +162,40 @@ class SceneCutDetector:
 
 class ContentStatisticsEMA:
     """A ``content_statistics_filter`` for :class:`~adain.pipeline.stylize.StylizationPipeline`:
-    the exponential moving average of the content ``(mean, std)`` over the frames so far.
+    the exponential moving average of the content ``(mean, std)`` over the frames so far, at
+    every tap the decoder takes (a multi-level decoder normalises four taps: each is smoothed).
 
     ``momentum`` is the weight of the past. The average restarts after :meth:`reset` (a scene
-    cut) and whenever the statistics change shape (another mask layout).
+    cut) and whenever the statistics change shape (another mask layout) or taps.
+
+    Example:
+        >>> ema = ContentStatisticsEMA(momentum=0.5)
+        >>> one = torch.ones(1, 1, 1, 1)
+        >>> _ = ema({"relu4_1": (one, one)})
+        >>> mean, std = ema({"relu4_1": (3 * one, one)})["relu4_1"]
+        >>> mean.item(), std.item()
+        (2.0, 1.0)
     """
 
     def __init__(self, momentum: float = 0.9):
         self.momentum = momentum
-        self.mean: Tensor | None = None
-        self.std: Tensor | None = None
+        self.averages: dict[str, tuple[Tensor, Tensor]] | None = None
 
     def reset(self) -> None:
-        self.mean = self.std = None
+        self.averages = None
 
-    def __call__(self, mean: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
-        if self.mean is None or self.std is None or self.mean.shape != mean.shape or self.mean.device != mean.device:
-            self.mean, self.std = mean.clone(), std.clone()
+    def __call__(self, statistics: dict[str, tuple[Tensor, Tensor]]) -> dict[str, tuple[Tensor, Tensor]]:
+        previous = self.averages
+        fresh = previous is None or set(previous) != set(statistics) or any(
+            previous[tap][0].shape != mean.shape or previous[tap][0].device != mean.device
+            for tap, (mean, _) in statistics.items()
+        )  # fmt: skip
+        if fresh or previous is None:
+            self.averages = {tap: (mean.clone(), std.clone()) for tap, (mean, std) in statistics.items()}
         else:
-            self.mean = torch.lerp(mean, self.mean, self.momentum)
-            self.std = torch.lerp(std, self.std, self.momentum)
-        return self.mean, self.std
+            self.averages = {tap: (torch.lerp(mean, previous[tap][0], self.momentum), torch.lerp(std, previous[tap][1], self.momentum))
+                             for tap, (mean, std) in statistics.items()}  # fmt: skip
+        return self.averages
 
 
 # -- optical flow -----------------------------------------------------------------------------

