@@ -61,7 +61,10 @@ def test_default_output_name_and_size_options(adain: Callable, work: Path, decod
     assert Image.open(work / "run/capped.png").size == (30, 21)
 
 
-def test_all_options_together(adain: Callable, work: Path, decoder_file: Path, make_image: Callable) -> None:
+@pytest.mark.parametrize("decoder", ["plain", "multilevel"])
+def test_all_options_together(adain: Callable, work: Path, request: pytest.FixtureRequest, decoder: str,
+                              make_image: Callable) -> None:  # fmt: skip
+    decoder_file = request.getfixturevalue("decoder_file" if decoder == "plain" else "multilevel_decoder_file")
     make_image(work / "in" / "style2.png", 16, 16, seed=4)
     mask = Image.new("L", (24, 16), 0)
     mask.paste(255, (0, 0, 12, 16))

@@ -51,8 +51,11 @@ def test_video_to_mp4_keeps_rate_frames_and_audio(adain: Callable, clip: Path, r
         assert float(container.streams.audio[0].duration * container.streams.audio[0].time_base) == pytest.approx(0.75, abs=0.1)
 
 
-def test_per_frame_options_and_default_output_name(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+@pytest.mark.parametrize("decoder", ["plain", "multilevel"])
+def test_per_frame_options_and_default_output_name(adain: Callable, clip: Path, run_dir: Path, request: pytest.FixtureRequest,
+                                                   decoder: str, tmp_path: Path) -> None:  # fmt: skip
+    """Also with a multi-level decoder: every tap's content statistics are smoothed over frames."""
+    decoder_file = request.getfixturevalue("decoder_file" if decoder == "plain" else "multilevel_decoder_file")
     mask = tmp_path / "mask.png"
     Image.fromarray(np.tile((np.arange(48) < 24).astype(np.uint8)[None] * 255, (32, 1))).save(mask)
     style = tmp_path / "style.png"

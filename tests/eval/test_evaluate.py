@@ -68,6 +68,17 @@ def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.Capture
     assert first_opt == second_opt
 
 
+def test_eval_scores_a_multilevel_decoder(tmp_path: Path, multilevel_decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = make_pairs(tmp_path / "pairs")
+    code, _, stderr = run_eval(capsys, "--decoder", multilevel_decoder_file, "--pairs", pairs, "--sizes", "32",
+                               "--lbfgs-iterations", "0", "--refine", "1", "-o", tmp_path / "report", "--no-progress",
+                               "--threads", "1")  # fmt: skip
+    assert code == 0, stderr
+    report = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert {row["method"] for row in report["summary"]} == {"content", "decoder", "refine-1"}
+    assert report["decoder"].endswith("random-multilevel-decoder.safetensors") or report.get("decoder_sha256")
+
+
 def test_find_pairs_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="content"):
         find_pairs(tmp_path)

@@ -48,6 +48,12 @@ def random_pipeline(decoder_file: Path) -> StylizationPipeline:
     return StylizationPipeline.from_preset("vgg16-hed", decoder_path=decoder_file)
 
 
+@pytest.fixture(scope="session")
+def multilevel_pipeline(multilevel_decoder_file: Path) -> StylizationPipeline:
+    """The same with a seeded random multi-level decoder (gates open)."""
+    return StylizationPipeline.from_preset("vgg16-hed", decoder_path=multilevel_decoder_file)
+
+
 @pytest.fixture
 def server_config(tmp_path: Path) -> ServerConfig:
     """Small limits, and every file the server writes under tmp_path (never the user's bank)."""

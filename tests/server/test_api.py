@@ -92,8 +92,13 @@ class TestStylize:
         # bank:NAME names the same style
         np.testing.assert_array_equal(decoded(post(client, content, style=f"bank:{STYLE}", alpha=0.7).content), image)
 
-    def test_options_reach_the_pipeline(self, client: TestClient, random_pipeline: StylizationPipeline, tmp_path: Path,
-                                        png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    @pytest.mark.parametrize("decoder", ["plain", "multilevel"])
+    def test_options_reach_the_pipeline(self, make_client: Callable[..., TestClient], request: pytest.FixtureRequest,
+                                        decoder: str, tmp_path: Path, png: Callable[..., bytes],
+                                        decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+        """Also with a multi-level decoder (its skips take every tap of the bank's statistics)."""
+        random_pipeline = request.getfixturevalue("random_pipeline" if decoder == "plain" else "multilevel_pipeline")
+        client = make_client(pipeline=random_pipeline)
         content, style_image, mask = png(48, 32, seed=1), png(40, 40, seed=2), png(48, 32, seed=3, mode="L")
         first, second = resolve_style(f"bank:{STYLE}", "vgg16-hed"), resolve_style(f"bank:{OTHER_STYLE}", "vgg16-hed")
         image_path = tmp_path / "style.png"

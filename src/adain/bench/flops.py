@@ -3,12 +3,15 @@
 A 3x3 conv from C_in to C_out channels on an H x W output costs 2 * 9 * C_in * C_out * H * W
 FLOPs (a multiply and an add per weight per position). One stylization runs the encoder to
 relu4_1 on the content and the decoder back to full size; a new style adds an encoder pass on
-the style image.
+the style image. A multi-level decoder adds a 1x1 conv per skip tap (C x C at that tap's
+resolution: 2 * C^2 FLOPs per position).
 """
 
 from __future__ import annotations
 
-from adain.models import EncoderArchitecture, decoder_conv_shapes
+from collections.abc import Sequence
+
+from adain.models import TAP_CHANNELS, TAP_SCALES, EncoderArchitecture, decoder_conv_shapes
 
 __all__ = ["conv3x3_flops", "decoder_flops", "encoder_flops", "stylization_flops"]
 
@@ -27,19 +30,30 @@ def encoder_flops(architecture: EncoderArchitecture, height: int, width: int) ->
     return total
 
 
-def decoder_flops(architecture: EncoderArchitecture, height: int, width: int) -> int:
+def decoder_flops(architecture: EncoderArchitecture, height: int, width: int, skip_taps: Sequence[str] = ()) -> int:
+    """The decoder's convolutions; ``skip_taps``: a multi-level decoder's 1x1 skip convolutions too.
+
+    Example:
+        >>> from adain.weights.presets import get_preset
+        >>> architecture = get_preset("vgg16-hed").architecture
+        >>> decoder_flops(architecture, 64, 64, ["relu1_1"]) - decoder_flops(architecture, 64, 64)
+        33554432
+    """
     total, scale = 0, 8
     for cin, cout in decoder_conv_shapes(architecture):
         total += conv3x3_flops(cin, cout, height // scale, width // scale)
         if cout < cin and cout != 3:  # the decoder upsamples after each block's last conv
             scale //= 2
+    for tap in skip_taps:
+        channels, tap_scale = TAP_CHANNELS[tap], TAP_SCALES[tap]
+        total += 2 * channels * channels * (height // tap_scale) * (width // tap_scale)
     return total
 
 
 def stylization_flops(architecture: EncoderArchitecture, height: int, width: int, new_style: bool = False,
-                      style_size: tuple[int, int] | None = None) -> int:  # fmt: skip
-    """Content encoder + decoder (+ the style's encoder pass for a new style)."""
-    total = encoder_flops(architecture, height, width) + decoder_flops(architecture, height, width)
+                      style_size: tuple[int, int] | None = None, skip_taps: Sequence[str] = ()) -> int:  # fmt: skip
+    """Content encoder + decoder (with ``skip_taps``' 1x1 convs) (+ the style's encoder pass for a new style)."""
+    total = encoder_flops(architecture, height, width) + decoder_flops(architecture, height, width, skip_taps)
     if new_style:
         style_height, style_width = style_size or (height, width)
         total += encoder_flops(architecture, style_height, style_width)

@@ -110,6 +110,18 @@ def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dic
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _decoder_skip_taps(preset: str) -> tuple[str, ...]:
+    """The skip taps of the decoder the bench times (none for the paper's decoder, or without one)."""
+    from adain.errors import AdainError
+    from adain.models import decoder_input_taps
+    from adain.weights import load_decoder
+
+    try:
+        return decoder_input_taps(load_decoder(preset, progress=False))[1:]
+    except AdainError:
+        return ()
+
+
 def run_bench(plan: BenchPlan, progress: bool = True,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Every configuration of ``plan``; ``on_row`` sees each row as it is measured (so that a run
@@ -118,12 +130,13 @@ def run_bench(plan: BenchPlan, progress: bool = True,
 
     rate = _run_in_subprocess("adain.bench.conv_rate", str(plan.threads), plan.timeout_s)
     architecture = get_preset(plan.preset).architecture
+    skip_taps = _decoder_skip_taps(plan.preset)
     results = []
     for config in tqdm(plan_configs(plan), desc="bench", unit="config", disable=not progress):
         row = _run_in_subprocess("adain.bench.measure", json.dumps(asdict(config)), plan.timeout_s)
         row = {**asdict(config), **row}
         flops = stylization_flops(architecture, config.height, config.width, new_style=config.style == "new",
-                                  style_size=(config.style_size, config.style_size))  # fmt: skip
+                                  style_size=(config.style_size, config.style_size), skip_taps=skip_taps)  # fmt: skip
         if config.method != "peer":  # another network: our FLOPs and floor say nothing about it
             row["gflop"] = flops / 1e9
             if "bf16_gflops" in rate:
