@@ -19,6 +19,7 @@ pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pi
 
 import onnx
 
+from adain.models import decoder_input_taps
 from adain.pipeline.onnx_export import weights_sha256
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.store import file_sha256
@@ -26,21 +27,34 @@ from adain.weights.store import file_sha256
 SMALL = ("--size", "0", "--style-size", "0")
 
 
-@pytest.fixture(scope="module")
-def bright_decoder_file(decoder_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared random decoder with its last convolution rescaled: outputs span [0, 1], so an
-    8-bit comparison means something (the raw random decoder paints nearly black images)."""
-    decoder = load_decoder("vgg16-hed", path=decoder_file)
-    last = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1]
+def brighten_file(source: Path, folder: Path) -> Path:
+    """``source``'s decoder with its last convolution rescaled, saved in ``folder``: outputs span
+    [0, 1], so an 8-bit comparison means something (a raw random decoder paints nearly black
+    images). A multi-level decoder is fed the encoder's features at every tap it takes."""
+    decoder = load_decoder("vgg16-hed", path=source)
+    last = [m for m in decoder.layers.modules() if isinstance(m, nn.Conv2d)][-1]
     with torch.no_grad():
         image = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5))
-        features = load_encoder("vgg16-hed")(image)["relu4_1"]
-        scale = 0.3 / float(decoder(features).std())
+        taps = load_encoder("vgg16-hed")(image)
+        features = [taps[tap] for tap in decoder_input_taps(decoder)]
+        scale = 0.3 / float(decoder(*features).std())
         last.weight.mul_(scale)
-        last.bias.mul_(scale).add_(0.5 - float(decoder(features).mean()))
-    path = tmp_path_factory.mktemp("bright") / "bright-decoder.safetensors"
+        last.bias.mul_(scale).add_(0.5 - float(decoder(*features).mean()))
+    path = folder / f"bright-{source.stem}.safetensors"
     save_decoder(decoder, path, "vgg16-hed", half=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def bright_decoder_file(decoder_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared random decoder, brightened (:func:`brighten_file`)."""
+    return brighten_file(decoder_file, tmp_path_factory.mktemp("bright"))
+
+
+@pytest.fixture(scope="module")
+def bright_multilevel_file(multilevel_decoder_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared multi-level decoder (open gates), brightened (:func:`brighten_file`)."""
+    return brighten_file(multilevel_decoder_file, tmp_path_factory.mktemp("bright-multilevel"))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +103,39 @@ def test_export_pipeline_with_metadata_and_verification(adain: Callable, work: P
     assert meta["adain.decoder_sha256"] == weights_sha256(load_decoder("vgg16-hed", path=bright_decoder_file))
     assert meta["adain.decoder_file_sha256"] == file_sha256(bright_decoder_file)
     assert meta["adain.encoder_sha256"] == weights_sha256(load_encoder("vgg16-hed"))
+
+
+def graph_inputs(path: Path) -> list[str]:
+    return [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]
+
+
+@pytest.mark.parametrize("part,inputs", [
+    ("decoder", ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]),
+    ("pipeline", ["content", "style_mean", "style_std", "alpha", "style_mean_relu3_1", "style_std_relu3_1",
+                  "style_mean_relu2_1", "style_std_relu2_1", "style_mean_relu1_1", "style_std_relu1_1"]),
+])  # fmt: skip
+def test_export_a_multilevel_decoder_takes_every_tap(adain: Callable, work: Path, multilevel_decoder_file: Path,
+                                                     part: str, inputs: list[str]) -> None:  # fmt: skip
+    """The decoder graph gets one input per tap, the pipeline graph the style's statistics at
+    each; both are verified against PyTorch (with features or statistics at every tap)."""
+    result = adain("export", "onnx", "--part", part, "--decoder", multilevel_decoder_file, "-o", "ml.onnx")
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"wrote ml.onnx ({part} with a multi-level decoder (relu4_1, relu3_1, relu2_1, relu1_1) "
+                                 "of vgg16-hed, opset 17")  # fmt: skip
+    assert "onnxruntime matches PyTorch within" in result.out
+    assert graph_inputs(work / "run/ml.onnx") == inputs
+    meta = metadata(work / "run/ml.onnx")
+    assert meta["adain.decoder_architecture"] == "multilevel"
+    assert meta["adain.decoder_input_taps"] == "relu4_1,relu3_1,relu2_1,relu1_1"
+    assert meta["adain.decoder_sha256"] == weights_sha256(load_decoder("vgg16-hed", path=multilevel_decoder_file))
+
+
+def test_export_a_plain_decoder_keeps_its_one_input(adain: Callable, work: Path, decoder_file: Path) -> None:
+    result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder_file, "-o", "plain.onnx")
+    assert result.code == 0, result.err
+    assert result.out.startswith("wrote plain.onnx (decoder of vgg16-hed, opset 17")
+    assert graph_inputs(work / "run/plain.onnx") == ["relu4_1"]
+    assert metadata(work / "run/plain.onnx")["adain.decoder_architecture"] == "plain"
 
 
 def test_export_encoder_needs_no_decoder(adain: Callable, work: Path) -> None:
@@ -159,6 +206,25 @@ def test_onnxruntime_backend_writes_the_torch_image(adain: Callable, work: Path,
     got = np.asarray(Image.open(work / "run/onnx.png"), dtype=np.int16)
     assert got.shape == expected.shape == (37, 45, 3)
     assert expected.std() > 30  # a real image, not a flat one
+    assert np.abs(got - expected).max() <= 1
+
+
+def test_onnxruntime_backend_with_an_exported_multilevel_decoder(adain: Callable, work: Path, bright_multilevel_file: Path,
+                                                                 onnx_files: dict[str, Path]) -> None:  # fmt: skip
+    """A multi-level decoder exported by the CLI, run by `adain stylize --backend onnxruntime`,
+    writes the torch backend's image (the skips fed at every tap, from the onnxruntime encoder)."""
+    assert adain("export", "onnx", "--part", "decoder", "--decoder", bright_multilevel_file, "-o", "ml.onnx",
+                 "--no-verify").code == 0  # fmt: skip
+    common = (work / "in/content.png", "--style", work / "in/style.png", "--decoder", bright_multilevel_file,
+              "--alpha", "0.8", *SMALL)  # fmt: skip
+    assert adain("stylize", *common, "-o", "torch.png", "--precision", "fp32").code == 0
+    result = adain("stylize", *common, "-o", "onnx.png", "--backend", "onnxruntime", "--providers", "cpu",
+                   "--onnx-encoder", onnx_files["encoder"], "--onnx-decoder", "ml.onnx")  # fmt: skip
+    assert result.code == 0, result.err
+    expected = np.asarray(Image.open(work / "run/torch.png"), dtype=np.int16)
+    got = np.asarray(Image.open(work / "run/onnx.png"), dtype=np.int16)
+    assert got.shape == expected.shape == (37, 45, 3)
+    assert expected.std() > 30
     assert np.abs(got - expected).max() <= 1
 
 

@@ -6,7 +6,8 @@ Tolerances (fp32 on the CPU; measured differences are ~1e-7):
 - decoder output, the ``pipeline`` graph and the whole backend: max abs difference <= 1e-4 on
   images in [0, 1].
 The decoder is the shared seeded random one with its last convolution rescaled so that its
-outputs span [0, 1] (a raw random decoder stays within a few hundredths, where any parity holds).
+outputs span [0, 1] (a raw random decoder stays within a few hundredths, where any parity holds);
+the multi-level decoder (open gates) is rescaled the same way.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from torch import nn
 pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 
-from adain.errors import OutputError, UsageError, WeightsError
-from adain.models import TAPS, Decoder, VGGEncoder
+from adain.errors import OutputError, ShapeError, UsageError, WeightsError
+from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_taps
 from adain.pipeline import StylizationPipeline, StylizeOptions
 from adain.pipeline.onnx_backend import (
     OnnxBackendOptions,
@@ -36,20 +37,23 @@ from adain.pipeline.onnx_backend import (
     verify_export,
 )
 from adain.pipeline.onnx_export import MissingDependencyError, export_onnx, weights_sha256
-from adain.weights import get_preset, load_decoder
+from adain.pipeline.tiling import plan_tiles
+from adain.weights import get_preset, load_decoder, save_decoder
 
 FEATURE_TOLERANCE = 1e-5  # relative to the tap's largest magnitude
 IMAGE_TOLERANCE = 1e-4  # absolute, images in [0, 1]
 
 
 def brightened(decoder: Decoder, encoder: VGGEncoder) -> Decoder:
-    """``decoder`` with its last convolution rescaled so outputs have std ~0.3 around 0.5."""
-    last = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1]
+    """``decoder`` with its last convolution rescaled so outputs have std ~0.3 around 0.5 (fed
+    the encoder's features at every tap it takes)."""
+    last = [m for m in decoder.layers.modules() if isinstance(m, nn.Conv2d)][-1]
     with torch.no_grad():
-        features = encoder(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5)))["relu4_1"]
-        scale = 0.3 / float(decoder(features).std())
+        taps = encoder(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5)))
+        features = [taps[tap] for tap in decoder_input_taps(decoder)]
+        scale = 0.3 / float(decoder(*features).std())
         last.weight.mul_(scale)
-        last.bias.mul_(scale).add_(0.5 - float(decoder(features).mean()))
+        last.bias.mul_(scale).add_(0.5 - float(decoder(*features).mean()))
     return decoder
 
 
@@ -282,3 +286,180 @@ def test_unwritable_output_leaves_nothing(torch_pipeline: StylizationPipeline, t
     with pytest.raises(OutputError, match="cannot write"):
         export_onnx("decoder", blocker / "decoder.onnx", "vgg16-hed", decoder=torch_pipeline.decoder)
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+# -- a multi-level decoder: one graph input per tap --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multilevel_file(multilevel_decoder_file: Path, pipeline: StylizationPipeline,
+                    tmp_path_factory: pytest.TempPathFactory) -> Path:  # fmt: skip
+    """The shared multi-level decoder (open gates), brightened, saved in fp32 (for ``from_preset``)."""
+    decoder = brightened(load_decoder("vgg16-hed", path=multilevel_decoder_file), pipeline.encoder)
+    path = tmp_path_factory.mktemp("multilevel") / "bright-multilevel.safetensors"
+    save_decoder(decoder, path, "vgg16-hed", half=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def torch_multilevel(multilevel_file: Path, pipeline: StylizationPipeline) -> StylizationPipeline:
+    decoder = load_decoder("vgg16-hed", path=multilevel_file)
+    assert isinstance(decoder, MultiLevelDecoder) and decoder.input_taps == ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    return StylizationPipeline(pipeline.encoder, decoder, preset="vgg16-hed")
+
+
+@pytest.fixture(scope="module")
+def multilevel_exported(tmp_path_factory: pytest.TempPathFactory, torch_multilevel: StylizationPipeline) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("onnx-multilevel")
+    return {
+        part: export_onnx(part, folder / f"{part}.onnx", "vgg16-hed", torch_multilevel.encoder, torch_multilevel.decoder).path
+        for part in ("decoder", "pipeline")
+    }
+
+
+@pytest.fixture(scope="module")
+def onnx_multilevel(multilevel_file: Path, exported: dict[str, Path],
+                    tmp_path_factory: pytest.TempPathFactory) -> StylizationPipeline:  # fmt: skip
+    """The product's entry point on onnxruntime: the encoder from the shared export, the
+    multi-level decoder exported into a fresh cache."""
+    options = OnnxBackendOptions(encoder_file=exported["encoder"], cache_dir=tmp_path_factory.mktemp("onnx-cache"))
+    return StylizationPipeline.from_preset("vgg16-hed", decoder_path=multilevel_file, backend="onnxruntime", onnx=options)
+
+
+def skip_features(encoder: VGGEncoder, seed: int, height: int, width: int) -> list[torch.Tensor]:
+    """Real encoder features at every tap of a multi-level decoder (deepest first), each at its resolution."""
+    with torch.no_grad():
+        taps = encoder(noise(seed, 1, 3, height, width))
+    return [taps[tap] for tap in ("relu4_1", "relu3_1", "relu2_1", "relu1_1")]
+
+
+def test_multilevel_decoder_graph_takes_every_tap(torch_multilevel: StylizationPipeline,
+                                                  multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+    """One input per tap, named after it, each with its own dynamic size; and the metadata says so."""
+    import onnx
+
+    model = onnx.load(str(multilevel_exported["decoder"]), load_external_data=False)
+    inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    assert inputs == {"relu4_1": ["batch", 512, "feature_height", "feature_width"],
+                      **{tap: ["batch", TAP_CHANNELS[tap], f"{tap}_height", f"{tap}_width"]
+                         for tap in ("relu3_1", "relu2_1", "relu1_1")}}  # fmt: skip
+    assert list(inputs) == ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    assert metadata["adain.decoder_architecture"] == "multilevel"
+    assert metadata["adain.decoder_input_taps"] == "relu4_1,relu3_1,relu2_1,relu1_1"
+    assert metadata["adain.decoder_sha256"] == weights_sha256(torch_multilevel.decoder)
+
+
+@pytest.mark.parametrize("batch,height,width", [(1, 40, 56), (2, 24, 32)])
+def test_multilevel_decoder_matches_pytorch(torch_multilevel: StylizationPipeline, multilevel_exported: dict[str, Path],
+                                            batch: int, height: int, width: int) -> None:  # fmt: skip
+    """Positional tensors in ``input_taps`` order, as the torch module takes them, at sizes other than the export's."""
+    features = [f.expand(batch, -1, -1, -1) for f in skip_features(torch_multilevel.encoder, 12, height, width)]
+    with torch.no_grad():
+        expected = torch_multilevel.decoder(*features)
+    assert 0.1 < float(expected.std()) and float(expected.min()) < 0.2 and float(expected.max()) > 0.8
+    decoder = OnnxDecoder.load(multilevel_exported["decoder"])
+    assert decoder_input_taps(decoder) == torch_multilevel.decoder.input_taps
+    assert max_difference(decoder(*features), expected) <= IMAGE_TOLERANCE
+    with torch.no_grad():  # the skips matter: without them the decoder paints another image
+        assert max_difference(torch_multilevel.decoder(features[0], *[f * 0 for f in features[1:]]), expected) > 0.05
+    with pytest.raises(ShapeError, match="relu4_1, relu3_1, relu2_1, relu1_1: got 1 tensors"):
+        decoder(features[0])
+
+
+def test_multilevel_decoder_with_a_subset_of_taps(tmp_path: Path) -> None:
+    """A decoder trained with some of the skips: its graph takes just those, in the decoder's order."""
+    torch.manual_seed(7)
+    decoder = MultiLevelDecoder(get_preset("vgg16-hed").architecture, skip_taps=("relu2_1", "relu3_1")).eval()
+    with torch.no_grad():
+        for gate in decoder.gates.values():
+            gate.normal_(0.0, 0.5)
+    path = export_onnx("decoder", tmp_path / "decoder.onnx", "vgg16-hed", decoder=decoder).path
+    onnx_decoder = OnnxDecoder.load(path, decoder_taps=("relu4_1", "relu3_1", "relu2_1"))
+    assert onnx_decoder.input_taps == ("relu4_1", "relu3_1", "relu2_1")
+    features = [noise(k, 1, TAP_CHANNELS[tap], 32 // TAP_SCALES[tap], 24 // TAP_SCALES[tap]) * 4
+                for k, tap in enumerate(onnx_decoder.input_taps)]  # fmt: skip
+    with torch.no_grad():
+        expected = decoder(*features)
+    assert max_difference(onnx_decoder(*features), expected) <= IMAGE_TOLERANCE * max(1.0, float(expected.abs().max()))
+    assert verify_export(path, decoder=decoder) <= IMAGE_TOLERANCE
+
+
+def test_multilevel_pipeline_graph_adains_every_tap(torch_multilevel: StylizationPipeline,
+                                                    multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+    """The whole-pipeline graph: the style's statistics at every tap, odd size padded and cropped."""
+    content, style = noise(13, 1, 3, 37, 45), noise(14, 1, 3, 32, 32)
+    statistics = torch_multilevel.style_statistics(style)
+    expected = torch_multilevel(content, statistics, alpha=0.7, output_type="pt").rgb
+    model = OnnxPipelineModel.load(multilevel_exported["pipeline"], preset="vgg16-hed",
+                                   decoder_taps=torch_multilevel.decoder_taps)  # fmt: skip
+    assert model.input_taps == torch_multilevel.decoder_taps
+    assert model.input_names[:4] == ["content", "style_mean", "style_std", "alpha"]  # the plain graph's, first
+    skips = {tap: statistics.at(tap) for tap in model.input_taps[1:]}
+    output = model(content, *statistics.at("relu4_1"), 0.7, skip_statistics=skips)
+    assert output.shape == (1, 3, 37, 45)
+    assert float(expected.std()) > 0.1
+    assert max_difference(output, expected) <= IMAGE_TOLERANCE
+    with pytest.raises(UsageError, match="give skip_statistics for relu2_1, relu1_1"):
+        model(content, *statistics.at("relu4_1"), 0.7, skip_statistics={"relu3_1": skips["relu3_1"]})
+
+
+def test_verify_export_checks_a_multilevel_export(torch_multilevel: StylizationPipeline, torch_pipeline: StylizationPipeline,
+                                                  multilevel_exported: dict[str, Path], exported: dict[str, Path]) -> None:  # fmt: skip
+    for part, path in multilevel_exported.items():
+        assert verify_export(path, torch_multilevel.encoder, torch_multilevel.decoder) <= IMAGE_TOLERANCE, part
+    with pytest.raises(WeightsError, match="its inputs are relu4_1, relu3_1, relu2_1, relu1_1, but a decoder graph"):
+        verify_export(multilevel_exported["decoder"], decoder=torch_pipeline.decoder)
+    with pytest.raises(WeightsError, match="its inputs are relu4_1, but a decoder graph of this decoder takes relu4_1, relu3_1"):
+        verify_export(exported["decoder"], decoder=torch_multilevel.decoder)
+
+
+def test_a_plain_decoder_file_is_refused_for_a_multilevel_decoder(exported: dict[str, Path],
+                                                                  multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+    taps = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    with pytest.raises(WeightsError, match="takes decoder features at relu4_1, but this decoder takes them at relu4_1, relu3_1"):
+        OnnxDecoder.load(exported["decoder"], decoder_taps=taps)
+    with pytest.raises(WeightsError, match="takes decoder features at relu4_1, relu3_1, relu2_1, relu1_1, but"):
+        OnnxDecoder.load(multilevel_exported["decoder"], decoder_taps=("relu4_1",))
+    assert OnnxDecoder.load(exported["decoder"], decoder_taps=("relu4_1",)).input_taps == ("relu4_1",)
+
+
+def test_multilevel_cache_file_is_named_apart(onnx_multilevel: StylizationPipeline,
+                                              torch_multilevel: StylizationPipeline) -> None:  # fmt: skip
+    decoder = onnx_multilevel.decoder
+    assert isinstance(decoder, OnnxDecoder) and onnx_multilevel.decoder_taps == torch_multilevel.decoder_taps
+    key = weights_sha256(torch_multilevel.decoder)
+    assert decoder.path == onnx_cache_path("vgg16-hed", "decoder", key, cache_dir=decoder.path.parents[1],
+                                           decoder_kind="multilevel")  # fmt: skip
+    assert decoder.path.name.startswith("decoder-multilevel-")
+    plain = onnx_cache_path("vgg16-hed", "decoder", key, cache_dir=decoder.path.parents[1])
+    assert plain.name == f"decoder-{key[:16]}-opset17.onnx" and plain != decoder.path
+
+
+@pytest.mark.parametrize("options", [StylizeOptions(alpha=0.8), StylizeOptions(alpha=0.6, tile_size=176)],
+                         ids=["whole", "tiled"])  # fmt: skip
+def test_multilevel_backend_matches_the_torch_pipeline(torch_multilevel: StylizationPipeline,
+                                                       onnx_multilevel: StylizationPipeline, options: StylizeOptions,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """``from_preset(..., backend="onnxruntime")`` with a multi-level decoder == the torch pipeline;
+    tiled, the windows are re-encoded through the onnxruntime encoder (``last_tap=``) for the skips."""
+    calls: list[str] = []
+    original = OnnxEncoder.__call__
+
+    def spy(self: OnnxEncoder, image: torch.Tensor, last_tap: str = "relu4_1") -> dict[str, torch.Tensor]:
+        calls.append(last_tap)
+        return original(self, image, last_tap=last_tap)
+
+    monkeypatch.setattr(OnnxEncoder, "__call__", spy)
+    tiled = bool(options.tile_size)
+    content, style = noise(15, 1, 3, 200 if tiled else 37, 40), noise(16, 1, 3, 32, 32)
+    expected = torch_multilevel(content, style, options, output_type="pt").rgb
+    output = onnx_multilevel(content, style, options, output_type="pt").rgb
+    assert output.shape == expected.shape == (1, 3, 200 if tiled else 37, 40)
+    assert float(expected.std()) > 0.1
+    assert max_difference(output, expected) <= IMAGE_TOLERANCE
+    if tiled:  # each window encoded for relu4_1 and the skips' moments, then again up to relu3_1 for its skips
+        windows = len(plan_tiles(200, 40, options.tile_size).tiles)
+        assert windows >= 2 and calls.count("relu3_1") == windows
+    else:
+        assert "relu3_1" not in calls

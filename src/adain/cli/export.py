@@ -25,9 +25,12 @@ __all__ = ["add_parser", "run"]
 EPILOG = f"""\
 parts:
   encoder   image (B,3,H,W) RGB in [0,1] -> relu1_1, relu2_1, relu3_1, relu4_1
-  decoder   relu4_1 (B,512,h,w) -> image (B,3,8h,8w), unclamped
+  decoder   relu4_1 (B,512,h,w) -> image (B,3,8h,8w), unclamped; a multi-level decoder also takes
+            the AdaIN'd features at its skip taps: relu3_1 (B,256,2h,2w), relu2_1 (B,128,4h,4w),
+            relu1_1 (B,64,8h,8w) (those it was trained with, in that order)
   pipeline  content (B,3,H,W), style_mean and style_std (1,512,1,1) (a style's relu4_1 statistics),
-            alpha (1,) -> image (B,3,H,W) in [0,1]
+            alpha (1,) -> image (B,3,H,W) in [0,1]; with a multi-level decoder then
+            style_mean_<tap> and style_std_<tap> (1,C,1,1) for each of its skip taps
 Height and width are dynamic; pad them to multiples of 8 (reflect, right and bottom) and crop the
 output back, as adain.pipeline.onnx_backend.OnnxPipelineModel does.
 
@@ -141,8 +144,18 @@ def run(args: argparse.Namespace) -> int:
             raise OutputError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
     finally:
         staging.unlink(missing_ok=True)
-    print(f"wrote {output} ({part} of {exported.preset}, opset {opset}, {size_mb:.1f} MB; {note})")
+    print(f"wrote {output} ({part}{_decoder_note(decoder)} of {exported.preset}, opset {opset}, {size_mb:.1f} MB; {note})")
     return 0
+
+
+def _decoder_note(decoder: Decoder | None) -> str:
+    """`` with a multi-level decoder (relu4_1, relu3_1, ...)`` when the graph takes more than
+    relu4_1, so the user sees the inputs a runtime must feed; empty for the paper's decoder."""
+    from adain.models import decoder_input_taps
+
+    if decoder is None or decoder_input_taps(decoder) == ("relu4_1",):
+        return ""
+    return f" with a multi-level decoder ({', '.join(decoder_input_taps(decoder))})"
 
 
 def _verify(output: Path, encoder: VGGEncoder | None, decoder: Decoder | None) -> str:

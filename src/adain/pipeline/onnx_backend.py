@@ -1,15 +1,18 @@
 """The onnxruntime backend: the pipeline's encoder and decoder as onnxruntime sessions.
 
 :class:`OnnxEncoder` and :class:`OnnxDecoder` have the call signatures of the torch modules
-:class:`~adain.pipeline.stylize.StylizationPipeline` uses (``encoder(image) -> {tap: features}``,
-``decoder(features) -> image``), so the pipeline runs the same steps with either backend; only
-the two network calls change. Everything else (resizing, padding, AdaIN, masks, colour, filters)
-stays in torch on the CPU.
+:class:`~adain.pipeline.stylize.StylizationPipeline` uses (``encoder(image, last_tap=...) ->
+{tap: features}``, ``decoder(relu4_1, *skips) -> image``), so the pipeline runs the same steps
+with either backend; only the two network calls change. Everything else (resizing, padding,
+AdaIN, masks, colour, filters) stays in torch on the CPU. A multi-level decoder's export takes
+one input per tap; its stand-in says which in ``input_taps``, as the torch module does, so
+:func:`~adain.models.decoder_input_taps` and the pipeline treat both alike.
 
-The ONNX files come from the cache, ``$ADAIN_HOME/onnx/<preset>/<part>-<sha256[:16]>-opset<N>.onnx``,
-keyed by the weights' sha256 and exported on first use; or from files the user exported with
-``adain export onnx`` (:class:`OnnxBackendOptions` ``encoder_file``/``decoder_file``). Either way
-the file's metadata must name the same preset, part and weights, or it is refused.
+The ONNX files come from the cache, ``$ADAIN_HOME/onnx/<preset>/<part>-<sha256[:16]>-opset<N>.onnx``
+(``decoder-multilevel-...`` for a multi-level decoder), keyed by the weights' sha256 and exported
+on first use; or from files the user exported with ``adain export onnx`` (:class:`OnnxBackendOptions`
+``encoder_file``/``decoder_file``). Either way the file's metadata must name the same preset,
+part and weights, and a decoder's graph must take the decoder's taps, or it is refused.
 
 Execution providers are chosen by name (``cpu``, ``cuda``, ``tensorrt``, ``coreml``, ``dml`` or
 onnxruntime's full names such as ``CUDAExecutionProvider``), in order of preference.
@@ -20,7 +23,7 @@ For benchmarks: :func:`onnxruntime_pipeline` builds a ready pipeline with this b
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,13 +32,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from adain.errors import UsageError, WeightsError
-from adain.models import TAPS, Decoder, VGGEncoder
+from adain.errors import ShapeError, UsageError, WeightsError
+from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps
 from adain.pipeline.onnx_export import (
     DEFAULT_OPSET,
     METADATA_PREFIX,
     check_opset,
+    decoder_kind,
     export_onnx,
+    graph_input_names,
     require_module,
     weights_sha256,
 )
@@ -138,13 +143,28 @@ def resolve_providers(names: Sequence[str]) -> list[str]:
 
 
 def onnx_cache_path(preset: str, part: str, weights_key: str, opset: int = DEFAULT_OPSET,
-                    cache_dir: str | os.PathLike[str] | None = None) -> Path:  # fmt: skip
-    """``<cache_dir or $ADAIN_HOME/onnx>/<preset>/<part>-<key[:16]>-opset<N>.onnx``."""
+                    cache_dir: str | os.PathLike[str] | None = None, decoder_kind: str = "plain") -> Path:  # fmt: skip
+    """``<cache_dir or $ADAIN_HOME/onnx>/<preset>/<part>-<key[:16]>-opset<N>.onnx``;
+    ``<part>-multilevel-<key[:16]>-...`` for a multi-level decoder (``decoder_kind``), so its
+    graph (one input per tap) is never taken for a plain decoder's (one input) by name alone."""
     if cache_dir is None:
         from adain.weights import adain_home
 
         cache_dir = adain_home() / "onnx"
-    return Path(cache_dir) / preset / f"{part}-{weights_key[:16]}-opset{opset}.onnx"
+    kind = "" if decoder_kind == "plain" else f"{decoder_kind}-"
+    return Path(cache_dir) / preset / f"{part}-{kind}{weights_key[:16]}-opset{opset}.onnx"
+
+
+def _graph_decoder_taps(part: str | None, input_names: Sequence[str]) -> tuple[str, ...] | None:
+    """The taps of the decoder a graph was exported from, read off its input names (the graph
+    is the truth: a file from before ``adain.decoder_input_taps`` was recorded has none);
+    ``None`` for a part without a decoder."""
+    if part == "decoder":
+        return tuple(input_names)
+    if part == "pipeline":
+        prefix = "style_mean_"
+        return ("relu4_1", *(name[len(prefix):] for name in input_names if name.startswith(prefix)))
+    return None
 
 
 class _OnnxRuntimeModel:
@@ -162,18 +182,22 @@ class _OnnxRuntimeModel:
         self.path = path
         self.metadata = metadata
         self.device = torch.device("cpu")
+        #: the graph's input names, in order
+        self.input_names: list[str] = [node.name for node in session.get_inputs()]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], providers: Sequence[str] = ("cpu",), threads: int = 0,
              preset: str | None = None, encoder_sha256: str | None = None,
-             decoder_sha256: str | None = None) -> Self:  # fmt: skip
+             decoder_sha256: str | None = None, decoder_taps: Sequence[str] | None = None) -> Self:  # fmt: skip
         """Open ``path`` in an onnxruntime session and check its metadata.
 
-        ``preset`` and the sha256 values, when given, must match the file's metadata.
+        ``preset`` and the sha256 values, when given, must match the file's metadata;
+        ``decoder_taps`` (a decoder's :func:`~adain.models.decoder_input_taps`), when given, the
+        taps a ``decoder`` or ``pipeline`` graph takes.
 
         Raises:
             WeightsError: the file is missing, not a loadable ONNX model, or made for another
-                part, preset or set of weights.
+                part, preset, set of weights or decoder architecture.
             UsageError: an unavailable provider.
         """
         path = Path(path)
@@ -195,6 +219,12 @@ class _OnnxRuntimeModel:
                     f"these are {expected[:12]}): re-export it with `adain export onnx --part {cls.part}` "
                     "and the same --preset and --decoder"
                 )
+        found_taps = _graph_decoder_taps(cls.part, [node.name for node in session.get_inputs()])
+        if decoder_taps is not None and found_taps is not None and found_taps != tuple(decoder_taps):
+            raise WeightsError(
+                f"{where} takes decoder features at {', '.join(found_taps)}, but this decoder takes them at "
+                f"{', '.join(decoder_taps)}: re-export it with `adain export onnx --part {cls.part}` and the same --decoder"
+            )
         return cls(session, path, metadata)
 
     def eval(self) -> Self:
@@ -227,7 +257,10 @@ class OnnxEncoder(_OnnxRuntimeModel):
     part = "encoder"
 
     def __call__(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
-        """Features at each tap up to ``last_tap`` (all four are computed in one graph)."""
+        """Features at each tap up to ``last_tap``, like the torch encoder (the pipeline asks for
+        ``last_tap="relu3_1"`` when it re-encodes a tile's window for a multi-level decoder's
+        skips). The graph computes all four taps either way: a graph per ``last_tap`` would
+        save relu4_1's convolutions on those windows at the cost of a second file and session."""
         if last_tap not in TAPS:
             raise UsageError(f"unknown tap {last_tap!r}; taps: {', '.join(TAPS)}")
         outputs = self._run({"image": image})
@@ -239,12 +272,24 @@ class OnnxEncoder(_OnnxRuntimeModel):
 
 
 class OnnxDecoder(_OnnxRuntimeModel):
-    """The decoder in onnxruntime: ``decoder(relu4_1 (B, 512, h, w)) -> image (B, 3, 8h, 8w)``."""
+    """The decoder in onnxruntime: ``decoder(relu4_1 (B, 512, h, w), *skips) -> image (B, 3, 8h, 8w)``.
+
+    A plain decoder's graph takes ``relu4_1`` alone; a multi-level decoder's takes the features
+    at each of its :attr:`input_taps`, positionally in that order, as the torch module does.
+    """
 
     part = "decoder"
 
-    def __call__(self, features: Tensor) -> Tensor:
-        return torch.from_numpy(self._run({"relu4_1": features})[0])
+    @property
+    def input_taps(self) -> tuple[str, ...]:
+        """The taps the graph takes, in argument order (its input names)."""
+        return tuple(self.input_names)
+
+    def __call__(self, *features: Tensor) -> Tensor:
+        """RGB (unclamped) from the features at :attr:`input_taps`, in that order."""
+        if len(features) != len(self.input_names):
+            raise ShapeError(f"this decoder takes features at {', '.join(self.input_taps)}: got {len(features)} tensors")
+        return torch.from_numpy(self._run(dict(zip(self.input_names, features)))[0])
 
 
 class OnnxPipelineModel(_OnnxRuntimeModel):
@@ -252,17 +297,43 @@ class OnnxPipelineModel(_OnnxRuntimeModel):
 
     The graph needs sides that are multiples of 8; this wrapper reflect-pads the content on the
     right and bottom and crops the result back, exactly as the torch pipeline does.
+
+    The export of a multi-level decoder's pipeline AdaINs every tap the decoder takes
+    (:attr:`input_taps`), so it also needs the style's statistics at the skip taps
+    (``skip_statistics``, e.g. ``{tap: style.at(tap) for tap in model.input_taps[1:]}``).
     """
 
     part = "pipeline"
 
-    def __call__(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0) -> Tensor:
-        """``content (B, 3, H, W)`` in [0, 1], ``style_mean/std (1|B, 512, 1, 1)`` -> ``(B, 3, H, W)`` in [0, 1]."""
+    @property
+    def input_taps(self) -> tuple[str, ...]:
+        """The taps the graph's decoder takes (relu4_1 first), each AdaIN'd to the style."""
+        return _graph_decoder_taps(self.part, self.input_names) or ("relu4_1",)
+
+    def __call__(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
+                 skip_statistics: Mapping[str, tuple[Tensor, Tensor]] | None = None) -> Tensor:  # fmt: skip
+        """``content (B, 3, H, W)`` in [0, 1], ``style_mean/std (1|B, 512, 1, 1)`` (relu4_1) and,
+        for a multi-level decoder, ``skip_statistics`` ``{tap: (mean, std)}`` at each of its skip
+        taps -> ``(B, 3, H, W)`` in [0, 1].
+
+        Raises:
+            UsageError: ``skip_statistics`` lacks a skip tap of the graph.
+        """
+        skips = self.input_taps[1:]
+        skip_statistics = skip_statistics or {}
+        missing = [tap for tap in skips if tap not in skip_statistics]
+        if missing:
+            raise UsageError(f"this pipeline graph's decoder takes the style's statistics at {', '.join(self.input_taps)}: "
+                             f"give skip_statistics for {', '.join(missing)}")  # fmt: skip
         padded, size = pad_to_multiple(content)
         alpha_tensor = torch.as_tensor(alpha, dtype=torch.float32).reshape(1)
-        output = self._run({"content": padded, "style_mean": style_mean.reshape(-1, 512, 1, 1),
-                            "style_std": style_std.reshape(-1, 512, 1, 1), "alpha": alpha_tensor})[0]  # fmt: skip
-        return crop_to(torch.from_numpy(output), size)
+        feeds = {"content": padded, "style_mean": style_mean.reshape(-1, 512, 1, 1),
+                 "style_std": style_std.reshape(-1, 512, 1, 1), "alpha": alpha_tensor}  # fmt: skip
+        for tap in skips:
+            mean, std = skip_statistics[tap]
+            feeds[f"style_mean_{tap}"] = mean.reshape(-1, TAP_CHANNELS[tap], 1, 1)
+            feeds[f"style_std_{tap}"] = std.reshape(-1, TAP_CHANNELS[tap], 1, 1)
+        return crop_to(torch.from_numpy(self._run(feeds)[0]), size)
 
 
 def _open_session(path: Path, providers: Sequence[str], threads: int) -> Any:
@@ -293,7 +364,8 @@ def _cached_file(part: str, encoder: VGGEncoder, decoder: Decoder, preset: str, 
                  encoder_sha256: str, decoder_sha256: str) -> Path:  # fmt: skip
     """The cached export of ``part`` for these weights, exporting it on first use."""
     key = encoder_sha256 if part == "encoder" else decoder_sha256
-    path = onnx_cache_path(preset, part, key, options.opset, options.cache_dir)
+    kind = decoder_kind(decoder) if part == "decoder" else "plain"
+    path = onnx_cache_path(preset, part, key, options.opset, options.cache_dir, decoder_kind=kind)
     if not path.is_file():
         export_onnx(part, path, preset, encoder=encoder if part == "encoder" else None,
                     decoder=decoder if part == "decoder" else None, opset=options.opset)  # fmt: skip
@@ -307,10 +379,13 @@ def onnx_modules(
 
     Files named in ``options`` are used as they are; the others come from the cache (exported
     on first use). A cached file that cannot be loaded or does not match is exported again.
+    ``decoder`` may be a :class:`~adain.models.MultiLevelDecoder`: its stand-in takes the same
+    taps (``input_taps``).
 
     Raises:
         MissingDependencyError: onnxruntime (or, to export, onnx) is not installed.
-        WeightsError: a user's file is for another preset, part or set of weights.
+        WeightsError: a user's file is for another preset, part, set of weights or decoder
+            architecture.
         UsageError: an unavailable provider or a bad option.
     """
     options = options or OnnxBackendOptions()
@@ -320,7 +395,9 @@ def onnx_modules(
     hashes = {"encoder_sha256": weights_sha256(encoder), "decoder_sha256": weights_sha256(decoder)}
     loaded: dict[str, Any] = {}
     for part, cls, user_file in (("encoder", OnnxEncoder, options.encoder_file), ("decoder", OnnxDecoder, options.decoder_file)):
-        check = {"preset": preset, f"{part}_sha256": hashes[f"{part}_sha256"]}
+        check: dict[str, Any] = {"preset": preset, f"{part}_sha256": hashes[f"{part}_sha256"]}
+        if part == "decoder":
+            check["decoder_taps"] = decoder_input_taps(decoder)
         if user_file is not None:
             loaded[part] = cls.load(user_file, options.providers, options.threads, **check)
             continue
@@ -367,10 +444,13 @@ def verify_export(path: str | os.PathLike[str], encoder: VGGEncoder | None = Non
 
     The difference is ``max |onnx - torch| / max(1, max |torch|)`` over every output (the
     encoder's taps reach the hundreds, images stay in [0, 1]). The file's ``adain.part``
-    metadata says which modules it needs (on the CPU, in float32).
+    metadata says which modules it needs (on the CPU, in float32). A multi-level decoder's
+    export is fed random features (or, for the ``pipeline``, style statistics) at every tap.
+    ``size`` must be multiples of 8.
 
     Raises:
-        WeightsError: the file cannot be loaded or is not an adain export.
+        WeightsError: the file cannot be loaded, is not an adain export, or its graph does not
+            take the decoder's taps.
         MissingDependencyError: onnxruntime is not installed.
     """
     from adain.pipeline.onnx_export import PipelineGraph
@@ -380,19 +460,30 @@ def verify_export(path: str | os.PathLike[str], encoder: VGGEncoder | None = Non
     generator = torch.Generator().manual_seed(0)
     height, width = size
     image = torch.rand(1, 3, height, width, generator=generator)
+    taps = decoder_input_taps(decoder) if decoder is not None else ("relu4_1",)
+    if part in ("decoder", "pipeline") and decoder is not None:
+        found = [node.name for node in session.get_inputs()]
+        if found != graph_input_names(part, taps):
+            raise WeightsError(f"cannot verify {str(path)!r}: its inputs are {', '.join(found)}, but a {part} graph of "
+                               f"this decoder takes {', '.join(graph_input_names(part, taps))}")  # fmt: skip
     with torch.no_grad():
         if part == "encoder" and encoder is not None:
             reference = list(encoder(image).values())
             feeds = {"image": image}
         elif part == "decoder" and decoder is not None:
-            features = torch.relu(torch.randn(1, 512, height // 8, width // 8, generator=generator)) * 4
-            reference, feeds = [decoder(features)], {"relu4_1": features}
+            features = [torch.relu(torch.randn(1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap],
+                                               generator=generator)) * 4 for tap in taps]  # fmt: skip
+            reference, feeds = [decoder(*features)], dict(zip(taps, features))
         elif part == "pipeline" and encoder is not None and decoder is not None:
-            mean = torch.rand(1, 512, 1, 1, generator=generator) * 4
-            std = torch.rand(1, 512, 1, 1, generator=generator) * 4 + 0.1
+            statistics = []  # relu4_1's mean and std, then each skip tap's, as the graph's inputs
+            for tap in taps:
+                channels = TAP_CHANNELS[tap]
+                statistics += [torch.rand(1, channels, 1, 1, generator=generator) * 4,
+                               torch.rand(1, channels, 1, 1, generator=generator) * 4 + 0.1]  # fmt: skip
             alpha = torch.tensor([0.8])
-            reference = [PipelineGraph(encoder, decoder)(image, mean, std, alpha)]
-            feeds = {"content": image, "style_mean": mean, "style_std": std, "alpha": alpha}
+            reference = [PipelineGraph(encoder, decoder)(image, *statistics[:2], alpha, *statistics[2:])]
+            names = graph_input_names(part, taps)
+            feeds = dict(zip(names, [image, *statistics[:2], alpha, *statistics[2:]]))
         else:
             raise WeightsError(f"cannot verify {str(path)!r}: its part is {part!r} and the modules it needs were not given")
     outputs = session.run(None, {name: tensor.numpy() for name, tensor in feeds.items()})

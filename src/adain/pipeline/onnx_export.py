@@ -7,10 +7,20 @@ Three parts can be exported, all with dynamic batch, height and width:
     (the four taps, as named outputs).
 ``decoder``
     ``relu4_1 (B, 512, h, w)`` -> ``image (B, 3, 8h, 8w)`` (unclamped, like the torch decoder).
+    A :class:`~adain.models.MultiLevelDecoder` takes one input per tap of its
+    :attr:`~adain.models.MultiLevelDecoder.input_taps`, named after the tap and in that order
+    (``relu4_1 (B, 512, h, w)``, ``relu3_1 (B, 256, 2h, 2w)``, ``relu2_1 (B, 128, 4h, 4w)``,
+    ``relu1_1 (B, 64, 8h, 8w)``: the AdaIN'd features at each tap's resolution).
 ``pipeline``
     ``content (B, 3, H, W)`` in [0, 1], ``style_mean`` and ``style_std`` ``(1 or B, 512, 1, 1)``
     (the style's relu4_1 statistics, e.g. from a style bank), ``alpha (1,)`` -> ``image (B, 3,
-    H, W)`` clamped to [0, 1]: encoder, AdaIN, alpha blend and decoder in one graph.
+    H, W)`` clamped to [0, 1]: encoder, AdaIN, alpha blend and decoder in one graph. With a
+    multi-level decoder AdaIN runs at every tap it takes, so the graph has a
+    ``style_mean_<tap>`` and ``style_std_<tap>`` ``(1 or B, C, 1, 1)`` pair for each of its skip
+    taps after those four inputs (the plain graph's inputs stay a prefix of it).
+
+The decoder and pipeline graphs record the decoder's taps as ``adain.decoder_input_taps``
+(comma-separated) and its kind as ``adain.decoder_architecture`` (``plain`` or ``multilevel``).
 
 The graphs do not pad: ``H`` and ``W`` must be multiples of 8 for the output to have the
 input's size (the torch pipeline reflect-pads on the right and bottom and crops back; the
@@ -46,7 +56,7 @@ from torch import Tensor, nn
 
 from adain import __version__
 from adain.errors import AdainError, OutputError, UsageError
-from adain.models import TAPS, Decoder, VGGEncoder
+from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps
 from adain.ops.statistics import adain_from_statistics
 from adain.weights.store import atomic_write_bytes
 
@@ -62,7 +72,9 @@ __all__ = [
     "PipelineGraph",
     "check_opset",
     "check_part",
+    "decoder_kind",
     "export_onnx",
+    "graph_input_names",
     "require_module",
     "weights_sha256",
 ]
@@ -83,13 +95,33 @@ METADATA_PREFIX = "adain."
 
 ONNX_EXTRA_HINT = "pip install 'adain[onnx]'"
 
-#: Input and output names of each part (the runtime feeds and reads by name).
+#: Input and output names of each part for the paper's decoder (the runtime feeds and reads by
+#: name); :func:`graph_input_names` adds a multi-level decoder's skip taps.
 INPUT_NAMES = {
     "encoder": ["image"],
     "decoder": ["relu4_1"],
     "pipeline": ["content", "style_mean", "style_std", "alpha"],
 }
 OUTPUT_NAMES = {"encoder": list(TAPS), "decoder": ["image"], "pipeline": ["image"]}
+
+
+def decoder_kind(decoder: nn.Module) -> str:
+    """``"plain"`` for the paper's decoder (input relu4_1 alone), else ``"multilevel"``."""
+    return "plain" if decoder_input_taps(decoder) == ("relu4_1",) else "multilevel"
+
+
+def graph_input_names(part: str, decoder_taps: tuple[str, ...] = ("relu4_1",)) -> list[str]:
+    """The input names of ``part``'s graph for a decoder taking ``decoder_taps``.
+
+    A multi-level decoder's skip taps come after the plain graph's inputs, so a file exported
+    from the paper's decoder keeps the names (and order) it always had.
+    """
+    skips = [tap for tap in decoder_taps if tap != "relu4_1"]
+    if part == "decoder":
+        return ["relu4_1", *skips]
+    if part == "pipeline":
+        return [*INPUT_NAMES["pipeline"], *(f"style_{which}_{tap}" for tap in skips for which in ("mean", "std"))]
+    return list(INPUT_NAMES[part])
 
 
 class MissingDependencyError(AdainError):
@@ -149,24 +181,41 @@ class _EncoderGraph(nn.Module):
 
 
 class PipelineGraph(nn.Module):
-    """Content image + style relu4_1 statistics + alpha -> stylized image in [0, 1].
+    """Content image + style statistics + alpha -> stylized image in [0, 1].
 
     The same computation as :class:`~adain.pipeline.stylize.StylizationPipeline` for one style
     (steps 3 to 6 and the clamp of step 7), with ``alpha`` as a tensor so one graph serves
     every strength. No padding: height and width must be multiples of 8.
+
+    AdaIN and the blend run at every tap the decoder takes (:attr:`input_taps`), as the torch
+    pipeline does: relu4_1 with ``style_mean``/``style_std``, a multi-level decoder's skip taps
+    with the ``skip_statistics`` that follow ``alpha``, a ``(mean, std)`` pair per skip tap in
+    the decoder's order.
     """
 
     def __init__(self, encoder: VGGEncoder, decoder: Decoder) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.input_taps = decoder_input_taps(decoder)
 
-    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor) -> Tensor:
-        """``content (B, 3, H, W)``, ``style_mean/std (1|B, 512, 1, 1)``, ``alpha (1,)`` -> ``(B, 3, H, W)``."""
-        features = self.encoder(content)["relu4_1"]
-        target = adain_from_statistics(features, style_mean, style_std)
-        blended = alpha * target + (1.0 - alpha) * features
-        return self.decoder(blended).clamp(0.0, 1.0)
+    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor,
+                *skip_statistics: Tensor) -> Tensor:  # fmt: skip
+        """``content (B, 3, H, W)``, ``style_mean/std (1|B, 512, 1, 1)``, ``alpha (1,)``, then
+        ``mean, std (1|B, C, 1, 1)`` per skip tap -> ``(B, 3, H, W)``."""
+        skips = self.input_taps[1:]
+        if len(skip_statistics) != 2 * len(skips):
+            raise UsageError(f"this decoder takes the style's statistics at {', '.join(self.input_taps)}: give a mean "
+                             f"and a std for each of {', '.join(skips) or 'no skip tap'}")  # fmt: skip
+        statistics = {"relu4_1": (style_mean, style_std)}
+        statistics.update({tap: (skip_statistics[2 * k], skip_statistics[2 * k + 1]) for k, tap in enumerate(skips)})
+        encoded = self.encoder(content)
+        blended = []
+        for tap in self.input_taps:
+            features = encoded[tap]
+            target = adain_from_statistics(features, *statistics[tap])
+            blended.append(alpha * target + (1.0 - alpha) * features)
+        return self.decoder(*blended).clamp(0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -187,26 +236,37 @@ def _graph_and_inputs(part: str, encoder: VGGEncoder | None, decoder: Decoder | 
         raise UsageError(f"exporting the {part} needs an encoder")
     if part in ("decoder", "pipeline") and decoder is None:
         raise UsageError(f"exporting the {part} needs a decoder")
-    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, height, width, generator=generator)
     if part == "encoder":
         return _EncoderGraph(encoder), (image,)  # type: ignore[arg-type]
+    taps = decoder_input_taps(decoder)  # type: ignore[arg-type]
     if part == "decoder":
-        return decoder, (torch.rand(1, 512, height // 8, width // 8),)  # type: ignore[return-value]
+        # each tap at its own resolution (relu4_1 at 1/8 ... relu1_1 at 1/1), as the decoder meets them
+        features = tuple(torch.rand(1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap],
+                                    generator=generator) for tap in taps)  # fmt: skip
+        return decoder, features  # type: ignore[return-value]
     statistics = (torch.rand(1, 512, 1, 1), torch.rand(1, 512, 1, 1) + 0.5, torch.tensor([0.8]))
-    return PipelineGraph(encoder, decoder), (image, *statistics)  # type: ignore[arg-type]
+    skip_statistics = tuple(tensor for tap in taps[1:] for tensor in (torch.rand(1, TAP_CHANNELS[tap], 1, 1),
+                                                                      torch.rand(1, TAP_CHANNELS[tap], 1, 1) + 0.5))  # fmt: skip
+    return PipelineGraph(encoder, decoder), (image, *statistics, *skip_statistics)  # type: ignore[arg-type]
 
 
-def _dynamic_axes(part: str) -> dict[str, dict[int, str]]:
+def _dynamic_axes(part: str, decoder_taps: tuple[str, ...] = ("relu4_1",)) -> dict[str, dict[int, str]]:
     spatial = {0: "batch", 2: "height", 3: "width"}
     if part == "encoder":
         return {"image": spatial, **{tap: {0: "batch", 2: f"{tap}_height", 3: f"{tap}_width"} for tap in TAPS}}
     if part == "decoder":
-        return {"relu4_1": {0: "batch", 2: "feature_height", 3: "feature_width"},
+        # relu4_1 keeps the plain graph's axis names; a skip tap's are named after it
+        skips = {tap: {0: "batch", 2: f"{tap}_height", 3: f"{tap}_width"} for tap in decoder_taps if tap != "relu4_1"}
+        return {"relu4_1": {0: "batch", 2: "feature_height", 3: "feature_width"}, **skips,
                 "image": {0: "batch", 2: "height", 3: "width"}}  # fmt: skip
-    return {"content": spatial, "style_mean": {0: "style_batch"}, "style_std": {0: "style_batch"}, "image": spatial}
+    style_batch = {name: {0: "style_batch"} for name in graph_input_names(part, decoder_taps) if name.startswith("style_")}
+    return {"content": spatial, **style_batch, "image": spatial}
 
 
-def _export_bytes(graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset: int) -> bytes:
+def _export_bytes(graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset: int,
+                  decoder_taps: tuple[str, ...] = ("relu4_1",)) -> bytes:  # fmt: skip
     """Trace ``graph`` on CPU in fp32 and return the ONNX model's bytes."""
     buffer = io.BytesIO()
     kwargs: dict[str, Any] = {}
@@ -216,8 +276,8 @@ def _export_bytes(graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset
         # the exporter's deprecation and constant-folding notes mean nothing to a user of `adain export`
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, inputs, buffer, input_names=INPUT_NAMES[part], output_names=OUTPUT_NAMES[part],
-            dynamic_axes=_dynamic_axes(part), opset_version=opset, do_constant_folding=True, **kwargs,
+            graph, inputs, buffer, input_names=graph_input_names(part, decoder_taps), output_names=OUTPUT_NAMES[part],
+            dynamic_axes=_dynamic_axes(part, decoder_taps), opset_version=opset, do_constant_folding=True, **kwargs,
         )  # fmt: skip
     return buffer.getvalue()
 
@@ -238,7 +298,9 @@ def export_onnx(
         path: the ``.onnx`` file to write; its folder is created if missing.
         preset: the preset the networks belong to (recorded, and checked by the runtime).
         encoder, decoder: the torch modules (the ones ``part`` needs); exported in fp32 on CPU,
-            the modules themselves are left untouched.
+            the modules themselves are left untouched. ``decoder`` may be the paper's
+            :class:`~adain.models.Decoder` or a :class:`~adain.models.MultiLevelDecoder` (one
+            graph input per tap it takes; see the module docstring).
         opset: the ONNX opset, in [:data:`MIN_OPSET`, :data:`MAX_OPSET`].
         extra_metadata: more ``key: value`` strings to record (keys get the ``adain.`` prefix).
 
@@ -259,11 +321,15 @@ def export_onnx(
                 "size_multiple": "8", "adain_version": __version__, "torch_version": torch.__version__}  # fmt: skip
     if encoder_copy is not None:
         metadata["encoder_sha256"] = weights_sha256(encoder_copy)
+    decoder_taps: tuple[str, ...] = ("relu4_1",)
     if decoder_copy is not None:
+        decoder_taps = decoder_input_taps(decoder_copy)
         metadata["decoder_sha256"] = weights_sha256(decoder_copy)
+        metadata["decoder_architecture"] = decoder_kind(decoder_copy)
+        metadata["decoder_input_taps"] = ",".join(decoder_taps)
     metadata.update(extra_metadata or {})
     with torch.no_grad():
-        model = onnx.load_from_string(_export_bytes(graph, inputs, part, opset))
+        model = onnx.load_from_string(_export_bytes(graph, inputs, part, opset, decoder_taps))
     model.doc_string = f"adain {part} of preset {preset} (see adain.pipeline.onnx_export)"
     for key, value in metadata.items():
         entry = model.metadata_props.add()
