@@ -14,6 +14,7 @@ Usage (from the project root)::
     python bench/tiling_memory.py                 # 3840x2160 at the default budget, and more
     python bench/tiling_memory.py --quick         # the 3840x2160 bar only
     python bench/tiling_memory.py --untiled-4k    # also 3840x2160 in one pass (about 10 GB)
+    python bench/tiling_memory.py --quick --decoder multilevel   # the same with the multi-level decoder
 """
 
 from __future__ import annotations
@@ -58,15 +59,19 @@ def _write_images(folder: Path, sizes: set[tuple[int, int]]) -> dict[tuple[int, 
     return paths
 
 
-def _random_decoder(folder: Path, preset: str) -> Path:
+def _random_decoder(folder: Path, preset: str, kind: str = "plain") -> Path:
+    """A seeded random decoder of ``kind``; a multi-level one with its gates open (its skips run)."""
     import torch
 
-    from adain.models import Decoder
-    from adain.weights import get_preset, save_decoder
+    from adain.weights import save_decoder
+    from adain.weights.loading import build_decoder
 
     torch.manual_seed(1234)
-    path = folder / "random-decoder.safetensors"
-    save_decoder(Decoder(get_preset(preset).architecture), path, preset)
+    decoder = build_decoder(preset, kind)
+    for gate in getattr(decoder, "gates", {}).values():
+        torch.nn.init.normal_(gate, 0.0, 0.5)
+    path = folder / f"random-{kind}-decoder.safetensors"
+    save_decoder(decoder, path, preset)
     return path
 
 
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only 3840x2160 at the default budget")
     parser.add_argument("--untiled-4k", action="store_true", help="also 3840x2160 in one pass (needs about 10 GB)")
     parser.add_argument("--preset", default="vgg16-hed")
+    parser.add_argument("--decoder", choices=["plain", "multilevel"], default="plain",
+                        help="the decoder architecture (a seeded random one; default plain)")
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for the cases (0: torch's default)")
     args = parser.parse_args(argv)
 
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="adain-tiling-bench-") as folder_name:
         folder = Path(folder_name)
         images = _write_images(folder, {(h, w) for h, w, _, _ in cases})
-        decoder = _random_decoder(folder, args.preset)
+        decoder = _random_decoder(folder, args.preset, args.decoder)
         for height, width, max_memory, extra in cases:
             budget = float(max_memory if max_memory is not None else default) or None
             side = tile_side_for_budget(height, width, budget) if budget else None
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
         "preset": args.preset,
+        "decoder": args.decoder,
         "default_max_memory_mb": DEFAULT_MAX_MEMORY_MB,
         "bar": {
             "size": "3840x2160", "limit_mb": BAR_MB, "peak_rss_mb": bar["peak_rss_mb"],

@@ -10,14 +10,17 @@ import sys, torch, random
 from pathlib import Path
 from adain.weights import load_encoder, load_decoder
 from adain.eval.evaluate import find_pairs, _load_at
+from adain.models import decoder_input_taps
 from adain.ops.statistics import adain, channel_mean_std
 from adain.ops.losses import STYLE_TAPS
 torch.set_num_threads(2)
 enc = load_encoder("vgg16-hed").eval()
 dec = load_decoder("vgg16-hed", path=Path(sys.argv[1])).eval()
 def losses(content, style):
-    st = enc(style); target = adain(enc(content)["relu4_1"], st["relu4_1"])
-    out = dec(target).clamp(0, 1); taps = enc(out)
+    st = enc(style); ct = enc(content)
+    targets = [adain(ct[tap], st[tap]) for tap in decoder_input_taps(dec)]  # a multi-level decoder takes every tap
+    target = targets[0]
+    out = dec(*targets).clamp(0, 1); taps = enc(out)
     c = (taps["relu4_1"] - target).pow(2).mean().item()
     s = 0.0
     for t in STYLE_TAPS:

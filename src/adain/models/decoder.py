@@ -112,11 +112,17 @@ def upsample_conv2d(x: Tensor, folded_weight: Tensor, folded_bias: Tensor, refle
     output = shuffled.permute(0, 3, 1, 2)
     if not reflect_pad_output:
         return output[:, :, 1:-1, 1:-1]
-    output[:, :, 0, 1:-1] = output[:, :, 2, 1:-1]
-    output[:, :, -1, 1:-1] = output[:, :, -3, 1:-1]
-    output[:, :, :, 0] = output[:, :, :, 2]
-    output[:, :, :, -1] = output[:, :, :, -3]
-    return output
+    return reflect_border_(output)
+
+
+def reflect_border_(padded: Tensor) -> Tensor:
+    """Fill the 1-pixel border of ``padded`` (in place) with the reflection of its interior: what
+    ``ReflectionPad2d(1)`` of the interior gives, without a padded copy."""
+    padded[:, :, 0, 1:-1] = padded[:, :, 2, 1:-1]
+    padded[:, :, -1, 1:-1] = padded[:, :, -3, 1:-1]
+    padded[:, :, :, 0] = padded[:, :, :, 2]
+    padded[:, :, :, -1] = padded[:, :, :, -3]
+    return padded
 
 
 class UpsampleConv2d(nn.Module):

@@ -39,6 +39,7 @@ from adain.models.decoder import (
     _FoldOnTheFly,
     _fused_layers,
     fold_upsampling_weights,
+    reflect_border_,
     upsample_conv2d,
 )
 from adain.models.encoder import EncoderArchitecture
@@ -122,10 +123,15 @@ class MultiLevelDecoder(Decoder):
             upsampled += 1
             if tap in skips:
                 addend = self.skip(tap, skips[tap].to(dtype))
-                if padded:  # the upsampling conv returned its output already reflection-padded
-                    addend = F.pad(addend, (1, 1, 1, 1), mode="reflect")
-                if addend.shape != x.shape:
+                # the upsampling conv may have returned its output already reflection-padded: add
+                # to the interior in place and reflect the border again (no padded or summed copy
+                # of a full-resolution map)
+                interior = x[:, :, 1:-1, 1:-1] if padded else x
+                if addend.shape != interior.shape:
                     raise ShapeError(f"{tap} features {tuple(skips[tap].shape)} do not fit the decoder's map "
-                                     f"{tuple(x.shape)} at that resolution")  # fmt: skip
-                x = x + addend
+                                     f"{tuple(interior.shape)} at that resolution")  # fmt: skip
+                interior += addend
+                del addend
+                if padded:
+                    reflect_border_(x)
         return x
