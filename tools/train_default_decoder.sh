@@ -4,54 +4,47 @@
 #   nohup nice -n 5 tools/train_default_decoder.sh > "$RUNS/train.log" 2>&1 &
 #
 # RUNS (default /work/runs) holds the run folders; they stay out of git (full checkpoints with
-# optimiser state). Phase 1: a short reconstruction warm start (the decoder learns to invert
-# relu4_1; pixel loss dominant). Phase 2: the paper's AdaIN objective (content 1, style 10) at
-# 128-px crops of images resized to shorter side 256 (style crops zoomed 0.7-2x and colour-jittered),
-# batch 8, Adam 1e-4 with decay 5e-5, bf16 autocast, the exported decoder a moving average of the
-# weights (decay 0.999). Each call resumes whatever is there, so the same line continues in a new session.
-# On a machine without the run folders (a new machine), phase 2 starts from the newest committed
-# snapshot (snapshots/vgg16-hed/latest: the run's decoder at the end of the last session, committed when
-# it is not the shipped one), else from the shipped decoder; its optimiser state is lost, and the manifest's
-# init_decoder_entry records what it started from. INIT=path overrides that decoder; INIT=
-# (empty) with no run folders starts again from phase 1. Before a session ends:
-#   .venv/bin/adain train --run-dir "$RUNS/adain128ema" --export snapshots/vgg16-hed/latest/decoder.safetensors --export-only
+# optimiser state). Since 2026-12-02 the default decoder is the multi-level one (issue 13: gated
+# 1x1 skips from the AdaIN'd relu3_1, relu2_1 and relu1_1 features; its skips and gates learn at
+# 1e-3, everything else at 1e-4 with decay 5e-5), trained on the paper's objective (content 1,
+# style 10) at 128-px crops of images resized to shorter side 256 (style crops zoomed 0.7-2x and
+# colour-jittered by 0.3), batch 4, with 10% of the content and style images held out as the
+# selection split (checkpoints are chosen there, never on data/val), precision auto (fp32 on CPUs
+# without native bf16), the exported decoder a moving average of the weights (decay 0.999).
+#
+# The run: $RUNS/multilevel. It continues (--fork) the multi-level arm of the A/B of
+# tools/ab_multilevel.sh ($RUNS/ab-multilevel, 1,500 steps from the shipped plain decoder); on a
+# machine without either folder it starts from the newest committed snapshot
+# (snapshots/vgg16-hed/latest/decoder.safetensors, written at the end of a session), else from the
+# shipped decoder (INIT=path overrides; a plain decoder starts it with the gates closed); a new
+# start has a fresh optimiser, and the manifest's init_decoder_entry records what it started from.
+# The plain decoder's recipe before 2026-12-02 (reconstruction warm start, adain128aug, adain128ema)
+# is in docs/decoder-training.md and, command by command, in the manifests of the decoders it made.
+# Before a session ends:
+#   .venv/bin/adain train --run-dir "$RUNS/multilevel" --export snapshots/vgg16-hed/latest/decoder.safetensors --export-only
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/work/runs}
 DATA=${DATA:-../shared/data}
-STEPS=${STEPS:-40000}
+STEPS=${STEPS:-100000}
+THREADS=${THREADS:-2}
 A=".venv/bin/adain"
-RECON="$RUNS/recon"
-# phase 2 runs with style augmentation since 2026-12-01 (adain128, without it, stopped at step 1,200 of its
-# second start: its loss on unseen styles had stayed flat for 2,000 steps; that decoder is adain128aug's INIT),
-# and from step 5,600 with a moving average of the weights (adain128ema, forked from adain128aug: the exported
-# decoder's loss on unseen styles swung by +-20% between checkpoints 1,000 steps apart)
-AUGMENTED="$RUNS/adain128aug"
-MAIN="$RUNS/adain128ema"
-RECIPE=(--content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" --batch-size 8
+MAIN="$RUNS/multilevel"
+AB="$RUNS/ab-multilevel"
+RECIPE=(--content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" --batch-size 4
   --crop-size 128 --resize-shorter 256 --lr 1e-4 --lr-decay 5e-5 --content-weight 1 --style-weight 10
-  --style-zoom 0.7,2.0 --style-color-jitter 0.3 --ema-decay 0.999
-  --checkpoint-every 200 --checkpoint-minutes 10 --sample-every 250 --log-every 10 --threads 2)
+  --style-zoom 0.7,2.0 --style-color-jitter 0.3 --ema-decay 0.999 --decoder multilevel --skip-lr 1e-3
+  --selection-fraction 0.1 --checkpoint-every 200 --checkpoint-minutes 10 --sample-every 250 --log-every 10
+  --threads "$THREADS" --no-progress)
 
 SNAPSHOT=snapshots/vgg16-hed/latest/decoder.safetensors
 SHIPPED=src/adain/weights/shipped/vgg16-hed-decoder.safetensors
-if [ -z "${INIT+set}" ] && [ ! -f "$RECON/decoder.safetensors" ]; then
-  INIT=$( [ -f "$SNAPSHOT" ] && echo "$SNAPSHOT" || { [ -f "$SHIPPED" ] && echo "$SHIPPED"; } || true)
-fi
-INIT=${INIT-}
-if [ -f "$MAIN/checkpoint.pt" ] || [ -f "$AUGMENTED/checkpoint.pt" ] || [ -n "$INIT" ]; then
-  :  # phase 1 is not needed: phase 2 resumes, forks, or starts from INIT
-elif [ ! -f "$RECON/decoder.safetensors" ]; then
-  resume=$([ -f "$RECON/checkpoint.pt" ] && echo --resume || true)
-  $A train --objective reconstruction --content "$DATA/content" --style "$DATA/style" --run-dir "$RECON" \
-    --steps 300 --batch-size 8 --crop-size 128 --resize-shorter 256 --lr 1e-4 --feature-weight 0.01 \
-    --checkpoint-every 100 --sample-every 200 --log-every 10 --threads 2 $resume
-fi
 if [ -f "$MAIN/checkpoint.pt" ]; then
   $A train --resume --content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" \
-    --threads 2 --checkpoint-every 200 --sample-every 250
-elif [ -f "$AUGMENTED/checkpoint.pt" ]; then
-  $A train --fork "$AUGMENTED" "${RECIPE[@]}"
+    --threads "$THREADS" --no-progress
+elif [ -f "$AB/checkpoint.pt" ]; then
+  $A train --fork "$AB" "${RECIPE[@]}"
 else
-  $A train --init "${INIT:-$RECON/decoder.safetensors}" "${RECIPE[@]}"
+  INIT=${INIT:-$( [ -f "$SNAPSHOT" ] && echo "$SNAPSHOT" || echo "$SHIPPED")}
+  $A train --init "$INIT" "${RECIPE[@]}"
 fi

@@ -69,6 +69,19 @@ def test_skip_learning_rate_is_a_second_group_that_decays_too(make_config) -> No
     assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(trainer.decoder.parameters()))
 
 
+def test_a_fork_takes_its_own_rates(make_config) -> None:
+    _fit(make_config("source", decoder="multilevel", steps=2, skip_learning_rate=1e-3))
+    fork = _fit(make_config("fork", decoder="multilevel", steps=3, learning_rate=2e-4, skip_learning_rate=5e-3,
+                            fork_from=str(Path(make_config("source").run_dir))))  # fmt: skip
+    assert fork.step == 3
+    assert [group["base_lr"] for group in fork.optimizer.param_groups] == [2e-4, 5e-3]
+    from adain.errors import UsageError
+
+    with pytest.raises(UsageError, match="parameter group"):
+        Trainer(make_config("regrouped", decoder="multilevel", steps=3, fork_from=str(Path(make_config("source").run_dir))),
+                progress=False).fork()  # fmt: skip
+
+
 @pytest.mark.parametrize("options", [{}, {"skip_learning_rate": 1e-2, "ema_decay": 0.9}], ids=["one-rate", "skip-rate-ema"])
 def test_multilevel_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
     straight = _fit(make_config("straight", decoder="multilevel", steps=4, **options))

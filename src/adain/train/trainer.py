@@ -310,7 +310,15 @@ class Trainer:
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.decoder.load_state_dict(state["decoder"])
+        saved_groups = len(state["optimizer"]["param_groups"])
+        if saved_groups != len(self.optimizer.param_groups):
+            raise UsageError(f"the checkpoint's optimiser has {saved_groups} parameter group(s), this run "
+                             f"{len(self.optimizer.param_groups)}: --skip-lr on or off changes them; start from the "
+                             "decoder with --init instead")  # fmt: skip
         self.optimizer.load_state_dict(state["optimizer"])
+        # the rates are this run's (a fork may change --lr or --skip-lr); loading restored the saved ones
+        for group, fresh in zip(self.optimizer.param_groups, self._parameter_groups()):
+            group["base_lr"] = fresh["base_lr"]
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         torch.set_rng_state(state["rng_cpu"])
