@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from adain.errors import MissingWeightsError, PresetError, UsageError
-from adain.models import Decoder, VGGEncoder
+from adain.models import Decoder, MultiLevelDecoder, VGGEncoder
 from adain.weights import DEFAULT_PRESET, PRESETS, get_preset, list_presets, load_decoder, loading
 from adain.weights.loading import component_status
 from adain.weights.store import file_sha256, load_component, read_manifest
@@ -94,11 +94,13 @@ def test_real_shipped_decoder_loads_from_the_package(tmp_home: Path) -> None:
     assert path.stat().st_size < 8 * 1024 * 1024
     entry = read_manifest(path.parent)[path.stem]
     assert entry["sha256"] == file_sha256(path)
-    assert entry["architecture"] == "decoder-for-vgg16" and entry["preset"] == "vgg16-hed"
+    # the multi-level decoder since 2026-12-02 (issue 13); the manifest says so and loading picks it
+    assert entry["architecture"] == "multilevel-decoder-for-vgg16" and entry["preset"] == "vgg16-hed"
+    assert entry["skip_taps"] == ["relu3_1", "relu2_1", "relu1_1"]
     assert entry["licence"] and entry["source"] and entry["steps"] > 0 and entry["crop_size"] > 0
     assert entry["content_data"].endswith("content") and entry["style_data"].endswith("style")
     assert entry["recipe"]["script"] == "tools/train_default_decoder.sh"
     assert all(session["commit"] and session["command"].startswith("adain train") for session in entry["sessions"])
     assert {tensor.dtype for tensor in load_component(path).values()} == {torch.float16}
     assert component_status("vgg16-hed", "decoder") == ("shipped", path)  # an empty cache: read from the package
-    assert isinstance(load_decoder("vgg16-hed"), Decoder)
+    assert isinstance(load_decoder("vgg16-hed"), MultiLevelDecoder)
