@@ -6,9 +6,11 @@ content image and one or more styles into a stylized image in numbered steps:
 1. check inputs           (options, number of styles, weights, mask alphas)
 2. preprocess             (resize content, pad to a multiple of 8; per style: colour "match",
                            resize, encode, statistics; mask to region weights)
-3. encode content         (relu4_1 features of the padded content, window by window beyond the
-                           memory budget; the content statistics of the whole image)
-4. AdaIN                  (one style; several styles mixed by weight; or one style per mask region)
+3. encode content         (features of the padded content at the taps the decoder takes: relu4_1,
+                           and a multi-level decoder's relu3_1..relu1_1; window by window beyond
+                           the memory budget; the content statistics of the whole image per tap)
+4. AdaIN                  (at every decoder tap: one style; several styles mixed by weight; or
+                           one style per mask region)
 5. alpha blend            (content/style trade-off in feature space)
 6. decode                 (features -> RGB; steps 4-6 run tile by tile, feathered together)
 7. postprocess            (crop the padding, clamp, colour "luminance", guided filter, alpha)
