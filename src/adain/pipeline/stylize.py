@@ -810,6 +810,7 @@ class StylizationPipeline:
         options: StylizeOptions,
         region_weights: dict[str, Tensor] | None = None,
         content_statistics: dict[str, tuple[Tensor, Tensor]] | None = None,
+        taps: Sequence[str] | None = None,
     ) -> dict[str, Tensor]:
         """Steps 4 and 5: the decoder's inputs: AdaIN to the style(s), blended with the content,
         at each tap the decoder takes.
@@ -819,11 +820,12 @@ class StylizationPipeline:
         and the result blended with ``alpha``. Every tap is treated alike, with that tap's style
         statistics and region weights, so alpha 0 gives the content's own features at every tap.
         The content is normalised with ``content_statistics`` (:meth:`content_statistics`; a tile
-        gets the whole image's), or with its own when ``None``.
+        gets the whole image's), or with its own when ``None``. ``taps``: only these (default:
+        the decoder's; the optimization objective needs relu4_1 alone).
         """
         content_statistics = content_statistics or self.content_statistics(content_features, region_weights)
         targets = {}
-        for tap in self.decoder_taps:
+        for tap in self.decoder_taps if taps is None else taps:
             features = content_features[tap]
             missing = [k + 1 for k, s in enumerate(statistics) if tap not in s.means]
             if missing:
@@ -974,7 +976,8 @@ class StylizationPipeline:
             content_statistics = content_statistics_filter(content_statistics)
         # 4 + 5. AdaIN (single, mixed or masked) and alpha blend: in decode_tiles, per tile; whole for optimization
         if options.method == "optimize" or options.refine:
-            target = self.transfer(content_features, statistics, level_options, region_weights, content_statistics)[ADAIN_TAP]
+            target = self.transfer(content_features, statistics, level_options, region_weights, content_statistics,
+                                   taps=(ADAIN_TAP,))[ADAIN_TAP]  # fmt: skip
         # 6. decode (tile by tile; or optimize the pixels for the same objective; refine the decoder's output)
         if options.method == "optimize":
             decoded = self.optimize(level.padded, target, statistics, level_options, options.iterations)

@@ -317,8 +317,9 @@ class Trainer:
                              "decoder with --init instead")  # fmt: skip
         self.optimizer.load_state_dict(state["optimizer"])
         # the rates are this run's (a fork may change --lr or --skip-lr); loading restored the saved ones
-        for group, fresh in zip(self.optimizer.param_groups, self._parameter_groups()):
-            group["base_lr"] = fresh["base_lr"]
+        rates = (self.config.learning_rate, self.config.skip_learning_rate)
+        for group, rate in zip(self.optimizer.param_groups, rates):
+            group["base_lr"] = rate
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         torch.set_rng_state(state["rng_cpu"])
