@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from adain.models import Decoder, MultiLevelDecoder
-from adain.weights import get_preset, save_decoder
+from adain.pipeline import StylizationPipeline
+from adain.weights import get_preset, load_decoder, load_encoder, save_decoder
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "models" / "pytorch_adain_reference.py"
 
@@ -55,3 +56,14 @@ def load_reference_module() -> ModuleType:
 @pytest.fixture(scope="session")
 def reference() -> ModuleType:
     return load_reference_module()
+
+
+@pytest.fixture(scope="session")
+def pipeline(decoder_file: Path) -> StylizationPipeline:
+    """The real vgg16-hed encoder with the seeded random decoder (shared by the session: loading is the slow part)."""
+    return StylizationPipeline(load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed")
+
+
+@pytest.fixture
+def rng() -> torch.Generator:
+    return torch.Generator().manual_seed(0)

@@ -7,10 +7,10 @@ Batch 8, 128-px crops, bf16 autocast, channels-last: the default decoder's recip
 in one process keeps a shared or busy machine's load out of the ratio.
 """
 import json
-import time
 import statistics
 import sys
 import tempfile
+import time
 
 import torch
 

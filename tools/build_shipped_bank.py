@@ -15,9 +15,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from adain.pipeline.bank import BankEntry, StyleBank
-from adain.pipeline.banks import encode_style_images, shipped_bank_path
-from adain.pipeline.stylize import DEFAULT_SIZE
+from adain.pipeline.options import DEFAULT_SIZE
+from adain.styles.bank import BankEntry, StyleBank
+from adain.styles.library import encode_style_images, shipped_bank_path
 
 LICENCE = "statistics derived from an image for research use only (see source); the image is not distributed"
 

@@ -6,13 +6,18 @@ Prints mean content and style loss (256 px, the eval's losses, clamped output) f
 the first 12 training contents with the first 12 training styles: full images, random 128-px crops of both,
 and content crops with full styles. Measured the "eval-size gap" of issue 3 as a gap on unseen styles.
 """
-import sys, torch, random
+import random
+import sys
 from pathlib import Path
-from adain.weights import load_encoder, load_decoder
-from adain.eval.evaluate import find_pairs, _load_at
+
+import torch
+
+from adain.eval.evaluate import _load_at, find_pairs
 from adain.models import decoder_input_taps
 from adain.ops.statistics import adain, channel_mean_std
-from adain.ops.losses import STYLE_TAPS
+from adain.ops.taps import TAPS
+from adain.weights import load_decoder, load_encoder
+
 torch.set_num_threads(2)
 enc = load_encoder("vgg16-hed").eval()
 dec = load_decoder("vgg16-hed", path=Path(sys.argv[1])).eval()
@@ -23,7 +28,7 @@ def losses(content, style):
     out = dec(*targets).clamp(0, 1); taps = enc(out)
     c = (taps["relu4_1"] - target).pow(2).mean().item()
     s = 0.0
-    for t in STYLE_TAPS:
+    for t in TAPS:
         m, sd = channel_mean_std(taps[t]); M, S = channel_mean_std(st[t])
         s += ((m - M).pow(2).mean() + (sd - S).pow(2).mean()).item()
     return c, s

@@ -3,10 +3,41 @@
 >>> from adain import StylizationPipeline                       # doctest: +SKIP
 >>> pipeline = StylizationPipeline.from_preset()                 # doctest: +SKIP
 >>> pipeline("photo.jpg", "bank:NAME").image.save("out.png")     # doctest: +SKIP
+
+The public names are imported on first use (PEP 562), so ``import adain`` and ``adain --version``
+do not load torch.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from adain.pipeline.stylize import StyleStatistics, StylizationPipeline, StylizeOptions, StylizeResult  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from adain._version import __version__
+
+if TYPE_CHECKING:
+    from adain.pipeline.options import StylizeOptions, StylizeResult
+    from adain.pipeline.stylize import StylizationPipeline
+    from adain.styles.statistics import StyleStatistics
+
+#: public name -> the module that defines it
+_PUBLIC = {
+    "StyleStatistics": "adain.styles.statistics",
+    "StylizationPipeline": "adain.pipeline.stylize",
+    "StylizeOptions": "adain.pipeline.options",
+    "StylizeResult": "adain.pipeline.options",
+}
 
 __all__ = ["StyleStatistics", "StylizationPipeline", "StylizeOptions", "StylizeResult", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'adain' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

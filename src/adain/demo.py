@@ -15,26 +15,16 @@ from pathlib import Path
 import torch
 
 from adain.errors import AdainError
-from adain.pipeline.image_io import save_image
-from adain.pipeline.stylize import StyleInput, StylizationPipeline, StylizeOptions
+from adain.image.examples import skimage_image
+from adain.image.io import save_image
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.statistics import StyleInput
 from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["demo_content", "demo_style", "main"]
 
 DEFAULT_OUTPUT_DIR = Path("demo-output")
-
-
-def skimage_image(name: str) -> torch.Tensor:
-    """``skimage.data.<name>()`` as RGB ``(1, 3, H, W)`` in [0, 1]."""
-    try:
-        from skimage import data
-    except ImportError:
-        raise AdainError("the demo needs scikit-image for its example images: pip install 'adain[eval]'") from None
-    array = getattr(data, name)()
-    image = torch.from_numpy(array).float().div(255.0)
-    if image.dim() == 2:
-        image = image[:, :, None].expand(-1, -1, 3)
-    return image.permute(2, 0, 1)[None, :3].contiguous()
 
 
 def demo_content() -> tuple[str, torch.Tensor]:
@@ -48,7 +38,7 @@ DEMO_STYLE = "antimonocromatismo"
 
 def demo_style(preset: str = DEFAULT_PRESET) -> tuple[str, StyleInput]:
     """``(name, style)``: the style to apply, a style of the shipped bank (no image needed)."""
-    from adain.pipeline.banks import resolve_style
+    from adain.styles.library import resolve_style
 
     return DEMO_STYLE, resolve_style(f"bank:{DEMO_STYLE}", preset)
 

@@ -16,6 +16,10 @@ __all__ = [
     "InputImageError",
     "OutputError",
     "PresetError",
+    "BankError",
+    "VideoInputError",
+    "MissingDependencyError",
+    "TrainingDiverged",
 ]
 
 
@@ -53,3 +57,20 @@ class InputImageError(AdainError):
 
 class OutputError(AdainError):
     """An output cannot be written."""
+
+
+class BankError(AdainError):
+    """A style bank file is unreadable, or a style is missing from it."""
+
+
+class VideoInputError(InputImageError):
+    """A video input cannot be used: missing, unreadable, truncated, no video stream, no frames,
+    or a codec this build of FFmpeg cannot decode."""
+
+
+class MissingDependencyError(AdainError):
+    """An optional package (an extra) is not installed."""
+
+
+class TrainingDiverged(AdainError):
+    """A training loss became NaN or infinite; the last good checkpoint is kept."""

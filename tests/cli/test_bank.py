@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adain.pipeline.bank import StyleBank
-from adain.pipeline.banks import shipped_bank_path
+from adain.styles.bank import StyleBank
+from adain.styles.library import shipped_bank_path
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ def test_demo_with_a_decoder(tmp_path: Path, decoder_file: Path, capsys: pytest.
 
 
 def test_style_comes_from_the_shipped_bank() -> None:
-    from adain.pipeline.stylize import StyleStatistics
+    from adain.styles.statistics import StyleStatistics
 
     name, style = demo.demo_style()
     assert name == demo.DEMO_STYLE and isinstance(style, StyleStatistics) and style.preset == "vgg16-hed"

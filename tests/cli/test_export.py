@@ -19,8 +19,8 @@ pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pi
 
 import onnx
 
+from adain.backends.onnx_export import weights_sha256
 from adain.models import decoder_input_taps
-from adain.pipeline.onnx_export import weights_sha256
 from adain.weights import load_decoder, load_encoder, save_decoder
 from adain.weights.store import file_sha256
 
@@ -181,7 +181,7 @@ def test_export_without_the_extra_names_it(adain: Callable, work: Path, monkeypa
 
 def test_a_failed_verification_keeps_the_previous_file(adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch,
                                                        decoder_file: Path) -> None:  # fmt: skip
-    import adain.pipeline.onnx_backend as backend
+    import adain.backends.onnx_runtime as backend
 
     (work / "run" / "x.onnx").write_bytes(b"previous export")
     monkeypatch.setattr(backend, "verify_export", lambda *args, **kwargs: 0.5)

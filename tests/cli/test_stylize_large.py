@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adain.pipeline.stylize import PreparedContent, StylizationPipeline, StylizeOptions
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import PreparedContent, StylizationPipeline
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB, TilePlan
 
 

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from adain.cli.main import build_parser
-from adain.pipeline.clips import shapes_clip, write_clip, write_sound
-from adain.pipeline.video import open_video
-from adain.pipeline.video_stylizer import VideoStylizer
+from adain.eval.clips import shapes_clip, write_clip, write_sound
+from adain.video.io import open_video
+from adain.video.stylizer import VideoStylizer
 
 SMALL = ("--size", "0", "--style-size", "0", "--no-progress")
 

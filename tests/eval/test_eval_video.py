@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 from adain.errors import UsageError
+from adain.eval.clips import shapes_clip, write_clip
 from adain.eval.video import VideoEvalConfig, evaluate_video, frame_strip, load_clip, ratios, write_video_report
-from adain.pipeline.banks import resolve_style
-from adain.pipeline.clips import shapes_clip, write_clip
-from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.library import resolve_style
 from adain.weights import load_decoder, load_encoder
 
 

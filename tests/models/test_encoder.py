@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adain.models import TAPS, EncoderArchitecture, InputNormalization, VGGEncoder
+from adain.models import EncoderArchitecture, InputNormalization, VGGEncoder
+from adain.ops.taps import TAPS
 from adain.weights.presets import PRESETS
 
 # Sequential index of each conv in pytorch-AdaIN's vgg_normalised and torchvision's vgg19 features,

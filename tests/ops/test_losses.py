@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from adain.ops.losses import (
-    STYLE_TAPS,
     complexity_weights,
     content_loss,
     edge_density,
@@ -16,6 +15,7 @@ from adain.ops.losses import (
     style_loss,
     style_loss_from_statistics,
 )
+from adain.ops.taps import TAPS
 
 EPS = 1e-5  # the variance epsilon of channel_mean_std
 
@@ -33,7 +33,7 @@ def _hand_mean_std_loss(output: dict, style: dict, weights=(1.0, 1.0, 1.0, 1.0))
     totals = []
     for b in range(batch):
         total = 0.0
-        for tap, weight in zip(STYLE_TAPS, weights):
+        for tap, weight in zip(TAPS, weights):
             o, s = output[tap][b].double(), style[tap][b].double()
             channels = o.shape[0]
             mean_term = std_term = 0.0
@@ -110,7 +110,7 @@ class TestStyleLoss:
         output, style = _taps(seed=0), _taps(seed=1, scale=2.0)
         loss = style_loss(output, style, kind="gram")
         expected = torch.zeros(2)
-        for tap in STYLE_TAPS:
+        for tap in TAPS:
             o, s = output[tap].flatten(2), style[tap].flatten(2)
             positions = o.shape[2]
             difference = o @ o.transpose(1, 2) / positions - s @ s.transpose(1, 2) / positions
@@ -122,7 +122,7 @@ class TestStyleLoss:
         from adain.ops.statistics import channel_mean_std
 
         output, style = _taps(seed=0), _taps(seed=1, scale=2.0)
-        statistics = {tap: channel_mean_std(style[tap]) for tap in STYLE_TAPS}
+        statistics = {tap: channel_mean_std(style[tap]) for tap in TAPS}
         from_statistics = style_loss_from_statistics(
             output, {t: m for t, (m, _) in statistics.items()}, {t: s for t, (_, s) in statistics.items()}
         )
@@ -132,7 +132,7 @@ class TestStyleLoss:
     def test_gradient_reaches_the_output(self, kind):
         output = {tap: value.requires_grad_() for tap, value in _taps(seed=0).items()}
         style_loss(output, _taps(seed=1, scale=2.0), kind=kind).sum().backward()
-        for tap in STYLE_TAPS:
+        for tap in TAPS:
             assert output[tap].grad is not None and output[tap].grad.abs().sum() > 0, tap
 
 

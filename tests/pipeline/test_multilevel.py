@@ -15,11 +15,12 @@ import pytest
 import torch
 
 from adain.errors import UsageError
+from adain.image.sizing import pad_to_multiple
 from adain.models import SKIP_TAPS, MultiLevelDecoder
 from adain.ops.masks import masked_channel_mean_std
 from adain.ops.statistics import channel_mean_std, mix_statistics
-from adain.pipeline import StyleStatistics, StylizationPipeline, StylizeOptions
-from adain.pipeline.sizing import pad_to_multiple
+from adain.pipeline import StylizationPipeline, StylizeOptions
+from adain.styles import StyleStatistics
 from adain.weights import load_decoder
 
 TAPS4 = ("relu4_1", *SKIP_TAPS)

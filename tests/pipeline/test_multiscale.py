@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from adain.errors import UsageError
+from adain.image.sizing import resize_image
 from adain.ops.color import transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.pipeline import StylizationPipeline, StylizeOptions
 from adain.pipeline import stylize as stylize_module
-from adain.pipeline.sizing import resize_image
-from adain.pipeline.stylize import MULTISCALE_REFINE_STRENGTH, check_options
+from adain.pipeline.options import MULTISCALE_REFINE_STRENGTH, check_options
 
 
 def smooth(height: int, width: int, seed: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 
 from adain.errors import UsageError
 from adain.pipeline import StylizationPipeline
-from adain.pipeline.stylize import resolve_precision
+from adain.pipeline.device import resolve_precision
 
 #: the tolerance we promise: bf16 output within 40 dB PSNR of fp32 (measured ~55 dB at 256 and 512 px)
 MIN_PSNR_DB = 40.0
@@ -25,12 +25,12 @@ class TestResolvePrecision:
         assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
 
     def test_auto_is_fp32_on_onnxruntime_and_follows_the_hardware_on_torch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from adain.pipeline import stylize
+        from adain.pipeline import device as device_module
 
         cpu = torch.device("cpu")
-        monkeypatch.setattr(stylize, "native_bf16", lambda device: True)
+        monkeypatch.setattr(device_module, "native_bf16", lambda device: True)
         assert resolve_precision("auto", cpu) == "bf16" and resolve_precision("auto", cpu, "onnxruntime") == "fp32"
-        monkeypatch.setattr(stylize, "native_bf16", lambda device: False)
+        monkeypatch.setattr(device_module, "native_bf16", lambda device: False)
         assert resolve_precision("auto", cpu) == "fp32"
 
 
@@ -59,7 +59,7 @@ def test_bf16_pipeline_runs_copies_and_keeps_fp32_networks(pipeline: Stylization
 def test_shipped_decoder_bf16_is_within_40_db_of_fp32() -> None:
     """The promise of ``--precision auto`` on the real model: the bf16 image is within 40 dB PSNR of fp32."""
     skimage_data = pytest.importorskip("skimage.data", reason="the test photo comes from scikit-image")
-    from adain.pipeline.banks import resolve_style
+    from adain.styles.library import resolve_style
 
     content = torch.from_numpy(skimage_data.astronaut()).permute(2, 0, 1)[None].float() / 255
     style = resolve_style("bank:antimonocromatismo", "vgg16-hed")

@@ -16,10 +16,11 @@ import torch
 from PIL import Image
 
 from adain.errors import InputImageError, ShapeError, UsageError
+from adain.image.sizing import pad_to_multiple
 from adain.ops.color import match_color_statistics, rgb_to_yuv, transfer_luminance
 from adain.ops.statistics import channel_mean_std
-from adain.pipeline import StyleStatistics, StylizationPipeline, StylizeOptions
-from adain.pipeline.sizing import pad_to_multiple
+from adain.pipeline import StylizationPipeline, StylizeOptions
+from adain.styles import StyleStatistics
 
 
 @contextmanager
@@ -383,7 +384,7 @@ def test_from_preset_loads_once_and_checks_its_arguments(decoder_file: Path, tmp
 
 
 def test_compute_style_statistics_matches_the_pipeline(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
-    from adain.pipeline.stylize import compute_style_statistics
+    from adain.styles.statistics import compute_style_statistics
 
     style = noise(rng, 40, 24)
     statistics, area = compute_style_statistics(pipeline.encoder, style, "vgg16-hed", size=16)

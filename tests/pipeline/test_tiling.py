@@ -18,7 +18,8 @@ from adain.errors import ShapeError, UsageError
 from adain.models import Decoder, VGGEncoder
 from adain.ops.filters import guided_filter
 from adain.pipeline import StylizationPipeline, StylizeOptions
-from adain.pipeline.stylize import PreparedContent, check_options
+from adain.pipeline.options import check_options
+from adain.pipeline.stylize import PreparedContent
 from adain.pipeline.tiling import (
     ACTIVATION_BYTES_PER_PIXEL,
     DEFAULT_FEATHER,

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from adain.pipeline.banks import resolve_style
-from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.library import resolve_style
 
 STYLE = "antimonocromatismo"
 OTHER_STYLE = "water-lilies-1919-2"
@@ -203,7 +204,7 @@ class TestBadInput:
 class TestUserStyles:
     def test_add_list_use_and_persist(self, make_client: Callable[..., TestClient], server_config: Any,
                                       png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
-        from adain.pipeline.bank import StyleBank
+        from adain.styles.bank import StyleBank
 
         client = make_client()
         style = png(40, 40, seed=7)

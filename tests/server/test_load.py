@@ -1,6 +1,6 @@
-"""The load test (bench/server_load.py) in short: 32 clients against a real ``adain serve`` on 127.0.0.1.
+"""The load test (tools/server_load.py) in short: 32 clients against a real ``adain serve`` on 127.0.0.1.
 
-The README's figures come from the full 60 s run (``python bench/server_load.py``); this runs the
+The README's figures come from the full 60 s run (``python tools/server_load.py``); this runs the
 same code for a few seconds so that CI checks the contract: no error other than explicit 503s
 with Retry-After, the server alive, its pool bounded and drained, and memory not growing.
 """
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "server_load.py"
+BENCH = Path(__file__).resolve().parents[2] / "tools" / "server_load.py"
 
 
 def test_short_load_run() -> None:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from adain.cli.main import main
-from adain.train import Trainer, TrainingDiverged
+from adain.errors import TrainingDiverged
+from adain.train import Trainer
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 

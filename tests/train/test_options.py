@@ -185,7 +185,7 @@ def test_learning_rate_follows_inverse_time_decay(make_config) -> None:
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_on_cpu_is_bf16_where_native_and_channels_last(make_config, monkeypatch, native) -> None:
     """Emulated bf16 (a CPU without AVX512-BF16/AMX) is many times slower than fp32: auto runs fp32 there."""
-    monkeypatch.setattr("adain.pipeline.stylize.native_bf16", lambda device: native)
+    monkeypatch.setattr("adain.models.precision.native_bf16", lambda device: native)
     trainer = _fit(make_config(steps=2, precision="auto"))
     assert trainer.precision == ("bf16" if native else "fp32")
     conv = next(m for m in trainer.decoder.modules() if isinstance(m, torch.nn.Conv2d))

@@ -15,7 +15,7 @@ import torch
 
 from adain.cli.main import main
 from adain.errors import WeightsError
-from adain.models import TAPS
+from adain.ops.taps import TAPS
 from adain.weights import load_encoder
 from adain.weights.download import download_url
 from adain.weights.loading import fetch_component

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from adain.models import TAPS
+from adain.ops.taps import TAPS
 from adain.weights import load_encoder
 from adain.weights.presets import PRESETS
 from adain.weights.store import file_sha256

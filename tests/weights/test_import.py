@@ -12,7 +12,8 @@ import torch
 
 from adain.cli.main import main
 from adain.errors import ShapeError, UsageError, WeightsError
-from adain.models import TAPS, Decoder
+from adain.models import Decoder
+from adain.ops.taps import TAPS
 from adain.weights import import_weights, load_decoder, load_encoder, save_decoder
 from adain.weights.presets import PRESETS
 from adain.weights.store import component_path, file_sha256, read_manifest

@@ -78,7 +78,7 @@ def _runner(config: BenchConfig) -> Callable[[], Any]:
             return lambda: baseline(content, mean, std)
         return lambda: baseline(content, *baseline.style_statistics(style))
     if config.method == "adain":
-        from adain.pipeline.stylize import StylizeOptions
+        from adain.pipeline.options import StylizeOptions
 
         pipeline = _build_pipeline(config)
         options = StylizeOptions(**config.options)

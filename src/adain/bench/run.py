@@ -14,14 +14,14 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from adain.bench.flops import stylization_flops
 from adain.bench.measure import BenchConfig
-from adain.pipeline.stylize import MULTISCALE_COARSEST_SIDE
+from adain.pipeline.options import MULTISCALE_COARSEST_SIDE
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
 

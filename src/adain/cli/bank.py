@@ -48,8 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _user_bank(args: argparse.Namespace):
-    from adain.pipeline.bank import StyleBank
-    from adain.pipeline.banks import user_bank_path
+    from adain.styles.bank import StyleBank
+    from adain.styles.library import user_bank_path
 
     path = args.bank or user_bank_path(args.preset)
     tensors, index = StyleBank.paths(path)
@@ -57,8 +57,8 @@ def _user_bank(args: argparse.Namespace):
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from adain.pipeline.bank import BankEntry, pool_statistics, valid_style_name
-    from adain.pipeline.banks import encode_style_images
+    from adain.styles.bank import BankEntry, pool_statistics, valid_style_name
+    from adain.styles.library import encode_style_images
 
     valid_style_name(args.name)
     bank, path = _user_bank(args)
@@ -76,13 +76,13 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def _index_path(path: Path) -> str:
-    from adain.pipeline.bank import StyleBank
+    from adain.styles.bank import StyleBank
 
     return str(StyleBank.paths(path)[1])
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from adain.pipeline.banks import available_banks
+    from adain.styles.library import available_banks
 
     for origin, bank in available_banks(args.preset, user_path=args.bank, include_shipped=not args.user_only):
         for name in bank:
@@ -94,7 +94,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from adain.pipeline.banks import find_style
+    from adain.styles.library import find_style
 
     origin, bank = find_style(args.name, args.preset, user_path=args.bank)
     statistics = bank.get(args.name)
@@ -117,8 +117,8 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from adain.pipeline.bank import StyleBank
-    from adain.pipeline.banks import available_banks
+    from adain.styles.bank import StyleBank
+    from adain.styles.library import available_banks
 
     merged = StyleBank(args.preset)
     for _, bank in reversed(list(available_banks(args.preset, user_path=args.bank))):
@@ -130,7 +130,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from adain.pipeline.bank import StyleBank
+    from adain.styles.bank import StyleBank
 
     incoming = StyleBank.load(args.file)
     bank, path = _user_bank(args)

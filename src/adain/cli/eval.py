@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     from adain.eval.evaluate import EvalConfig, evaluate, summarize, write_report
     from adain.pipeline.optimize import ObjectiveWeights
-    from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+    from adain.pipeline.options import StylizeOptions
+    from adain.pipeline.stylize import StylizationPipeline
     from adain.weights import adain_home, prepare
     from adain.weights.store import file_sha256, read_manifest
 

@@ -15,9 +15,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from adain.backends.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_PARTS, check_opset, check_part
 from adain.errors import AdainError, MissingWeightsError, OutputError, UsageError
 from adain.models import Decoder, VGGEncoder
-from adain.pipeline.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_PARTS, check_opset, check_part
 from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 __all__ = ["add_parser", "run"]
@@ -32,7 +32,7 @@ parts:
             alpha (1,) -> image (B,3,H,W) in [0,1]; with a multi-level decoder then
             style_mean_<tap> and style_std_<tap> (1,C,1,1) for each of its skip taps
 Height and width are dynamic; pad them to multiples of 8 (reflect, right and bottom) and crop the
-output back, as adain.pipeline.onnx_backend.OnnxPipelineModel does.
+output back, as adain.backends.onnx_runtime.OnnxPipelineModel does.
 
 examples:
   adain export onnx --part pipeline -o adain.onnx
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if decoder_path is not None and not decoder_path.is_file():
         raise MissingWeightsError(f"decoder file not found: {args.decoder!r}")
     output = _check_output(args.output)
-    from adain.pipeline.onnx_export import export_onnx, require_module
+    from adain.backends.onnx_export import export_onnx, require_module
 
     require_module("onnx", "adain export onnx")
 
@@ -159,8 +159,8 @@ def _decoder_note(decoder: Decoder | None) -> str:
 
 
 def _verify(output: Path, encoder: VGGEncoder | None, decoder: Decoder | None) -> str:
-    from adain.pipeline.onnx_backend import PARITY_TOLERANCE, verify_export
-    from adain.pipeline.onnx_export import MissingDependencyError
+    from adain.backends.onnx_runtime import PARITY_TOLERANCE, verify_export
+    from adain.errors import MissingDependencyError
 
     try:
         difference = verify_export(output, encoder, decoder)

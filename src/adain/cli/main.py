@@ -12,7 +12,7 @@ import shlex
 import sys
 import traceback
 
-from adain import __version__
+from adain._version import __version__
 from adain.errors import AdainError
 
 #: command name -> module under adain.cli (imported lazily so `adain --help` stays fast)

@@ -16,23 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adain.errors import AdainError, MissingWeightsError, UsageError
+from adain.image.io import DEFAULT_MAX_PIXELS, load_image
 from adain.ops.statistics import check_alpha
-from adain.pipeline.banks import resolve_style
 from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
-from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
-from adain.pipeline.stylize import (
-    DEFAULT_SIZE,
-    StyleStatistics,
-    StylizationPipeline,
-    StylizeOptions,
-    check_options,
-    resize_style,
-)
+from adain.pipeline.options import DEFAULT_SIZE, StylizeOptions, check_options
+from adain.pipeline.stylize import StylizationPipeline
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
+from adain.styles.library import resolve_style
+from adain.styles.statistics import StyleStatistics, resize_style
 from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 if TYPE_CHECKING:
-    from adain.pipeline.onnx_backend import OnnxBackendOptions
+    from adain.backends.onnx_runtime import OnnxBackendOptions
 
 __all__ = ["add_parser", "add_stylize_arguments", "backend_options_from_args", "options_from_args", "pipeline_from_args", "run"]
 
@@ -207,7 +202,7 @@ def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions)
         return None
     if options.method == "optimize" or options.refine:
         raise UsageError("--method optimize and --refine need gradients through the encoder: use --backend torch")
-    from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available, resolve_providers
+    from adain.backends.onnx_runtime import OnnxBackendOptions, check_backend_available, resolve_providers
 
     check_backend_available(args.device)
     providers = tuple(p.strip() for p in (args.providers or "cpu").split(","))

@@ -3,7 +3,7 @@
 
 The command only parses: the stylization options are ``adain stylize``'s
 (:func:`adain.cli.stylize.add_stylize_arguments`), the work is
-:class:`adain.pipeline.video_stylizer.VideoStylizer`'s (shared with the web service). The input
+:class:`adain.video.stylizer.VideoStylizer`'s (shared with the web service). The input
 is opened and checked, and the output location too, before the weights load: a bad file costs
 nothing and leaves nothing behind.
 """
@@ -22,7 +22,7 @@ from adain.cli.stylize import add_stylize_arguments, backend_options_from_args, 
 from adain.errors import UsageError
 
 if TYPE_CHECKING:
-    from adain.pipeline.temporal import TemporalOptions
+    from adain.video.temporal import TemporalOptions
 
 __all__ = ["add_eval_parser", "add_parser", "run", "run_eval"]
 
@@ -40,7 +40,7 @@ Nothing is written on a failure or on Ctrl-C."""
 
 
 def _temporal_arguments(parser: argparse.ArgumentParser, default_mode: str | None) -> None:
-    from adain.pipeline.temporal import FLOW_METHODS, TEMPORAL_MODES, TemporalOptions
+    from adain.video.temporal import FLOW_METHODS, TEMPORAL_MODES, TemporalOptions
 
     defaults = TemporalOptions()
     if default_mode is not None:
@@ -58,15 +58,15 @@ def _temporal_arguments(parser: argparse.ArgumentParser, default_mode: str | Non
 
 
 def _temporal_options(args: argparse.Namespace, mode: str) -> TemporalOptions:
-    from adain.pipeline.temporal import TemporalOptions
+    from adain.video.temporal import TemporalOptions
 
     return TemporalOptions(mode=mode, ema_momentum=args.ema_momentum, blend=args.blend, flow_method=args.flow,
                            cut_threshold=args.cut_threshold)  # fmt: skip
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from adain.pipeline.temporal import DEFAULT_TEMPORAL
-    from adain.pipeline.video import DEFAULT_CRF
+    from adain.video.io import DEFAULT_CRF
+    from adain.video.temporal import DEFAULT_TEMPORAL
 
     parser = subparsers.add_parser(
         "video",
@@ -111,10 +111,10 @@ def _parse_number(text: str | None, option: str, kind: type) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adain.pipeline.banks import resolve_style
-    from adain.pipeline.stylize import StyleStatistics
-    from adain.pipeline.video import check_output, check_output_location, open_video
-    from adain.pipeline.video_stylizer import VideoStylizer
+    from adain.styles.library import resolve_style
+    from adain.styles.statistics import StyleStatistics
+    from adain.video.io import check_output, check_output_location, open_video
+    from adain.video.stylizer import VideoStylizer
     from adain.weights.presets import get_preset
 
     # 1. everything checkable without weights: options, the output, the input (decoded up to its first frame)
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """``adain eval video`` (``subparsers`` is ``adain eval``'s)."""
     from adain.eval.video import GENERATED_CLIPS
-    from adain.pipeline.temporal import FLOW_METHODS, MEASURE_FLOW, TEMPORAL_MODES
+    from adain.video.temporal import FLOW_METHODS, MEASURE_FLOW, TEMPORAL_MODES
 
     parser = subparsers.add_parser(
         "video",
@@ -185,8 +185,9 @@ def run_eval(args: argparse.Namespace) -> int:
     import torch
 
     from adain.eval.video import VideoEvalConfig, evaluate_video, ratios, write_video_report
-    from adain.pipeline.banks import resolve_style
-    from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
+    from adain.pipeline.options import StylizeOptions
+    from adain.pipeline.stylize import StylizationPipeline
+    from adain.styles.library import resolve_style
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -31,11 +31,11 @@ from torch import Tensor
 
 from adain.errors import UsageError
 from adain.eval.metrics import luminance_ssim
+from adain.image.io import load_image, save_image
+from adain.image.sizing import resize_image, target_size
 from adain.models import VGGEncoder
 from adain.ops.losses import edge_density
-from adain.pipeline.image_io import load_image, save_image
 from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
-from adain.pipeline.sizing import resize_image, target_size
 
 __all__ = ["EvalConfig", "MethodScore", "find_pairs", "evaluate", "summarize", "summarize_by_complexity", "write_report"]
 
@@ -221,7 +221,7 @@ def summarize_by_complexity(scores: list[MethodScore]) -> list[dict[str, float |
 
 
 def _grid(rows: list[list[Tensor]], height: int = 160) -> Tensor:
-    from adain.pipeline.sizing import resize_image as resize
+    from adain.image.sizing import resize_image as resize
 
     lines = []
     for row in rows:

@@ -2,11 +2,11 @@
 
 Every clip is stylized once per temporal mode (``none`` = frame by frame, ``ema``, ``flow``,
 ``ema+flow``) with the same styles and options, end to end through
-:class:`~adain.pipeline.video_stylizer.VideoStylizer`, and scored:
+:class:`~adain.video.stylizer.VideoStylizer`, and scored:
 
 - **warping error**: mean squared difference between each stylized frame and the previous
   stylized frame warped by the *input* frames' flow, over the pixels where that flow is
-  reliable (:func:`~adain.pipeline.temporal.warping_error`). The flow of the measure is
+  reliable (:func:`~adain.video.temporal.warping_error`). The flow of the measure is
   ``dis-fine`` by default (DIS at full resolution with variational refinement), not the flow
   the ``flow`` mechanism blends with (DIS medium averaged with Farneback), so that the
   mechanism is not scored by its own estimate;
@@ -18,7 +18,7 @@ Every clip is stylized once per temporal mode (``none`` = frame by frame, ``ema`
 The issue's bar, checked in the report: warping error at least 40% below ``none``, style loss
 at most 10% above, time at most 1.5x.
 
-Clips: video files (any :func:`~adain.pipeline.video.open_video` source), ``generated:shapes``
+Clips: video files (any :func:`~adain.video.io.open_video` source), ``generated:shapes``
 (moving shapes over a panning texture) or ``generated:photo`` (a pan and zoom over a
 photograph from ``skimage.data`` with a cut-out moving across).
 """
@@ -37,13 +37,17 @@ import numpy as np
 import torch
 
 from adain.errors import UsageError
-from adain.models import TAPS
+from adain.eval.clips import photo_clip, shapes_clip
+from adain.image.io import save_image
 from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, blend_features, mix_statistics
-from adain.pipeline.clips import photo_clip, shapes_clip
-from adain.pipeline.image_io import save_image
-from adain.pipeline.stylize import StyleStatistics, StylizationPipeline, StylizeOptions
-from adain.pipeline.temporal import (
+from adain.ops.taps import TAPS
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.statistics import StyleStatistics
+from adain.video.io import open_video
+from adain.video.stylizer import VideoStylizer, frame_to_tensor
+from adain.video.temporal import (
     DEFAULT_TEMPORAL,
     MEASURE_FLOW,
     TEMPORAL_MODES,
@@ -53,8 +57,6 @@ from adain.pipeline.temporal import (
     warp,
     warping_error,
 )
-from adain.pipeline.video import open_video
-from adain.pipeline.video_stylizer import VideoStylizer, frame_to_tensor
 
 __all__ = [
     "BAR", "GENERATED_CLIPS", "ModeScore", "VideoEvalConfig", "evaluate_video", "frame_strip", "load_clip", "ratios",

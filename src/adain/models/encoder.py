@@ -13,10 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TAPS", "TAP_SCALES", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
+__all__ = ["TAP_SCALES", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
 
 #: The layers AdaIN reads: style statistics at all four, content and AdaIN at the last.
-TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 #: Each tap's downsampling: an image padded to a multiple of 8 gives ``(H / s, W / s)`` there.
 TAP_SCALES = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8}

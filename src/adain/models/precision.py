@@ -15,7 +15,7 @@ from torch import nn
 
 from adain.models.decoder import Decoder, fuse_upsampling
 
-__all__ = ["inference_copy"]
+__all__ = ["inference_copy", "native_bf16"]
 
 NetworkT = TypeVar("NetworkT", bound=nn.Module)
 
@@ -39,3 +39,17 @@ def inference_copy(network: NetworkT, dtype: torch.dtype = torch.bfloat16) -> Ne
         if parameter.dim() == 4:
             parameter.data = parameter.data.contiguous(memory_format=torch.channels_last)
     return duplicate
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (emulated bf16 on older CPUs is slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:  # Linux; elsewhere fp32 unless asked for
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -11,8 +11,11 @@ from adain.ops.statistics import (
     check_alpha,
     mix_statistics,
 )
+from adain.ops.taps import ADAIN_TAP, TAPS
 
 __all__ = [
+    "ADAIN_TAP",
+    "TAPS",
     "adain",
     "adain_from_statistics",
     "channel_mean_std",

@@ -11,11 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from adain.ops.statistics import channel_mean_std
+from adain.ops.taps import TAPS
 
-#: tap order of the style loss (relu1_1..relu4_1); mirrors adain.models.TAPS.
-STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-
-__all__ = ["STYLE_TAPS", "style_loss_from_statistics", "content_loss", "style_loss", "gram_matrix", "edge_density", "complexity_weights"]
+__all__ = ["style_loss_from_statistics", "content_loss", "style_loss", "gram_matrix", "edge_density", "complexity_weights"]
 
 
 def content_loss(output_features: Tensor, target: Tensor) -> Tensor:
@@ -40,9 +38,9 @@ def style_loss_from_statistics(
     Sum over relu1_1..relu4_1 of MSE(channel means) + MSE(channel stds). Taking statistics lets
     a style bank entry be scored without its image.
     """
-    reference = output_taps[STYLE_TAPS[0]]
+    reference = output_taps[TAPS[0]]
     total = torch.zeros(reference.shape[0], device=reference.device)
-    for tap, weight in zip(STYLE_TAPS, tap_weights):
+    for tap, weight in zip(TAPS, tap_weights):
         if weight == 0:
             continue
         out_mean, out_std = channel_mean_std(output_taps[tap])
@@ -63,13 +61,13 @@ def style_loss(
     ``gram`` matches Gram matrices instead (Gatys et al.).
     """
     if kind == "mean_std":
-        statistics = {tap: channel_mean_std(style_taps[tap]) for tap in STYLE_TAPS}
+        statistics = {tap: channel_mean_std(style_taps[tap]) for tap in TAPS}
         return style_loss_from_statistics(
             output_taps, {t: m for t, (m, _) in statistics.items()}, {t: s for t, (_, s) in statistics.items()}, tap_weights
         )
-    reference = output_taps[STYLE_TAPS[0]]
+    reference = output_taps[TAPS[0]]
     total = torch.zeros(reference.shape[0], device=reference.device)
-    for tap, weight in zip(STYLE_TAPS, tap_weights):
+    for tap, weight in zip(TAPS, tap_weights):
         if weight:
             term = (gram_matrix(output_taps[tap]) - gram_matrix(style_taps[tap])).pow(2).flatten(1).mean(1)
             total = total + weight * term

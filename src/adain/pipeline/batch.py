@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adain.errors import AdainError, InputImageError, OutputError, UsageError
-from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, load_image, output_format, save_image
-from adain.pipeline.stylize import StyleInput, StylizationPipeline, StylizeOptions
+from adain.image.io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, load_image, output_format, save_image
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.statistics import StyleInput
 
 __all__ = [
     "INPUT_EXTENSIONS",

@@ -16,8 +16,9 @@ from torch import Tensor
 
 from adain.errors import UsageError
 from adain.models import VGGEncoder
-from adain.ops.losses import STYLE_TAPS, content_loss, style_loss_from_statistics
+from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
+from adain.ops.taps import TAPS
 
 __all__ = ["ObjectiveWeights", "AdainObjective", "optimize_image", "reference_lbfgs"]
 
@@ -42,13 +43,13 @@ class AdainObjective:
 
     def __init__(self, encoder: VGGEncoder, target: Tensor, style_means: dict[str, Tensor],
                  style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> None:  # fmt: skip
-        missing = [tap for tap in STYLE_TAPS if tap not in style_means or tap not in style_stds]
+        missing = [tap for tap in TAPS if tap not in style_means or tap not in style_stds]
         if missing:
-            raise UsageError(f"the optimization objective needs style statistics at {', '.join(STYLE_TAPS)}; missing {missing}")
+            raise UsageError(f"the optimization objective needs style statistics at {', '.join(TAPS)}; missing {missing}")
         self.encoder = encoder
         # clone: the inputs may be inference-mode tensors, which autograd may not save
-        self.style_means = {tap: style_means[tap].detach().float().clone() for tap in STYLE_TAPS}
-        self.style_stds = {tap: style_stds[tap].detach().float().clone() for tap in STYLE_TAPS}
+        self.style_means = {tap: style_means[tap].detach().float().clone() for tap in TAPS}
+        self.style_stds = {tap: style_stds[tap].detach().float().clone() for tap in TAPS}
         self.target = target.detach().float().clone()
         self.weights = weights
 
@@ -66,7 +67,7 @@ class AdainObjective:
                          weights: ObjectiveWeights = ObjectiveWeights()) -> "AdainObjective":  # fmt: skip
         with torch.no_grad():
             taps = encoder(style.float())
-        statistics = {tap: channel_mean_std(taps[tap]) for tap in STYLE_TAPS}
+        statistics = {tap: channel_mean_std(taps[tap]) for tap in TAPS}
         return cls.from_statistics(encoder, content, {t: s[0] for t, s in statistics.items()},
                                    {t: s[1] for t, s in statistics.items()}, weights)  # fmt: skip
 

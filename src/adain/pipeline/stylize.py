@@ -20,9 +20,10 @@ through the networks in overlapping tiles (:mod:`adain.pipeline.tiling`); the un
 same steps with one tile. ``StylizeOptions.multiscale`` stylizes coarse to fine
 (:meth:`StylizationPipeline.coarse_to_fine`).
 
-Styles are given as images (tensor, Pillow image, path) or as :class:`StyleStatistics`, the
-per-layer channel means and standard deviations an image's features have. Statistics are all
-AdaIN needs, so a style encoded once (or stored in a style bank) is applied without its image.
+Styles are given as images (tensor, Pillow image, path), as
+:class:`~adain.styles.statistics.StyleStatistics` (the per-layer channel means and standard
+deviations an image's features have: all AdaIN needs), or as ``"bank:NAME"`` (a style of the
+user's or the shipped style bank, :mod:`adain.styles.library`).
 
 Example:
     >>> from adain import StylizationPipeline                                  # doctest: +SKIP
@@ -32,263 +33,57 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Literal
 
 import torch
-from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
-from adain.errors import InputImageError, ShapeError, UsageError
-from adain.models import TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps, inference_copy
+from adain.errors import ShapeError, UsageError
+from adain.image.convert import OUTPUT_TYPES, ImageInput, image_to_tensors, mask_to_tensor, to_output
+from adain.image.io import DEFAULT_MAX_PIXELS
+from adain.image.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+from adain.models import TAP_SCALES, Decoder, decoder_input_taps, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
-from adain.ops.masks import (
-    EMPTY_REGION_WEIGHT,
-    masked_channel_mean_std,
-    region_weights_from_mask,
-    resize_region_weights,
-)
+from adain.ops.masks import masked_channel_mean_std, region_weights_from_mask, resize_region_weights
 from adain.ops.statistics import (
     adain_with_content_statistics,
     blend_features,
     channel_mean_std,
-    channel_moments,
-    check_alpha,
     masked_adain_with_content_statistics,
-    mean_std_from_moments,
     mix_statistics,
 )
-from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, pil_to_tensors, tensor_to_pil
-from adain.pipeline.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+from adain.ops.taps import ADAIN_TAP, TAPS
+from adain.pipeline.device import BACKENDS, PRECISIONS, check_device, resolve_precision
+from adain.pipeline.options import (
+    MULTISCALE_COARSEST_SIDE,
+    MULTISCALE_REFINE_STRENGTH,
+    StylizeOptions,
+    StylizeResult,
+    check_options,
+)
 from adain.pipeline.tiling import (
     STRIP_PIXELS,
     Tile,
     TileBlender,
     TilePlan,
+    add_moments,
     apply_in_strips,
+    core_slice,
     feature_box,
     limit_allocator_retention,
+    moments_to_statistics,
     plan_tiles,
     tile_side_for_budget,
+    window_slice,
 )
+from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
 
-if TYPE_CHECKING:
-    from adain.pipeline.onnx_backend import OnnxBackendOptions, OnnxDecoder, OnnxEncoder
-
-__all__ = [
-    "OUTPUT_TYPES",
-    "PRECISIONS",
-    "PRESERVE_COLOR_MODES",
-    "ImageInput",
-    "StyleInput",
-    "StyleStatistics",
-    "StylizationPipeline",
-    "StylizeOptions",
-    "StylizeResult",
-    "check_options",
-    "compute_style_statistics",
-    "resize_style",
-]
-
-#: An image: a tensor ``(1, 3|4, H, W)`` or ``(3|4, H, W)`` in [0, 1], a Pillow image, a path,
-#: or an already loaded :class:`~adain.pipeline.image_io.LoadedImage`.
-ImageInput = Union[Tensor, Image.Image, str, os.PathLike, LoadedImage]  # noqa: UP007 - a runtime alias
-
-PRESERVE_COLOR_MODES = (None, "luminance", "match")
-METHODS = ("decoder", "optimize")
-#: What runs the encoder and decoder (see :meth:`StylizationPipeline.from_preset`).
-BACKENDS = ("torch", "onnxruntime")
-#: "auto": bf16 where the hardware runs it natively (CPUs with AVX512-BF16/AMX, CUDA GPUs with
-#: bf16), fp32 elsewhere and on onnxruntime
-PRECISIONS = ("auto", "fp32", "bf16")
-OUTPUT_TYPES = ("pil", "np", "pt")
-
-#: The paper's test resolution: the shorter side content and style images are resized to by
-#: default in the CLI, the style bank and the server (the library's own default keeps sizes).
-DEFAULT_SIZE = 512
-
-#: The tap AdaIN is applied at (the decoder's input).
-ADAIN_TAP = "relu4_1"
-
-#: Multi-scale: the coarsest level's shorter side is the smallest halving still >= this (the
-#: paper's test size, at which style images are encoded: their strokes then keep their scale).
-MULTISCALE_COARSEST_SIDE = DEFAULT_SIZE
-
-#: Multi-scale: each finer level re-stylizes the upsampled coarse result at this fraction of
-#: ``alpha`` (of each mask alpha).
-MULTISCALE_REFINE_STRENGTH = 0.5
-
-
-@dataclass(frozen=True)
-class StyleStatistics:
-    """A style as AdaIN sees it: per-tap channel means and standard deviations of its features.
-
-    ``means[tap]`` and ``stds[tap]`` are ``(1, C, 1, 1)`` float32 for the taps relu1_1..relu4_1
-    (relu4_1 is required: stylization uses it; the others describe the style for losses and
-    style banks). ``preset`` names the encoder they came from: statistics of one encoder mean
-    nothing to another, so the pipeline refuses a mismatch.
-
-    Build from stored tensors with :meth:`from_tensors` (the inverse of :meth:`to_tensors`),
-    e.g. a safetensors file of a style bank.
-    """
-
-    means: Mapping[str, Tensor]
-    stds: Mapping[str, Tensor]
-    preset: str | None = None
-
-    def __post_init__(self) -> None:
-        if set(self.means) != set(self.stds):
-            raise ShapeError(f"means and stds must have the same taps. Got {sorted(self.means)} and {sorted(self.stds)}")
-        if ADAIN_TAP not in self.means:
-            raise ShapeError(f"style statistics need {ADAIN_TAP!r}. Got taps {sorted(self.means)}")
-        unknown = sorted(set(self.means) - set(TAPS))
-        if unknown:
-            raise ShapeError(f"unknown taps {unknown}; known taps: {', '.join(TAPS)}")
-        means, stds = {}, {}
-        for tap in (t for t in TAPS if t in self.means):
-            means[tap] = self._as_statistic(self.means[tap], f"means[{tap!r}]")
-            stds[tap] = self._as_statistic(self.stds[tap], f"stds[{tap!r}]")
-            if means[tap].shape != stds[tap].shape:
-                raise ShapeError(f"{tap}: mean {tuple(means[tap].shape)} and std {tuple(stds[tap].shape)} differ in shape")
-            if not (torch.isfinite(means[tap]).all() and torch.isfinite(stds[tap]).all()) or (stds[tap] < 0).any():
-                raise ShapeError(f"{tap}: statistics must be finite and the stds non-negative")
-        object.__setattr__(self, "means", means)
-        object.__setattr__(self, "stds", stds)
-
-    @staticmethod
-    def _as_statistic(value: Tensor, name: str) -> Tensor:
-        """``(C,)``, ``(1, C)`` or ``(1, C, 1, 1)`` -> ``(1, C, 1, 1)`` float32."""
-        if not isinstance(value, Tensor):
-            raise ShapeError(f"{name} must be a tensor. Got {type(value).__name__}")
-        if value.dim() == 1 or (value.dim() == 2 and value.shape[0] == 1) or (
-            value.dim() == 4 and value.shape[0] == 1 and value.shape[2:] == (1, 1)
-        ):
-            return value.detach().float().reshape(1, -1, 1, 1)
-        raise ShapeError(f"{name} must be (C,), (1, C) or (1, C, 1, 1). Got {tuple(value.shape)}")
-
-    @property
-    def taps(self) -> tuple[str, ...]:
-        return tuple(self.means)
-
-    def at(self, tap: str = ADAIN_TAP) -> tuple[Tensor, Tensor]:
-        """``(mean, std)`` at ``tap``, each ``(1, C, 1, 1)``."""
-        if tap not in self.means:
-            raise ShapeError(f"these style statistics have no {tap!r}; they have {', '.join(self.means)}")
-        return self.means[tap], self.stds[tap]
-
-    def to(self, device: torch.device | str) -> StyleStatistics:
-        return StyleStatistics(
-            {t: m.to(device) for t, m in self.means.items()}, {t: s.to(device) for t, s in self.stds.items()}, self.preset
-        )
-
-    def to_tensors(self) -> dict[str, Tensor]:
-        """Flat ``{"relu4_1.mean": (C,), "relu4_1.std": (C,), ...}`` (e.g. for safetensors)."""
-        tensors = {}
-        for tap in self.means:
-            tensors[f"{tap}.mean"] = self.means[tap].flatten().contiguous().cpu()
-            tensors[f"{tap}.std"] = self.stds[tap].flatten().contiguous().cpu()
-        return tensors
-
-    @classmethod
-    def from_tensors(cls, tensors: Mapping[str, Tensor], preset: str | None = None) -> StyleStatistics:
-        """The inverse of :meth:`to_tensors`: keys ``"<tap>.mean"`` and ``"<tap>.std"``."""
-        means, stds = {}, {}
-        for key, value in tensors.items():
-            tap, _, kind = key.rpartition(".")
-            if kind == "mean":
-                means[tap] = value
-            elif kind == "std":
-                stds[tap] = value
-            else:
-                raise ShapeError(f"unexpected key {key!r}: style statistics keys are '<tap>.mean' and '<tap>.std'")
-        return cls(means, stds, preset)
-
-
-#: A style: an image, or the statistics of one (see :meth:`StylizationPipeline.style_statistics`).
-StyleInput = Union[ImageInput, StyleStatistics]  # noqa: UP007 - a runtime alias
-
-
-@dataclass
-class StylizeOptions:
-    """How to stylize. The defaults give plain full-strength AdaIN at the content's own size.
-
-    Attributes:
-        alpha: style strength in [0, 1] (0: the content reconstructed, 1: full style).
-        style_weights: one non-negative weight per style to mix several styles (normalised to
-            sum to one); ``None``: equal weights.
-        preserve_color: ``None``; ``"luminance"`` (keep the content's chroma, take the stylized
-            luminance); or ``"match"`` (recolour each style image to the content's colour mean
-            and covariance before taking its statistics; needs style images, not statistics).
-        mask: a mask image routing one style per region (grayscale: white -> style 1, black ->
-            style 2; RGB: red, green, blue -> styles 1, 2, 3; black in an RGB mask keeps the
-            content). Path, Pillow image, or tensor ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``.
-        mask_alphas: one strength per mask region (default: ``alpha`` for each).
-        guided_filter_radius: smooth the result with a guided filter (content as guide) of this
-            radius; ``None``: off.
-        guided_filter_eps: the guided filter's regulariser.
-        size: the content's shorter side is resized to this (0: keep).
-        max_size: then its longer side is capped at this (0: no cap).
-        style_size: each style image's shorter side is resized to this before encoding (0: keep).
-            Style statistics depend on scale: the paper encodes styles at 512.
-        max_pixels: pixel cap when an image is given as a path.
-        method: ``"decoder"`` (one forward pass) or ``"optimize"`` (``iterations`` of L-BFGS on
-            the pixels for the same AdaIN objective, from the content: slow, best quality).
-        iterations: L-BFGS iterations of ``method="optimize"``.
-        refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
-        max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
-            (interpreter, torch and weights: about 0.3 GB). An image whose activations would not
-            fit runs through the networks in overlapping tiles (:mod:`adain.pipeline.tiling`);
-            ``None``: no budget, one pass. Not with ``method="optimize"`` or ``refine``.
-        tile_size: tile windows of at most this many pixels on a side (0: chosen from
-            ``max_memory_mb``).
-        multiscale: stylize coarse to fine (:meth:`StylizationPipeline.coarse_to_fine`): larger
-            style structures on large images; no change below 1024 pixels (shorter side).
-    """
-
-    alpha: float = 1.0
-    style_weights: Sequence[float] | None = None
-    preserve_color: Literal["luminance", "match"] | None = None
-    mask: ImageInput | None = None
-    mask_alphas: Sequence[float] | None = None
-    guided_filter_radius: int | None = None
-    guided_filter_eps: float = 1e-2
-    size: int = 0
-    max_size: int = 0
-    style_size: int = 0
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-    method: Literal["decoder", "optimize"] = "decoder"
-    iterations: int = 100
-    refine: int = 0
-    max_memory_mb: float | None = None
-    tile_size: int = 0
-    multiscale: bool = False
-
-
-@dataclass
-class StylizeResult:
-    """The output of :class:`StylizationPipeline`.
-
-    Attributes:
-        image: in the requested output type: a Pillow image (RGB, or RGBA when the content had
-            alpha), a ``(H, W, 3|4)`` float32 numpy array in [0, 1], or a ``(1, 3|4, H, W)``
-            tensor in [0, 1].
-        rgb: ``(1, 3, H, W)`` float32 in [0, 1], whatever the output type.
-        alpha: ``(1, 1, H, W)`` or ``None``: the content's alpha channel, resized.
-    """
-
-    image: Any
-    rgb: Tensor
-    alpha: Tensor | None = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return self.rgb.shape[3], self.rgb.shape[2]
+__all__ = ["ContentStatisticsFilter", "PreparedContent", "StylizationPipeline"]
 
 
 @dataclass
@@ -301,207 +96,8 @@ class PreparedContent:
     size: tuple[int, int]  # (height, width) of the output
 
 
-def check_options(options: StylizeOptions, num_styles: int) -> None:
-    """Validate ``options`` for ``num_styles`` styles without touching any image or model.
-
-    Raises:
-        UsageError: the first inconsistency found, quoting the bad value.
-    """
-    if num_styles < 1:
-        raise UsageError("need at least one style")
-    check_alpha(options.alpha)
-    if options.preserve_color not in PRESERVE_COLOR_MODES:
-        raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {options.preserve_color!r}")
-    for name in ("size", "max_size", "style_size"):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
-    if options.max_pixels is not None and (isinstance(options.max_pixels, bool) or options.max_pixels <= 0):
-        raise UsageError(f"max_pixels must be a positive integer. Got {options.max_pixels!r}")
-    if options.style_weights is not None:
-        weights = _as_floats(options.style_weights, "style weights")
-        if len(weights) != num_styles:
-            raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
-        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-            raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
-        if options.mask is not None:
-            raise UsageError("style weights mix styles everywhere; a mask routes one style per region: use one or the other")
-    if options.mask is None and options.mask_alphas is not None:
-        raise UsageError("mask alphas need a mask")
-    if options.mask is not None:
-        if num_styles > 3:
-            raise UsageError(f"a mask routes at most 3 styles (RGB mask). Got {num_styles} styles")
-        if options.mask_alphas is not None:
-            alphas = _as_floats(options.mask_alphas, "mask alphas")
-            if len(alphas) != num_styles:
-                raise UsageError(f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}")
-            for k, alpha in enumerate(alphas):
-                check_alpha(alpha, f"mask alpha {k + 1}")
-    if options.method not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {options.method!r}")
-    for name in ("iterations", "refine"):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
-    if (options.method == "optimize" or options.refine) and options.mask is not None:
-        raise UsageError("optimization (--method optimize, --refine) does not support masks")
-    budget = options.max_memory_mb
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget)
-                               or budget <= 0):  # fmt: skip
-        raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
-    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, int) or options.tile_size < 0:
-        raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {options.tile_size!r}")
-    if not isinstance(options.multiscale, bool):
-        raise UsageError(f"multiscale must be True or False. Got {options.multiscale!r}")
-    if (options.method == "optimize" or options.refine) and (budget is not None or options.tile_size):
-        raise UsageError("optimization (--method optimize, --refine) works on the whole image: it cannot be tiled to a "
-                         "memory budget")  # fmt: skip
-    if options.method == "optimize" and options.multiscale:
-        raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
-    if options.guided_filter_radius is not None:
-        radius = options.guided_filter_radius
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
-            raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
-        if not options.guided_filter_eps > 0:
-            raise UsageError(f"guided filter eps must be positive. Got {options.guided_filter_eps!r}")
-
-
-def resize_style(rgb: Tensor, size: int) -> Tensor:
-    """A style image ``(1, 3, H, W)`` with its shorter side resized to ``size`` (0: unchanged)."""
-    return resize_image(rgb, target_size(rgb.shape[2], rgb.shape[3], size=size))
-
-
-@torch.inference_mode()
-def compute_style_statistics(
-    encoder: VGGEncoder | OnnxEncoder, style_rgb: Tensor, preset: str | None = None, size: int = 0
-) -> tuple[StyleStatistics, int]:
-    """A style image's statistics at every tap, exactly as the pipeline computes them.
-
-    Args:
-        encoder: the preset's encoder (its device is used).
-        style_rgb: ``(1, 3, H, W)`` in [0, 1].
-        preset: recorded in the statistics.
-        size: resize the shorter side to this first (0: keep).
-
-    Returns:
-        ``(statistics, area)``: ``area`` is the number of relu4_1 positions the statistics were
-        taken over (to pool several images' statistics by weight).
-
-    Raises:
-        InputImageError: the image is smaller than 8 pixels on a side (nothing left at relu4_1).
-    """
-    rgb = resize_style(style_rgb, size)
-    height, width = rgb.shape[-2:]
-    if min(height, width) < NETWORK_MULTIPLE:
-        raise InputImageError(
-            f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
-        )
-    device = _network_device(encoder)
-    features = encoder(rgb.to(device))
-    means, stds = {}, {}
-    for tap in TAPS:
-        means[tap], stds[tap] = channel_mean_std(features[tap])
-    area = features[ADAIN_TAP].shape[2] * features[ADAIN_TAP].shape[3]
-    return StyleStatistics(means, stds, preset), area
-
-
-def _image_to_tensors(image: ImageInput, max_pixels: int | None, what: str) -> tuple[Tensor, Tensor | None]:
-    """Any :data:`ImageInput` -> ``(rgb (1, 3, H, W), alpha (1, 1, H, W) or None)`` in [0, 1]."""
-    if isinstance(image, LoadedImage):
-        return image.rgb, image.alpha
-    if isinstance(image, (str, os.PathLike)):
-        loaded = load_image(Path(image), max_pixels=max_pixels)
-        return loaded.rgb, loaded.alpha
-    if isinstance(image, Image.Image):
-        return pil_to_tensors(image)
-    if isinstance(image, Tensor):
-        tensor = image.unsqueeze(0) if image.dim() == 3 else image
-        if tensor.dim() != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (3, 4):
-            raise ShapeError(f"{what} tensor must be (3|4, H, W) or (1, 3|4, H, W) RGB(A). Got {tuple(image.shape)}")
-        if not tensor.is_floating_point():
-            raise UsageError(f"{what} tensor must be floating point with values in [0, 1]. Got {tensor.dtype}")
-        if not torch.isfinite(tensor).all():
-            raise UsageError(f"{what} tensor has NaN or infinite values")
-        tensor = tensor.float().clamp(0.0, 1.0)
-        return tensor[:, :3], (tensor[:, 3:] if tensor.shape[1] == 4 else None)
-    raise UsageError(f"{what} must be a tensor, a Pillow image or a path. Got {type(image).__name__}")
-
-
-def _mask_to_tensor(mask: ImageInput, max_pixels: int | None) -> Tensor:
-    """A mask in any form -> ``(1, 1, H, W)`` (grayscale) or ``(1, 3, H, W)`` (RGB) in [0, 1].
-
-    An RGB image whose three channels are equal is a grayscale mask (two regions).
-    """
-    if isinstance(mask, Tensor):
-        tensor = mask
-        if tensor.dim() == 2:
-            tensor = tensor[None, None]
-        elif tensor.dim() == 3:
-            tensor = tensor[None]
-        if tensor.dim() != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
-            raise ShapeError(f"mask tensor must be (H, W), (1|3, H, W) or (1, 1|3, H, W). Got {tuple(mask.shape)}")
-        if not tensor.is_floating_point():
-            raise UsageError(f"mask tensor must be floating point with values in [0, 1]. Got {tensor.dtype}")
-        rgb = tensor.float()
-    else:
-        rgb, _ = _image_to_tensors(mask, max_pixels, "mask")
-    if rgb.shape[1] == 3 and torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2]):
-        rgb = rgb[:, :1]
-    return rgb
-
-
 #: ``{tap: (content_mean, content_std)} -> {tap: (content_mean, content_std)}``, shapes ``(K, C, 1, 1)``.
 ContentStatisticsFilter = Callable[[dict[str, tuple[Tensor, Tensor]]], dict[str, tuple[Tensor, Tensor]]]
-
-
-def _tap_box(box: tuple[int, int, int, int], tap: str) -> tuple[int, int, int, int]:
-    """A tile box in pixels -> positions at ``tap``; ends rounded up to the padded multiple of 8,
-    as :func:`~adain.pipeline.sizing.pad_to_multiple` pads an image (or window) at its edge."""
-    top, bottom, left, right = box
-    scale = TAP_SCALES[tap]
-    bottom, right = -(-bottom // NETWORK_MULTIPLE) * NETWORK_MULTIPLE, -(-right // NETWORK_MULTIPLE) * NETWORK_MULTIPLE
-    return feature_box((top, bottom, left, right), scale)
-
-
-def _window_slice(tile: Tile, tap: str) -> tuple[Any, ...]:
-    """Index of ``tile``'s window in a whole-image map at ``tap``."""
-    top, bottom, left, right = _tap_box(tile.window, tap)
-    return (..., slice(top, bottom), slice(left, right))
-
-
-def _core_slice(tile: Tile, tap: str, image: bool = False) -> tuple[Any, ...]:
-    """Index of ``tile``'s core at ``tap``: in the window's own map, or (``image``) in the whole image's."""
-    top, bottom, left, right = _tap_box(tile.core, tap)
-    if not image:
-        window_top, _, window_left, _ = _tap_box(tile.window, tap)
-        top, bottom, left, right = top - window_top, bottom - window_top, left - window_left, right - window_left
-    return (..., slice(top, bottom), slice(left, right))
-
-
-def _add_moments(moments: dict[str, list[Tensor]], tap: str, features: Tensor, region_weights: Tensor | None) -> None:
-    """Add one core's moments at ``tap`` to ``moments[tap]``: unweighted, then one triple per region."""
-    triples = [channel_moments(features)]
-    if region_weights is not None:
-        triples += [channel_moments(features, region_weights[:, k : k + 1]) for k in range(region_weights.shape[1])]
-    flat = [value for triple in triples for value in triple]
-    if tap not in moments:
-        moments[tap] = flat
-    else:
-        for total, value in zip(moments[tap], flat):
-            total += value
-
-
-def _moments_to_statistics(flat: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """The whole image's ``(mean, std)`` from :func:`_add_moments`' sums: ``(1, C, 1, 1)``, or per
-    region ``(K, C, 1, 1)`` (an empty region takes the unweighted statistics, as
-    :func:`~adain.ops.masks.masked_channel_mean_std` does)."""
-    triples = [flat[i : i + 3] for i in range(0, len(flat), 3)]
-    whole = mean_std_from_moments(*triples[0])
-    if len(triples) == 1:
-        return whole
-    pairs = [whole if total.item() <= EMPTY_REGION_WEIGHT else mean_std_from_moments(total, first, second)
-             for total, first, second in triples[1:]]  # fmt: skip
-    return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])
 
 
 class StylizationPipeline:
@@ -511,7 +107,7 @@ class StylizationPipeline:
     Call it with a content image and styles; see the module docstring for the steps.
     """
 
-    def __init__(self, encoder: VGGEncoder | OnnxEncoder, decoder: Decoder | OnnxDecoder, preset: str | None = None,
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, preset: str | None = None,
                  device: str | torch.device = "cpu", precision: str = "fp32", compile: bool = False):  # fmt: skip
         """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
         pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
@@ -545,7 +141,7 @@ class StylizationPipeline:
         device: str | torch.device = "cpu",
         home: Path | None = None,
         backend: Literal["torch", "onnxruntime"] = "torch",
-        onnx: OnnxBackendOptions | None = None,
+        onnx: Any = None,
         precision: str = "auto",
         compile: bool = False,
     ) -> StylizationPipeline:
@@ -555,8 +151,8 @@ class StylizationPipeline:
         out must not cost an encoder download.
 
         With ``backend="onnxruntime"`` the encoder and decoder run as onnxruntime sessions
-        (:mod:`adain.pipeline.onnx_backend`; ``onnx`` chooses providers, threads and files; the
-        cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
+        (:mod:`adain.backends`; ``onnx``, an :class:`~adain.backends.onnx_runtime.OnnxBackendOptions`,
+        chooses providers, threads and files; the cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
         then be the CPU. ``precision`` and ``compile``: see :meth:`__init__`.
 
         Raises:
@@ -570,7 +166,7 @@ class StylizationPipeline:
         from adain.weights import get_preset, load_decoder, load_encoder
 
         get_preset(preset)
-        device = _check_device(device)
+        device = check_device(device)
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         if precision not in PRECISIONS:
@@ -579,13 +175,10 @@ class StylizationPipeline:
             raise UsageError("precision bf16 runs on the torch backend; the onnxruntime backend runs fp32")
         if backend == "onnxruntime" and compile:
             raise UsageError("compile runs on the torch backend; onnxruntime optimises its own graphs")
-        if backend == "onnxruntime":
-            from adain.pipeline.onnx_backend import OnnxBackendOptions, check_backend_available
+        if backend != "torch":
+            from adain.backends import check_runtime_backend
 
-            check_backend_available(device)
-            onnx = onnx or OnnxBackendOptions()
-            if onnx.cache_dir is None and home is not None:
-                onnx = replace(onnx, cache_dir=Path(home) / "onnx")
+            check_runtime_backend(backend, device)
         if decoder_path is not None:
             decoder_path = Path(decoder_path)
             if not decoder_path.is_file():
@@ -594,10 +187,11 @@ class StylizationPipeline:
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
         decoder = load_decoder(preset, path=decoder_path, home=home)
         encoder = load_encoder(preset, home=home)
-        if backend == "onnxruntime":
-            from adain.pipeline.onnx_backend import onnx_modules
+        if backend != "torch":
+            from adain.backends import runtime_networks
 
-            return cls(*onnx_modules(encoder, decoder, preset, onnx), preset=preset, device=device, precision="fp32")
+            networks = runtime_networks(backend, encoder, decoder, preset, onnx, home)
+            return cls(*networks, preset=preset, device=device, precision="fp32")
         return cls(encoder, decoder, preset=preset, device=device, precision=precision, compile=compile)
 
     @property
@@ -606,7 +200,7 @@ class StylizationPipeline:
         return getattr(self.encoder, "backend", "torch")
 
     def to(self, device: str | torch.device) -> StylizationPipeline:
-        self.device = _check_device(device)
+        self.device = check_device(device)
         self.encoder.to(self.device)
         self.decoder.to(self.device)
         self.precision = resolve_precision(self.requested_precision, self.device, self.backend)
@@ -635,7 +229,7 @@ class StylizationPipeline:
             size: resize its shorter side to this first (0: keep).
             max_pixels: pixel cap when ``style`` is a path.
         """
-        rgb, _ = _image_to_tensors(style, max_pixels, "style")
+        rgb, _ = image_to_tensors(style, max_pixels, "style")
         return compute_style_statistics(self.inference_encoder, rgb, self.preset, size)[0]
 
     # -- the steps ------------------------------------------------------------------------------
@@ -662,7 +256,7 @@ class StylizationPipeline:
 
     def prepare_content(self, content: ImageInput, options: StylizeOptions) -> PreparedContent:
         """Step 2a: resize the content to the output size and pad it to a multiple of 8."""
-        rgb, alpha = _image_to_tensors(content, options.max_pixels, "content")
+        rgb, alpha = image_to_tensors(content, options.max_pixels, "content")
         rgb = rgb.to(self.device)
         size = target_size(rgb.shape[2], rgb.shape[3], options.size, options.max_size)
         rgb = resize_image(rgb, size).clamp(0.0, 1.0)
@@ -678,7 +272,7 @@ class StylizationPipeline:
             if isinstance(style, StyleStatistics):
                 statistics.append(style.to(self.device))
                 continue
-            rgb, _ = _image_to_tensors(style, options.max_pixels, "style")
+            rgb, _ = image_to_tensors(style, options.max_pixels, "style")
             rgb = resize_style(rgb.to(self.device), options.style_size)
             if options.preserve_color == "match":
                 rgb = match_color_statistics(rgb, content_rgb)
@@ -689,7 +283,7 @@ class StylizationPipeline:
         """Step 2c: the mask as ``(1, K, h, w)`` region weights at each of the decoder's taps (or ``None``)."""
         if options.mask is None:
             return None
-        mask = _mask_to_tensor(options.mask, options.max_pixels).to(self.device)
+        mask = mask_to_tensor(options.mask, options.max_pixels).to(self.device)
         mask = resize_image(mask, content.size).clamp(0.0, 1.0)
         padded_mask, _ = pad_to_multiple(mask)
         weights = region_weights_from_mask(padded_mask, num_styles)
@@ -778,15 +372,15 @@ class StylizationPipeline:
             if features is None:
                 size = (-(-plan.height // NETWORK_MULTIPLE), -(-plan.width // NETWORK_MULTIPLE))
                 features = window_features.new_empty((1, window_features.shape[1], *size))
-            features[_core_slice(tile, ADAIN_TAP, image=True)] = window_features[_core_slice(tile, ADAIN_TAP)]
+            features[core_slice(tile, ADAIN_TAP, image=True)] = window_features[core_slice(tile, ADAIN_TAP)]
             for tap in shallow:
-                core = window_taps[tap][_core_slice(tile, tap)]
-                weights = None if region_weights is None else region_weights[tap][_core_slice(tile, tap, image=True)]
-                _add_moments(moments, tap, core, weights)
+                core = window_taps[tap][core_slice(tile, tap)]
+                weights = None if region_weights is None else region_weights[tap][core_slice(tile, tap, image=True)]
+                add_moments(moments, tap, core, weights)
             del window_taps, window_features
         if features is None:
             raise ShapeError("a tile plan without tiles")
-        return {ADAIN_TAP: features}, {tap: _moments_to_statistics(moments[tap]) for tap in shallow}
+        return {ADAIN_TAP: features}, {tap: moments_to_statistics(moments[tap]) for tap in shallow}
 
     def content_statistics(self, content_features: dict[str, Tensor], region_weights: dict[str, Tensor] | None = None
                            ) -> dict[str, tuple[Tensor, Tensor]]:  # fmt: skip
@@ -883,7 +477,7 @@ class StylizationPipeline:
         for tile in plan.tiles:
             window = self.window_features(content_features, content, tile, plan)
             weights = None if region_weights is None else {
-                tap: tap_weights[_window_slice(tile, tap)] for tap, tap_weights in region_weights.items()
+                tap: tap_weights[window_slice(tile, tap)] for tap, tap_weights in region_weights.items()
             }  # fmt: skip
             features = self.transfer(window, statistics, options, weights, content_statistics)
             del window
@@ -989,60 +583,4 @@ class StylizationPipeline:
         del content_features, region_weights, level
         # 7. postprocess (colour and guided filter against the original content)
         rgb = self.postprocess(decoded, prepared, options)
-        return StylizeResult(image=_to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)
-
-
-def _as_floats(values: Sequence[Any], what: str) -> list[float]:
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise UsageError(f"{what} must be numbers. Got {values!r}") from None
-
-
-def _to_output(rgb: Tensor, alpha: Tensor | None, output_type: str) -> Any:
-    if output_type == "pil":
-        return tensor_to_pil(rgb, alpha)
-    image = rgb if alpha is None else torch.cat([rgb, alpha], dim=1)
-    if output_type == "np":
-        return image[0].permute(1, 2, 0).float().cpu().numpy()
-    return image
-
-
-def _network_device(network: VGGEncoder | OnnxEncoder) -> torch.device:
-    """Where a network takes its input: an onnxruntime stand-in says so, a torch module has parameters."""
-    device = getattr(network, "device", None)
-    return device if isinstance(device, torch.device) else next(network.parameters()).device
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 natively (emulated bf16 on older CPUs is slower than fp32)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:  # Linux; elsewhere fp32 unless asked for
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device, backend: str = "torch") -> str:
-    """``"fp32"`` or ``"bf16"``: what ``precision`` (:data:`PRECISIONS`) means on ``device``."""
-    if precision == "auto":
-        return "bf16" if backend == "torch" and native_bf16(device) else "fp32"
-    return precision
-
-
-def _check_device(device: str | torch.device) -> torch.device:
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise UsageError(f"unknown device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {str(device)!r} is not available (no CUDA GPU visible to torch)")
-    if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise UsageError(f"device {str(device)!r} is not available")
-    return resolved
-
+        return StylizeResult(image=to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)

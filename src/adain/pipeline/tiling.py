@@ -35,12 +35,16 @@ import math
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
-from adain.pipeline.sizing import NETWORK_MULTIPLE
+from adain.image.sizing import NETWORK_MULTIPLE
+from adain.models import TAP_SCALES
+from adain.ops.masks import EMPTY_REGION_WEIGHT
+from adain.ops.statistics import channel_moments, mean_std_from_moments
 
 __all__ = [
     "ACTIVATION_BYTES_PER_PIXEL",
@@ -72,7 +76,7 @@ ACTIVATION_BYTES_PER_PIXEL = 1100
 #: Whole-image buffers per output pixel while tiling (bytes): the content (float32 RGB, 12), the
 #: stitched relu4_1 map (512 channels at 1/64 of the pixels, float32: 32), the output canvas
 #: (12), and transient full-size copies at the ends of the pipeline (the loaded image,
-#: clamping, 8-bit conversion). Measured with bench/tiling_memory.py; see the README.
+#: clamping, 8-bit conversion). Measured with tools/tiling_memory.py; see the README.
 IMAGE_BYTES_PER_PIXEL = 110
 
 #: How far (pixels) an output or relu4_1 position of the encoder or decoder can be influenced by
@@ -276,7 +280,7 @@ def feature_box(box: Box, scale: int = NETWORK_MULTIPLE) -> Box:
     """A pixel box on multiples of ``scale`` (the image's own edge excepted) -> feature positions.
 
     Ends are rounded up: a window ending at the image's edge covers the padded remainder, as
-    :func:`~adain.pipeline.sizing.pad_to_multiple` pads it.
+    :func:`~adain.image.sizing.pad_to_multiple` pads it.
 
     Example:
         >>> feature_box((0, 37, 16, 64))
@@ -439,3 +443,53 @@ def limit_allocator_retention() -> bool:
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
     except (OSError, AttributeError):
         return False
+
+
+def tap_box(box: tuple[int, int, int, int], tap: str) -> tuple[int, int, int, int]:
+    """A tile box in pixels -> positions at ``tap``; ends rounded up to the padded multiple of 8,
+    as :func:`~adain.image.sizing.pad_to_multiple` pads an image (or window) at its edge."""
+    top, bottom, left, right = box
+    scale = TAP_SCALES[tap]
+    bottom, right = -(-bottom // NETWORK_MULTIPLE) * NETWORK_MULTIPLE, -(-right // NETWORK_MULTIPLE) * NETWORK_MULTIPLE
+    return feature_box((top, bottom, left, right), scale)
+
+
+def window_slice(tile: Tile, tap: str) -> tuple[Any, ...]:
+    """Index of ``tile``'s window in a whole-image map at ``tap``."""
+    top, bottom, left, right = tap_box(tile.window, tap)
+    return (..., slice(top, bottom), slice(left, right))
+
+
+def core_slice(tile: Tile, tap: str, image: bool = False) -> tuple[Any, ...]:
+    """Index of ``tile``'s core at ``tap``: in the window's own map, or (``image``) in the whole image's."""
+    top, bottom, left, right = tap_box(tile.core, tap)
+    if not image:
+        window_top, _, window_left, _ = tap_box(tile.window, tap)
+        top, bottom, left, right = top - window_top, bottom - window_top, left - window_left, right - window_left
+    return (..., slice(top, bottom), slice(left, right))
+
+
+def add_moments(moments: dict[str, list[Tensor]], tap: str, features: Tensor, region_weights: Tensor | None) -> None:
+    """Add one core's moments at ``tap`` to ``moments[tap]``: unweighted, then one triple per region."""
+    triples = [channel_moments(features)]
+    if region_weights is not None:
+        triples += [channel_moments(features, region_weights[:, k : k + 1]) for k in range(region_weights.shape[1])]
+    flat = [value for triple in triples for value in triple]
+    if tap not in moments:
+        moments[tap] = flat
+    else:
+        for total, value in zip(moments[tap], flat):
+            total += value
+
+
+def moments_to_statistics(flat: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """The whole image's ``(mean, std)`` from :func:`add_moments`' sums: ``(1, C, 1, 1)``, or per
+    region ``(K, C, 1, 1)`` (an empty region takes the unweighted statistics, as
+    :func:`~adain.ops.masks.masked_channel_mean_std` does)."""
+    triples = [flat[i : i + 3] for i in range(0, len(flat), 3)]
+    whole = mean_std_from_moments(*triples[0])
+    if len(triples) == 1:
+        return whole
+    pairs = [whole if total.item() <= EMPTY_REGION_WEIGHT else mean_std_from_moments(total, first, second)
+             for total, first, second in triples[1:]]  # fmt: skip
+    return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])

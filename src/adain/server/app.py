@@ -39,10 +39,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from adain import __version__
+from adain._version import __version__
 from adain.errors import AdainError, UsageError
-from adain.pipeline.bank import valid_style_name
-from adain.pipeline.banks import user_bank_path
 from adain.pipeline.stylize import StylizationPipeline
 from adain.pipeline.tiling import limit_allocator_retention
 from adain.server.config import ServerConfig
@@ -61,6 +59,8 @@ from adain.server.study import SIDES, StudyPlan, StudyStore, Trial, load_study_p
 from adain.server.styles import StyleCatalog, StyleExists
 from adain.server.uploads import BodyLimitMiddleware, UploadedForm, read_form
 from adain.server.workers import JobTimeout, PoolFull, WorkerPool
+from adain.styles.bank import valid_style_name
+from adain.styles.library import user_bank_path
 from adain.weights.store import adain_home
 
 __all__ = ["STATIC_DIR", "create_app"]

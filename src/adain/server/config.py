@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adain.errors import UsageError
-from adain.pipeline.stylize import DEFAULT_SIZE
+from adain.pipeline.options import DEFAULT_SIZE
 from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["PREVIEW_SIZE", "ServerConfig", "ServerLimits"]

@@ -16,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adain.errors import AdainError, InputImageError, ShapeError, UsageError
-from adain.pipeline.bank import BankError
+from adain.errors import AdainError, BankError, InputImageError, ShapeError, UsageError
 
 __all__ = ["ApiError", "api_error_from", "error_response", "install_error_handlers"]
 

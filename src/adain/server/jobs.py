@@ -15,19 +15,16 @@ from typing import Any
 
 from PIL import Image
 
+from adain.image.convert import ImageInput
 from adain.ops.statistics import check_alpha
-from adain.pipeline.banks import encode_style_image
-from adain.pipeline.stylize import (
-    ImageInput,
-    StyleInput,
-    StylizationPipeline,
-    StylizeOptions,
-    check_options,
-)
+from adain.pipeline.options import StylizeOptions, check_options
+from adain.pipeline.stylize import StylizationPipeline
 from adain.server.config import ServerConfig
 from adain.server.errors import ApiError
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedFile, UploadedForm
+from adain.styles.library import encode_style_image
+from adain.styles.statistics import StyleInput
 
 __all__ = ["IMAGE_FORMATS", "STYLIZE_FIELDS", "StylizeJob", "encode_image", "encode_styles", "parse_stylize_form", "render"]
 

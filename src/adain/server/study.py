@@ -30,7 +30,7 @@ from typing import Any
 from torch import Tensor
 
 from adain.errors import AdainError, UsageError
-from adain.pipeline.stylize import StylizeOptions, check_options
+from adain.pipeline.options import StylizeOptions, check_options
 
 __all__ = [
     "DEFAULT_CONFIGURATIONS",
@@ -245,12 +245,12 @@ def format_report(report: dict[str, Any]) -> str:
 def study_contents(folder: Path | None, max_images: int = 32, max_side: int = 1024) -> dict[str, Tensor]:
     """The study's content images by name: a folder's images (at most ``max_images``, shorter side
     at most ``max_side``), or scikit-image's example photos."""
+    from adain.image.io import load_image
+    from adain.image.sizing import resize_image, target_size
     from adain.pipeline.batch import expand_inputs
-    from adain.pipeline.image_io import load_image
-    from adain.pipeline.sizing import resize_image, target_size
 
     if folder is None:
-        from adain.demo import skimage_image
+        from adain.image.examples import skimage_image
 
         return {name: skimage_image(name) for name in ("astronaut", "coffee", "chelsea", "rocket")}
     if not Path(folder).is_dir():

@@ -2,7 +2,7 @@
 
 Loading both banks costs about 0.1 s, too much per request, so the banks are kept in memory and
 reloaded when a bank's index file changes (``adain bank add`` from a shell shows up at once).
-Lookup order is :func:`adain.pipeline.banks.available_banks`'s: the user's bank first, so a
+Lookup order is :func:`adain.styles.library.available_banks`'s: the user's bank first, so a
 user's style overrides a shipped one of the same name. ``POST /v1/styles`` adds to the user's
 bank file (the one ``adain bank`` writes), so added styles outlive the server.
 """
@@ -13,9 +13,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from adain.pipeline.bank import BANK_PREFIX, BankEntry, BankError, StyleBank, pool_statistics
-from adain.pipeline.banks import available_banks, shipped_bank_path
-from adain.pipeline.stylize import StyleStatistics
+from adain.errors import BankError
+from adain.styles.bank import BANK_PREFIX, BankEntry, StyleBank, pool_statistics
+from adain.styles.library import available_banks, shipped_bank_path
+from adain.styles.statistics import StyleStatistics
 
 __all__ = ["StyleCatalog", "StyleExists"]
 

@@ -21,17 +21,11 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
-from adain.errors import AdainError, UsageError
+from adain.errors import TrainingDiverged, UsageError
 from adain.models import Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_taps, inference_copy
-from adain.ops.losses import (
-    STYLE_TAPS,
-    complexity_weights,
-    content_loss,
-    edge_density,
-    style_loss,
-    style_loss_from_statistics,
-)
+from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss, style_loss_from_statistics
 from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std
+from adain.ops.taps import TAPS
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from adain.train.config import TrainConfig
 from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images, sample_rng, selection_split
@@ -41,12 +35,8 @@ from adain.weights.loading import build_decoder
 from adain.weights.presets import get_preset
 from adain.weights.store import read_manifest
 
-__all__ = ["Trainer", "TrainingDiverged", "build_training_decoder", "decoder_provenance", "export_checkpoint", "train",
+__all__ = ["Trainer", "build_training_decoder", "decoder_provenance", "export_checkpoint", "train",
            "training_images"]
-
-
-class TrainingDiverged(AdainError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -191,7 +181,7 @@ class Trainer:
         self.precision = config.precision
         if self.precision == "auto":
             # emulated bf16 (CPUs without AVX512-BF16/AMX) measured 10-150x slower than fp32 here
-            from adain.pipeline.stylize import native_bf16
+            from adain.models.precision import native_bf16
 
             self.precision = "fp16" if self.device.type == "cuda" else ("bf16" if native_bf16(self.device) else "fp32")
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -380,7 +370,7 @@ class Trainer:
                 content_taps = self.encoder(content, last_tap="relu4_1")
                 if config.objective == "adain":
                     style_taps = self.encoder(style)
-                    style_statistics = {tap: channel_mean_std(style_taps[tap]) for tap in STYLE_TAPS}
+                    style_statistics = {tap: channel_mean_std(style_taps[tap]) for tap in TAPS}
                     if config.style_mix:
                         style_statistics = self._mix_style_statistics(style_statistics)
                     # AdaIN at every tap the decoder takes (relu4_1; a multi-level decoder's skips too)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from adain.errors import UsageError
-from adain.pipeline.sizing import crop_to, pad_to_multiple, resize_image, target_size
+from adain.image.sizing import crop_to, pad_to_multiple, resize_image, target_size
 
 
 @pytest.mark.parametrize(

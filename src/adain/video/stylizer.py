@@ -4,7 +4,7 @@
 :class:`~adain.pipeline.stylize.StylizationPipeline`, the styles and the per-frame
 :class:`~adain.pipeline.stylize.StylizeOptions`, computes the style statistics once (on the first
 frame, for colour "match"), and turns input frames into stylized frames with the temporal
-mechanisms of :mod:`adain.pipeline.temporal`. :meth:`VideoStylizer.stylize_video` runs a whole
+mechanisms of :mod:`adain.video.temporal`. :meth:`VideoStylizer.stylize_video` runs a whole
 file: decode, stylize, encode with the source's frame rate and audio, progress with frames/s
 and ETA, atomic output.
 
@@ -27,11 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adain.pipeline.image_io import load_image
-from adain.pipeline.sizing import target_size
-from adain.pipeline.stylize import StyleInput, StyleStatistics, StylizationPipeline, StylizeOptions
-from adain.pipeline.temporal import TemporalOptions, TemporalState
-from adain.pipeline.video import DEFAULT_CRF, VideoSource, check_output_location, open_video, open_video_writer
+from adain.image.io import load_image
+from adain.image.sizing import target_size
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.statistics import StyleInput, StyleStatistics
+from adain.video.io import DEFAULT_CRF, VideoSource, check_output_location, open_video, open_video_writer
+from adain.video.temporal import TemporalOptions, TemporalState
 
 __all__ = ["FrameCallback", "VideoReport", "VideoStylizer", "frame_to_tensor", "tensor_to_frame"]
 
@@ -183,7 +185,7 @@ class VideoStylizer:
 
         Args:
             source: a path (video file, GIF, frame folder) or an opened :class:`VideoSource`.
-            output: where to write; see :func:`~adain.pipeline.video.open_video_writer`.
+            output: where to write; see :func:`~adain.video.io.open_video_writer`.
             crf: H.264 quality.
             fps: the output frame rate (default: the source's; frame folders: 25).
             keep_audio: copy the source's audio into a video output.

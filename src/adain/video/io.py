@@ -33,7 +33,7 @@ from typing import Any, Literal, Self
 
 import numpy as np
 
-from adain.errors import InputImageError, OutputError, UsageError
+from adain.errors import OutputError, UsageError, VideoInputError
 
 __all__ = [
     "DEFAULT_CRF",
@@ -41,7 +41,6 @@ __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "VideoInfo",
-    "VideoInputError",
     "VideoSource",
     "VideoWriter",
     "check_output",
@@ -66,11 +65,6 @@ DEFAULT_FOLDER_FPS = Fraction(25)
 TRUNCATION_FRAMES, TRUNCATION_FRACTION = 2, 0.02
 
 SourceKind = Literal["video", "gif", "frames"]
-
-
-class VideoInputError(InputImageError):
-    """A video input cannot be used: missing, unreadable, truncated, no video stream, no frames,
-    or a codec this build of FFmpeg cannot decode."""
 
 
 @dataclass(frozen=True)

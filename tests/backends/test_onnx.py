@@ -22,10 +22,8 @@ from torch import nn
 pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed (pip install 'adain[onnx]')")
 
-from adain.errors import OutputError, ShapeError, UsageError, WeightsError
-from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_taps
-from adain.pipeline import StylizationPipeline, StylizeOptions
-from adain.pipeline.onnx_backend import (
+from adain.backends.onnx_export import export_onnx, weights_sha256
+from adain.backends.onnx_runtime import (
     OnnxBackendOptions,
     OnnxDecoder,
     OnnxEncoder,
@@ -36,7 +34,10 @@ from adain.pipeline.onnx_backend import (
     resolve_providers,
     verify_export,
 )
-from adain.pipeline.onnx_export import MissingDependencyError, export_onnx, weights_sha256
+from adain.errors import MissingDependencyError, OutputError, ShapeError, UsageError, WeightsError
+from adain.models import TAP_CHANNELS, TAP_SCALES, Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_taps
+from adain.ops.taps import TAPS
+from adain.pipeline import StylizationPipeline, StylizeOptions
 from adain.pipeline.tiling import plan_tiles
 from adain.weights import get_preset, load_decoder, save_decoder
 

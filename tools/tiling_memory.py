@@ -11,10 +11,10 @@ information only: this is a memory benchmark.
 
 Usage (from the project root)::
 
-    python bench/tiling_memory.py                 # 3840x2160 at the default budget, and more
-    python bench/tiling_memory.py --quick         # the 3840x2160 bar only
-    python bench/tiling_memory.py --untiled-4k    # also 3840x2160 in one pass (about 10 GB)
-    python bench/tiling_memory.py --quick --decoder multilevel   # the same with the multi-level decoder
+    python tools/tiling_memory.py                 # 3840x2160 at the default budget, and more
+    python tools/tiling_memory.py --quick         # the 3840x2160 bar only
+    python tools/tiling_memory.py --untiled-4k    # also 3840x2160 in one pass (about 10 GB)
+    python tools/tiling_memory.py --quick --decoder multilevel   # the same with the multi-level decoder
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _write_images(folder: Path, sizes: set[tuple[int, int]]) -> dict[tuple[int, 
     """Smooth random content images (photo-like, not noise) of each ``(height, width)``, and a style."""
     import torch
 
-    from adain.pipeline.image_io import save_image
+    from adain.image.io import save_image
 
     generator = torch.Generator().manual_seed(0)
     paths = {}

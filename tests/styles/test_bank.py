@@ -10,11 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.errors import UsageError
+from adain.errors import BankError, UsageError
 from adain.ops.statistics import channel_mean_std
-from adain.pipeline.bank import BankEntry, BankError, StyleBank, pool_statistics, valid_style_name
-from adain.pipeline.banks import encode_style_images, resolve_style
-from adain.pipeline.stylize import StyleStatistics, StylizationPipeline
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.bank import BankEntry, StyleBank, pool_statistics, valid_style_name
+from adain.styles.library import encode_style_images, resolve_style
+from adain.styles.statistics import StyleStatistics
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 

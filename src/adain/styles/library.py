@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adain.errors import UsageError
+from adain.errors import BankError, UsageError
+from adain.image.io import DEFAULT_MAX_PIXELS, load_image
 from adain.models import VGGEncoder
-from adain.pipeline.bank import BANK_PREFIX, BankError, StyleBank
-from adain.pipeline.image_io import DEFAULT_MAX_PIXELS, load_image
-from adain.pipeline.stylize import StyleStatistics, compute_style_statistics
+from adain.styles.bank import BANK_PREFIX, StyleBank
+from adain.styles.statistics import StyleStatistics, compute_style_statistics
 from adain.weights import adain_home, load_encoder
 from adain.weights.loading import shipped_path
 from adain.weights.store import file_sha256

@@ -17,7 +17,6 @@ part and weights, and a decoder's graph must take the decoder's taps, or it is r
 Execution providers are chosen by name (``cpu``, ``cuda``, ``tensorrt``, ``coreml``, ``dml`` or
 onnxruntime's full names such as ``CUDAExecutionProvider``), in order of preference.
 
-For benchmarks: :func:`onnxruntime_pipeline` builds a ready pipeline with this backend.
 """
 
 from __future__ import annotations
@@ -32,9 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from adain.errors import ShapeError, UsageError, WeightsError
-from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps
-from adain.pipeline.onnx_export import (
+from adain.backends.onnx_export import (
     DEFAULT_OPSET,
     METADATA_PREFIX,
     check_opset,
@@ -44,7 +41,10 @@ from adain.pipeline.onnx_export import (
     require_module,
     weights_sha256,
 )
-from adain.pipeline.sizing import crop_to, pad_to_multiple
+from adain.errors import ShapeError, UsageError, WeightsError
+from adain.image.sizing import crop_to, pad_to_multiple
+from adain.models import TAP_CHANNELS, TAP_SCALES, Decoder, VGGEncoder, decoder_input_taps
+from adain.ops.taps import TAPS
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -59,7 +59,6 @@ __all__ = [
     "check_backend_available",
     "onnx_cache_path",
     "onnx_modules",
-    "onnxruntime_pipeline",
     "resolve_providers",
     "verify_export",
 ]
@@ -411,28 +410,6 @@ def onnx_modules(
     return loaded["encoder"], loaded["decoder"]
 
 
-def onnxruntime_pipeline(
-    preset: str = "vgg16-hed",
-    decoder_path: str | os.PathLike[str] | None = None,
-    providers: Sequence[str] = ("cpu",),
-    threads: int = 0,
-    home: Path | None = None,
-) -> Any:
-    """A :class:`~adain.pipeline.stylize.StylizationPipeline` running on onnxruntime (for ``adain bench``).
-
-    Equivalent to ``StylizationPipeline.from_preset(preset, decoder_path, backend="onnxruntime",
-    onnx=OnnxBackendOptions(providers, threads))``; the first call for a set of weights exports
-    them into the cache (seconds), later calls only open the sessions.
-    """
-    from adain.pipeline.stylize import StylizationPipeline
-
-    return StylizationPipeline.from_preset(
-        preset, decoder_path=decoder_path, home=home, backend="onnxruntime",
-        onnx=OnnxBackendOptions(providers=tuple(providers), threads=threads),
-    )  # fmt: skip
-
-
-
 #: :func:`verify_export` accepts an export whose outputs differ from PyTorch's by at most this,
 #: relative to the larger of 1 and the largest output magnitude (fp32 on the CPU gives ~1e-7).
 PARITY_TOLERANCE = 1e-4
@@ -453,7 +430,7 @@ def verify_export(path: str | os.PathLike[str], encoder: VGGEncoder | None = Non
             take the decoder's taps.
         MissingDependencyError: onnxruntime is not installed.
     """
-    from adain.pipeline.onnx_export import PipelineGraph
+    from adain.backends.onnx_export import PipelineGraph
 
     session = _open_session(Path(path), providers, 0)
     part = session.get_modelmeta().custom_metadata_map.get(METADATA_PREFIX + "part")

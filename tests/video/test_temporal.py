@@ -11,10 +11,13 @@ import pytest
 import torch
 
 from adain.errors import ShapeError, UsageError
-from adain.pipeline.banks import resolve_style
-from adain.pipeline.clips import shapes_clip, write_clip
-from adain.pipeline.stylize import StylizationPipeline, StylizeOptions
-from adain.pipeline.temporal import (
+from adain.eval.clips import shapes_clip, write_clip
+from adain.pipeline.options import StylizeOptions
+from adain.pipeline.stylize import StylizationPipeline
+from adain.styles.library import resolve_style
+from adain.video.io import open_video
+from adain.video.stylizer import VideoStylizer, frame_to_tensor, tensor_to_frame
+from adain.video.temporal import (
     ContentStatisticsEMA,
     FlowBlender,
     FlowEstimator,
@@ -26,8 +29,6 @@ from adain.pipeline.temporal import (
     warping_error,
     warping_errors,
 )
-from adain.pipeline.video import open_video
-from adain.pipeline.video_stylizer import VideoStylizer, frame_to_tensor, tensor_to_frame
 
 
 def _textured(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adain.errors import OutputError, UsageError
-from adain.pipeline import video as video_module
-from adain.pipeline.clips import shapes_clip, write_clip, write_sound
-from adain.pipeline.video import VideoInputError, open_video, open_video_writer, output_kind
+from adain.errors import OutputError, UsageError, VideoInputError
+from adain.eval.clips import shapes_clip, write_clip, write_sound
+from adain.video import io as video_module
+from adain.video.io import open_video, open_video_writer, output_kind
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from adain.errors import AdainError, UsageError
-from adain.pipeline.stylize import StyleStatistics
+from adain.errors import BankError, UsageError
+from adain.styles.statistics import StyleStatistics
 
-__all__ = ["BankEntry", "StyleBank", "BankError", "pool_statistics", "valid_style_name", "BANK_PREFIX"]
+__all__ = ["BankEntry", "StyleBank", "pool_statistics", "valid_style_name", "BANK_PREFIX"]
 
 #: ``--style bank:NAME`` names a bank style instead of an image file.
 BANK_PREFIX = "bank:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-class BankError(AdainError):
-    """A bank file is unreadable, or a style is missing from it."""
 
 
 def valid_style_name(name: str) -> str:

@@ -18,8 +18,8 @@ itself after ``--duration`` (at most 600 s).
 
 Usage (from the project root)::
 
-    python bench/server_load.py                     # 32 clients for 60 s, 1 worker, queue 8
-    python bench/server_load.py --duration 10       # a short run (the test uses one)
+    python tools/server_load.py                     # 32 clients for 60 s, 1 worker, queue 8
+    python tools/server_load.py --duration 10       # a short run (the test uses one)
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "adain serve under load: concurrent clients on 127.0.0.1 against a bounded worker pool",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "command": " ".join(["python bench/server_load.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python tools/server_load.py", *(argv if argv is not None else sys.argv[1:])]),
         "config": config,
         "requests": requests,
         "latency_s": {"ok": _percentiles(load.ok), "refused_503": _percentiles(load.refused)},

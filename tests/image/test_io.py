@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from adain.errors import InputImageError, OutputError, UsageError
-from adain.pipeline.image_io import load_image, save_image, tensor_to_pil
+from adain.image.io import load_image, save_image, tensor_to_pil
 
 
 def _png_bytes(image: Image.Image) -> bytes:

@@ -24,7 +24,7 @@ The decoder and pipeline graphs record the decoder's taps as ``adain.decoder_inp
 
 The graphs do not pad: ``H`` and ``W`` must be multiples of 8 for the output to have the
 input's size (the torch pipeline reflect-pads on the right and bottom and crops back; the
-Python wrapper :class:`adain.pipeline.onnx_backend.OnnxPipelineModel` does the same around the
+Python wrapper :class:`adain.backends.onnx_runtime.OnnxPipelineModel` does the same around the
 ``pipeline`` graph).
 
 Every exported file carries its provenance as ONNX metadata (``adain.preset``, ``adain.part``,
@@ -54,10 +54,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from adain import __version__
-from adain.errors import AdainError, OutputError, UsageError
-from adain.models import TAP_CHANNELS, TAP_SCALES, TAPS, Decoder, VGGEncoder, decoder_input_taps
+from adain._version import __version__
+from adain.errors import MissingDependencyError, OutputError, UsageError
+from adain.models import TAP_CHANNELS, TAP_SCALES, Decoder, VGGEncoder, decoder_input_taps
 from adain.ops.statistics import adain_from_statistics
+from adain.ops.taps import TAPS
 from adain.weights.store import atomic_write_bytes
 
 __all__ = [
@@ -67,7 +68,6 @@ __all__ = [
     "MIN_OPSET",
     "ONNX_EXTRA_HINT",
     "ONNX_PARTS",
-    "MissingDependencyError",
     "OnnxExport",
     "PipelineGraph",
     "check_opset",
@@ -122,10 +122,6 @@ def graph_input_names(part: str, decoder_taps: tuple[str, ...] = ("relu4_1",)) -
     if part == "pipeline":
         return [*INPUT_NAMES["pipeline"], *(f"style_{which}_{tap}" for tap in skips for which in ("mean", "std"))]
     return list(INPUT_NAMES[part])
-
-
-class MissingDependencyError(AdainError):
-    """An optional package (an extra) is not installed."""
 
 
 def require_module(name: str, purpose: str) -> ModuleType:
@@ -330,7 +326,7 @@ def export_onnx(
     metadata.update(extra_metadata or {})
     with torch.no_grad():
         model = onnx.load_from_string(_export_bytes(graph, inputs, part, opset, decoder_taps))
-    model.doc_string = f"adain {part} of preset {preset} (see adain.pipeline.onnx_export)"
+    model.doc_string = f"adain {part} of preset {preset} (see adain.backends.onnx_export)"
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = METADATA_PREFIX + key, str(value)

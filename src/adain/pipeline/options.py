@@ -1,0 +1,196 @@
+"""What the pipeline can be asked to do (:class:`StylizeOptions`) and what it returns.
+
+Options are checked in one place, :meth:`StylizeOptions.check`, without touching an image or a
+model: the command line, the server and batches validate before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import Tensor
+
+from adain.errors import UsageError
+from adain.image.convert import ImageInput
+from adain.image.io import DEFAULT_MAX_PIXELS
+from adain.ops.statistics import check_alpha
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "METHODS",
+    "MULTISCALE_COARSEST_SIDE",
+    "MULTISCALE_REFINE_STRENGTH",
+    "PRESERVE_COLOR_MODES",
+    "StylizeOptions",
+    "StylizeResult",
+]
+
+PRESERVE_COLOR_MODES = (None, "luminance", "match")
+METHODS = ("decoder", "optimize")
+
+#: The paper's test resolution: the shorter side content and style images are resized to by
+#: default in the CLI, the style bank and the server (the library's own default keeps sizes).
+DEFAULT_SIZE = 512
+
+#: Multi-scale: the coarsest level's shorter side is the smallest halving still >= this (the
+#: paper's test size, at which style images are encoded: their strokes then keep their scale).
+MULTISCALE_COARSEST_SIDE = DEFAULT_SIZE
+
+#: Multi-scale: each finer level re-stylizes the upsampled coarse result at this fraction of
+#: ``alpha`` (of each mask alpha).
+MULTISCALE_REFINE_STRENGTH = 0.5
+
+
+@dataclass
+class StylizeOptions:
+    """How to stylize. The defaults give plain full-strength AdaIN at the content's own size.
+
+    Attributes:
+        alpha: style strength in [0, 1] (0: the content reconstructed, 1: full style).
+        style_weights: one non-negative weight per style to mix several styles (normalised to
+            sum to one); ``None``: equal weights.
+        preserve_color: ``None``; ``"luminance"`` (keep the content's chroma, take the stylized
+            luminance); or ``"match"`` (recolour each style image to the content's colour mean
+            and covariance before taking its statistics; needs style images, not statistics).
+        mask: a mask image routing one style per region (grayscale: white -> style 1, black ->
+            style 2; RGB: red, green, blue -> styles 1, 2, 3; black in an RGB mask keeps the
+            content). Path, Pillow image, or tensor ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``.
+        mask_alphas: one strength per mask region (default: ``alpha`` for each).
+        guided_filter_radius: smooth the result with a guided filter (content as guide) of this
+            radius; ``None``: off.
+        guided_filter_eps: the guided filter's regulariser.
+        size: the content's shorter side is resized to this (0: keep).
+        max_size: then its longer side is capped at this (0: no cap).
+        style_size: each style image's shorter side is resized to this before encoding (0: keep).
+            Style statistics depend on scale: the paper encodes styles at 512.
+        max_pixels: pixel cap when an image is given as a path.
+        method: ``"decoder"`` (one forward pass) or ``"optimize"`` (``iterations`` of L-BFGS on
+            the pixels for the same AdaIN objective, from the content: slow, best quality).
+        iterations: L-BFGS iterations of ``method="optimize"``.
+        refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
+        max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
+            (interpreter, torch and weights: about 0.3 GB). An image whose activations would not
+            fit runs through the networks in overlapping tiles (:mod:`adain.pipeline.tiling`);
+            ``None``: no budget, one pass. Not with ``method="optimize"`` or ``refine``.
+        tile_size: tile windows of at most this many pixels on a side (0: chosen from
+            ``max_memory_mb``).
+        multiscale: stylize coarse to fine (:meth:`StylizationPipeline.coarse_to_fine`): larger
+            style structures on large images; no change below 1024 pixels (shorter side).
+    """
+
+    alpha: float = 1.0
+    style_weights: Sequence[float] | None = None
+    preserve_color: Literal["luminance", "match"] | None = None
+    mask: ImageInput | None = None
+    mask_alphas: Sequence[float] | None = None
+    guided_filter_radius: int | None = None
+    guided_filter_eps: float = 1e-2
+    size: int = 0
+    max_size: int = 0
+    style_size: int = 0
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    method: Literal["decoder", "optimize"] = "decoder"
+    iterations: int = 100
+    refine: int = 0
+    max_memory_mb: float | None = None
+    tile_size: int = 0
+    multiscale: bool = False
+
+
+@dataclass
+class StylizeResult:
+    """The output of :class:`StylizationPipeline`.
+
+    Attributes:
+        image: in the requested output type: a Pillow image (RGB, or RGBA when the content had
+            alpha), a ``(H, W, 3|4)`` float32 numpy array in [0, 1], or a ``(1, 3|4, H, W)``
+            tensor in [0, 1].
+        rgb: ``(1, 3, H, W)`` float32 in [0, 1], whatever the output type.
+        alpha: ``(1, 1, H, W)`` or ``None``: the content's alpha channel, resized.
+    """
+
+    image: Any
+    rgb: Tensor
+    alpha: Tensor | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.rgb.shape[3], self.rgb.shape[2]
+
+
+
+def check_options(options: StylizeOptions, num_styles: int) -> None:
+    """Validate ``options`` for ``num_styles`` styles without touching any image or model.
+
+    Raises:
+        UsageError: the first inconsistency found, quoting the bad value.
+    """
+    if num_styles < 1:
+        raise UsageError("need at least one style")
+    check_alpha(options.alpha)
+    if options.preserve_color not in PRESERVE_COLOR_MODES:
+        raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {options.preserve_color!r}")
+    for name in ("size", "max_size", "style_size"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
+    if options.max_pixels is not None and (isinstance(options.max_pixels, bool) or options.max_pixels <= 0):
+        raise UsageError(f"max_pixels must be a positive integer. Got {options.max_pixels!r}")
+    if options.style_weights is not None:
+        weights = _as_floats(options.style_weights, "style weights")
+        if len(weights) != num_styles:
+            raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
+        if options.mask is not None:
+            raise UsageError("style weights mix styles everywhere; a mask routes one style per region: use one or the other")
+    if options.mask is None and options.mask_alphas is not None:
+        raise UsageError("mask alphas need a mask")
+    if options.mask is not None:
+        if num_styles > 3:
+            raise UsageError(f"a mask routes at most 3 styles (RGB mask). Got {num_styles} styles")
+        if options.mask_alphas is not None:
+            alphas = _as_floats(options.mask_alphas, "mask alphas")
+            if len(alphas) != num_styles:
+                raise UsageError(f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}")
+            for k, alpha in enumerate(alphas):
+                check_alpha(alpha, f"mask alpha {k + 1}")
+    if options.method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {options.method!r}")
+    for name in ("iterations", "refine"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
+    if (options.method == "optimize" or options.refine) and options.mask is not None:
+        raise UsageError("optimization (--method optimize, --refine) does not support masks")
+    budget = options.max_memory_mb
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget)
+                               or budget <= 0):  # fmt: skip
+        raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
+    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, int) or options.tile_size < 0:
+        raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {options.tile_size!r}")
+    if not isinstance(options.multiscale, bool):
+        raise UsageError(f"multiscale must be True or False. Got {options.multiscale!r}")
+    if (options.method == "optimize" or options.refine) and (budget is not None or options.tile_size):
+        raise UsageError("optimization (--method optimize, --refine) works on the whole image: it cannot be tiled to a "
+                         "memory budget")  # fmt: skip
+    if options.method == "optimize" and options.multiscale:
+        raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
+    if options.guided_filter_radius is not None:
+        radius = options.guided_filter_radius
+        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+            raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
+        if not options.guided_filter_eps > 0:
+            raise UsageError(f"guided filter eps must be positive. Got {options.guided_filter_eps!r}")
+
+
+def _as_floats(values: Sequence[Any], what: str) -> list[float]:
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be numbers. Got {values!r}") from None
+

@@ -1,0 +1,1 @@
+"""Video: reading and writing clips, temporal consistency (against flicker), and the video stylizer."""
