@@ -25,6 +25,8 @@ demo: weights
 	$(BIN)/python -m adain.demo
 
 test: weights
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/python -m pytest
 
 clean:

@@ -61,7 +61,9 @@ def reference() -> ModuleType:
 @pytest.fixture(scope="session")
 def pipeline(decoder_file: Path) -> StylizationPipeline:
     """The real vgg16-hed encoder with the seeded random decoder (shared by the session: loading is the slow part)."""
-    return StylizationPipeline(load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed")
+    return StylizationPipeline(
+        load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed"
+    )
 
 
 @pytest.fixture

@@ -12,10 +12,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "adain"
 
 #: Bottom to top. A module may import from its own package and from any package earlier in this list.
 LAYERS = [
-    "_version", "errors", "_checks", "_files",
-    "ops", "models", "weights", "image", "styles", "backends", "pipeline", "video",
-    "train", "eval", "bench", "server", "demo", "cli", "__main__",
-]  # fmt: skip
+    "_version",
+    "errors",
+    "_checks",
+    "_files",
+    "ops",
+    "models",
+    "weights",
+    "image",
+    "styles",
+    "backends",
+    "pipeline",
+    "video",
+    "train",
+    "eval",
+    "bench",
+    "server",
+    "demo",
+    "cli",
+    "__main__",
+]
 
 
 def package_of(path: Path) -> str:

@@ -57,7 +57,11 @@ def main() -> None:
     for path, (statistics, _, info) in zip(files, encoded):
         row = manifest.get(f"style/{path.name}", {})
         source = f"{row.get('source_repo', '?')}:{row.get('source_path', path.name)}"
-        bank.add(names[path], statistics, BankEntry(names[path], source=source, licence=LICENCE, images=[info], style_size=DEFAULT_SIZE))
+        bank.add(
+            names[path],
+            statistics,
+            BankEntry(names[path], source=source, licence=LICENCE, images=[info], style_size=DEFAULT_SIZE),
+        )
     out = args.out or shipped_bank_path(args.preset)
     bank.save(out)
     print(f"{len(bank)} styles -> {StyleBank.paths(out)[0]}")

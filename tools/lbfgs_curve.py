@@ -66,16 +66,31 @@ def main() -> None:
     curves = {}
     for content_path, style_path in find_pairs(Path("../shared/data/val")):
         content, style = _load_at(content_path, 256), _load_at(style_path, 256)
-        curves[content_path.stem] = curve_of_pair(AdainObjective.from_style_image(encoder, content, style), content, iterations)
-        print(content_path.stem, "style after 0 / last iteration:", round(curves[content_path.stem][0][1], 1),
-              round(curves[content_path.stem][-1][1], 1), file=sys.stderr, flush=True)  # fmt: skip
+        curves[content_path.stem] = curve_of_pair(
+            AdainObjective.from_style_image(encoder, content, style), content, iterations
+        )
+        print(
+            content_path.stem,
+            "style after 0 / last iteration:",
+            round(curves[content_path.stem][0][1], 1),
+            round(curves[content_path.stem][-1][1], 1),
+            file=sys.stderr,
+            flush=True,
+        )
     rows = []
     for k in range(iterations + 1):
         contents = [curve[k][0] for curve in curves.values()]
         styles = [curve[k][1] for curve in curves.values()]
-        rows.append({"iteration": k, "content": round(statistics.mean(contents), 1), "style": round(statistics.mean(styles), 1),
-                     "median_content": round(statistics.median(contents), 1), "median_style": round(statistics.median(styles), 1),
-                     "pairs_reaching_it": sum(curve[k][2] for curve in curves.values())})  # fmt: skip
+        rows.append(
+            {
+                "iteration": k,
+                "content": round(statistics.mean(contents), 1),
+                "style": round(statistics.mean(styles), 1),
+                "median_content": round(statistics.median(contents), 1),
+                "median_style": round(statistics.median(styles), 1),
+                "pairs_reaching_it": sum(curve[k][2] for curve in curves.values()),
+            }
+        )
     print(json.dumps({"pairs": len(curves), "size": 256, "mean_over_pairs": rows}, indent=1))
     if len(sys.argv) > 3:
         Path(sys.argv[3]).write_text(json.dumps(curves))

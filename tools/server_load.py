@@ -96,12 +96,18 @@ class Load:
         self.refused: list[float] = []
         self.errors: list[str] = []
 
-    async def client(self, http: Any, url: str, content: bytes, size: int, end: float, max_backoff: float,
-                     rng: random.Random) -> None:  # fmt: skip
+    async def client(
+        self, http: Any, url: str, content: bytes, size: int, end: float, max_backoff: float, rng: random.Random
+    ) -> None:
         import httpx
 
         while time.monotonic() < end:
-            form = {"style": rng.choice(STYLES), "alpha": f"{rng.uniform(0.3, 1.0):.2f}", "size": str(size), "format": "jpeg"}
+            form = {
+                "style": rng.choice(STYLES),
+                "alpha": f"{rng.uniform(0.3, 1.0):.2f}",
+                "size": str(size),
+                "format": "jpeg",
+            }
             start = time.monotonic()
             try:
                 response = await http.post(url, files={"content": ("photo.png", content, "image/png")}, data=form)
@@ -110,7 +116,11 @@ class Load:
                 await asyncio.sleep(0.1)
                 continue
             elapsed = time.monotonic() - start
-            if response.status_code == 200 and response.headers.get("content-type") == "image/jpeg" and response.content:
+            if (
+                response.status_code == 200
+                and response.headers.get("content-type") == "image/jpeg"
+                and response.content
+            ):
                 self.ok.append(elapsed)
             elif response.status_code == 503 and response.headers.get("retry-after", "").isdigit():
                 self.refused.append(elapsed)
@@ -128,8 +138,11 @@ async def _run_load(url: str, pid: int, args: argparse.Namespace) -> tuple[Load,
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     async with httpx.AsyncClient(limits=limits, timeout=args.client_timeout) as http:
         for _ in range(args.warmup):  # models, allocator and caches reach their steady state
-            response = await http.post(url, files={"content": ("photo.png", content, "image/png")},
-                                       data={"style": STYLES[0], "size": str(args.size), "format": "jpeg"})  # fmt: skip
+            response = await http.post(
+                url,
+                files={"content": ("photo.png", content, "image/png")},
+                data={"style": STYLES[0], "size": str(args.size), "format": "jpeg"},
+            )
             if response.status_code != 200:
                 raise RuntimeError(f"warm-up request failed: {response.status_code} {response.text[:300]}")
         start = time.monotonic()
@@ -143,17 +156,38 @@ async def _run_load(url: str, pid: int, args: argparse.Namespace) -> tuple[Load,
                 await asyncio.sleep(0.5)
 
         rng = random.Random(0)
-        clients = [load.client(http, url, content, args.size, end, args.max_backoff, random.Random(rng.random()))
-                   for _ in range(args.clients)]  # fmt: skip
+        clients = [
+            load.client(http, url, content, args.size, end, args.max_backoff, random.Random(rng.random()))
+            for _ in range(args.clients)
+        ]
         await asyncio.gather(sample(), *clients)
         elapsed = time.monotonic() - start
     return load, samples, elapsed
 
 
 def _start_server(args: argparse.Namespace, port: int, folder: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "adain", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(args.workers), "--queue", str(args.queue), "--timeout", str(args.timeout),
-               "--bank", str(folder / "bank"), "--study-db", str(folder / "study.sqlite"), "--log-level", "warning"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "adain",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--queue",
+        str(args.queue),
+        "--timeout",
+        str(args.timeout),
+        "--bank",
+        str(folder / "bank"),
+        "--study-db",
+        str(folder / "study.sqlite"),
+        "--log-level",
+        "warning",
+    ]
     if args.decoder:
         command += ["--decoder", str(args.decoder)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -188,15 +222,21 @@ def _stop(server: subprocess.Popen) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    parser.add_argument("--duration", type=float, default=60.0, help=f"seconds of load (default 60, at most {MAX_DURATION_S})")
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help=f"seconds of load (default 60, at most {MAX_DURATION_S})"
+    )
     parser.add_argument("--size", type=int, default=192, help="output shorter side (default 192: the page's preview)")
     parser.add_argument("--workers", type=int, default=1, help="adain serve --workers (default 1)")
     parser.add_argument("--queue", type=int, default=8, help="adain serve --queue (default 8)")
     parser.add_argument("--timeout", type=float, default=60.0, help="adain serve --timeout (default 60)")
     parser.add_argument("--decoder", type=Path, help="decoder weights (default: the preset's, as adain serve)")
     parser.add_argument("--warmup", type=int, default=3, help="sequential requests before the load (default 3)")
-    parser.add_argument("--max-backoff", type=float, default=1.0, help="cap on a client's Retry-After wait (default 1 s)")
-    parser.add_argument("--client-timeout", type=float, default=120.0, help="a client's timeout per request (default 120 s)")
+    parser.add_argument(
+        "--max-backoff", type=float, default=1.0, help="cap on a client's Retry-After wait (default 1 s)"
+    )
+    parser.add_argument(
+        "--client-timeout", type=float, default=120.0, help="a client's timeout per request (default 120 s)"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION_S or args.clients < 1:
         parser.error(f"--duration must be in (0, {MAX_DURATION_S}] and --clients >= 1")
@@ -216,16 +256,32 @@ def main(argv: list[str] | None = None) -> int:
             _stop(server)
     rss = [value for _, value in samples]
     quarter = max(1, len(rss) // 4)
-    config = {"clients": args.clients, "duration_s": args.duration, "size": args.size, "workers": args.workers,
-              "queue": args.queue, "timeout_s": args.timeout, "decoder": str(args.decoder or "preset default"),
-              "max_backoff_s": args.max_backoff}  # fmt: skip
-    requests = {"total": len(load.ok) + len(load.refused) + len(load.errors), "ok": len(load.ok),
-                "refused_503": len(load.refused), "errors": len(load.errors), "ok_per_s": round(len(load.ok) / elapsed, 2)}  # fmt: skip
+    config = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "size": args.size,
+        "workers": args.workers,
+        "queue": args.queue,
+        "timeout_s": args.timeout,
+        "decoder": str(args.decoder or "preset default"),
+        "max_backoff_s": args.max_backoff,
+    }
+    requests = {
+        "total": len(load.ok) + len(load.refused) + len(load.errors),
+        "ok": len(load.ok),
+        "refused_503": len(load.refused),
+        "errors": len(load.errors),
+        "ok_per_s": round(len(load.ok) / elapsed, 2),
+    }
     memory = {"after_warmup": None, "peak": None, "end": None, "drift_first_to_last_quarter": None, "samples": 0}
     if rss:
-        memory = {"after_warmup": round(rss[0], 1), "peak": round(max(rss), 1), "end": round(rss[-1], 1),
-                  "drift_first_to_last_quarter": round(sum(rss[-quarter:]) / quarter - sum(rss[:quarter]) / quarter, 1),
-                  "samples": len(rss)}  # fmt: skip
+        memory = {
+            "after_warmup": round(rss[0], 1),
+            "peak": round(max(rss), 1),
+            "end": round(rss[-1], 1),
+            "drift_first_to_last_quarter": round(sum(rss[-quarter:]) / quarter - sum(rss[:quarter]) / quarter, 1),
+            "samples": len(rss),
+        }
     report = {
         "benchmark": "adain serve under load: concurrent clients on 127.0.0.1 against a bounded worker pool",
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -52,16 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(manifest_path.read_text())
     entry = manifest[target.stem]
     recipe = ROOT / RECIPE
-    entry["recipe"] = {"script": RECIPE, "script_sha256": hashlib.sha256(recipe.read_bytes()).hexdigest(),
-                       "run": origin}  # fmt: skip
+    entry["recipe"] = {
+        "script": RECIPE,
+        "script_sha256": hashlib.sha256(recipe.read_bytes()).hexdigest(),
+        "run": origin,
+    }
     if args.eval is not None:
         report = json.loads(args.eval.read_text())
         if report.get("decoder_sha256") != entry["sha256"]:
-            print(f"{args.eval} evaluated another file (sha256 {report.get('decoder_sha256')}); "
-                  f"evaluate {target} first", file=sys.stderr)
+            print(
+                f"{args.eval} evaluated another file (sha256 {report.get('decoder_sha256')}); evaluate {target} first",
+                file=sys.stderr,
+            )
             return 1
-        entry["eval"] = {"command": report["command"], "date": report["date"], "machine": report["machine"],
-                         "summary": report["summary"]}  # fmt: skip
+        entry["eval"] = {
+            "command": report["command"],
+            "date": report["date"],
+            "machine": report["machine"],
+            "summary": report["summary"],
+        }
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     print(f"shipped {target} (step {entry['steps']}, {target.stat().st_size / 1e6:.1f} MB)")
     return 0

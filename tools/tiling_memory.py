@@ -75,10 +75,28 @@ def _random_decoder(folder: Path, preset: str, kind: str = "plain") -> Path:
     return path
 
 
-def _run_case(content: Path, style: Path, decoder: Path, output: Path, max_memory: str | None, preset: str,
-              extra: list[str]) -> dict[str, Any]:  # fmt: skip
-    command = [sys.executable, "-m", "adain", "stylize", str(content), "--style", str(style), "-o", str(output),
-               "--size", "0", "--preset", preset, "--decoder", str(decoder), "--no-progress", *extra]  # fmt: skip
+def _run_case(
+    content: Path, style: Path, decoder: Path, output: Path, max_memory: str | None, preset: str, extra: list[str]
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "adain",
+        "stylize",
+        str(content),
+        "--style",
+        str(style),
+        "-o",
+        str(output),
+        "--size",
+        "0",
+        "--preset",
+        preset,
+        "--decoder",
+        str(decoder),
+        "--no-progress",
+        *extra,
+    ]
     if max_memory is not None:
         command += ["--max-memory", max_memory]
     watcher = subprocess.run([sys.executable, "-c", _WATCHER, *command], capture_output=True, text=True, check=True)
@@ -90,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only 3840x2160 at the default budget")
     parser.add_argument("--untiled-4k", action="store_true", help="also 3840x2160 in one pass (needs about 10 GB)")
     parser.add_argument("--preset", default="vgg16-hed")
-    parser.add_argument("--decoder", choices=["plain", "multilevel"], default="plain",
-                        help="the decoder architecture (a seeded random one; default plain)")
+    parser.add_argument(
+        "--decoder",
+        choices=["plain", "multilevel"],
+        default="plain",
+        help="the decoder architecture (a seeded random one; default plain)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for the cases (0: torch's default)")
     args = parser.parse_args(argv)
 
@@ -103,8 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     # (height, width, --max-memory (None: the command's default; "0": no budget), extra options)
     cases: list[tuple[int, int, str | None, list[str]]] = [(2160, 3840, None, [])]
     if not args.quick:
-        cases += [(2160, 3840, "1024", []), (2160, 3840, None, ["--preserve-color", "luminance", "--guided-filter"]),
-                  (1200, 1600, "0", []), (1200, 1600, "512", []), (64, 64, "0", [])]  # fmt: skip
+        cases += [
+            (2160, 3840, "1024", []),
+            (2160, 3840, None, ["--preserve-color", "luminance", "--guided-filter"]),
+            (1200, 1600, "0", []),
+            (1200, 1600, "512", []),
+            (64, 64, "0", []),
+        ]
     if args.untiled_4k:
         cases.append((2160, 3840, "0", []))
     env_threads = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
@@ -118,19 +145,33 @@ def main(argv: list[str] | None = None) -> int:
             budget = float(max_memory if max_memory is not None else default) or None
             side = tile_side_for_budget(height, width, budget) if budget else None
             plan = plan_tiles(height, width, side)
-            print(f"{width}x{height} --max-memory {max_memory or default} {' '.join(extra)}: {plan.grid[0]}x{plan.grid[1]} "
-                  "tiles ...", file=sys.stderr, flush=True)  # fmt: skip
-            measured = _run_case(images[(height, width)], images[(0, 0)], decoder, folder / "out.png", max_memory,
-                                 args.preset, extra)  # fmt: skip
-            results.append({
-                "size": f"{width}x{height}", "megapixels": round(height * width / 1e6, 2),
-                "max_memory_mb": budget, "options": " ".join(extra), "tile_side": side, "grid": list(plan.grid),
-                "estimate_mb": round(estimate_memory_mb(height, width, side or max(height, width)), 1),
-                "peak_rss_mb": round(measured["peak_rss_mb"], 1), "seconds": round(measured["seconds"], 1),
-                "ok": measured["returncode"] == 0,
-                **({"stderr": measured["stderr"]} if measured["returncode"] else {}),
-            })  # fmt: skip
-    bar = next(r for r in results if r["size"] == "3840x2160" and r["max_memory_mb"] == float(default) and not r["options"])
+            print(
+                f"{width}x{height} --max-memory {max_memory or default} {' '.join(extra)}: {plan.grid[0]}x{plan.grid[1]} "
+                "tiles ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            measured = _run_case(
+                images[(height, width)], images[(0, 0)], decoder, folder / "out.png", max_memory, args.preset, extra
+            )
+            results.append(
+                {
+                    "size": f"{width}x{height}",
+                    "megapixels": round(height * width / 1e6, 2),
+                    "max_memory_mb": budget,
+                    "options": " ".join(extra),
+                    "tile_side": side,
+                    "grid": list(plan.grid),
+                    "estimate_mb": round(estimate_memory_mb(height, width, side or max(height, width)), 1),
+                    "peak_rss_mb": round(measured["peak_rss_mb"], 1),
+                    "seconds": round(measured["seconds"], 1),
+                    "ok": measured["returncode"] == 0,
+                    **({"stderr": measured["stderr"]} if measured["returncode"] else {}),
+                }
+            )
+    bar = next(
+        r for r in results if r["size"] == "3840x2160" and r["max_memory_mb"] == float(default) and not r["options"]
+    )
     report = {
         "benchmark": "peak RSS of `adain stylize` (read PNG, stylize, write PNG) in a fresh process",
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -140,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         "decoder": args.decoder,
         "default_max_memory_mb": DEFAULT_MAX_MEMORY_MB,
         "bar": {
-            "size": "3840x2160", "limit_mb": BAR_MB, "peak_rss_mb": bar["peak_rss_mb"],
+            "size": "3840x2160",
+            "limit_mb": BAR_MB,
+            "peak_rss_mb": bar["peak_rss_mb"],
             "met": bar["ok"] and bar["peak_rss_mb"] < BAR_MB,
         },
         "cases": results,

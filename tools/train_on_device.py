@@ -231,10 +231,16 @@ def pack(args: argparse.Namespace) -> int:
         raise SystemExit(f"pack: the weights alone ({weights_bytes / MB:.1f} MB) fill the {args.max_mb:g} MB budget")
 
     groups: dict[str, list[_Image]] = {}
-    info: dict = {"preset": args.preset, "selection_fraction": args.selection_fraction, "side": args.side,
-                  "source": str(args.data), "init": f"init/{init.name}", "encoder_sha256": encoder_entry.get("sha256"),
-                  "note": "derived from the training data, which are not ours to redistribute: never commit this folder "
-                          "or anything made from its images"}  # fmt: skip
+    info: dict = {
+        "preset": args.preset,
+        "selection_fraction": args.selection_fraction,
+        "side": args.side,
+        "source": str(args.data),
+        "init": f"init/{init.name}",
+        "encoder_sha256": encoder_entry.get("sha256"),
+        "note": "derived from the training data, which are not ours to redistribute: never commit this folder "
+        "or anything made from its images",
+    }
     for kind in ("content", "style"):
         root = args.data / kind
         files = find_images(root)
@@ -255,8 +261,10 @@ def pack(args: argparse.Namespace) -> int:
     quality, notes = _quality_for(everything, budget, args.quality, args.min_quality)
     chosen, share = _subsample(groups, quality, budget)
     if share < 1.0:
-        notes.append(f"at quality {quality} the images are still over their {budget / MB:.1f} MB budget: kept a fixed "
-                     f"{share:.1%} of each folder (file-name hash order)")  # fmt: skip
+        notes.append(
+            f"at quality {quality} the images are still over their {budget / MB:.1f} MB budget: kept a fixed "
+            f"{share:.1%} of each folder (file-name hash order)"
+        )
     for kind, images in chosen.items():
         folder = out / kind
         written = 0
@@ -266,10 +274,13 @@ def pack(args: argparse.Namespace) -> int:
             data = image.data(quality)
             path.write_bytes(data)
             written += len(data)
-        info[kind].update(images=len(images), dropped_for_budget=len(groups[kind]) - len(images),
-                          resized=sum(image.resized for image in images),
-                          copied_as_is=sum(image.original is not None for image in images),
-                          bytes=written)  # fmt: skip
+        info[kind].update(
+            images=len(images),
+            dropped_for_budget=len(groups[kind]) - len(images),
+            resized=sum(image.resized for image in images),
+            copied_as_is=sum(image.original is not None for image in images),
+            bytes=written,
+        )
     info.update(quality=quality, kept_share=share, notes=notes, weights_bytes=weights_bytes)
     (out / PACK_INFO).write_text(json.dumps(info, indent=2) + "\n")
     total = _folder_bytes(out)
@@ -277,10 +288,12 @@ def pack(args: argparse.Namespace) -> int:
         print(f"pack: {note}")
     for kind in ("content", "style"):
         entry = info[kind]
-        print(f"pack: {kind}: {entry['images']} images ({entry['bytes'] / MB:.1f} MB) of {entry['source_images']}: "
-              f"{entry['selection_split']} in the selection split ({args.selection_fraction:g}), "
-              f"{entry['dropped_for_budget']} left out for the budget; {entry['resized']} resized to shorter side "
-              f"{args.side}, {entry['copied_as_is']} copied as they were")  # fmt: skip
+        print(
+            f"pack: {kind}: {entry['images']} images ({entry['bytes'] / MB:.1f} MB) of {entry['source_images']}: "
+            f"{entry['selection_split']} in the selection split ({args.selection_fraction:g}), "
+            f"{entry['dropped_for_budget']} left out for the budget; {entry['resized']} resized to shorter side "
+            f"{args.side}, {entry['copied_as_is']} copied as they were"
+        )
     print(
         f"pack: {out}: {total / MB:.1f} MB ({total / 2**20:.1f} MiB) of at most {args.max_mb:g} MB "
         f"(encoder and init decoder {weights_bytes / MB:.1f} MB; JPEG quality {quality})"
@@ -317,7 +330,7 @@ def _logged_times(run_dir: Path, skip: set[Path]) -> list[tuple[int, float]]:
             for event in EventFileLoader(str(path)).Load():
                 if any(value.tag == "train/loss" for value in event.summary.value):
                     times.append((int(event.step), float(event.wall_time)))
-        except Exception:  # noqa: BLE001, S112 (s/step is a hint: an unreadable file is skipped)
+        except Exception:
             continue
     return sorted(times)
 
@@ -371,22 +384,66 @@ def run(_: argparse.Namespace) -> int:
     workers = _env("WORKERS", str(max(0, min(12, (os.cpu_count() or 2) - 2))) if cuda else "0")
     threads = _env("THREADS", "0" if cuda else "1")
     log = out / "train.log"
-    env = dict(os.environ, ADAIN_HOME=str(pack_dir / "home"),
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))  # fmt: skip
+    env = dict(
+        os.environ,
+        ADAIN_HOME=str(pack_dir / "home"),
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
     if not cuda:
         env.setdefault("OMP_NUM_THREADS", threads if threads != "0" else "1")
     adain = [sys.executable, "-c", TRAIN_ENTRY, "train"]
     data = ["--content", str(pack_dir / "content"), "--style", str(pack_dir / "style"), "--run-dir", str(run_dir)]
-    how = ["--device", device, "--threads", threads, "--workers", workers, "--checkpoint-every", "1000000000",
-           "--checkpoint-minutes", _env("CHECKPOINT_MINUTES", "1"), "--sample-every", _env("SAMPLE_EVERY", "1000"),
-           "--log-every", _env("LOG_EVERY", "10"), "--no-progress"]  # fmt: skip
-    recipe = ["--preset", info["preset"], "--decoder", decoder, "--init", str(pack_dir / info["init"]),
-              "--selection-fraction", str(info["selection_fraction"]), "--batch-size", _env("BATCH", "16"),
-              "--crop-size", _env("CROP", "256"), "--resize-shorter", _env("RESIZE", "256"), "--lr", _env("LR", "1e-4"),
-              "--lr-decay", _env("LR_DECAY", "5e-5"), "--content-weight", _env("CONTENT_WEIGHT", "1"),
-              "--style-weight", _env("STYLE_WEIGHT", "10"), "--style-zoom", _env("STYLE_ZOOM", "0.7,2.0"),
-              "--style-color-jitter", _env("STYLE_JITTER", "0.3"), "--ema-decay", _env("EMA", "0.999"),
-              "--precision", precision, "--seed", _env("SEED", "0")]  # fmt: skip
+    how = [
+        "--device",
+        device,
+        "--threads",
+        threads,
+        "--workers",
+        workers,
+        "--checkpoint-every",
+        "1000000000",
+        "--checkpoint-minutes",
+        _env("CHECKPOINT_MINUTES", "1"),
+        "--sample-every",
+        _env("SAMPLE_EVERY", "1000"),
+        "--log-every",
+        _env("LOG_EVERY", "10"),
+        "--no-progress",
+    ]
+    recipe = [
+        "--preset",
+        info["preset"],
+        "--decoder",
+        decoder,
+        "--init",
+        str(pack_dir / info["init"]),
+        "--selection-fraction",
+        str(info["selection_fraction"]),
+        "--batch-size",
+        _env("BATCH", "16"),
+        "--crop-size",
+        _env("CROP", "256"),
+        "--resize-shorter",
+        _env("RESIZE", "256"),
+        "--lr",
+        _env("LR", "1e-4"),
+        "--lr-decay",
+        _env("LR_DECAY", "5e-5"),
+        "--content-weight",
+        _env("CONTENT_WEIGHT", "1"),
+        "--style-weight",
+        _env("STYLE_WEIGHT", "10"),
+        "--style-zoom",
+        _env("STYLE_ZOOM", "0.7,2.0"),
+        "--style-color-jitter",
+        _env("STYLE_JITTER", "0.3"),
+        "--ema-decay",
+        _env("EMA", "0.999"),
+        "--precision",
+        precision,
+        "--seed",
+        _env("SEED", "0"),
+    ]
     if decoder == "multilevel":
         recipe += ["--skip-lr", _env("SKIP_LR", "1e-3")]
     recipe += _env("EXTRA_ARGS", "").split()
@@ -395,11 +452,17 @@ def run(_: argparse.Namespace) -> int:
     start_step = int(state["step"]) if state else 0
     if state:
         saved = state["config"]
-        print(f"run: resuming {run_dir} at step {start_step} (its recipe wins: decoder {saved.get('decoder')}, "
-              f"precision {saved.get('precision')})", flush=True)  # fmt: skip
+        print(
+            f"run: resuming {run_dir} at step {start_step} (its recipe wins: decoder {saved.get('decoder')}, "
+            f"precision {saved.get('precision')})",
+            flush=True,
+        )
     del state
-    print(f"run: {device} {precision}, decoder {decoder}, batch {_env('BATCH', '16')}, crop {_env('CROP', '256')}, "
-          f"{workers} workers, training for at most {budget:g} s (log: {log})", flush=True)  # fmt: skip
+    print(
+        f"run: {device} {precision}, decoder {decoder}, batch {_env('BATCH', '16')}, crop {_env('CROP', '256')}, "
+        f"{workers} workers, training for at most {budget:g} s (log: {log})",
+        flush=True,
+    )
     deadline = started + budget
     step = start_step
     segments: list[dict] = []
@@ -433,11 +496,23 @@ def run(_: argparse.Namespace) -> int:
             measured = (times[-1][1] - times[0][1]) / (times[-1][0] - times[0][0])
         else:
             measured = None
-        segments.append({"from_step": step, "to_step": reached, "planned_to": target, "wall_s": round(wall, 1),
-                         "s_per_step_logged": measured, "rc": rc, "interrupted": interrupted})  # fmt: skip
-        print(f"run: segment {len(segments)}: steps {step} -> {reached} (planned {target}) in {wall:.0f} s"
-              + (f", {measured:.4f} s/step logged" if measured else "") + (", interrupted at the deadline" if interrupted else ""),
-              flush=True)  # fmt: skip
+        segments.append(
+            {
+                "from_step": step,
+                "to_step": reached,
+                "planned_to": target,
+                "wall_s": round(wall, 1),
+                "s_per_step_logged": measured,
+                "rc": rc,
+                "interrupted": interrupted,
+            }
+        )
+        print(
+            f"run: segment {len(segments)}: steps {step} -> {reached} (planned {target}) in {wall:.0f} s"
+            + (f", {measured:.4f} s/step logged" if measured else "")
+            + (", interrupted at the deadline" if interrupted else ""),
+            flush=True,
+        )
         if rc != 0 and not interrupted:
             print(_tail(log, 30), file=sys.stderr)
             raise SystemExit(f"run: adain train failed (exit {rc}); see {log}")
@@ -460,8 +535,12 @@ def run(_: argparse.Namespace) -> int:
 
     if not (run_dir / "checkpoint.pt").exists():
         raise SystemExit(f"run: no checkpoint in {run_dir}: nothing to export (see {log})")
-    rc, _ = _segment(adain + ["--run-dir", str(run_dir), "--export", str(out / "decoder.safetensors"), "--export-only"],
-                     env, log, 300)  # fmt: skip
+    rc, _ = _segment(
+        [*adain, "--run-dir", str(run_dir), "--export", str(out / "decoder.safetensors"), "--export-only"],
+        env,
+        log,
+        300,
+    )
     if rc != 0:
         print(_tail(log, 30), file=sys.stderr)
         raise SystemExit(f"run: export failed (exit {rc}); see {log}")
@@ -480,22 +559,33 @@ def run(_: argparse.Namespace) -> int:
     logged = [s["s_per_step_logged"] for s in segments if s["s_per_step_logged"]]
     steps_now = final_step - start_step
     last = history[-1] if history else {}
-    summary = {"steps": final_step, "steps_this_call": steps_now, "segments": segments,
-               "s_per_step_logged": logged[-1] if logged else None,
-               "s_per_step_wall": trained_s / steps_now if steps_now else None, "training_wall_s": round(trained_s, 1),
-               "final_losses": {k: last[k] for k in ("loss", "content", "style", "pixel") if k in last},
-               "device": device, "precision": config.get("precision"), "decoder": config.get("decoder"),
-               "batch_size": config.get("batch_size"), "crop_size": config.get("crop_size"), "run_dir": str(run_dir),
-               "gpu": torch.cuda.get_device_name(0) if cuda else None}  # fmt: skip
+    summary = {
+        "steps": final_step,
+        "steps_this_call": steps_now,
+        "segments": segments,
+        "s_per_step_logged": logged[-1] if logged else None,
+        "s_per_step_wall": trained_s / steps_now if steps_now else None,
+        "training_wall_s": round(trained_s, 1),
+        "final_losses": {k: last[k] for k in ("loss", "content", "style", "pixel") if k in last},
+        "device": device,
+        "precision": config.get("precision"),
+        "decoder": config.get("decoder"),
+        "batch_size": config.get("batch_size"),
+        "crop_size": config.get("crop_size"),
+        "run_dir": str(run_dir),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     losses = ", ".join(f"{k} {v:.4g}" for k, v in summary["final_losses"].items()) or "none logged"
     rate = f"{summary['s_per_step_logged']:.4f} s/step (logged)" if summary["s_per_step_logged"] else ""
     if summary["s_per_step_wall"]:
         rate += (", " if rate else "") + f"{summary['s_per_step_wall']:.4f} s/step (wall, with starts)"
-    print(f"SUMMARY: {final_step} steps ({steps_now} this call, {len(segments)} segment(s), {trained_s:.0f} s), "
-          f"{rate or 'no steps'}; {config.get('decoder')} {config.get('precision')} batch {config.get('batch_size')} "
-          f"crop {config.get('crop_size')}; final losses (last log window at step {last.get('step', '-')}): {losses}; "
-          f"decoder: {out / 'decoder.safetensors'}")  # fmt: skip
+    print(
+        f"SUMMARY: {final_step} steps ({steps_now} this call, {len(segments)} segment(s), {trained_s:.0f} s), "
+        f"{rate or 'no steps'}; {config.get('decoder')} {config.get('precision')} batch {config.get('batch_size')} "
+        f"crop {config.get('crop_size')}; final losses (last log window at step {last.get('step', '-')}): {losses}; "
+        f"decoder: {out / 'decoder.safetensors'}"
+    )
     return 0
 
 
@@ -524,9 +614,13 @@ def main() -> int:
     packer.add_argument(
         "--min-quality", type=int, default=70, help="lowest quality to fit the budget before subsampling (default 70)"
     )
-    packer.add_argument("--max-mb", type=float, default=54.0,
-                        help="the whole pack's size budget, MB (default 54: images ~36 MB + weights 17.5 MB, and the "
-                        "tracked tree ~10 MB, within the 64 MiB a device call carries)")
+    packer.add_argument(
+        "--max-mb",
+        type=float,
+        default=54.0,
+        help="the whole pack's size budget, MB (default 54: images ~36 MB + weights 17.5 MB, and the "
+        "tracked tree ~10 MB, within the 64 MiB a device call carries)",
+    )
     packer.set_defaults(func=pack)
     runner = commands.add_parser("run", help="train from the pack and export (the device command); set by env vars")
     runner.set_defaults(func=run)

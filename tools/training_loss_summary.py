@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python tools/training_loss_summary.py RUN_DIR/checkpoint.pt
 """
+
 import sys
 
 import torch
@@ -13,4 +14,6 @@ for record in history:
 for bucket, records in sorted(buckets.items()):
     content = sum(r["content"] for r in records) / len(records)
     style = sum(r["style"] for r in records) / len(records)
-    print(f"steps {bucket * 1000 + 1:>6}-{bucket * 1000 + 1000:>6}: content {content:6.1f}  style {style:6.1f}  ({len(records)} logged)")
+    print(
+        f"steps {bucket * 1000 + 1:>6}-{bucket * 1000 + 1000:>6}: content {content:6.1f}  style {style:6.1f}  ({len(records)} logged)"
+    )

@@ -1,8 +1,12 @@
 """adain: fast arbitrary style transfer with Adaptive Instance Normalization.
 
->>> from adain import StylizationPipeline                       # doctest: +SKIP
->>> pipeline = StylizationPipeline.from_preset()                 # doctest: +SKIP
->>> pipeline("photo.jpg", "bank:NAME").image.save("out.png")     # doctest: +SKIP
+>>> import torch
+>>> from adain import StylizationPipeline
+>>> pipeline = StylizationPipeline.from_preset()  # vgg16-hed: its encoder and the shipped decoder
+>>> photo = torch.rand(1, 3, 64, 96)  # or a path ("photo.jpg"), or a Pillow image
+>>> result = pipeline(photo, "bank:antimonocromatismo", alpha=0.8)  # or a style image
+>>> result.image.size  # a Pillow image: result.image.save("out.png")
+(96, 64)
 
 The public names are imported on first use (PEP 562), so ``import adain`` and ``adain --version``
 do not load torch.

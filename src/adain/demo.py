@@ -45,7 +45,9 @@ def demo_style(preset: str = DEFAULT_PRESET) -> tuple[str, StyleInput]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adain.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where to write (default demo-output)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where to write (default demo-output)"
+    )
     parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--decoder", type=Path, help="decoder weights to use instead of the preset's")
     parser.add_argument("--size", type=int, default=512, help="shorter side of the output (default 512)")

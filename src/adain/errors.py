@@ -9,17 +9,17 @@ from __future__ import annotations
 
 __all__ = [
     "AdainError",
-    "UsageError",
-    "ShapeError",
-    "WeightsError",
-    "MissingWeightsError",
+    "BankError",
     "InputImageError",
+    "MissingDependencyError",
+    "MissingWeightsError",
     "OutputError",
     "PresetError",
-    "BankError",
-    "VideoInputError",
-    "MissingDependencyError",
+    "ShapeError",
     "TrainingDiverged",
+    "UsageError",
+    "VideoInputError",
+    "WeightsError",
 ]
 
 

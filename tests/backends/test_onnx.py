@@ -69,7 +69,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory, torch_pipeline: Stylizati
     """The three parts, exported once at the exporter's own example size (64x48)."""
     folder = tmp_path_factory.mktemp("onnx")
     return {
-        part: export_onnx(part, folder / f"{part}.onnx", "vgg16-hed", torch_pipeline.encoder, torch_pipeline.decoder).path
+        part: export_onnx(
+            part, folder / f"{part}.onnx", "vgg16-hed", torch_pipeline.encoder, torch_pipeline.decoder
+        ).path
         for part in ("encoder", "decoder", "pipeline")
     }
 
@@ -77,8 +79,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory, torch_pipeline: Stylizati
 @pytest.fixture(scope="module")
 def onnx_pipeline(torch_pipeline: StylizationPipeline, exported: dict[str, Path]) -> StylizationPipeline:
     options = OnnxBackendOptions(encoder_file=exported["encoder"], decoder_file=exported["decoder"])
-    return StylizationPipeline(*onnx_modules(torch_pipeline.encoder, torch_pipeline.decoder, "vgg16-hed", options),
-                               preset="vgg16-hed")  # fmt: skip
+    return StylizationPipeline(
+        *onnx_modules(torch_pipeline.encoder, torch_pipeline.decoder, "vgg16-hed", options), preset="vgg16-hed"
+    )
 
 
 def noise(seed: int, *shape: int) -> torch.Tensor:
@@ -94,8 +97,9 @@ def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 32, 40), (2, 3, 37, 53), (1, 3, 9, 17)])
-def test_encoder_taps_match_pytorch_at_any_size(torch_pipeline: StylizationPipeline, exported: dict[str, Path],
-                                                shape: tuple[int, ...]) -> None:  # fmt: skip
+def test_encoder_taps_match_pytorch_at_any_size(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path], shape: tuple[int, ...]
+) -> None:
     encoder = OnnxEncoder.load(exported["encoder"])
     image = noise(1, *shape)
     with torch.no_grad():
@@ -120,12 +124,15 @@ def test_encoder_export_of_other_architectures(tmp_path: Path, preset: str) -> N
         expected = encoder(image)
     taps = OnnxEncoder.load(path, preset=preset)(image)
     for tap in TAPS:
-        assert max_difference(taps[tap], expected[tap]) <= FEATURE_TOLERANCE * max(1.0, float(expected[tap].abs().max()))
+        assert max_difference(taps[tap], expected[tap]) <= FEATURE_TOLERANCE * max(
+            1.0, float(expected[tap].abs().max())
+        )
 
 
 @pytest.mark.parametrize("shape", [(1, 512, 5, 7), (2, 512, 12, 4)])
-def test_decoder_matches_pytorch_at_any_size(torch_pipeline: StylizationPipeline, exported: dict[str, Path],
-                                             shape: tuple[int, ...]) -> None:  # fmt: skip
+def test_decoder_matches_pytorch_at_any_size(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path], shape: tuple[int, ...]
+) -> None:
     with torch.no_grad():
         features = torch_pipeline.encoder(noise(4, shape[0], 3, shape[2] * 8, shape[3] * 8))["relu4_1"]
         expected = torch_pipeline.decoder(features)
@@ -134,8 +141,9 @@ def test_decoder_matches_pytorch_at_any_size(torch_pipeline: StylizationPipeline
 
 
 @pytest.mark.parametrize("height,width,alpha", [(40, 56, 1.0), (37, 45, 0.6), (19, 26, 0.0)])
-def test_pipeline_graph_matches_the_torch_pipeline(torch_pipeline: StylizationPipeline, exported: dict[str, Path],
-                                                   height: int, width: int, alpha: float) -> None:  # fmt: skip
+def test_pipeline_graph_matches_the_torch_pipeline(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path], height: int, width: int, alpha: float
+) -> None:
     """The exported graph + the wrapper's padding and crop == StylizationPipeline, odd sizes included."""
     content, style = noise(5, 1, 3, height, width), noise(6, 1, 3, 32, 32)
     statistics = torch_pipeline.style_statistics(style)
@@ -147,8 +155,9 @@ def test_pipeline_graph_matches_the_torch_pipeline(torch_pipeline: StylizationPi
     assert max_difference(output, expected) <= IMAGE_TOLERANCE
 
 
-def test_backend_pipeline_matches_torch_with_every_step(torch_pipeline: StylizationPipeline,
-                                                        onnx_pipeline: StylizationPipeline) -> None:  # fmt: skip
+def test_backend_pipeline_matches_torch_with_every_step(
+    torch_pipeline: StylizationPipeline, onnx_pipeline: StylizationPipeline
+) -> None:
     """Same steps, same result: two mixed styles, alpha, colour preservation, guided filter, odd size."""
     assert onnx_pipeline.backend == "onnxruntime" and torch_pipeline.backend == "torch"
     content, styles = noise(7, 1, 3, 45, 37), [noise(8, 1, 3, 40, 48), noise(9, 1, 3, 33, 31)]
@@ -159,8 +168,9 @@ def test_backend_pipeline_matches_torch_with_every_step(torch_pipeline: Stylizat
     assert max_difference(output, expected) <= IMAGE_TOLERANCE
 
 
-def test_backend_style_statistics_match_torch(torch_pipeline: StylizationPipeline,
-                                              onnx_pipeline: StylizationPipeline) -> None:  # fmt: skip
+def test_backend_style_statistics_match_torch(
+    torch_pipeline: StylizationPipeline, onnx_pipeline: StylizationPipeline
+) -> None:
     style = noise(10, 1, 3, 41, 29)
     expected, got = torch_pipeline.style_statistics(style), onnx_pipeline.style_statistics(style)
     for tap in TAPS:
@@ -182,7 +192,9 @@ def test_backend_stays_on_the_cpu(onnx_pipeline: StylizationPipeline) -> None:
         check_backend_available("cuda")
 
 
-def test_verify_export_reports_a_tiny_difference(torch_pipeline: StylizationPipeline, exported: dict[str, Path]) -> None:
+def test_verify_export_reports_a_tiny_difference(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path]
+) -> None:
     for part, path in exported.items():
         assert verify_export(path, torch_pipeline.encoder, torch_pipeline.decoder) <= IMAGE_TOLERANCE, part
 
@@ -190,8 +202,9 @@ def test_verify_export_reports_a_tiny_difference(torch_pipeline: StylizationPipe
 # -- metadata: a file for other weights, another part or preset is refused -----------------------------
 
 
-def test_metadata_records_preset_part_opset_and_weights(torch_pipeline: StylizationPipeline,
-                                                        exported: dict[str, Path]) -> None:  # fmt: skip
+def test_metadata_records_preset_part_opset_and_weights(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path]
+) -> None:
     import onnx
 
     model = onnx.load(str(exported["pipeline"]), load_external_data=False)
@@ -206,12 +219,17 @@ def test_metadata_records_preset_part_opset_and_weights(torch_pipeline: Stylizat
     assert dims == ["batch", 3, "height", "width"]
 
 
-def test_a_file_for_other_weights_part_or_preset_is_refused(torch_pipeline: StylizationPipeline,
-                                                            exported: dict[str, Path], decoder_file: Path) -> None:  # fmt: skip
+def test_a_file_for_other_weights_part_or_preset_is_refused(
+    torch_pipeline: StylizationPipeline, exported: dict[str, Path], decoder_file: Path
+) -> None:
     other_decoder = load_decoder("vgg16-hed", path=decoder_file)  # not brightened: other weights
     with pytest.raises(WeightsError, match="other decoder weights"):
-        onnx_modules(torch_pipeline.encoder, other_decoder, "vgg16-hed",
-                     OnnxBackendOptions(encoder_file=exported["encoder"], decoder_file=exported["decoder"]))  # fmt: skip
+        onnx_modules(
+            torch_pipeline.encoder,
+            other_decoder,
+            "vgg16-hed",
+            OnnxBackendOptions(encoder_file=exported["encoder"], decoder_file=exported["decoder"]),
+        )
     with pytest.raises(WeightsError, match="'encoder' part, not the decoder"):
         OnnxDecoder.load(exported["encoder"])
     with pytest.raises(WeightsError, match="preset 'vgg16-hed', not 'vgg19'"):
@@ -238,8 +256,9 @@ def test_weights_sha256_names_the_weights_not_the_file(decoder_file: Path) -> No
 # -- the cache -----------------------------------------------------------------------------------
 
 
-def test_cache_exports_on_first_use_and_reexports_a_damaged_file(torch_pipeline: StylizationPipeline,
-                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_cache_exports_on_first_use_and_reexports_a_damaged_file(
+    torch_pipeline: StylizationPipeline, tmp_path: Path
+) -> None:
     options = OnnxBackendOptions(cache_dir=tmp_path)
     encoder, decoder = onnx_modules(torch_pipeline.encoder, torch_pipeline.decoder, "vgg16-hed", options)
     encoder_path = onnx_cache_path("vgg16-hed", "encoder", weights_sha256(torch_pipeline.encoder), cache_dir=tmp_path)
@@ -258,8 +277,9 @@ def test_cache_exports_on_first_use_and_reexports_a_damaged_file(torch_pipeline:
 # -- errors ---------------------------------------------------------------------------------------
 
 
-def test_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, torch_pipeline: StylizationPipeline,
-                                             tmp_path: Path) -> None:  # fmt: skip
+def test_missing_extra_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, torch_pipeline: StylizationPipeline, tmp_path: Path
+) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(MissingDependencyError, match=r"'onnxruntime'.*pip install 'adain\[onnx\]'") as error:
         onnx_modules(torch_pipeline.encoder, torch_pipeline.decoder, "vgg16-hed")
@@ -293,8 +313,9 @@ def test_unwritable_output_leaves_nothing(torch_pipeline: StylizationPipeline, t
 
 
 @pytest.fixture(scope="module")
-def multilevel_file(multilevel_decoder_file: Path, pipeline: StylizationPipeline,
-                    tmp_path_factory: pytest.TempPathFactory) -> Path:  # fmt: skip
+def multilevel_file(
+    multilevel_decoder_file: Path, pipeline: StylizationPipeline, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The shared multi-level decoder (open gates), brightened, saved in fp32 (for ``from_preset``)."""
     decoder = brightened(load_decoder("vgg16-hed", path=multilevel_decoder_file), pipeline.encoder)
     path = tmp_path_factory.mktemp("multilevel") / "bright-multilevel.safetensors"
@@ -310,21 +331,28 @@ def torch_multilevel(multilevel_file: Path, pipeline: StylizationPipeline) -> St
 
 
 @pytest.fixture(scope="module")
-def multilevel_exported(tmp_path_factory: pytest.TempPathFactory, torch_multilevel: StylizationPipeline) -> dict[str, Path]:
+def multilevel_exported(
+    tmp_path_factory: pytest.TempPathFactory, torch_multilevel: StylizationPipeline
+) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("onnx-multilevel")
     return {
-        part: export_onnx(part, folder / f"{part}.onnx", "vgg16-hed", torch_multilevel.encoder, torch_multilevel.decoder).path
+        part: export_onnx(
+            part, folder / f"{part}.onnx", "vgg16-hed", torch_multilevel.encoder, torch_multilevel.decoder
+        ).path
         for part in ("decoder", "pipeline")
     }
 
 
 @pytest.fixture(scope="module")
-def onnx_multilevel(multilevel_file: Path, exported: dict[str, Path],
-                    tmp_path_factory: pytest.TempPathFactory) -> StylizationPipeline:  # fmt: skip
+def onnx_multilevel(
+    multilevel_file: Path, exported: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> StylizationPipeline:
     """The product's entry point on onnxruntime: the encoder from the shared export, the
     multi-level decoder exported into a fresh cache."""
     options = OnnxBackendOptions(encoder_file=exported["encoder"], cache_dir=tmp_path_factory.mktemp("onnx-cache"))
-    return StylizationPipeline.from_preset("vgg16-hed", decoder_path=multilevel_file, backend="onnxruntime", onnx=options)
+    return StylizationPipeline.from_preset(
+        "vgg16-hed", decoder_path=multilevel_file, backend="onnxruntime", onnx=options
+    )
 
 
 def skip_features(encoder: VGGEncoder, seed: int, height: int, width: int) -> list[torch.Tensor]:
@@ -334,16 +362,21 @@ def skip_features(encoder: VGGEncoder, seed: int, height: int, width: int) -> li
     return [taps[tap] for tap in ("relu4_1", "relu3_1", "relu2_1", "relu1_1")]
 
 
-def test_multilevel_decoder_graph_takes_every_tap(torch_multilevel: StylizationPipeline,
-                                                  multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+def test_multilevel_decoder_graph_takes_every_tap(
+    torch_multilevel: StylizationPipeline, multilevel_exported: dict[str, Path]
+) -> None:
     """One input per tap, named after it, each with its own dynamic size; and the metadata says so."""
     import onnx
 
     model = onnx.load(str(multilevel_exported["decoder"]), load_external_data=False)
     inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
-    assert inputs == {"relu4_1": ["batch", 512, "feature_height", "feature_width"],
-                      **{tap: ["batch", TAP_CHANNELS[tap], f"{tap}_height", f"{tap}_width"]
-                         for tap in ("relu3_1", "relu2_1", "relu1_1")}}  # fmt: skip
+    assert inputs == {
+        "relu4_1": ["batch", 512, "feature_height", "feature_width"],
+        **{
+            tap: ["batch", TAP_CHANNELS[tap], f"{tap}_height", f"{tap}_width"]
+            for tap in ("relu3_1", "relu2_1", "relu1_1")
+        },
+    }
     assert list(inputs) == ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]
     metadata = {entry.key: entry.value for entry in model.metadata_props}
     assert metadata["adain.decoder_architecture"] == "multilevel"
@@ -352,8 +385,9 @@ def test_multilevel_decoder_graph_takes_every_tap(torch_multilevel: StylizationP
 
 
 @pytest.mark.parametrize("batch,height,width", [(1, 40, 56), (2, 24, 32)])
-def test_multilevel_decoder_matches_pytorch(torch_multilevel: StylizationPipeline, multilevel_exported: dict[str, Path],
-                                            batch: int, height: int, width: int) -> None:  # fmt: skip
+def test_multilevel_decoder_matches_pytorch(
+    torch_multilevel: StylizationPipeline, multilevel_exported: dict[str, Path], batch: int, height: int, width: int
+) -> None:
     """Positional tensors in ``input_taps`` order, as the torch module takes them, at sizes other than the export's."""
     features = [f.expand(batch, -1, -1, -1) for f in skip_features(torch_multilevel.encoder, 12, height, width)]
     with torch.no_grad():
@@ -378,22 +412,26 @@ def test_multilevel_decoder_with_a_subset_of_taps(tmp_path: Path) -> None:
     path = export_onnx("decoder", tmp_path / "decoder.onnx", "vgg16-hed", decoder=decoder).path
     onnx_decoder = OnnxDecoder.load(path, decoder_taps=("relu4_1", "relu3_1", "relu2_1"))
     assert onnx_decoder.input_taps == ("relu4_1", "relu3_1", "relu2_1")
-    features = [noise(k, 1, TAP_CHANNELS[tap], 32 // TAP_SCALES[tap], 24 // TAP_SCALES[tap]) * 4
-                for k, tap in enumerate(onnx_decoder.input_taps)]  # fmt: skip
+    features = [
+        noise(k, 1, TAP_CHANNELS[tap], 32 // TAP_SCALES[tap], 24 // TAP_SCALES[tap]) * 4
+        for k, tap in enumerate(onnx_decoder.input_taps)
+    ]
     with torch.no_grad():
         expected = decoder(*features)
     assert max_difference(onnx_decoder(*features), expected) <= IMAGE_TOLERANCE * max(1.0, float(expected.abs().max()))
     assert verify_export(path, decoder=decoder) <= IMAGE_TOLERANCE
 
 
-def test_multilevel_pipeline_graph_adains_every_tap(torch_multilevel: StylizationPipeline,
-                                                    multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+def test_multilevel_pipeline_graph_adains_every_tap(
+    torch_multilevel: StylizationPipeline, multilevel_exported: dict[str, Path]
+) -> None:
     """The whole-pipeline graph: the style's statistics at every tap, odd size padded and cropped."""
     content, style = noise(13, 1, 3, 37, 45), noise(14, 1, 3, 32, 32)
     statistics = torch_multilevel.style_statistics(style)
     expected = torch_multilevel(content, statistics, alpha=0.7, output_type="pt").rgb
-    model = OnnxPipelineModel.load(multilevel_exported["pipeline"], preset="vgg16-hed",
-                                   decoder_taps=torch_multilevel.decoder_taps)  # fmt: skip
+    model = OnnxPipelineModel.load(
+        multilevel_exported["pipeline"], preset="vgg16-hed", decoder_taps=torch_multilevel.decoder_taps
+    )
     assert model.input_taps == torch_multilevel.decoder_taps
     assert model.input_names[:4] == ["content", "style_mean", "style_std", "alpha"]  # the plain graph's, first
     skips = {tap: statistics.at(tap) for tap in model.input_taps[1:]}
@@ -405,43 +443,58 @@ def test_multilevel_pipeline_graph_adains_every_tap(torch_multilevel: Stylizatio
         model(content, *statistics.at("relu4_1"), 0.7, skip_statistics={"relu3_1": skips["relu3_1"]})
 
 
-def test_verify_export_checks_a_multilevel_export(torch_multilevel: StylizationPipeline, torch_pipeline: StylizationPipeline,
-                                                  multilevel_exported: dict[str, Path], exported: dict[str, Path]) -> None:  # fmt: skip
+def test_verify_export_checks_a_multilevel_export(
+    torch_multilevel: StylizationPipeline,
+    torch_pipeline: StylizationPipeline,
+    multilevel_exported: dict[str, Path],
+    exported: dict[str, Path],
+) -> None:
     for part, path in multilevel_exported.items():
         assert verify_export(path, torch_multilevel.encoder, torch_multilevel.decoder) <= IMAGE_TOLERANCE, part
     with pytest.raises(WeightsError, match="its inputs are relu4_1, relu3_1, relu2_1, relu1_1, but a decoder graph"):
         verify_export(multilevel_exported["decoder"], decoder=torch_pipeline.decoder)
-    with pytest.raises(WeightsError, match="its inputs are relu4_1, but a decoder graph of this decoder takes relu4_1, relu3_1"):
+    with pytest.raises(
+        WeightsError, match="its inputs are relu4_1, but a decoder graph of this decoder takes relu4_1, relu3_1"
+    ):
         verify_export(exported["decoder"], decoder=torch_multilevel.decoder)
 
 
-def test_a_plain_decoder_file_is_refused_for_a_multilevel_decoder(exported: dict[str, Path],
-                                                                  multilevel_exported: dict[str, Path]) -> None:  # fmt: skip
+def test_a_plain_decoder_file_is_refused_for_a_multilevel_decoder(
+    exported: dict[str, Path], multilevel_exported: dict[str, Path]
+) -> None:
     taps = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
-    with pytest.raises(WeightsError, match="takes decoder features at relu4_1, but this decoder takes them at relu4_1, relu3_1"):
+    with pytest.raises(
+        WeightsError, match="takes decoder features at relu4_1, but this decoder takes them at relu4_1, relu3_1"
+    ):
         OnnxDecoder.load(exported["decoder"], decoder_taps=taps)
     with pytest.raises(WeightsError, match="takes decoder features at relu4_1, relu3_1, relu2_1, relu1_1, but"):
         OnnxDecoder.load(multilevel_exported["decoder"], decoder_taps=("relu4_1",))
     assert OnnxDecoder.load(exported["decoder"], decoder_taps=("relu4_1",)).input_taps == ("relu4_1",)
 
 
-def test_multilevel_cache_file_is_named_apart(onnx_multilevel: StylizationPipeline,
-                                              torch_multilevel: StylizationPipeline) -> None:  # fmt: skip
+def test_multilevel_cache_file_is_named_apart(
+    onnx_multilevel: StylizationPipeline, torch_multilevel: StylizationPipeline
+) -> None:
     decoder = onnx_multilevel.decoder
     assert isinstance(decoder, OnnxDecoder) and onnx_multilevel.decoder_taps == torch_multilevel.decoder_taps
     key = weights_sha256(torch_multilevel.decoder)
-    assert decoder.path == onnx_cache_path("vgg16-hed", "decoder", key, cache_dir=decoder.path.parents[1],
-                                           decoder_kind="multilevel")  # fmt: skip
+    assert decoder.path == onnx_cache_path(
+        "vgg16-hed", "decoder", key, cache_dir=decoder.path.parents[1], decoder_kind="multilevel"
+    )
     assert decoder.path.name.startswith("decoder-multilevel-")
     plain = onnx_cache_path("vgg16-hed", "decoder", key, cache_dir=decoder.path.parents[1])
     assert plain.name == f"decoder-{key[:16]}-opset17.onnx" and plain != decoder.path
 
 
-@pytest.mark.parametrize("options", [StylizeOptions(alpha=0.8), StylizeOptions(alpha=0.6, tile_size=176)],
-                         ids=["whole", "tiled"])  # fmt: skip
-def test_multilevel_backend_matches_the_torch_pipeline(torch_multilevel: StylizationPipeline,
-                                                       onnx_multilevel: StylizationPipeline, options: StylizeOptions,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "options", [StylizeOptions(alpha=0.8), StylizeOptions(alpha=0.6, tile_size=176)], ids=["whole", "tiled"]
+)
+def test_multilevel_backend_matches_the_torch_pipeline(
+    torch_multilevel: StylizationPipeline,
+    onnx_multilevel: StylizationPipeline,
+    options: StylizeOptions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """``from_preset(..., backend="onnxruntime")`` with a multi-level decoder == the torch pipeline;
     tiled, the windows are re-encoded through the onnxruntime encoder (``last_tap=``) for the skips."""
     calls: list[str] = []

@@ -24,21 +24,32 @@ class TestFlops:
 
     def test_vgg16_hed_by_hand(self) -> None:
         architecture = get_preset("vgg16-hed").architecture
-        by_hand = (conv3x3_flops(3, 64, 64, 64) + conv3x3_flops(64, 64, 64, 64) + conv3x3_flops(64, 128, 32, 32)
-                   + conv3x3_flops(128, 128, 32, 32) + conv3x3_flops(128, 256, 16, 16) + 2 * conv3x3_flops(256, 256, 16, 16)
-                   + conv3x3_flops(256, 512, 8, 8))  # fmt: skip
+        by_hand = (
+            conv3x3_flops(3, 64, 64, 64)
+            + conv3x3_flops(64, 64, 64, 64)
+            + conv3x3_flops(64, 128, 32, 32)
+            + conv3x3_flops(128, 128, 32, 32)
+            + conv3x3_flops(128, 256, 16, 16)
+            + 2 * conv3x3_flops(256, 256, 16, 16)
+            + conv3x3_flops(256, 512, 8, 8)
+        )
         assert encoder_flops(architecture, 64, 64) == by_hand
         # the decoder mirrors the encoder, so it costs about the same
         assert decoder_flops(architecture, 64, 64) == pytest.approx(by_hand, rel=0.01)
         style_pass = encoder_flops(architecture, 32, 32)
-        assert stylization_flops(architecture, 64, 64, new_style=True, style_size=(32, 32)) == by_hand + decoder_flops(architecture, 64, 64) + style_pass
+        assert (
+            stylization_flops(architecture, 64, 64, new_style=True, style_size=(32, 32))
+            == by_hand + decoder_flops(architecture, 64, 64) + style_pass
+        )
 
     def test_multilevel_skips_add_their_1x1_convs(self) -> None:
         architecture = get_preset("vgg16-hed").architecture
         skips = 2 * (256 * 256 * 16 * 16 + 128 * 128 * 32 * 32 + 64 * 64 * 64 * 64)
         taps = ("relu3_1", "relu2_1", "relu1_1")
         assert decoder_flops(architecture, 64, 64, taps) == decoder_flops(architecture, 64, 64) + skips
-        assert stylization_flops(architecture, 64, 64, skip_taps=taps) == stylization_flops(architecture, 64, 64) + skips
+        assert (
+            stylization_flops(architecture, 64, 64, skip_taps=taps) == stylization_flops(architecture, 64, 64) + skips
+        )
         # 6% more decoder work, 3% more of a stylization
         assert 0.02 < skips / stylization_flops(architecture, 64, 64) < 0.04
 
@@ -71,39 +82,92 @@ def test_baseline_computes_our_function(decoder_file: Path) -> None:
 
 def test_plan_and_sizes() -> None:
     assert parse_size("512") == (512, 512) and parse_size("3840x2160") == (2160, 3840)
-    configs = plan_configs(BenchPlan(sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16"), peer=False,
-                                     compile=False))  # fmt: skip
+    configs = plan_configs(
+        BenchPlan(
+            sizes=("256", "3840x2160"), backends=("torch",), precisions=("fp32", "bf16"), peer=False, compile=False
+        )
+    )
     small = [c for c in configs if c.height == 256]
     big = [c for c in configs if c.height == 2160]
     assert {(c.method, c.style, c.precision) for c in small} == {
-        ("baseline", "new", "fp32"), ("baseline", "cached", "fp32"),
-        ("adain", "new", "fp32"), ("adain", "new", "bf16"), ("adain", "cached", "fp32"), ("adain", "cached", "bf16"),
-    }  # fmt: skip
+        ("baseline", "new", "fp32"),
+        ("baseline", "cached", "fp32"),
+        ("adain", "new", "fp32"),
+        ("adain", "new", "bf16"),
+        ("adain", "cached", "fp32"),
+        ("adain", "cached", "bf16"),
+    }
     assert {c.style for c in big} == {"cached"}  # new-style runs are skipped at 8 megapixels (time budget)
     # coarse to fine is timed where it changes anything (shorter side >= 1024), bf16 cached
     assert [(c.precision, c.style) for c in big if c.options.get("multiscale")] == [("bf16", "cached")]
     assert not any(c.options.get("multiscale") for c in small)
     assert all(c.repeats == 1 and c.warmup == 0 for c in big) and all(c.repeats == 3 and c.warmup == 1 for c in small)
     # ours runs within the CLI's default memory budget (tiles at 4K); the baseline as the paper does
-    assert all(c.options in ({"max_memory_mb": 2048}, {"max_memory_mb": 2048, "multiscale": True}) for c in configs if c.method == "adain")
+    assert all(
+        c.options in ({"max_memory_mb": 2048}, {"max_memory_mb": 2048, "multiscale": True})
+        for c in configs
+        if c.method == "adain"
+    )
     assert all(c.options == {} for c in configs if c.method == "baseline")
-    with_onnx = plan_configs(BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16"), peer=False))
+    with_onnx = plan_configs(
+        BenchPlan(sizes=("256",), backends=("torch", "onnxruntime"), precisions=("fp32", "bf16"), peer=False)
+    )
     assert {(c.backend, c.precision, c.style, c.compile) for c in with_onnx if c.method == "adain"} == {
-        (backend, precision, style, False) for backend, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"))
-        for style in ("new", "cached")} | {("torch", "bf16", "cached", True)}  # onnxruntime runs fp32; compiled: cached bf16
+        (backend, precision, style, False)
+        for backend, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"))
+        for style in ("new", "cached")
+    } | {("torch", "bf16", "cached", True)}  # onnxruntime runs fp32; compiled: cached bf16
 
 
 def test_report_table_and_plot(tmp_path: Path) -> None:
     rows = [
-        dict(method="baseline", height=512, width=512, backend="torch", precision="fp32", style="cached",
-             latency_s=1.0, peak_rss_mb=900.0, vs_baseline=1.0, floor_s=0.25, vs_floor=4.0),
-        dict(method="adain", height=512, width=512, backend="torch", precision="bf16", style="cached",
-             latency_s=0.3, peak_rss_mb=700.0, vs_baseline=0.3, floor_s=0.25, vs_floor=1.2),
-        dict(method="adain", height=1024, width=1024, backend="onnxruntime", precision="fp32", style="cached",
-             error="onnxruntime is not installed"),
-        dict(method="adain", height=1024, width=1024, backend="torch", precision="bf16", style="cached",
-             options={"max_memory_mb": 2048, "multiscale": True}, latency_s=4.0, peak_rss_mb=900.0),
-    ]  # fmt: skip
+        dict(
+            method="baseline",
+            height=512,
+            width=512,
+            backend="torch",
+            precision="fp32",
+            style="cached",
+            latency_s=1.0,
+            peak_rss_mb=900.0,
+            vs_baseline=1.0,
+            floor_s=0.25,
+            vs_floor=4.0,
+        ),
+        dict(
+            method="adain",
+            height=512,
+            width=512,
+            backend="torch",
+            precision="bf16",
+            style="cached",
+            latency_s=0.3,
+            peak_rss_mb=700.0,
+            vs_baseline=0.3,
+            floor_s=0.25,
+            vs_floor=1.2,
+        ),
+        dict(
+            method="adain",
+            height=1024,
+            width=1024,
+            backend="onnxruntime",
+            precision="fp32",
+            style="cached",
+            error="onnxruntime is not installed",
+        ),
+        dict(
+            method="adain",
+            height=1024,
+            width=1024,
+            backend="torch",
+            precision="bf16",
+            style="cached",
+            options={"max_memory_mb": 2048, "multiscale": True},
+            latency_s=4.0,
+            peak_rss_mb=900.0,
+        ),
+    ]
     report = {"date": "2026-11-25", "results": rows}
     table = markdown_table(report)
     assert "| 512x512 | adain | torch | bf16 | cached | 0.300 |  | 700 | 0.30 | 1.20 |" in table
@@ -114,8 +178,29 @@ def test_report_table_and_plot(tmp_path: Path) -> None:
 
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch", "--precisions", "fp32", "--no-peer", "--no-compile",
-                 "-o", str(out), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--sizes",
+                "16",
+                "--repeats",
+                "1",
+                "--threads",
+                "1",
+                "--backends",
+                "torch",
+                "--precisions",
+                "fp32",
+                "--no-peer",
+                "--no-compile",
+                "-o",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     report = json.loads(printed.splitlines()[0])
     assert report["conv_rate"]["bf16_gflops"] > 0

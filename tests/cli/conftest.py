@@ -25,8 +25,6 @@ class CliResult:
         return self.err.splitlines()
 
 
-
-
 @pytest.fixture
 def adain(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """``adain(*args)`` runs the CLI in-process (no interpreter start-up per call)."""

@@ -30,7 +30,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_add_list_show_remove(adain: Callable, make_image: Callable, tmp_path: Path) -> None:
     image = make_image(tmp_path / "wave.png", 40, 32, seed=1)
-    result = adain("bank", "add", "wave", image, "--source", "Hokusai (test)", "--licence", "public domain", "--style-size", "0")
+    result = adain(
+        "bank", "add", "wave", image, "--source", "Hokusai (test)", "--licence", "public domain", "--style-size", "0"
+    )
     assert result.code == 0, result.err
     listed = adain("bank", "list", "--user-only")
     assert listed.code == 0
@@ -76,7 +78,9 @@ def test_export_import(adain: Callable, make_image: Callable, tmp_path: Path, ho
     assert [line.split("\t")[0] for line in adain("bank", "list", "--user-only").out.splitlines()] == ["one", "two"]
 
 
-def test_stylize_with_bank_style_equals_image(adain: Callable, make_image: Callable, decoder_file: Path, tmp_path: Path) -> None:
+def test_stylize_with_bank_style_equals_image(
+    adain: Callable, make_image: Callable, decoder_file: Path, tmp_path: Path
+) -> None:
     style = make_image(tmp_path / "style.png", 40, 32, seed=7)
     content = make_image(tmp_path / "content.png", 48, 40, seed=8)
     assert adain("bank", "add", "seven", style, "--style-size", "32").code == 0
@@ -90,12 +94,14 @@ def test_stylize_with_bank_style_equals_image(adain: Callable, make_image: Calla
     unknown = adain("stylize", content, "--style", "bank:nope", "-o", tmp_path / "x.png", *common)
     assert unknown.code == 1 and len(unknown.err_lines) == 1 and "nope" in unknown.err
     assert not (tmp_path / "x.png").exists()
-    match = adain("stylize", content, "--style", "bank:seven", "--preserve-color", "match", "-o", tmp_path / "y.png", *common)
+    match = adain(
+        "stylize", content, "--style", "bank:seven", "--preserve-color", "match", "-o", tmp_path / "y.png", *common
+    )
     assert match.code == 2 and len(match.err_lines) == 1
 
 
 def test_shipped_bank() -> None:
-    tensors, index = StyleBank.paths(shipped_bank_path("vgg16-hed"))
+    _tensors, index = StyleBank.paths(shipped_bank_path("vgg16-hed"))
     if not index.exists():
         pytest.skip("no shipped bank in this checkout")
     bank = StyleBank.load(index)

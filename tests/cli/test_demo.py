@@ -12,7 +12,9 @@ pytest.importorskip("skimage", reason="the demo's example images come from sciki
 from adain import demo
 
 
-def test_demo_without_a_trained_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_without_a_trained_decoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from adain.weights import loading
 
     monkeypatch.setattr(loading, "shipped_path", lambda name: tmp_path / "not-shipped" / name)
@@ -28,8 +30,10 @@ def test_demo_with_a_decoder(tmp_path: Path, decoder_file: Path, capsys: pytest.
     assert demo.main(["--decoder", str(decoder_file), "--output-dir", str(tmp_path / "out"), "--size", "32"]) == 0
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [
-        "astronaut-antimonocromatismo-preserve-color.png", "astronaut-antimonocromatismo.png", "astronaut.png",
-    ]  # fmt: skip
+        "astronaut-antimonocromatismo-preserve-color.png",
+        "astronaut-antimonocromatismo.png",
+        "astronaut.png",
+    ]
     assert Image.open(tmp_path / "out" / "astronaut-antimonocromatismo.png").size == (32, 32)
     assert capsys.readouterr().out.count("wrote ") == 3
 

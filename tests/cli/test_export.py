@@ -109,19 +109,37 @@ def graph_inputs(path: Path) -> list[str]:
     return [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]
 
 
-@pytest.mark.parametrize("part,inputs", [
-    ("decoder", ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]),
-    ("pipeline", ["content", "style_mean", "style_std", "alpha", "style_mean_relu3_1", "style_std_relu3_1",
-                  "style_mean_relu2_1", "style_std_relu2_1", "style_mean_relu1_1", "style_std_relu1_1"]),
-])  # fmt: skip
-def test_export_a_multilevel_decoder_takes_every_tap(adain: Callable, work: Path, multilevel_decoder_file: Path,
-                                                     part: str, inputs: list[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "part,inputs",
+    [
+        ("decoder", ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]),
+        (
+            "pipeline",
+            [
+                "content",
+                "style_mean",
+                "style_std",
+                "alpha",
+                "style_mean_relu3_1",
+                "style_std_relu3_1",
+                "style_mean_relu2_1",
+                "style_std_relu2_1",
+                "style_mean_relu1_1",
+                "style_std_relu1_1",
+            ],
+        ),
+    ],
+)
+def test_export_a_multilevel_decoder_takes_every_tap(
+    adain: Callable, work: Path, multilevel_decoder_file: Path, part: str, inputs: list[str]
+) -> None:
     """The decoder graph gets one input per tap, the pipeline graph the style's statistics at
     each; both are verified against PyTorch (with features or statistics at every tap)."""
     result = adain("export", "onnx", "--part", part, "--decoder", multilevel_decoder_file, "-o", "ml.onnx")
     assert result.code == 0, result.err
-    assert result.out.startswith(f"wrote ml.onnx ({part} with a multi-level decoder (relu4_1, relu3_1, relu2_1, relu1_1) "
-                                 "of vgg16-hed, opset 17")  # fmt: skip
+    assert result.out.startswith(
+        f"wrote ml.onnx ({part} with a multi-level decoder (relu4_1, relu3_1, relu2_1, relu1_1) of vgg16-hed, opset 17"
+    )
     assert "onnxruntime matches PyTorch within" in result.out
     assert graph_inputs(work / "run/ml.onnx") == inputs
     meta = metadata(work / "run/ml.onnx")
@@ -148,19 +166,32 @@ def test_export_encoder_needs_no_decoder(adain: Callable, work: Path) -> None:
 @pytest.mark.parametrize(
     "args,code,message",
     [
-        (("--part", "everything", "-o", "x.onnx"), 2, "unknown ONNX part 'everything'; expected one of encoder, decoder, pipeline"),
+        (
+            ("--part", "everything", "-o", "x.onnx"),
+            2,
+            "unknown ONNX part 'everything'; expected one of encoder, decoder, pipeline",
+        ),
         (("--part", "decoder", "-o", "x.pt"), 2, "the output must be a .onnx file. Got 'x.pt'"),
         (("--part", "decoder"), 2, "give the file to write with -o FILE.onnx"),
         (("--part", "decoder", "-o", "x.onnx", "--opset", "9"), 2, "--opset must be in [13, "),
         (("--part", "decoder", "-o", "x.onnx", "--opset", "new"), 2, "--opset must be an integer"),
         (("--part", "decoder", "-o", "x.onnx", "--preset", "vgg11"), 2, "unknown preset 'vgg11'"),
-        (("--part", "encoder", "-o", "x.onnx", "--decoder", "d.safetensors"), 2, "--decoder has no effect with --part encoder"),
-        (("--part", "decoder", "-o", "x.onnx", "--decoder", "missing.safetensors"), 1, "decoder file not found: 'missing.safetensors'"),
+        (
+            ("--part", "encoder", "-o", "x.onnx", "--decoder", "d.safetensors"),
+            2,
+            "--decoder has no effect with --part encoder",
+        ),
+        (
+            ("--part", "decoder", "-o", "x.onnx", "--decoder", "missing.safetensors"),
+            1,
+            "decoder file not found: 'missing.safetensors'",
+        ),
         (("--part", "decoder", "-o", "blocker/x.onnx"), 1, "cannot create the folder of 'blocker/x.onnx'"),
     ],
 )
-def test_export_errors_are_one_line_with_no_output(adain: Callable, work: Path, args: tuple[str, ...], code: int,
-                                                   message: str) -> None:  # fmt: skip
+def test_export_errors_are_one_line_with_no_output(
+    adain: Callable, work: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
     (work / "run" / "blocker").write_text("a file where a folder should be")
     result = adain("export", "onnx", *args)
     assert result.code == code
@@ -169,8 +200,9 @@ def test_export_errors_are_one_line_with_no_output(adain: Callable, work: Path, 
     assert files_in(work / "run") == ["blocker"]
 
 
-def test_export_without_the_extra_names_it(adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch,
-                                           decoder_file: Path) -> None:  # fmt: skip
+def test_export_without_the_extra_names_it(
+    adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch, decoder_file: Path
+) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the package were not installed
     result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder_file, "-o", "x.onnx")
     assert result.code == 1
@@ -179,8 +211,9 @@ def test_export_without_the_extra_names_it(adain: Callable, work: Path, monkeypa
     assert files_in(work / "run") == []
 
 
-def test_a_failed_verification_keeps_the_previous_file(adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       decoder_file: Path) -> None:  # fmt: skip
+def test_a_failed_verification_keeps_the_previous_file(
+    adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch, decoder_file: Path
+) -> None:
     import adain.backends.onnx_runtime as backend
 
     (work / "run" / "x.onnx").write_bytes(b"previous export")
@@ -193,13 +226,34 @@ def test_a_failed_verification_keeps_the_previous_file(adain: Callable, work: Pa
 # -- stylize --backend onnxruntime ----------------------------------------------------------------------
 
 
-def test_onnxruntime_backend_writes_the_torch_image(adain: Callable, work: Path, bright_decoder_file: Path,
-                                                   onnx_files: dict[str, Path]) -> None:  # fmt: skip
-    common = (work / "in/content.png", "--style", work / "in/style.png", "--decoder", bright_decoder_file,
-              "--alpha", "0.8", *SMALL)  # fmt: skip
+def test_onnxruntime_backend_writes_the_torch_image(
+    adain: Callable, work: Path, bright_decoder_file: Path, onnx_files: dict[str, Path]
+) -> None:
+    common = (
+        work / "in/content.png",
+        "--style",
+        work / "in/style.png",
+        "--decoder",
+        bright_decoder_file,
+        "--alpha",
+        "0.8",
+        *SMALL,
+    )
     assert adain("stylize", *common, "-o", "torch.png", "--precision", "fp32").code == 0
-    result = adain("stylize", *common, "-o", "onnx.png", "--backend", "onnxruntime", "--providers", "cpu",
-                   "--onnx-encoder", onnx_files["encoder"], "--onnx-decoder", onnx_files["decoder"])  # fmt: skip
+    result = adain(
+        "stylize",
+        *common,
+        "-o",
+        "onnx.png",
+        "--backend",
+        "onnxruntime",
+        "--providers",
+        "cpu",
+        "--onnx-encoder",
+        onnx_files["encoder"],
+        "--onnx-decoder",
+        onnx_files["decoder"],
+    )
     assert result.code == 0, result.err
     assert result.out.strip() == "wrote onnx.png"
     expected = np.asarray(Image.open(work / "run/torch.png"), dtype=np.int16)
@@ -209,17 +263,42 @@ def test_onnxruntime_backend_writes_the_torch_image(adain: Callable, work: Path,
     assert np.abs(got - expected).max() <= 1
 
 
-def test_onnxruntime_backend_with_an_exported_multilevel_decoder(adain: Callable, work: Path, bright_multilevel_file: Path,
-                                                                 onnx_files: dict[str, Path]) -> None:  # fmt: skip
+def test_onnxruntime_backend_with_an_exported_multilevel_decoder(
+    adain: Callable, work: Path, bright_multilevel_file: Path, onnx_files: dict[str, Path]
+) -> None:
     """A multi-level decoder exported by the CLI, run by `adain stylize --backend onnxruntime`,
     writes the torch backend's image (the skips fed at every tap, from the onnxruntime encoder)."""
-    assert adain("export", "onnx", "--part", "decoder", "--decoder", bright_multilevel_file, "-o", "ml.onnx",
-                 "--no-verify").code == 0  # fmt: skip
-    common = (work / "in/content.png", "--style", work / "in/style.png", "--decoder", bright_multilevel_file,
-              "--alpha", "0.8", *SMALL)  # fmt: skip
+    assert (
+        adain(
+            "export", "onnx", "--part", "decoder", "--decoder", bright_multilevel_file, "-o", "ml.onnx", "--no-verify"
+        ).code
+        == 0
+    )
+    common = (
+        work / "in/content.png",
+        "--style",
+        work / "in/style.png",
+        "--decoder",
+        bright_multilevel_file,
+        "--alpha",
+        "0.8",
+        *SMALL,
+    )
     assert adain("stylize", *common, "-o", "torch.png", "--precision", "fp32").code == 0
-    result = adain("stylize", *common, "-o", "onnx.png", "--backend", "onnxruntime", "--providers", "cpu",
-                   "--onnx-encoder", onnx_files["encoder"], "--onnx-decoder", "ml.onnx")  # fmt: skip
+    result = adain(
+        "stylize",
+        *common,
+        "-o",
+        "onnx.png",
+        "--backend",
+        "onnxruntime",
+        "--providers",
+        "cpu",
+        "--onnx-encoder",
+        onnx_files["encoder"],
+        "--onnx-decoder",
+        "ml.onnx",
+    )
     assert result.code == 0, result.err
     expected = np.asarray(Image.open(work / "run/torch.png"), dtype=np.int16)
     got = np.asarray(Image.open(work / "run/onnx.png"), dtype=np.int16)
@@ -228,11 +307,26 @@ def test_onnxruntime_backend_with_an_exported_multilevel_decoder(adain: Callable
     assert np.abs(got - expected).max() <= 1
 
 
-def test_onnxruntime_backend_refuses_a_file_for_other_weights(adain: Callable, work: Path, decoder_file: Path,
-                                                              onnx_files: dict[str, Path]) -> None:  # fmt: skip
-    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
-                   "--backend", "onnxruntime", "--onnx-encoder", onnx_files["encoder"],
-                   "--onnx-decoder", onnx_files["decoder"], "-o", "out.png", *SMALL)  # fmt: skip
+def test_onnxruntime_backend_refuses_a_file_for_other_weights(
+    adain: Callable, work: Path, decoder_file: Path, onnx_files: dict[str, Path]
+) -> None:
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "--style",
+        work / "in/style.png",
+        "--decoder",
+        decoder_file,
+        "--backend",
+        "onnxruntime",
+        "--onnx-encoder",
+        onnx_files["encoder"],
+        "--onnx-decoder",
+        onnx_files["decoder"],
+        "-o",
+        "out.png",
+        *SMALL,
+    )
     assert result.code == 1
     assert len(result.err_lines) == 1 and "was exported from other decoder weights" in result.err
     assert files_in(work / "run") == []
@@ -249,20 +343,41 @@ def test_onnxruntime_backend_refuses_a_file_for_other_weights(adain: Callable, w
         (("--backend", "onnxruntime", "--onnx-encoder", "nope.onnx"), 1, "--onnx-encoder file not found: 'nope.onnx'"),
     ],
 )
-def test_backend_option_errors(adain: Callable, work: Path, decoder_file: Path, args: tuple[str, ...], code: int,
-                               message: str) -> None:  # fmt: skip
-    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
-                   "-o", "out.png", *args)  # fmt: skip
+def test_backend_option_errors(
+    adain: Callable, work: Path, decoder_file: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "--style",
+        work / "in/style.png",
+        "--decoder",
+        decoder_file,
+        "-o",
+        "out.png",
+        *args,
+    )
     assert result.code == code, result.err
     assert len(result.err_lines) == 1 and message in result.err
     assert files_in(work / "run") == []
 
 
-def test_backend_without_the_extra_names_it(adain: Callable, work: Path, decoder_file: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_backend_without_the_extra_names_it(
+    adain: Callable, work: Path, decoder_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.png", "--decoder", decoder_file,
-                   "--backend", "onnxruntime", "-o", "out.png")  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "--style",
+        work / "in/style.png",
+        "--decoder",
+        decoder_file,
+        "--backend",
+        "onnxruntime",
+        "-o",
+        "out.png",
+    )
     assert result.code == 1
     assert len(result.err_lines) == 1 and "pip install 'adain[onnx]'" in result.err and "'onnxruntime'" in result.err
     assert files_in(work / "run") == []

@@ -40,8 +40,17 @@ def _files(directory: Path) -> list[str]:
 
 
 def test_single_input_to_named_file(adain: Callable, work: Path, decoder_file: Path) -> None:
-    result = adain("stylize", work / "in/content.png", "--style", work / "in/style.jpg", "-o", "out.jpg",
-                   "--decoder", decoder_file, *SMALL)  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "--style",
+        work / "in/style.jpg",
+        "-o",
+        "out.jpg",
+        "--decoder",
+        decoder_file,
+        *SMALL,
+    )
     assert result.code == 0, result.err
     assert result.err == "" and result.out.strip() == "wrote out.jpg"
     assert _files(work / "run") == ["out.jpg"]
@@ -49,33 +58,103 @@ def test_single_input_to_named_file(adain: Callable, work: Path, decoder_file: P
         assert (image.format, image.size) == ("JPEG", (24, 16))
 
 
-def test_default_output_name_and_size_options(adain: Callable, work: Path, decoder_file: Path, make_image: Callable) -> None:
+def test_default_output_name_and_size_options(
+    adain: Callable, work: Path, decoder_file: Path, make_image: Callable
+) -> None:
     make_image(work / "in" / "odd.png", 53, 37, seed=3)
-    assert adain("stylize", work / "in/odd.png", "-s", work / "in/style.jpg", "--decoder", decoder_file, *SMALL).code == 0
+    assert (
+        adain("stylize", work / "in/odd.png", "-s", work / "in/style.jpg", "--decoder", decoder_file, *SMALL).code == 0
+    )
     assert Image.open(work / "run/odd_stylized.png").size == (53, 37)
-    assert adain("stylize", work / "in/odd.png", "-s", work / "in/style.jpg", "--decoder", decoder_file,
-                 "--size", "20", "--style-size", "0", "-o", "small.png").code == 0  # fmt: skip
+    assert (
+        adain(
+            "stylize",
+            work / "in/odd.png",
+            "-s",
+            work / "in/style.jpg",
+            "--decoder",
+            decoder_file,
+            "--size",
+            "20",
+            "--style-size",
+            "0",
+            "-o",
+            "small.png",
+        ).code
+        == 0
+    )
     assert Image.open(work / "run/small.png").size == (29, 20)
-    assert adain("stylize", work / "in/odd.png", "-s", work / "in/style.jpg", "--decoder", decoder_file,
-                 "--size", "0", "--max-size", "30", "--style-size", "0", "-o", "capped.png").code == 0  # fmt: skip
+    assert (
+        adain(
+            "stylize",
+            work / "in/odd.png",
+            "-s",
+            work / "in/style.jpg",
+            "--decoder",
+            decoder_file,
+            "--size",
+            "0",
+            "--max-size",
+            "30",
+            "--style-size",
+            "0",
+            "-o",
+            "capped.png",
+        ).code
+        == 0
+    )
     assert Image.open(work / "run/capped.png").size == (30, 21)
 
 
 @pytest.mark.parametrize("decoder", ["plain", "multilevel"])
-def test_all_options_together(adain: Callable, work: Path, request: pytest.FixtureRequest, decoder: str,
-                              make_image: Callable) -> None:  # fmt: skip
+def test_all_options_together(
+    adain: Callable, work: Path, request: pytest.FixtureRequest, decoder: str, make_image: Callable
+) -> None:
     decoder_file = request.getfixturevalue("decoder_file" if decoder == "plain" else "multilevel_decoder_file")
     make_image(work / "in" / "style2.png", 16, 16, seed=4)
     mask = Image.new("L", (24, 16), 0)
     mask.paste(255, (0, 0, 12, 16))
     mask.save(work / "in" / "mask.png")
-    result = adain("stylize", work / "in/content.png", "-s", work / "in/style.jpg", "-s", work / "in/style2.png",
-                   "--mask", work / "in/mask.png", "--mask-alpha", "1,0.5", "--preserve-color", "match",
-                   "--guided-filter", "--decoder", decoder_file, "-o", "all.webp", *SMALL)  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "-s",
+        work / "in/style.jpg",
+        "-s",
+        work / "in/style2.png",
+        "--mask",
+        work / "in/mask.png",
+        "--mask-alpha",
+        "1,0.5",
+        "--preserve-color",
+        "match",
+        "--guided-filter",
+        "--decoder",
+        decoder_file,
+        "-o",
+        "all.webp",
+        *SMALL,
+    )
     assert result.code == 0, result.err
-    result = adain("stylize", work / "in/content.png", "-s", work / "in/style.jpg", "-s", work / "in/style2.png",
-                   "--style-weights", "0.7,0.3", "--alpha", "0.5", "--preserve-color", "luminance",
-                   "--decoder", decoder_file, "-o", "mixed.tiff", *SMALL)  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "-s",
+        work / "in/style.jpg",
+        "-s",
+        work / "in/style2.png",
+        "--style-weights",
+        "0.7,0.3",
+        "--alpha",
+        "0.5",
+        "--preserve-color",
+        "luminance",
+        "--decoder",
+        decoder_file,
+        "-o",
+        "mixed.tiff",
+        *SMALL,
+    )
     assert result.code == 0, result.err
     assert _files(work / "run") == ["all.webp", "mixed.tiff"]
 
@@ -84,8 +163,20 @@ def test_rgba_input_keeps_alpha(adain: Callable, work: Path, decoder_file: Path)
     image = Image.new("RGBA", (16, 16), (200, 100, 50, 255))
     image.paste((10, 20, 30, 0), (0, 0, 8, 16))
     image.save(work / "in" / "cutout.png")
-    assert adain("stylize", work / "in/cutout.png", "-s", work / "in/style.jpg", "--decoder", decoder_file, "-o", "c.png",
-                 *SMALL).code == 0  # fmt: skip
+    assert (
+        adain(
+            "stylize",
+            work / "in/cutout.png",
+            "-s",
+            work / "in/style.jpg",
+            "--decoder",
+            decoder_file,
+            "-o",
+            "c.png",
+            *SMALL,
+        ).code
+        == 0
+    )
     with Image.open(work / "run/c.png") as out:
         assert out.mode == "RGBA"
         assert out.getpixel((2, 2))[3] == 0 and out.getpixel((12, 2))[3] == 255
@@ -96,20 +187,36 @@ def test_folders_and_globs_expand(adain: Callable, work: Path, decoder_file: Pat
     make_image(work / "album" / "deeper" / "two.jpg", seed=6)
     make_image(work / "loose" / "three.png", seed=7)
     make_image(work / "loose" / "four.png", seed=8)
-    result = adain("stylize", work / "album", str(work / "loose" / "*.png"), "-s", work / "in/style.jpg",
-                   "-o", "out", "--decoder", decoder_file, *SMALL)  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "album",
+        str(work / "loose" / "*.png"),
+        "-s",
+        work / "in/style.jpg",
+        "-o",
+        "out",
+        "--decoder",
+        decoder_file,
+        *SMALL,
+    )
     assert result.code == 0, result.err
     assert result.out.strip() == "4 stylized"
     assert _files(work / "run" / "out") == [
-        "deeper", "deeper/two_stylized.png", "four_stylized.png", "one_stylized.png", "three_stylized.png",
-    ]  # fmt: skip
+        "deeper",
+        "deeper/two_stylized.png",
+        "four_stylized.png",
+        "one_stylized.png",
+        "three_stylized.png",
+    ]
 
 
 def test_folder_with_one_image_writes_into_the_output_folder(
     adain: Callable, work: Path, decoder_file: Path, make_image: Callable
 ) -> None:
     make_image(work / "solo" / "only.png", seed=9)
-    result = adain("stylize", work / "solo", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL)
+    result = adain(
+        "stylize", work / "solo", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL
+    )
     assert result.code == 0, result.err
     assert _files(work / "run") == ["out", "out/only_stylized.png"]
 
@@ -121,9 +228,12 @@ def test_styles_are_encoded_once_per_run(
         make_image(work / "many" / f"{i}.png", seed=10 + i)
     calls = []
     original = StylizationPipeline.style_statistics
-    monkeypatch.setattr(StylizationPipeline, "style_statistics",
-                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))  # fmt: skip
-    result = adain("stylize", work / "many", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL)
+    monkeypatch.setattr(
+        StylizationPipeline, "style_statistics", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    )
+    result = adain(
+        "stylize", work / "many", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL
+    )
     assert result.code == 0, result.err
     assert len(calls) == 1
     assert len(_files(work / "run" / "out")) == 3
@@ -133,7 +243,9 @@ def test_batch_partial_failure(adain: Callable, work: Path, decoder_file: Path, 
     make_image(work / "batch" / "a.png", seed=11)
     (work / "batch" / "b.png").write_bytes(b"not really a png")
     make_image(work / "batch" / "c.png", seed=12)
-    result = adain("stylize", work / "batch", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL)
+    result = adain(
+        "stylize", work / "batch", "-s", work / "in/style.jpg", "-o", "out", "--decoder", decoder_file, *SMALL
+    )
     assert result.code == 1
     assert _files(work / "run" / "out") == ["a_stylized.png", "c_stylized.png"]
     assert len(result.err_lines) == 2, result.err
@@ -183,34 +295,43 @@ BAD_CASES = {
     "over --max-pixels": (lambda w: [w / "in/content.png", "--max-pixels", "100"], 1, "over the limit"),
     "missing style": (lambda w: [w / "in/content.png", "-s", w / "in/absent-style.png"], 1, "absent-style.png"),
     "unwritable output": (
-        lambda w: [w / "in/content.png", "-o", _write(w / "run/blocker", "a file") / "out.png"], 1, "not a directory",
+        lambda w: [w / "in/content.png", "-o", _write(w / "run/blocker", "a file") / "out.png"],
+        1,
+        "not a directory",
     ),
     "unknown output extension": (lambda w: [w / "in/content.png", "-o", "out.gif"], 2, "'.gif'"),
     "unknown preset": (lambda w: [w / "in/content.png", "--preset", "vgg99"], 2, "vgg99"),
     "alpha above one": (lambda w: [w / "in/content.png", "--alpha", "1.5"], 2, "--alpha"),
     "alpha not a number": (lambda w: [w / "in/content.png", "--alpha", "strong"], 2, "'strong'"),
     "weights count mismatch": (
-        lambda w: [w / "in/content.png", "-s", w / "in/style.jpg", "--style-weights", "1,2,3"], 2, "3 style weights",
+        lambda w: [w / "in/content.png", "-s", w / "in/style.jpg", "--style-weights", "1,2,3"],
+        2,
+        "3 style weights",
     ),
     "mask alpha without mask": (lambda w: [w / "in/content.png", "--mask-alpha", "0.5"], 2, "need a mask"),
     "negative size": (lambda w: [w / "in/content.png", "--size", "-4"], 2, "--size"),
     "bad device": (lambda w: [w / "in/content.png", "--device", "toaster"], 2, "toaster"),
     "decoder file missing": (
-        lambda w: [w / "in/content.png", "--decoder", w / "in/nothing.safetensors"], 1, "nothing.safetensors",
+        lambda w: [w / "in/content.png", "--decoder", w / "in/nothing.safetensors"],
+        1,
+        "nothing.safetensors",
     ),
     "wrong-shape decoder": (
         lambda w: [w / "in/content.png", "--decoder", _wrong_shape_decoder(w / "in/wrong.safetensors")],
-        1, "(7, 512, 3, 3)",
+        1,
+        "(7, 512, 3, 3)",
     ),
     "decoder of another architecture": (
         lambda w: [w / "in/content.png", "--decoder", _safetensors(w / "in/other.safetensors", {"x": torch.zeros(1)})],
-        1, "does not fit",
+        1,
+        "does not fit",
     ),
     "garbage decoder": (
         lambda w: [w / "in/content.png", "--decoder", _write(w / "in/garbage.safetensors", b"\x00" * 64)],
-        1, "garbage.safetensors",
+        1,
+        "garbage.safetensors",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(BAD_CASES))
@@ -246,8 +367,17 @@ def test_preset_without_decoder_weights(
     assert len(result.err_lines) == 1 and "no trained decoder yet" in result.err, result.err
     assert _files(work / "run") == []
     monkeypatch.setenv("ADAIN_HOME", str(tmp_path / "empty-home"))
-    result = adain("stylize", work / "in/content.png", "-s", work / "in/style.jpg", "--preset", "vgg19-imagenet",
-                   "-o", "out.png", *SMALL)  # fmt: skip
+    result = adain(
+        "stylize",
+        work / "in/content.png",
+        "-s",
+        work / "in/style.jpg",
+        "--preset",
+        "vgg19-imagenet",
+        "-o",
+        "out.png",
+        *SMALL,
+    )
     assert result.code == 1
     assert len(result.err_lines) == 1 and "no published decoder" in result.err, result.err
     assert _files(work / "run") == []
@@ -269,12 +399,27 @@ def test_help_lists_the_commands(adain: Callable) -> None:
     for command in ("stylize", "weights"):
         assert command in result.out
     stylize_help = adain("stylize", "--help").out
-    for option in ("--style", "--style-weights", "--alpha", "--preserve-color", "--mask", "--mask-alpha",
-                   "--guided-filter", "--size", "--max-size", "--max-pixels", "--preset", "--decoder", "--device"):  # fmt: skip
+    for option in (
+        "--style",
+        "--style-weights",
+        "--alpha",
+        "--preserve-color",
+        "--mask",
+        "--mask-alpha",
+        "--guided-filter",
+        "--size",
+        "--max-size",
+        "--max-pixels",
+        "--preset",
+        "--decoder",
+        "--device",
+    ):
         assert option in stylize_help
 
 
 def test_entry_point_runs() -> None:
-    completed = subprocess.run([sys.executable, "-m", "adain", "--help"], capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "adain", "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert completed.returncode == 0, completed.stderr
     assert "stylize" in completed.stdout

@@ -42,11 +42,31 @@ def budgets(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
         (["--multiscale"], DEFAULT_MAX_MEMORY_MB),
     ],
 )
-def test_budget_flag(adain: Callable, images: tuple[Path, Path], decoder_file: Path, tmp_path: Path,
-                     budgets: list[float | None], flags: list[str], budget: float | None) -> None:  # fmt: skip
+def test_budget_flag(
+    adain: Callable,
+    images: tuple[Path, Path],
+    decoder_file: Path,
+    tmp_path: Path,
+    budgets: list[float | None],
+    flags: list[str],
+    budget: float | None,
+) -> None:
     content, style = images
-    result = adain("stylize", content, "--style", style, "--decoder", decoder_file, "-o", tmp_path / "out.png",
-                   "--size", "0", "--style-size", "0", *flags)  # fmt: skip
+    result = adain(
+        "stylize",
+        content,
+        "--style",
+        style,
+        "--decoder",
+        decoder_file,
+        "-o",
+        tmp_path / "out.png",
+        "--size",
+        "0",
+        "--style-size",
+        "0",
+        *flags,
+    )
     assert result.code == 0, result.err
     assert (tmp_path / "out.png").is_file()
     assert budgets and set(budgets) == {budget}
@@ -62,11 +82,25 @@ def test_budget_flag(adain: Callable, images: tuple[Path, Path], decoder_file: P
         (["--max-memory", "1"], "too small for a 48x40 image"),
     ],
 )
-def test_bad_budget_is_a_usage_error(adain: Callable, images: tuple[Path, Path], decoder_file: Path, tmp_path: Path,
-                                     flags: list[str], message: str) -> None:  # fmt: skip
+def test_bad_budget_is_a_usage_error(
+    adain: Callable, images: tuple[Path, Path], decoder_file: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
     content, style = images
-    result = adain("stylize", content, "--style", style, "--decoder", decoder_file, "-o", tmp_path / "out.png",
-                   "--size", "0", "--style-size", "0", *flags)  # fmt: skip
+    result = adain(
+        "stylize",
+        content,
+        "--style",
+        style,
+        "--decoder",
+        decoder_file,
+        "-o",
+        tmp_path / "out.png",
+        "--size",
+        "0",
+        "--style-size",
+        "0",
+        *flags,
+    )
     assert result.code == 2
     assert len(result.err_lines) == 1 and message in result.err
     assert not (tmp_path / "out.png").exists()

@@ -39,48 +39,109 @@ def _files(directory: Path) -> list[str]:
     return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*"))
 
 
-def test_video_to_mp4_keeps_rate_frames_and_audio(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path) -> None:
-    result = adain("video", clip, "--style", "bank:candy", "-o", "out.mp4", "--decoder", decoder_file, "--crf", "20", *SMALL)
+def test_video_to_mp4_keeps_rate_frames_and_audio(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path
+) -> None:
+    result = adain(
+        "video", clip, "--style", "bank:candy", "-o", "out.mp4", "--decoder", decoder_file, "--crf", "20", *SMALL
+    )
     assert result.code == 0, result.err
     assert result.err == ""
     assert result.out.startswith("wrote out.mp4 (6 frames, 48x32, 8 fps;") and "frames/s" in result.out
     assert _files(run_dir) == ["out.mp4"]
     info = open_video(run_dir / "out.mp4").info
-    assert (info.width, info.height, info.fps, info.frame_count, info.codec, info.audio_codec) == (48, 32, Fraction(8), 6, "h264", "aac")
+    assert (info.width, info.height, info.fps, info.frame_count, info.codec, info.audio_codec) == (
+        48,
+        32,
+        Fraction(8),
+        6,
+        "h264",
+        "aac",
+    )
     with av.open(str(run_dir / "out.mp4")) as container:
-        assert float(container.streams.audio[0].duration * container.streams.audio[0].time_base) == pytest.approx(0.75, abs=0.1)
+        assert float(container.streams.audio[0].duration * container.streams.audio[0].time_base) == pytest.approx(
+            0.75, abs=0.1
+        )
 
 
 @pytest.mark.parametrize("decoder", ["plain", "multilevel"])
-def test_per_frame_options_and_default_output_name(adain: Callable, clip: Path, run_dir: Path, request: pytest.FixtureRequest,
-                                                   decoder: str, tmp_path: Path) -> None:  # fmt: skip
+def test_per_frame_options_and_default_output_name(
+    adain: Callable, clip: Path, run_dir: Path, request: pytest.FixtureRequest, decoder: str, tmp_path: Path
+) -> None:
     """Also with a multi-level decoder: every tap's content statistics are smoothed over frames."""
     decoder_file = request.getfixturevalue("decoder_file" if decoder == "plain" else "multilevel_decoder_file")
     mask = tmp_path / "mask.png"
     Image.fromarray(np.tile((np.arange(48) < 24).astype(np.uint8)[None] * 255, (32, 1))).save(mask)
     style = tmp_path / "style.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(style)
-    result = adain("video", clip, "-s", "bank:candy", "-s", style, "--mask", mask, "--mask-alpha", "1,0.5",
-                   "--preserve-color", "luminance", "--size", "20", "--style-size", "0", "--max-memory", "64",
-                   "--temporal", "flow", "--blend", "0.6", "--no-audio", "--decoder", decoder_file, "--no-progress")  # fmt: skip
+    result = adain(
+        "video",
+        clip,
+        "-s",
+        "bank:candy",
+        "-s",
+        style,
+        "--mask",
+        mask,
+        "--mask-alpha",
+        "1,0.5",
+        "--preserve-color",
+        "luminance",
+        "--size",
+        "20",
+        "--style-size",
+        "0",
+        "--max-memory",
+        "64",
+        "--temporal",
+        "flow",
+        "--blend",
+        "0.6",
+        "--no-audio",
+        "--decoder",
+        decoder_file,
+        "--no-progress",
+    )
     assert result.code == 0, result.err
     assert _files(run_dir) == ["clip_stylized.mp4"]
     info = open_video(run_dir / "clip_stylized.mp4").info
     assert (info.width, info.height, info.audio_codec) == (30, 20, None)  # 30x20: --size 20, even sizes
 
 
-def test_style_mix_to_gif_and_frames_in(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, tmp_path: Path) -> None:
+def test_style_mix_to_gif_and_frames_in(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, tmp_path: Path
+) -> None:
     frames_in = tmp_path / "frames"
     frames_in.mkdir()
     for index, frame in enumerate(open_video(clip).frames()):
         Image.fromarray(frame).save(frames_in / f"{index}.png")
-    result = adain("video", frames_in, "-s", "bank:candy", "-s", "bank:composition-vii", "--style-weights", "0.7,0.3",
-                   "--fps", "5", "-o", "out.gif", "--decoder", decoder_file, *SMALL)  # fmt: skip
+    result = adain(
+        "video",
+        frames_in,
+        "-s",
+        "bank:candy",
+        "-s",
+        "bank:composition-vii",
+        "--style-weights",
+        "0.7,0.3",
+        "--fps",
+        "5",
+        "-o",
+        "out.gif",
+        "--decoder",
+        decoder_file,
+        *SMALL,
+    )
     assert result.code == 0, result.err
     assert _files(run_dir) == ["out.gif"]
     info = open_video(run_dir / "out.gif").info
     assert (info.kind, info.frame_count, info.fps) == ("gif", 6, 5)
-    assert adain("video", run_dir / "out.gif", "-s", "bank:candy", "-o", "frames_out", "--decoder", decoder_file, *SMALL).code == 0
+    assert (
+        adain(
+            "video", run_dir / "out.gif", "-s", "bank:candy", "-o", "frames_out", "--decoder", decoder_file, *SMALL
+        ).code
+        == 0
+    )
     assert len(list((run_dir / "frames_out").iterdir())) == 6
 
 
@@ -105,8 +166,9 @@ def _bad_inputs(directory: Path, clip: Path) -> dict[str, str]:
     }
 
 
-def test_bad_inputs_one_line_exit_1_and_nothing_written(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
-                                                        tmp_path: Path) -> None:  # fmt: skip
+def test_bad_inputs_one_line_exit_1_and_nothing_written(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, tmp_path: Path
+) -> None:
     inputs = tmp_path / "bad"
     inputs.mkdir()
     for name, message in _bad_inputs(inputs, clip).items():
@@ -116,22 +178,28 @@ def test_bad_inputs_one_line_exit_1_and_nothing_written(adain: Callable, clip: P
         assert _files(run_dir) == [], name
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("-o", "out.avi"), "unknown video output extension '.avi'"),
-    (("-o", "out.mp4", "--crf", "60"), "crf must be an integer in [0, 51]"),
-    (("-o", "out.mp4", "--crf", "high"), "--crf must be an integer"),
-    (("-o", "out.mp4", "--blend", "2"), "blend must be a number in [0, 1]"),
-    (("-o", "out.mp4", "--alpha", "3"), "--alpha"),
-    (("-o", "out.mp4", "--fps", "0"), "fps must be a number in (0, 1000]"),
-])  # fmt: skip
-def test_usage_errors_exit_2(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, args: tuple, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-o", "out.avi"), "unknown video output extension '.avi'"),
+        (("-o", "out.mp4", "--crf", "60"), "crf must be an integer in [0, 51]"),
+        (("-o", "out.mp4", "--crf", "high"), "--crf must be an integer"),
+        (("-o", "out.mp4", "--blend", "2"), "blend must be a number in [0, 1]"),
+        (("-o", "out.mp4", "--alpha", "3"), "--alpha"),
+        (("-o", "out.mp4", "--fps", "0"), "fps must be a number in (0, 1000]"),
+    ],
+)
+def test_usage_errors_exit_2(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, args: tuple, message: str
+) -> None:
     result = adain("video", clip, "-s", "bank:candy", "--decoder", decoder_file, *args, *SMALL)
     assert result.code == 2 and len(result.err_lines) == 1 and message in result.err, result.err
     assert _files(run_dir) == []
 
 
-def test_ctrl_c_leaves_no_partial_output(adain: Callable, clip: Path, run_dir: Path, decoder_file: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_ctrl_c_leaves_no_partial_output(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = VideoStylizer.stylize_frame
     calls = []
 
@@ -150,8 +218,22 @@ def test_ctrl_c_leaves_no_partial_output(adain: Callable, clip: Path, run_dir: P
 
 
 def test_eval_video_writes_report(adain: Callable, run_dir: Path, decoder_file: Path) -> None:
-    result = adain("eval", "video", "generated:shapes", "--frames", "3", "--size", "32", "--modes", "flow",
-                   "--decoder", decoder_file, "-o", "report", "--no-progress")  # fmt: skip
+    result = adain(
+        "eval",
+        "video",
+        "generated:shapes",
+        "--frames",
+        "3",
+        "--size",
+        "32",
+        "--modes",
+        "flow",
+        "--decoder",
+        decoder_file,
+        "-o",
+        "report",
+        "--no-progress",
+    )
     assert result.code == 0, result.err
     assert _files(run_dir / "report") == ["results.json", "results.md", "strip_0.png"]
     rows = json.loads((run_dir / "report/results.json").read_text())["results"]

@@ -22,17 +22,26 @@ from adain.weights import load_decoder, load_encoder
 
 @pytest.fixture(scope="module")
 def pipeline(decoder_file: Path) -> StylizationPipeline:
-    return StylizationPipeline(load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed")
+    return StylizationPipeline(
+        load_encoder("vgg16-hed"), load_decoder("vgg16-hed", path=decoder_file), preset="vgg16-hed"
+    )
 
 
 def test_every_mode_is_scored_against_frame_by_frame(pipeline: StylizationPipeline, tmp_path: Path) -> None:
     clip = write_clip(shapes_clip(5, 40, 56, seed=1), tmp_path / "clip.mp4", fps=10, audio=True)
-    config = VideoEvalConfig(clips=["generated:shapes", str(clip)], size=32, frames=4, modes=["flow"],
-                             out_dir=tmp_path / "report")  # fmt: skip
+    config = VideoEvalConfig(
+        clips=["generated:shapes", str(clip)], size=32, frames=4, modes=["flow"], out_dir=tmp_path / "report"
+    ).check()
     assert config.modes == ["none", "flow"]  # the reference is always run
-    scores, frames = evaluate_video(pipeline, [resolve_style("bank:candy", "vgg16-hed")], StylizeOptions(), config, progress=False)
-    assert [(Path(s.clip).name, s.mode) for s in scores]== [("generated:shapes", "none"), ("generated:shapes", "flow"),
-                                                         ("clip.mp4", "none"), ("clip.mp4", "flow")]  # fmt: skip
+    scores, frames = evaluate_video(
+        pipeline, [resolve_style("bank:candy", "vgg16-hed")], StylizeOptions(), config, progress=False
+    )
+    assert [(Path(s.clip).name, s.mode) for s in scores] == [
+        ("generated:shapes", "none"),
+        ("generated:shapes", "flow"),
+        ("clip.mp4", "none"),
+        ("clip.mp4", "flow"),
+    ]
     for score in scores:
         assert score.frames == 4 and score.warping_error > 0 and score.style_loss > 0 and score.content_loss > 0
         assert score.seconds > 0 and 0 <= score.temporal_seconds < score.seconds
@@ -44,12 +53,16 @@ def test_every_mode_is_scored_against_frame_by_frame(pipeline: StylizationPipeli
     assert [r["warping_error_ratio"] for r in rows if r["mode"] == "none"] == [1.0, 1.0]
     assert all(r["passes_bar"] is None for r in rows if r["mode"] == "none")
     flow = next(r for r in rows if r["mode"] == "flow")
-    assert flow["passes_bar"] == (flow["warping_error_ratio"] <= 0.6 and flow["style_loss_ratio"] <= 1.1 and flow["time_ratio"] <= 1.5)
+    assert flow["passes_bar"] == (
+        flow["warping_error_ratio"] <= 0.6 and flow["style_loss_ratio"] <= 1.1 and flow["time_ratio"] <= 1.5
+    )
     assert set(frames["generated:shapes"]) == {"input", *config.modes}
 
     paths = write_video_report(scores, frames, config.out_dir, {"command": "test"})
     stored = json.loads(paths["json"].read_text())
-    assert stored["command"] == "test" and stored["bar"]["warping_error_ratio_max"] == 0.6 and len(stored["results"]) == 4
+    assert (
+        stored["command"] == "test" and stored["bar"]["warping_error_ratio_max"] == 0.6 and len(stored["results"]) == 4
+    )
     markdown = paths["markdown"].read_text()
     assert "| generated:shapes | 4 (48x32) | flow |" in markdown and "![generated:shapes](strip_0.png)" in markdown
     with Image.open(paths["strip-1"]) as strip:
@@ -65,16 +78,20 @@ def test_frame_strip_rows_and_flicker_rows() -> None:
     change_none, change_flow = strip[3 * 20 : 3 * 20 + 16, :20], strip[4 * 20 : 4 * 20 + 16, :20]
     assert np.allclose(change_none, 0.4) and np.allclose(change_flow, 0.0)  # |0.1| x gain 4
     tiny = [np.full((8, 10, 3), 0.5, np.float32)] * 3  # below DIS's minimum: Farneback's flow
-    assert frame_strip({"input": tiny, "none": tiny}, ["none"], start=1, count=2).shape == (3 * 8 + 2 * 4, 2 * 10 + 4, 3)
+    assert frame_strip({"input": tiny, "none": tiny}, ["none"], start=1, count=2).shape == (
+        3 * 8 + 2 * 4,
+        2 * 10 + 4,
+        3,
+    )
 
 
 def test_config_and_clip_checks(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown temporal modes"):
-        VideoEvalConfig(clips=["generated:shapes"], modes=["blur"])
+        VideoEvalConfig(clips=["generated:shapes"], modes=["blur"]).check()
     with pytest.raises(UsageError, match="at least 2 frames"):
-        VideoEvalConfig(clips=["generated:shapes"], frames=1)
+        VideoEvalConfig(clips=["generated:shapes"], frames=1).check()
     with pytest.raises(UsageError, match="no clips"):
-        VideoEvalConfig(clips=[])
+        VideoEvalConfig(clips=[]).check()
     assert [f.shape for f in load_clip("generated:shapes", 2, 32)] == [(32, 48, 3)] * 2
     pytest.importorskip("skimage")
     photo = load_clip("generated:photo", 3, 32)

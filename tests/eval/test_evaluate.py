@@ -33,9 +33,26 @@ def run_eval(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, st
 def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pairs = make_pairs(tmp_path / "pairs")
     out, cache = tmp_path / "report", tmp_path / "cache"
-    args = ["--decoder", decoder_file, "--pairs", pairs, "--sizes", "32", "--lbfgs-iterations", "3", "--refine", "1",
-            "-o", out, "--cache", cache, "--no-progress", "--threads", "1"]  # fmt: skip
-    code, stdout, stderr = run_eval(capsys, *args)
+    args = [
+        "--decoder",
+        decoder_file,
+        "--pairs",
+        pairs,
+        "--sizes",
+        "32",
+        "--lbfgs-iterations",
+        "3",
+        "--refine",
+        "1",
+        "-o",
+        out,
+        "--cache",
+        cache,
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
+    code, _stdout, stderr = run_eval(capsys, *args)
     assert code == 0, stderr
     report = json.loads((out / "results.json").read_text())
     methods = {(row["size"], row["method"]) for row in report["summary"]}
@@ -51,7 +68,9 @@ def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.Capture
     # every pair's content complexity, and the methods split into its simpler and more complex half
     assert all(row["content_complexity"] > 0 for row in report["pairs"])
     halves = {(row["method"], row["half"]) for row in report["by_complexity"]}
-    assert halves == {(m, h) for m in ("content", "decoder", "refine-1", "optimize-3") for h in ("simpler", "more complex")}
+    assert halves == {
+        (m, h) for m in ("content", "decoder", "refine-1", "optimize-3") for h in ("simpler", "more complex")
+    }
     assert "## By content complexity" in (out / "results.md").read_text()
     grid = Image.open(out / "grid_32.png")
     assert grid.size[0] > grid.size[1] and grid.size[1] >= 2 * 100
@@ -68,11 +87,28 @@ def test_eval_reports(tmp_path: Path, decoder_file: Path, capsys: pytest.Capture
     assert first_opt == second_opt
 
 
-def test_eval_scores_a_multilevel_decoder(tmp_path: Path, multilevel_decoder_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_scores_a_multilevel_decoder(
+    tmp_path: Path, multilevel_decoder_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pairs = make_pairs(tmp_path / "pairs")
-    code, _, stderr = run_eval(capsys, "--decoder", multilevel_decoder_file, "--pairs", pairs, "--sizes", "32",
-                               "--lbfgs-iterations", "0", "--refine", "1", "-o", tmp_path / "report", "--no-progress",
-                               "--threads", "1")  # fmt: skip
+    code, _, stderr = run_eval(
+        capsys,
+        "--decoder",
+        multilevel_decoder_file,
+        "--pairs",
+        pairs,
+        "--sizes",
+        "32",
+        "--lbfgs-iterations",
+        "0",
+        "--refine",
+        "1",
+        "-o",
+        tmp_path / "report",
+        "--no-progress",
+        "--threads",
+        "1",
+    )
     assert code == 0, stderr
     report = json.loads((tmp_path / "report" / "results.json").read_text())
     assert {row["method"] for row in report["summary"]} == {"content", "decoder", "refine-1"}
@@ -102,9 +138,20 @@ def test_val_pairs_exist_in_shared_data() -> None:
 
 
 def test_summarize_by_complexity_splits_at_the_median() -> None:
-    scores = [MethodScore(f"p{i}", 256, method, content_loss=float(i), style_loss=10.0 * i, ssim=0.5, seconds=0.0,
-                          content_complexity=complexity)
-              for i, complexity in enumerate((0.30, 0.10, 0.20, 0.40, 0.25)) for method in ("decoder", "content")]  # fmt: skip
+    scores = [
+        MethodScore(
+            f"p{i}",
+            256,
+            method,
+            content_loss=float(i),
+            style_loss=10.0 * i,
+            ssim=0.5,
+            seconds=0.0,
+            content_complexity=complexity,
+        )
+        for i, complexity in enumerate((0.30, 0.10, 0.20, 0.40, 0.25))
+        for method in ("decoder", "content")
+    ]
     rows = {(r["method"], r["half"]): r for r in summarize_by_complexity(scores)}
     assert set(rows) == {(m, h) for m in ("decoder", "content") for h in ("simpler", "more complex")}
     # 5 pairs: the two simplest (p1, p2) and the two most complex (p3, p0); the median p4 in neither
@@ -119,8 +166,10 @@ def test_summarize_by_complexity_splits_at_the_median() -> None:
 def test_summarize_reports_means_and_medians() -> None:
     """One outlier pair moves the mean, not the median."""
     styles = (100.0, 120.0, 140.0, 2000.0)
-    scores = [MethodScore(f"p{i}", 256, "decoder", content_loss=float(10 + i), style_loss=style, ssim=0.5, seconds=1.0)
-              for i, style in enumerate(styles)]  # fmt: skip
+    scores = [
+        MethodScore(f"p{i}", 256, "decoder", content_loss=float(10 + i), style_loss=style, ssim=0.5, seconds=1.0)
+        for i, style in enumerate(styles)
+    ]
     (row,) = summarize(scores)
     assert row["pairs"] == 4
     assert row["style_loss"] == pytest.approx(590.0) and row["style_loss_median"] == pytest.approx(130.0)
@@ -133,8 +182,22 @@ def test_the_report_names_the_preset_decoder_it_scored(tmp_path: Path, capsys: p
     from adain.weights.store import file_sha256
 
     pairs = make_pairs(tmp_path / "pairs", count=1)
-    code, _, stderr = run_eval(capsys, "--pairs", pairs, "--sizes", "32", "--lbfgs-iterations", "0", "--refine", "",
-                               "-o", tmp_path / "report", "--no-progress", "--threads", "1")  # fmt: skip
+    code, _, stderr = run_eval(
+        capsys,
+        "--pairs",
+        pairs,
+        "--sizes",
+        "32",
+        "--lbfgs-iterations",
+        "0",
+        "--refine",
+        "",
+        "-o",
+        tmp_path / "report",
+        "--no-progress",
+        "--threads",
+        "1",
+    )
     assert code == 0, stderr
     report = json.loads((tmp_path / "report" / "results.json").read_text())
     default = prepare("vgg16-hed", ("decoder",), progress=False)["decoder"]

@@ -234,8 +234,10 @@ def test_png_round_trip_with_alpha(tmp_path: Path) -> None:
     assert os.stat(path).st_mode & 0o077, "outputs get the usual permissions, not mkstemp's 0600"
 
 
-@pytest.mark.parametrize("name,keeps_alpha", [("a.jpg", False), ("a.jpeg", False), ("a.webp", True),
-                                              ("a.bmp", False), ("a.tif", True), ("a.TIFF", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,keeps_alpha",
+    [("a.jpg", False), ("a.jpeg", False), ("a.webp", True), ("a.bmp", False), ("a.tif", True), ("a.TIFF", True)],
+)
 def test_formats_from_extension(tmp_path: Path, name: str, keeps_alpha: bool) -> None:
     rgb, alpha = torch.full((1, 3, 8, 8), 0.5), torch.full((1, 1, 8, 8), 0.6)
     path = save_image(rgb, tmp_path / name, alpha=alpha)

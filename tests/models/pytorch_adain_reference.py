@@ -37,10 +37,28 @@ def _pool() -> nn.Module:
 def adain_vgg() -> nn.Sequential:
     """pytorch-AdaIN's normalised VGG-19, all 53 layers (the file holds them all; training uses [:31])."""
     layers: list[nn.Module] = [nn.Conv2d(3, 3, (1, 1))]
-    widths = [(3, 64), (64, 64), "pool", (64, 128), (128, 128), "pool",
-              (128, 256), (256, 256), (256, 256), (256, 256), "pool",
-              (256, 512), (512, 512), (512, 512), (512, 512), "pool",
-              (512, 512), (512, 512), (512, 512), (512, 512)]  # fmt: skip
+    widths = [
+        (3, 64),
+        (64, 64),
+        "pool",
+        (64, 128),
+        (128, 128),
+        "pool",
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+        "pool",
+        (256, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        "pool",
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     for item in widths:
         if item == "pool":
             layers.append(_pool())
@@ -54,16 +72,36 @@ def adain_decoder() -> nn.Sequential:
     """pytorch-AdaIN's decoder, 29 layers; convs at :data:`ADAIN_DECODER_CONV_INDICES`."""
     up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
     return nn.Sequential(
-        _pad(), nn.Conv2d(512, 256, (3, 3)), nn.ReLU(), up(),
-        _pad(), nn.Conv2d(256, 256, (3, 3)), nn.ReLU(),
-        _pad(), nn.Conv2d(256, 256, (3, 3)), nn.ReLU(),
-        _pad(), nn.Conv2d(256, 256, (3, 3)), nn.ReLU(),
-        _pad(), nn.Conv2d(256, 128, (3, 3)), nn.ReLU(), up(),
-        _pad(), nn.Conv2d(128, 128, (3, 3)), nn.ReLU(),
-        _pad(), nn.Conv2d(128, 64, (3, 3)), nn.ReLU(), up(),
-        _pad(), nn.Conv2d(64, 64, (3, 3)), nn.ReLU(),
-        _pad(), nn.Conv2d(64, 3, (3, 3)),
-    )  # fmt: skip
+        _pad(),
+        nn.Conv2d(512, 256, (3, 3)),
+        nn.ReLU(),
+        up(),
+        _pad(),
+        nn.Conv2d(256, 256, (3, 3)),
+        nn.ReLU(),
+        _pad(),
+        nn.Conv2d(256, 256, (3, 3)),
+        nn.ReLU(),
+        _pad(),
+        nn.Conv2d(256, 256, (3, 3)),
+        nn.ReLU(),
+        _pad(),
+        nn.Conv2d(256, 128, (3, 3)),
+        nn.ReLU(),
+        up(),
+        _pad(),
+        nn.Conv2d(128, 128, (3, 3)),
+        nn.ReLU(),
+        _pad(),
+        nn.Conv2d(128, 64, (3, 3)),
+        nn.ReLU(),
+        up(),
+        _pad(),
+        nn.Conv2d(64, 64, (3, 3)),
+        nn.ReLU(),
+        _pad(),
+        nn.Conv2d(64, 3, (3, 3)),
+    )
 
 
 def torchvision_vgg19_features() -> nn.Sequential:
@@ -105,7 +143,10 @@ def random_classifier_state() -> dict[str, torch.Tensor]:
     """torchvision's classifier keys with stand-in shapes (the real 25088x4096 matrix is 400 MB;
     the converter must ignore these keys whatever their shapes)."""
     return {
-        "classifier.0.weight": torch.randn(8, 16), "classifier.0.bias": torch.randn(8),
-        "classifier.3.weight": torch.randn(8, 8), "classifier.3.bias": torch.randn(8),
-        "classifier.6.weight": torch.randn(10, 8), "classifier.6.bias": torch.randn(10),
-    }  # fmt: skip
+        "classifier.0.weight": torch.randn(8, 16),
+        "classifier.0.bias": torch.randn(8),
+        "classifier.3.weight": torch.randn(8, 8),
+        "classifier.3.bias": torch.randn(8),
+        "classifier.6.weight": torch.randn(10, 8),
+        "classifier.6.bias": torch.randn(10),
+    }

@@ -58,7 +58,9 @@ class TestUpsampleConv2d:
         conv = torch.nn.Conv2d(6, 5, 3)
         features = torch.randn(2, 6, *size)
         with torch.no_grad():
-            torch.testing.assert_close(UpsampleConv2d(conv)(features), self._reference(conv, features), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                UpsampleConv2d(conv)(features), self._reference(conv, features), rtol=1e-5, atol=1e-5
+            )
 
     def test_reflect_padded_output_is_what_the_next_pad_makes(self) -> None:
         torch.manual_seed(1)

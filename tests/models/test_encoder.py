@@ -11,10 +11,28 @@ from adain.weights.presets import PRESETS
 
 # Sequential index of each conv in pytorch-AdaIN's vgg_normalised and torchvision's vgg19 features,
 # written out here independently of adain.weights.convert.
-ADAIN_VGG_CONVS = {"conv1_1": 2, "conv1_2": 5, "conv2_1": 9, "conv2_2": 12, "conv3_1": 16, "conv3_2": 19,
-                   "conv3_3": 22, "conv3_4": 25, "conv4_1": 29}  # fmt: skip
-TORCHVISION_CONVS = {"conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7, "conv3_1": 10, "conv3_2": 12,
-                     "conv3_3": 14, "conv3_4": 16, "conv4_1": 19}  # fmt: skip
+ADAIN_VGG_CONVS = {
+    "conv1_1": 2,
+    "conv1_2": 5,
+    "conv2_1": 9,
+    "conv2_2": 12,
+    "conv3_1": 16,
+    "conv3_2": 19,
+    "conv3_3": 22,
+    "conv3_4": 25,
+    "conv4_1": 29,
+}
+TORCHVISION_CONVS = {
+    "conv1_1": 0,
+    "conv1_2": 2,
+    "conv2_1": 5,
+    "conv2_2": 7,
+    "conv3_1": 10,
+    "conv3_2": 12,
+    "conv3_3": 14,
+    "conv3_4": 16,
+    "conv4_1": 19,
+}
 
 
 def _copy_convs(encoder: VGGEncoder, sequential: torch.nn.Sequential, index: dict[str, int]) -> None:
@@ -27,8 +45,15 @@ def _copy_convs(encoder: VGGEncoder, sequential: torch.nn.Sequential, index: dic
 def test_conv_names_and_shapes_follow_the_block_layout() -> None:
     vgg16 = EncoderArchitecture("t", (2, 2, 3))
     assert vgg16.conv_names() == [
-        "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1"
-    ]  # fmt: skip
+        "conv1_1",
+        "conv1_2",
+        "conv2_1",
+        "conv2_2",
+        "conv3_1",
+        "conv3_2",
+        "conv3_3",
+        "conv4_1",
+    ]
     assert vgg16.conv_shapes()["conv3_1"] == (128, 256)
     assert vgg16.conv_shapes()["conv4_1"] == (256, 512)
     vgg19 = EncoderArchitecture("t", (2, 2, 4))

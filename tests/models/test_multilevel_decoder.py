@@ -12,10 +12,15 @@ from adain.weights.presets import PRESETS
 ARCHITECTURE = PRESETS["vgg16-hed"].architecture
 
 
-def tap_features(height: int = 3, width: int = 5, batch: int = 2, taps: tuple[str, ...] = ("relu4_1", *SKIP_TAPS)) -> list[torch.Tensor]:
+def tap_features(
+    height: int = 3, width: int = 5, batch: int = 2, taps: tuple[str, ...] = ("relu4_1", *SKIP_TAPS)
+) -> list[torch.Tensor]:
     scale = {"relu4_1": 1, "relu3_1": 2, "relu2_1": 4, "relu1_1": 8}
     generator = torch.Generator().manual_seed(3)
-    return [torch.rand(batch, TAP_CHANNELS[tap], height * scale[tap], width * scale[tap], generator=generator) * 5 for tap in taps]
+    return [
+        torch.rand(batch, TAP_CHANNELS[tap], height * scale[tap], width * scale[tap], generator=generator) * 5
+        for tap in taps
+    ]
 
 
 def opened(decoder: MultiLevelDecoder, seed: int = 0) -> MultiLevelDecoder:
@@ -52,9 +57,13 @@ class TestMultiLevelDecoder:
         assert decoder.input_taps == ("relu4_1", "relu3_1", "relu1_1") == decoder_input_taps(decoder)
         assert decoder_input_taps(Decoder(ARCHITECTURE)) == ("relu4_1",)
         assert set(decoder.state_dict()) - set(Decoder(ARCHITECTURE).state_dict()) == {
-            "skips.relu3_1.weight", "skips.relu3_1.bias", "skips.relu1_1.weight", "skips.relu1_1.bias",
-            "gates.relu3_1", "gates.relu1_1",
-        }  # fmt: skip
+            "skips.relu3_1.weight",
+            "skips.relu3_1.bias",
+            "skips.relu1_1.weight",
+            "skips.relu1_1.bias",
+            "gates.relu3_1",
+            "gates.relu1_1",
+        }
         features = tap_features(taps=decoder.input_taps)
         with torch.no_grad():
             assert decoder(*features).shape == (2, 3, 24, 40)

@@ -111,7 +111,7 @@ class TestMaskedChannelMeanStd:
 
     def test_gradcheck(self):
         features = _features(1, 2, 3, 3, seed=7, dtype=torch.float64).requires_grad_()
-        weights = (0.1 + torch.rand(1, 1, 3, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64))
+        weights = 0.1 + torch.rand(1, 1, 3, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
         assert gradcheck(masked_channel_mean_std, (features, weights.requires_grad_()))
 
 

@@ -33,27 +33,33 @@ class TestChannelMeanStd:
         for a, b in zip(*results):
             assert a.dtype == b.dtype == torch.float32
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-        for x, (mean, std) in zip((plain, last), results):
+        for _x, (mean, std) in zip((plain, last), results):
             (mean.sum() + std.square().sum()).backward()
         torch.testing.assert_close(plain.grad.float(), last.grad.float(), rtol=1e-2, atol=1e-3)
 
     @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-    @pytest.mark.parametrize(("scale", "shift", "std_tolerance"), [(3.0, 1.0, 1e-5), (1.0, 50.0, 2e-3)],
-                             ids=["centred", "large-mean"])
+    @pytest.mark.parametrize(
+        ("scale", "shift", "std_tolerance"), [(3.0, 1.0, 1e-5), (1.0, 50.0, 2e-3)], ids=["centred", "large-mean"]
+    )
     def test_half_precision_channels_last_matches_float64(self, dtype, scale, shift, std_tolerance):
         """The half-precision fast path (sum of squares in float32, fused backward) against float64
         statistics of the very same half-precision values, with separate upstream gradients.
 
         Its variance is E[x^2] - mean^2: at mean / std = 50 (ReLU features sit near 1) the std is
         off by ~4e-4 relative, below what rounding the values to half precision did to it."""
-        features = _features(2, 6, 9, 11, scale=scale, shift=shift, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        features = _features(2, 6, 9, 11, scale=scale, shift=shift, dtype=dtype).contiguous(
+            memory_format=torch.channels_last
+        )
         fast = features.clone().requires_grad_(True)
         exact = features.double().requires_grad_(True)
         (mean, std), (mean64, std64) = channel_mean_std(fast), channel_mean_std(exact)
         assert mean.dtype == std.dtype == torch.float32
         torch.testing.assert_close(mean.double(), mean64, rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(std.double(), std64, rtol=std_tolerance, atol=1e-5)
-        grad_mean, grad_std = torch.randn(mean.shape, generator=_generator(1)), torch.randn(std.shape, generator=_generator(2))
+        grad_mean, grad_std = (
+            torch.randn(mean.shape, generator=_generator(1)),
+            torch.randn(std.shape, generator=_generator(2)),
+        )
         ((mean * grad_mean).sum() + (std * grad_std).sum()).backward()
         ((mean64 * grad_mean.double()).sum() + (std64 * grad_std.double()).sum()).backward()
         assert fast.grad.dtype == dtype and fast.grad.is_contiguous(memory_format=torch.channels_last)

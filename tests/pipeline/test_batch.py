@@ -44,7 +44,9 @@ def test_folder_expands_recursively_to_images(tree: Path) -> None:
 
 
 def test_globs_expand_and_repeats_are_dropped(tree: Path) -> None:
-    inputs = expand_inputs([str(tree / "loose" / "*.png"), tree / "loose" / "x.png", str(tree / "photos" / "**" / "*.webp")])
+    inputs = expand_inputs(
+        [str(tree / "loose" / "*.png"), tree / "loose" / "x.png", str(tree / "photos" / "**" / "*.webp")]
+    )
     assert _names(inputs) == ["x.png", "y.png", "c.webp"]
 
 
@@ -80,8 +82,11 @@ def test_several_inputs_mirror_folders_and_avoid_collisions(tree: Path) -> None:
     inputs = expand_inputs([tree / "photos", tree / "other" / "a.png"])
     jobs = plan_outputs(inputs, tree / "out")
     assert [job.output.relative_to(tree / "out").as_posix() for job in jobs] == [
-        "a_stylized.png", "b_stylized.png", "sub/c_stylized.png", "a_stylized-2.png",
-    ]  # fmt: skip
+        "a_stylized.png",
+        "b_stylized.png",
+        "sub/c_stylized.png",
+        "a_stylized-2.png",
+    ]
 
 
 def test_output_errors(tree: Path) -> None:
@@ -101,8 +106,9 @@ def test_output_errors(tree: Path) -> None:
 
 def test_batch_continues_after_a_failure(pipeline: StylizationPipeline, tree: Path) -> None:
     (tree / "loose" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    inputs = expand_inputs([tree / "loose" / "x.png", tree / "loose" / "broken.png", tree / "loose" / "y.png",
-                            str(tree / "zz*.png")])  # fmt: skip
+    inputs = expand_inputs(
+        [tree / "loose" / "x.png", tree / "loose" / "broken.png", tree / "loose" / "y.png", str(tree / "zz*.png")]
+    )
     jobs = plan_outputs(inputs, tree / "out")
     style = pipeline.style_statistics(_image(tree / "style.png", (16, 16), seed=3))
     seen: list[tuple[Path, BaseException]] = []

@@ -82,8 +82,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_closed_gates_give_the_plain_decoders_result(pipeline: StylizationPipeline, closed: StylizationPipeline,
-                                                     case: str) -> None:  # fmt: skip
+def test_closed_gates_give_the_plain_decoders_result(
+    pipeline: StylizationPipeline, closed: StylizationPipeline, case: str
+) -> None:
     """The multi-level decoder starts as the decoder it was initialised from, for every option."""
     fields = dict(CASES[case])
     content = noise(1, 300 if case == "tiles" else 40, 56)
@@ -100,8 +101,9 @@ def test_closed_gates_give_the_plain_decoders_result(pipeline: StylizationPipeli
     assert (result - expected).abs().max() < 1e-4
 
 
-def test_multiscale_with_closed_gates_equals_plain(pipeline: StylizationPipeline, closed: StylizationPipeline,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_multiscale_with_closed_gates_equals_plain(
+    pipeline: StylizationPipeline, closed: StylizationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("adain.pipeline.stylize.MULTISCALE_COARSEST_SIDE", 24)
     content, style = noise(4, 48, 64), noise(5, 32, 32)
     expected = pipeline(content, style, multiscale=True, output_type="pt").rgb
@@ -116,7 +118,9 @@ def test_open_gates_change_the_result(pipeline: StylizationPipeline, multilevel:
         for gate in plain_layers.gates.values():
             gate.zero_()
     shut = StylizationPipeline(pipeline.encoder, plain_layers, preset="vgg16-hed")
-    assert (multilevel(content, style, output_type="pt").rgb - shut(content, style, output_type="pt").rgb).abs().max() > 1e-3
+    assert (
+        multilevel(content, style, output_type="pt").rgb - shut(content, style, output_type="pt").rgb
+    ).abs().max() > 1e-3
 
 
 def test_alpha_zero_feeds_the_content_features_at_every_tap(multilevel: StylizationPipeline) -> None:
@@ -159,8 +163,9 @@ def test_mixing_mixes_every_taps_statistics(multilevel: StylizationPipeline) -> 
     statistics = [multilevel.style_statistics(style) for style in styles]
     own = content_taps(multilevel, content)
     for tap in TAPS4:
-        mixed_mean, mixed_std = mix_statistics(torch.cat([s.at(tap)[0] for s in statistics]),
-                                               torch.cat([s.at(tap)[1] for s in statistics]), [0.25, 0.75])  # fmt: skip
+        mixed_mean, mixed_std = mix_statistics(
+            torch.cat([s.at(tap)[0] for s in statistics]), torch.cat([s.at(tap)[1] for s in statistics]), [0.25, 0.75]
+        )
         mean, std = channel_mean_std(captured[0][tap])
         varied = channel_mean_std(own[tap])[1] > 0.1
         assert torch.allclose(mean[varied], mixed_mean[varied], atol=1e-3, rtol=1e-3), tap
@@ -182,14 +187,18 @@ def test_mask_regions_get_their_style_at_every_tap(multilevel: StylizationPipeli
         region[..., : width // 2] = 1.0
         for k, weights in enumerate((region, 1 - region)):
             mean, _ = masked_channel_mean_std(features, weights)
-            assert torch.allclose(mean, statistics[k].at(tap)[0], atol=0.05 * statistics[k].at(tap)[0].abs().max().item()), (tap, k)
+            assert torch.allclose(
+                mean, statistics[k].at(tap)[0], atol=0.05 * statistics[k].at(tap)[0].abs().max().item()
+            ), (tap, k)
 
 
 def test_the_statistics_filter_sees_every_tap(multilevel: StylizationPipeline) -> None:
     content, style = noise(20, 32, 32), noise(21, 32, 32)
     seen: list[set[str]] = []
 
-    def record(statistics: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def record(
+        statistics: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         seen.append(set(statistics))
         return statistics
 
@@ -205,9 +214,12 @@ def test_style_statistics_without_the_shallow_taps_are_refused(multilevel: Styli
 
 
 def test_bf16_precision_runs_the_folded_copy(pipeline: StylizationPipeline, multilevel_decoder_file: Path) -> None:
-    fp32 = StylizationPipeline(pipeline.encoder, load_decoder("vgg16-hed", path=multilevel_decoder_file), preset="vgg16-hed")
-    bf16 = StylizationPipeline(pipeline.encoder, load_decoder("vgg16-hed", path=multilevel_decoder_file), preset="vgg16-hed",
-                               precision="bf16")  # fmt: skip
+    fp32 = StylizationPipeline(
+        pipeline.encoder, load_decoder("vgg16-hed", path=multilevel_decoder_file), preset="vgg16-hed"
+    )
+    bf16 = StylizationPipeline(
+        pipeline.encoder, load_decoder("vgg16-hed", path=multilevel_decoder_file), preset="vgg16-hed", precision="bf16"
+    )
     content, style = noise(24, 40, 40), noise(25, 32, 32)
     difference = bf16(content, style, output_type="pt").rgb - fp32(content, style, output_type="pt").rgb
     assert difference.abs().mean() < 0.02

@@ -12,13 +12,15 @@ from adain.ops.color import transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.pipeline import StylizationPipeline, StylizeOptions
 from adain.pipeline import stylize as stylize_module
-from adain.pipeline.options import MULTISCALE_REFINE_STRENGTH, check_options
+from adain.pipeline.options import MULTISCALE_REFINE_STRENGTH
 
 
 def smooth(height: int, width: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(1, 3, 4, 5, generator=generator)
-    return torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    return torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(
+        0, 1
+    )
 
 
 def test_no_coarser_level_below_twice_the_coarsest_side(pipeline: StylizationPipeline) -> None:
@@ -36,7 +38,9 @@ def test_coarse_to_fine_is_a_pyramid_of_single_scale_passes(
     statistics = pipeline.style_statistics(smooth(32, 32, 1))
     alpha, refine_alpha = 0.8, MULTISCALE_REFINE_STRENGTH * 0.8
     encoded_sizes: list[tuple[int, int]] = []
-    handle = pipeline.encoder.register_forward_pre_hook(lambda module, args: encoded_sizes.append(tuple(args[0].shape[-2:])))
+    handle = pipeline.encoder.register_forward_pre_hook(
+        lambda module, args: encoded_sizes.append(tuple(args[0].shape[-2:]))
+    )
     try:
         result = pipeline(content, statistics, StylizeOptions(alpha=alpha, multiscale=True), output_type="pt").rgb
     finally:
@@ -84,6 +88,6 @@ def test_multiscale_with_a_mask_and_tiles(pipeline: StylizationPipeline, monkeyp
 
 def test_multiscale_options_are_checked() -> None:
     with pytest.raises(UsageError, match="does not apply to --method optimize"):
-        check_options(StylizeOptions(multiscale=True, method="optimize"), 1)
+        StylizeOptions(multiscale=True, method="optimize").check(1)
     with pytest.raises(UsageError, match="multiscale must be True or False"):
-        check_options(StylizeOptions(multiscale="yes"), 1)  # type: ignore[arg-type]
+        StylizeOptions(multiscale="yes").check(1)  # type: ignore[arg-type]

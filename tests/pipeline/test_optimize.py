@@ -14,7 +14,9 @@ from adain.pipeline.stylize import StylizationPipeline
 @pytest.fixture
 def images() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    content = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 8, generator=generator), size=(32, 40), mode="bilinear")
+    content = torch.nn.functional.interpolate(
+        torch.rand(1, 3, 6, 8, generator=generator), size=(32, 40), mode="bilinear"
+    )
     style = torch.rand(1, 3, 32, 32, generator=generator)
     return content, style
 
@@ -36,7 +38,7 @@ class TestAdainObjective:
             assert float(objective.losses(style)["style"]) < 1e-6
 
     def test_needs_every_tap(self, pipeline: StylizationPipeline, images) -> None:
-        content, _ = images
+        _content, _ = images
         stats = {"relu4_1": torch.zeros(1, 512, 1, 1)}
         with pytest.raises(UsageError, match="missing"):
             AdainObjective(pipeline.encoder, torch.zeros(1, 512, 4, 5), stats, stats)
@@ -84,8 +86,15 @@ class TestPipelineMethods:
         with torch.no_grad():
             assert float(objective.losses(refined)["loss"]) < float(objective.losses(plain)["loss"])
 
-    @pytest.mark.parametrize("overrides", [dict(method="sketch"), dict(iterations=-1), dict(refine=-2),
-                                           dict(method="optimize", mask=torch.ones(1, 1, 32, 40))])  # fmt: skip
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            dict(method="sketch"),
+            dict(iterations=-1),
+            dict(refine=-2),
+            dict(method="optimize", mask=torch.ones(1, 1, 32, 40)),
+        ],
+    )
     def test_bad_options(self, pipeline: StylizationPipeline, images, overrides) -> None:
         content, style = images
         with pytest.raises(UsageError):

@@ -24,7 +24,9 @@ class TestResolvePrecision:
         cpu = torch.device("cpu")
         assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
 
-    def test_auto_is_fp32_on_onnxruntime_and_follows_the_hardware_on_torch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_auto_is_fp32_on_onnxruntime_and_follows_the_hardware_on_torch(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from adain.pipeline import device as device_module
 
         cpu = torch.device("cpu")
@@ -34,7 +36,9 @@ class TestResolvePrecision:
         assert resolve_precision("auto", cpu) == "fp32"
 
 
-def test_unknown_precision_and_bf16_on_onnxruntime_are_usage_errors(pipeline: StylizationPipeline, decoder_file: Path) -> None:
+def test_unknown_precision_and_bf16_on_onnxruntime_are_usage_errors(
+    pipeline: StylizationPipeline, decoder_file: Path
+) -> None:
     with pytest.raises(UsageError, match="precision"):
         StylizationPipeline(pipeline.encoder, pipeline.decoder, "vgg16-hed", precision="fp8")
     with pytest.raises(UsageError, match="onnxruntime backend runs fp32"):
@@ -63,7 +67,9 @@ def test_shipped_decoder_bf16_is_within_40_db_of_fp32() -> None:
 
     content = torch.from_numpy(skimage_data.astronaut()).permute(2, 0, 1)[None].float() / 255
     style = resolve_style("bank:antimonocromatismo", "vgg16-hed")
-    exact = StylizationPipeline.from_preset("vgg16-hed", precision="fp32")(content, style, size=256, output_type="pt").rgb
+    exact = StylizationPipeline.from_preset("vgg16-hed", precision="fp32")(
+        content, style, size=256, output_type="pt"
+    ).rgb
     fast = StylizationPipeline.from_preset("vgg16-hed", precision="bf16")
     approx = fast(content, style, size=256, output_type="pt").rgb
     assert psnr(approx, exact) >= MIN_PSNR_DB

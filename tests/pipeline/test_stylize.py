@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.errors import InputImageError, ShapeError, UsageError
+from adain.errors import BankError, InputImageError, ShapeError, UsageError
 from adain.image.sizing import pad_to_multiple
 from adain.ops.color import match_color_statistics, rgb_to_yuv, transfer_luminance
 from adain.ops.statistics import channel_mean_std
@@ -129,7 +129,9 @@ def test_content_statistics_filter_sets_the_normalisation(pipeline: StylizationP
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     other_statistics = channel_mean_std(pipeline.encoder(other)["relu4_1"])
 
-    def use_other(statistics: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def use_other(
+        statistics: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         assert set(statistics) == {"relu4_1"}  # the paper's decoder takes relu4_1 only
         seen.append(statistics["relu4_1"])
         return {"relu4_1": other_statistics}
@@ -155,7 +157,9 @@ def test_alpha_blends_linearly_in_feature_space(pipeline: StylizationPipeline, r
     assert torch.allclose(middle, 0.7 * zero + 0.3 * one, atol=1e-4)
 
 
-def test_style_weights_one_zero_equal_the_first_style_alone(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+def test_style_weights_one_zero_equal_the_first_style_alone(
+    pipeline: StylizationPipeline, rng: torch.Generator
+) -> None:
     content, style_a, style_b = noise(rng, 24, 32), noise(rng, 32, 32), flat((0.0, 0.0, 1.0))
     with decoder_inputs(pipeline) as captured:
         alone = pipeline(content, style_a, output_type="pt").rgb
@@ -230,7 +234,9 @@ def test_rgb_mask_black_keeps_content(pipeline: StylizationPipeline, rng: torch.
     assert torch.allclose(captured[0][..., 2:], content_features[..., 2:], atol=1e-6)
 
 
-def test_mask_image_file_and_grayscale_detection(pipeline: StylizationPipeline, rng: torch.Generator, tmp_path: Path) -> None:
+def test_mask_image_file_and_grayscale_detection(
+    pipeline: StylizationPipeline, rng: torch.Generator, tmp_path: Path
+) -> None:
     array = np.zeros((32, 32, 3), np.uint8)
     array[:, :16] = 255  # saved as RGB but gray: two regions
     Image.fromarray(array).save(tmp_path / "mask.png")
@@ -256,7 +262,9 @@ def test_style_statistics_equal_the_style_image(pipeline: StylizationPipeline, r
     assert torch.allclose(from_image, from_statistics, atol=1e-5)
 
 
-def test_style_statistics_round_trip_through_stored_tensors(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+def test_style_statistics_round_trip_through_stored_tensors(
+    pipeline: StylizationPipeline, rng: torch.Generator
+) -> None:
     content = noise(rng, 16, 16)
     statistics = pipeline.style_statistics(noise(rng, 16, 16))
     tensors = statistics.to_tensors()
@@ -275,8 +283,14 @@ def test_style_statistics_validation() -> None:
     with pytest.raises(ShapeError, match=r"\(2, 512\)"):
         StyleStatistics({"relu4_1": torch.zeros(2, 512)}, {"relu4_1": torch.ones(2, 512)})
     with pytest.raises(ShapeError, match="relu9_9"):
-        StyleStatistics.from_tensors({"relu4_1.mean": torch.zeros(3), "relu4_1.std": torch.ones(3),
-                                      "relu9_9.mean": torch.zeros(3), "relu9_9.std": torch.ones(3)})  # fmt: skip
+        StyleStatistics.from_tensors(
+            {
+                "relu4_1.mean": torch.zeros(3),
+                "relu4_1.std": torch.ones(3),
+                "relu9_9.mean": torch.zeros(3),
+                "relu9_9.std": torch.ones(3),
+            }
+        )
     with pytest.raises(ShapeError, match="key"):
         StyleStatistics.from_tensors({"relu4_1.mean": torch.zeros(3), "relu4_1.variance": torch.ones(3)})
 
@@ -326,7 +340,10 @@ def test_guided_filter_smooths(pipeline: StylizationPipeline, rng: torch.Generat
     plain = pipeline(content, style, output_type="pt").rgb
     filtered = pipeline(content, style, guided_filter_radius=4, output_type="pt").rgb
     assert filtered.shape == plain.shape
-    total_variation = lambda x: (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+
+    def total_variation(x):
+        return (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
+
     assert total_variation(filtered) < total_variation(plain)
 
 
@@ -393,3 +410,26 @@ def test_compute_style_statistics_matches_the_pipeline(pipeline: StylizationPipe
     expected = pipeline.style_statistics(style, size=16)
     for tap in statistics.taps:
         assert torch.equal(statistics.at(tap)[0], expected.at(tap)[0])
+
+
+def test_bank_styles_by_name(pipeline: StylizationPipeline, rng: torch.Generator, monkeypatch, tmp_path: Path) -> None:
+    """``"bank:NAME"`` is a style of the preset's banks (the user's first), as on the command line."""
+    from adain.styles import StyleBank, resolve_style
+    from adain.styles.bank import BankEntry
+
+    monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+    content = torch.rand(1, 3, 32, 40, generator=rng)
+    shipped = resolve_style("bank:antimonocromatismo", "vgg16-hed")
+    by_name = pipeline(content, "bank:antimonocromatismo", output_type="pt").rgb
+    torch.testing.assert_close(by_name, pipeline(content, shipped, output_type="pt").rgb)
+    with pytest.raises(BankError, match="no style 'no-such-style'"):
+        pipeline(content, "bank:no-such-style")
+    style = torch.rand(1, 3, 48, 48, generator=rng)
+    bank = StyleBank("vgg16-hed")  # a user's style under a shipped name overrides it
+    bank.add("antimonocromatismo", pipeline.style_statistics(style), BankEntry("antimonocromatismo"))
+    bank.save(tmp_path / "bank" / "vgg16-hed")
+    overridden = pipeline(content, "bank:antimonocromatismo", output_type="pt").rgb
+    torch.testing.assert_close(overridden, pipeline(content, style, output_type="pt").rgb)
+    bare = StylizationPipeline(pipeline.encoder, pipeline.decoder)  # no preset: no bank to look in
+    with pytest.raises(UsageError, match="without one"):
+        bare(content, "bank:antimonocromatismo")

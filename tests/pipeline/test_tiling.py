@@ -18,7 +18,6 @@ from adain.errors import ShapeError, UsageError
 from adain.models import Decoder, VGGEncoder
 from adain.ops.filters import guided_filter
 from adain.pipeline import StylizationPipeline, StylizeOptions
-from adain.pipeline.options import check_options
 from adain.pipeline.stylize import PreparedContent
 from adain.pipeline.tiling import (
     ACTIVATION_BYTES_PER_PIXEL,
@@ -78,7 +77,9 @@ def test_one_tile_when_the_image_fits(height: int, width: int, side: int | None)
 
 
 @pytest.mark.parametrize("feather", [0, 8, DEFAULT_FEATHER, DEFAULT_MARGIN])
-@pytest.mark.parametrize("height,width,side", [(219, 229, 208), (300, 1000, 176), (1, 3000, 400), (64, 64, 200), (300, 400, 200)])
+@pytest.mark.parametrize(
+    "height,width,side", [(219, 229, 208), (300, 1000, 176), (1, 3000, 400), (64, 64, 200), (300, 400, 200)]
+)
 def test_weights_sum_to_one_and_stay_within_the_feather(height: int, width: int, side: int, feather: int) -> None:
     try:
         plan = plan_tiles(height, width, side, margin=DEFAULT_MARGIN, feather=feather)
@@ -95,7 +96,12 @@ def test_weights_sum_to_one_and_stay_within_the_feather(height: int, width: int,
         c_top, c_bottom, c_left, c_right = tile.core
         rows = torch.arange(top, bottom)[:, None] + 0.5
         columns = torch.arange(left, right)[None, :] + 0.5
-        outside = (rows < c_top - feather) | (rows > c_bottom + feather) | (columns < c_left - feather) | (columns > c_right + feather)
+        outside = (
+            (rows < c_top - feather)
+            | (rows > c_bottom + feather)
+            | (columns < c_left - feather)
+            | (columns > c_right + feather)
+        )
         assert not weights[outside.expand_as(weights)].any()
     assert torch.allclose(total, torch.ones_like(total), atol=1e-12)
 
@@ -230,11 +236,15 @@ def test_receptive_reach_of_the_networks(preset: str) -> None:
 
 def smooth_image(height: int, width: int) -> torch.Tensor:
     """A photo-like generated image: smooth waves whose contrast grows from left to right."""
-    rows, columns = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
-                                   indexing="ij")  # fmt: skip
+    rows, columns = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
+    )
     amplitude = 0.05 + 0.35 * columns / width
     channels = [
-        0.5 + amplitude * torch.sin(2 * math.pi * (columns / 97 + rows / 131) + phase) * torch.cos(2 * math.pi * rows / 89 - phase)
+        0.5
+        + amplitude
+        * torch.sin(2 * math.pi * (columns / 97 + rows / 131) + phase)
+        * torch.cos(2 * math.pi * rows / 89 - phase)
         for phase in (0.0, 1.3, 2.6)
     ]
     return torch.stack(channels)[None].clamp(0.0, 1.0)
@@ -268,7 +278,10 @@ def multilevel_contrast_pipeline(multilevel_decoder_file: Path, pipeline: Styliz
 TILED_CASES = {
     "plain": {},
     "alpha, mixed styles, luminance, guided filter": {
-        "alpha": 0.6, "style_weights": [0.7, 0.3], "preserve_color": "luminance", "guided_filter_radius": 2
+        "alpha": 0.6,
+        "style_weights": [0.7, 0.3],
+        "preserve_color": "luminance",
+        "guided_filter_radius": 2,
     },
     "mask": {"mask": "gradient", "mask_alphas": [1.0, 0.5]},
 }
@@ -276,10 +289,14 @@ TILED_CASES = {
 
 @pytest.mark.parametrize("decoder", ["plain", "multilevel"])
 @pytest.mark.parametrize("case", list(TILED_CASES))
-def test_tiled_equals_untiled(request: pytest.FixtureRequest, decoder: str, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiled_equals_untiled(
+    request: pytest.FixtureRequest, decoder: str, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Also with a multi-level decoder: its shallow taps' content statistics are summed over the
     tiles' cores and each window is re-encoded for its skip features."""
-    contrast_pipeline = request.getfixturevalue("contrast_pipeline" if decoder == "plain" else "multilevel_contrast_pipeline")
+    contrast_pipeline = request.getfixturevalue(
+        "contrast_pipeline" if decoder == "plain" else "multilevel_contrast_pipeline"
+    )
     height, width = 219, 221  # not multiples of 8: the right and bottom windows are padded on their own
     content = smooth_image(height, width)
     fields = dict(TILED_CASES[case])
@@ -295,8 +312,10 @@ def test_tiled_equals_untiled(request: pytest.FixtureRequest, decoder: str, case
     plan = contrast_pipeline.plan_tiles(PreparedContent(content, None, content, (height, width)), options)
     assert plan.grid == (2, 2)
     seen: list[tuple[int, ...]] = []
-    hooks = [network.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
-             for network in (contrast_pipeline.inference_encoder, contrast_pipeline.inference_decoder)]  # fmt: skip
+    hooks = [
+        network.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+        for network in (contrast_pipeline.inference_encoder, contrast_pipeline.inference_decoder)
+    ]
     try:
         tiled = contrast_pipeline(content, styles, options, output_type="pt").rgb
     finally:
@@ -305,7 +324,9 @@ def test_tiled_equals_untiled(request: pytest.FixtureRequest, decoder: str, case
     # the networks only ever saw windows: what bounds the memory (styles are encoded whole)
     content_passes = [shape for shape in seen if shape != (48, 48)]
     # 4 windows encoded, (multi-level: 4 re-encoded for the skips,) 4 decoded
-    assert len(content_passes) == (8 if decoder == "plain" else 12) and max(max(shape) for shape in content_passes) <= 208
+    assert (
+        len(content_passes) == (8 if decoder == "plain" else 12) and max(max(shape) for shape in content_passes) <= 208
+    )
     assert tiled.shape == untiled.shape == (1, 3, height, width)
     assert (tiled - untiled).abs().max() < 1e-4
     assert untiled.std() > 0.05  # a real image, not flat grey
@@ -340,7 +361,13 @@ def seam_setup(contrast_pipeline: StylizationPipeline) -> dict[str, object]:
     content, style = smooth_image(height, width), blurry_noise(48, 1)
     plan = plan_tiles(height, width, 176)
     untiled = contrast_pipeline(content, style, output_type="pt").rgb
-    return {"content": content, "style": style, "options": StylizeOptions(tile_size=176), "plan": plan, "untiled": untiled}
+    return {
+        "content": content,
+        "style": style,
+        "options": StylizeOptions(tile_size=176),
+        "plan": plan,
+        "untiled": untiled,
+    }
 
 
 def _seam_ratio(pipeline: StylizationPipeline, setup: dict[str, object]) -> float:
@@ -349,7 +376,10 @@ def _seam_ratio(pipeline: StylizationPipeline, setup: dict[str, object]) -> floa
     image = pipeline(setup["content"], setup["style"], setup["options"], output_type="pt").rgb
     ratios = []
     for step in SEAM_STEPS:
-        energy, reference = _seam_energy(image, setup["plan"], step), _seam_energy(setup["untiled"], setup["plan"], step)
+        energy, reference = (
+            _seam_energy(image, setup["plan"], step),
+            _seam_energy(setup["untiled"], setup["plan"], step),
+        )
         ratios += [energy[0] / reference[0], energy[1] / reference[1]]
     return max(ratios)
 
@@ -373,7 +403,11 @@ def test_seam_test_fails_without_global_statistics_or_blending(
         transfer = contrast_pipeline.transfer
         monkeypatch.setattr(contrast_pipeline, "transfer", lambda f, s, o, r=None, c=None: transfer(f, s, o, r, None))
     if "no overlap" in broken:
-        monkeypatch.setattr(contrast_pipeline, "plan_tiles", lambda content, options: plan_tiles(plan.height, plan.width, 176, margin=0, feather=0))
+        monkeypatch.setattr(
+            contrast_pipeline,
+            "plan_tiles",
+            lambda content, options: plan_tiles(plan.height, plan.width, 176, margin=0, feather=0),
+        )
         monkeypatch.setitem(seam_setup, "plan", contrast_pipeline.plan_tiles(None, None))
     assert _seam_ratio(contrast_pipeline, seam_setup) > SEAM_TOLERANCE
 
@@ -406,7 +440,7 @@ def test_budget_option_plans_tiles(pipeline: StylizationPipeline) -> None:
 )
 def test_tiling_options_are_checked(fields: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        check_options(StylizeOptions(**fields), 1)
+        StylizeOptions(**fields).check(1)
 
 
 def test_tile_side_too_small_is_a_usage_error(pipeline: StylizationPipeline) -> None:

@@ -58,14 +58,21 @@ def multilevel_pipeline(multilevel_decoder_file: Path) -> StylizationPipeline:
 def server_config(tmp_path: Path) -> ServerConfig:
     """Small limits, and every file the server writes under tmp_path (never the user's bank)."""
     return ServerConfig(
-        user_bank=tmp_path / "bank" / "vgg16-hed", study_db=tmp_path / "study.sqlite", temp_parent=tmp_path / "tmp",
-        default_size=64, style_size=64,
-        limits=ServerLimits(max_upload_mb=1.0, max_pixels=100_000, max_size=128, request_timeout_s=60, workers=1, queue_size=2),
-    )  # fmt: skip
+        user_bank=tmp_path / "bank" / "vgg16-hed",
+        study_db=tmp_path / "study.sqlite",
+        temp_parent=tmp_path / "tmp",
+        default_size=64,
+        style_size=64,
+        limits=ServerLimits(
+            max_upload_mb=1.0, max_pixels=100_000, max_size=128, request_timeout_s=60, workers=1, queue_size=2
+        ),
+    )
 
 
 @pytest.fixture
-def make_client(random_pipeline: StylizationPipeline, server_config: ServerConfig) -> Iterator[Callable[..., TestClient]]:
+def make_client(
+    random_pipeline: StylizationPipeline, server_config: ServerConfig
+) -> Iterator[Callable[..., TestClient]]:
     """``make_client(config=None, pipeline=None)``: a started TestClient (closed at teardown)."""
     clients: list[TestClient] = []
 
@@ -117,7 +124,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(random_pipeline: StylizationPipeline, server_config: ServerConfig) -> Iterator[Callable[..., LiveServer]]:
+def live_server(
+    random_pipeline: StylizationPipeline, server_config: ServerConfig
+) -> Iterator[Callable[..., LiveServer]]:
     """``live_server(config=None, pipeline=None)``: a started :class:`LiveServer` (stopped at teardown)."""
     servers: list[LiveServer] = []
 

@@ -23,7 +23,9 @@ STYLE = "antimonocromatismo"
 OTHER_STYLE = "water-lilies-1919-2"
 
 
-def expected(pipeline: StylizationPipeline, tmp_path: Path, content: bytes, styles: list[Any], **options: Any) -> np.ndarray:
+def expected(
+    pipeline: StylizationPipeline, tmp_path: Path, content: bytes, styles: list[Any], **options: Any
+) -> np.ndarray:
     """The pipeline's own result for the server's options (size 64, style size 64, the test limits)."""
     path = tmp_path / "expected-content.png"
     path.write_bytes(content)
@@ -32,8 +34,11 @@ def expected(pipeline: StylizationPipeline, tmp_path: Path, content: bytes, styl
 
 
 def post(client: TestClient, content: bytes | None, **fields: Any) -> Any:
-    files = {name: (f"{name}.png", fields.pop(name), "image/png")
-             for name in ("style_image", "style2_image", "mask") if name in fields}  # fmt: skip
+    files = {
+        name: (f"{name}.png", fields.pop(name), "image/png")
+        for name in ("style_image", "style2_image", "mask")
+        if name in fields
+    }
     if content is not None:
         files["content"] = ("photo.png", content, "image/png")
     return client.post("/v1/stylize", files=files, data={k: str(v) for k, v in fields.items()})
@@ -60,7 +65,9 @@ class TestRoutes:
         assert "swagger" in client.get("/docs").text.lower()
         schema = client.get("/openapi.json").json()
         form = schema["paths"]["/v1/stylize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-        assert {"content", "style", "style_image", "alpha", "size", "mix", "mask", "preserve_color"} <= set(form["properties"])
+        assert {"content", "style", "style_image", "alpha", "size", "mix", "mask", "preserve_color"} <= set(
+            form["properties"]
+        )
         assert form["properties"]["content"]["format"] == "binary"
         page = client.get("/")
         assert page.status_code == 200 and "/static/app.js" in page.text and 'id="alpha"' in page.text
@@ -80,8 +87,14 @@ class TestRoutes:
 
 
 class TestStylize:
-    def test_bank_style_equals_the_pipeline(self, client: TestClient, random_pipeline: StylizationPipeline, tmp_path: Path,
-                                            png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    def test_bank_style_equals_the_pipeline(
+        self,
+        client: TestClient,
+        random_pipeline: StylizationPipeline,
+        tmp_path: Path,
+        png: Callable[..., bytes],
+        decoded: Callable[[bytes], np.ndarray],
+    ) -> None:
         content = png(48, 32)
         response = post(client, content, style=STYLE, alpha=0.7)
         assert response.status_code == 200, response.text
@@ -94,9 +107,15 @@ class TestStylize:
         np.testing.assert_array_equal(decoded(post(client, content, style=f"bank:{STYLE}", alpha=0.7).content), image)
 
     @pytest.mark.parametrize("decoder", ["plain", "multilevel"])
-    def test_options_reach_the_pipeline(self, make_client: Callable[..., TestClient], request: pytest.FixtureRequest,
-                                        decoder: str, tmp_path: Path, png: Callable[..., bytes],
-                                        decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    def test_options_reach_the_pipeline(
+        self,
+        make_client: Callable[..., TestClient],
+        request: pytest.FixtureRequest,
+        decoder: str,
+        tmp_path: Path,
+        png: Callable[..., bytes],
+        decoded: Callable[[bytes], np.ndarray],
+    ) -> None:
         """Also with a multi-level decoder (its skips take every tap of the bank's statistics)."""
         random_pipeline = request.getfixturevalue("random_pipeline" if decoder == "plain" else "multilevel_pipeline")
         client = make_client(pipeline=random_pipeline)
@@ -120,13 +139,16 @@ class TestStylize:
             np.testing.assert_array_equal(results[-1], expected(random_pipeline, tmp_path, content, styles, **options))
         assert results[0].shape[0] == 40
 
-    def test_alpha_changes_the_result_and_jpeg(self, client: TestClient, png: Callable[..., bytes],
-                                               decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    def test_alpha_changes_the_result_and_jpeg(
+        self, client: TestClient, png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]
+    ) -> None:
         content = png()
         full, none = (decoded(post(client, content, style=STYLE, alpha=a).content).astype(int) for a in (1.0, 0.0))
         assert (full != none).any(axis=2).mean() > 0.5  # most pixels change (a random decoder: small values)
         jpeg = post(client, content, style=STYLE, format="jpeg")
-        assert jpeg.status_code == 200 and jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:2] == b"\xff\xd8"
+        assert (
+            jpeg.status_code == 200 and jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:2] == b"\xff\xd8"
+        )
 
     def test_no_upload_is_left_behind(self, client: TestClient, server_config: Any, png: Callable[..., bytes]) -> None:
         temp_dir = client.app.state.adain.temp_dir
@@ -137,24 +159,34 @@ class TestStylize:
 
 
 class TestBadInput:
-    @pytest.mark.parametrize(("fields", "status", "code", "words"), [
-        ({"style": "no-such-style"}, 400, "unknown_style", ("no-such-style",)),
-        ({"style": "/etc/passwd"}, 400, "unknown_style", ()),  # a path is a name, never opened
-        ({"style": "bank:../../secret"}, 400, "unknown_style", ()),
-        ({"style": STYLE, "alpha": "2"}, 400, "bad_parameter", ("alpha",)),
-        ({"style": STYLE, "alpha": "strong"}, 400, "bad_parameter", ("alpha", "strong")),
-        ({"style": STYLE, "alpha": "nan"}, 400, "bad_parameter", ("alpha",)),
-        ({"style": STYLE, "size": "0"}, 400, "bad_parameter", ("size",)),
-        ({"style": STYLE, "size": "5000"}, 400, "bad_parameter", ("size", "128")),
-        ({"style": STYLE, "mix": "0.5"}, 400, "bad_parameter", ("second style",)),
-        ({"style": STYLE, "style2": OTHER_STYLE, "mix": "1.5"}, 400, "bad_parameter", ("mix",)),
-        ({"style": STYLE, "preserve_color": "maybe"}, 400, "bad_parameter", ("preserve_color",)),
-        ({"style": STYLE, "format": "gif"}, 400, "bad_parameter", ("format",)),
-        ({"style": STYLE, "colour": "red"}, 400, "unknown_field", ("colour",)),
-        ({}, 400, "missing_parameter", ("style",)),
-    ])  # fmt: skip
-    def test_bad_fields(self, client: TestClient, png: Callable[..., bytes], fields: dict[str, str], status: int, code: str,
-                        words: tuple[str, ...]) -> None:  # fmt: skip
+    @pytest.mark.parametrize(
+        ("fields", "status", "code", "words"),
+        [
+            ({"style": "no-such-style"}, 400, "unknown_style", ("no-such-style",)),
+            ({"style": "/etc/passwd"}, 400, "unknown_style", ()),  # a path is a name, never opened
+            ({"style": "bank:../../secret"}, 400, "unknown_style", ()),
+            ({"style": STYLE, "alpha": "2"}, 400, "bad_parameter", ("alpha",)),
+            ({"style": STYLE, "alpha": "strong"}, 400, "bad_parameter", ("alpha", "strong")),
+            ({"style": STYLE, "alpha": "nan"}, 400, "bad_parameter", ("alpha",)),
+            ({"style": STYLE, "size": "0"}, 400, "bad_parameter", ("size",)),
+            ({"style": STYLE, "size": "5000"}, 400, "bad_parameter", ("size", "128")),
+            ({"style": STYLE, "mix": "0.5"}, 400, "bad_parameter", ("second style",)),
+            ({"style": STYLE, "style2": OTHER_STYLE, "mix": "1.5"}, 400, "bad_parameter", ("mix",)),
+            ({"style": STYLE, "preserve_color": "maybe"}, 400, "bad_parameter", ("preserve_color",)),
+            ({"style": STYLE, "format": "gif"}, 400, "bad_parameter", ("format",)),
+            ({"style": STYLE, "colour": "red"}, 400, "unknown_field", ("colour",)),
+            ({}, 400, "missing_parameter", ("style",)),
+        ],
+    )
+    def test_bad_fields(
+        self,
+        client: TestClient,
+        png: Callable[..., bytes],
+        fields: dict[str, str],
+        status: int,
+        code: str,
+        words: tuple[str, ...],
+    ) -> None:
         assert_error(post(client, png(), **fields), status, code, *words)
 
     def test_bad_files(self, client: TestClient, png: Callable[..., bytes]) -> None:
@@ -179,16 +211,21 @@ class TestBadInput:
             for _ in range(40):
                 yield bytes(64 * 1024)
 
-        response = client.post("/v1/stylize", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b0undary"})
+        response = client.post(
+            "/v1/stylize", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b0undary"}
+        )
         assert_error(response, 413, "upload_too_large")
 
     def test_not_multipart(self, client: TestClient) -> None:
         assert_error(client.post("/v1/stylize", json={"style": STYLE}), 415, "unsupported_media_type")
-        response = client.post("/v1/stylize", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"})
+        response = client.post(
+            "/v1/stylize", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"}
+        )
         assert response.status_code == 400 and response.json()["error"] in ("bad_request", "missing_parameter")
 
-    def test_a_bug_is_a_json_500_without_traceback(self, make_client: Callable[..., TestClient], random_pipeline: Any,
-                                                   png: Callable[..., bytes]) -> None:  # fmt: skip
+    def test_a_bug_is_a_json_500_without_traceback(
+        self, make_client: Callable[..., TestClient], random_pipeline: Any, png: Callable[..., bytes]
+    ) -> None:
         class Broken:
             preset, encoder = random_pipeline.preset, random_pipeline.encoder
 
@@ -202,14 +239,22 @@ class TestBadInput:
 
 
 class TestUserStyles:
-    def test_add_list_use_and_persist(self, make_client: Callable[..., TestClient], server_config: Any,
-                                      png: Callable[..., bytes], decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    def test_add_list_use_and_persist(
+        self,
+        make_client: Callable[..., TestClient],
+        server_config: Any,
+        png: Callable[..., bytes],
+        decoded: Callable[[bytes], np.ndarray],
+    ) -> None:
         from adain.styles.bank import StyleBank
 
         client = make_client()
         style = png(40, 40, seed=7)
-        added = client.post("/v1/styles", data={"name": "my-style", "source": "test"},
-                            files={"style_image": ("painting.png", style, "image/png")})  # fmt: skip
+        added = client.post(
+            "/v1/styles",
+            data={"name": "my-style", "source": "test"},
+            files={"style_image": ("painting.png", style, "image/png")},
+        )
         assert added.status_code == 201, added.text
         assert added.json() == {"name": "my-style", "origin": "user", "images": 1}
         mine = [s for s in client.get("/v1/styles").json() if s["origin"] == "user"]
@@ -227,7 +272,11 @@ class TestUserStyles:
     def test_add_errors(self, client: TestClient, png: Callable[..., bytes]) -> None:
         def add(name: str | None, *images: bytes, **extra: str) -> Any:
             data = {**({"name": name} if name is not None else {}), **extra}
-            return client.post("/v1/styles", data=data, files=[("style_image", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)])
+            return client.post(
+                "/v1/styles",
+                data=data,
+                files=[("style_image", (f"{i}.png", im, "image/png")) for i, im in enumerate(images)],
+            )
 
         assert add("pooled", png(40, 40, seed=1), png(40, 40, seed=2)).json()["images"] == 2
         assert_error(add("pooled", png(40, 40)), 409, "style_exists", "replace")

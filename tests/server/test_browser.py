@@ -25,11 +25,21 @@ from adain.pipeline.stylize import StylizationPipeline
 from adain.server import ServerConfig
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-default-apps", "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian: apt-get install chromium; .ci/run does)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian: apt-get install chromium; .ci/run does)"
+    ),
 ]
 
 #: records every image the result element shows: its kind (preview/full), size and a pixel checksum
@@ -74,14 +84,23 @@ def full_renders(page: Any) -> list[dict[str, Any]]:
     return [entry for entry in page.evaluate("window.shown") if entry["kind"] == "full"]
 
 
-def test_page_upload_slider_preview_download(browser: Any, live_server: Callable[..., Any], server_config: ServerConfig,
-                                             default_pipeline: StylizationPipeline, tmp_path: Path) -> None:  # fmt: skip
+def test_page_upload_slider_preview_download(
+    browser: Any,
+    live_server: Callable[..., Any],
+    server_config: ServerConfig,
+    default_pipeline: StylizationPipeline,
+    tmp_path: Path,
+) -> None:
     from skimage import data
 
     photo = tmp_path / "chelsea.png"
     Image.fromarray(data.chelsea()).save(photo)
-    config = replace(server_config, default_size=160, preview_size=64,
-                     limits=replace(server_config.limits, max_pixels=1_000_000, max_size=256))
+    config = replace(
+        server_config,
+        default_size=160,
+        preview_size=64,
+        limits=replace(server_config.limits, max_pixels=1_000_000, max_size=256),
+    )
     server = live_server(config, default_pipeline)
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -141,8 +160,9 @@ def test_page_upload_slider_preview_download(browser: Any, live_server: Callable
         shutil.copytree(shots, os.environ["ADAIN_SCREENSHOT_DIR"], dirs_exist_ok=True)
 
 
-def test_study_page_records_a_choice(browser: Any, live_server: Callable[..., Any], server_config: ServerConfig,
-                                     tmp_path: Path) -> None:  # fmt: skip
+def test_study_page_records_a_choice(
+    browser: Any, live_server: Callable[..., Any], server_config: ServerConfig, tmp_path: Path
+) -> None:
     from adain.server.study import StudyStore
 
     plan = tmp_path / "study.json"

@@ -22,43 +22,87 @@ def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return calls
 
 
-@pytest.mark.parametrize(("flags", "words"), [
-    (["--port", "0"], "--port"),
-    (["--workers", "0"], "workers"),
-    (["--queue", "-1"], "queue_size"),
-    (["--max-upload-mb", "0"], "max_upload_mb"),
-    (["--timeout", "nan"], "request_timeout_s"),
-    (["--max-size", "4"], "max_size"),
-    (["--threads", "0"], "--threads"),
-    (["--preset", "no-such-preset"], "no-such-preset"),
-])  # fmt: skip
-def test_usage_errors_exit_2(no_uvicorn: dict[str, Any], capsys: pytest.CaptureFixture[str], flags: list[str], words: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--port", "0"], "--port"),
+        (["--workers", "0"], "workers"),
+        (["--queue", "-1"], "queue_size"),
+        (["--max-upload-mb", "0"], "max_upload_mb"),
+        (["--timeout", "nan"], "request_timeout_s"),
+        (["--max-size", "4"], "max_size"),
+        (["--threads", "0"], "--threads"),
+        (["--preset", "no-such-preset"], "no-such-preset"),
+    ],
+)
+def test_usage_errors_exit_2(
+    no_uvicorn: dict[str, Any], capsys: pytest.CaptureFixture[str], flags: list[str], words: str
+) -> None:
     assert main(["serve", *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0] and "Traceback" not in err[0]
     assert not no_uvicorn
 
 
-def test_missing_decoder_exits_1_before_serving(no_uvicorn: dict[str, Any], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    assert main(["serve", "--decoder", str(tmp_path / "missing.safetensors"), "--study-db", str(tmp_path / "s.sqlite")]) == 1
+def test_missing_decoder_exits_1_before_serving(
+    no_uvicorn: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["serve", "--decoder", str(tmp_path / "missing.safetensors"), "--study-db", str(tmp_path / "s.sqlite")])
+        == 1
+    )
     err = capsys.readouterr().err
     assert "decoder file not found" in err and "Traceback" not in err
     assert "app" not in no_uvicorn
 
 
-def test_flags_reach_the_server(no_uvicorn: dict[str, Any], tmp_path: Path, decoder_file: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    code = main(["serve", "--host", "127.0.0.1", "--port", "8123", "--decoder", str(decoder_file), "--workers", "2",
-                 "--queue", "3", "--max-upload-mb", "5", "--precision", "fp32", "--max-pixels", "1000000", "--max-size", "640", "--timeout", "9",
-                 "--bank", str(tmp_path / "bank"), "--study-db", str(tmp_path / "study.sqlite")])  # fmt: skip
+def test_flags_reach_the_server(
+    no_uvicorn: dict[str, Any], tmp_path: Path, decoder_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8123",
+            "--decoder",
+            str(decoder_file),
+            "--workers",
+            "2",
+            "--queue",
+            "3",
+            "--max-upload-mb",
+            "5",
+            "--precision",
+            "fp32",
+            "--max-pixels",
+            "1000000",
+            "--max-size",
+            "640",
+            "--timeout",
+            "9",
+            "--bank",
+            str(tmp_path / "bank"),
+            "--study-db",
+            str(tmp_path / "study.sqlite"),
+        ]
+    )
     assert code == 0
     assert (no_uvicorn["host"], no_uvicorn["port"]) == ("127.0.0.1", 8123)
     state = no_uvicorn["app"].state.adain
     limits = state.config.limits
-    assert (limits.workers, limits.queue_size, limits.max_upload_mb, limits.max_pixels, limits.max_size,
-            limits.request_timeout_s) == (2, 3, 5.0, 1_000_000, 640, 9.0)  # fmt: skip
-    assert state.config.precision == "fp32" and state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
+    assert (
+        limits.workers,
+        limits.queue_size,
+        limits.max_upload_mb,
+        limits.max_pixels,
+        limits.max_size,
+        limits.request_timeout_s,
+    ) == (2, 3, 5.0, 1_000_000, 640, 9.0)
+    assert (
+        state.config.precision == "fp32" and state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
+    )
     assert no_uvicorn["threads"] >= 1
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
     state.close()

@@ -57,8 +57,10 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 
 def request_head(port: int, extra: str) -> bytes:
-    return (f"POST /v1/stylize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: multipart/form-data; boundary=xyz\r\n{extra}\r\n").encode()  # fmt: skip
+    return (
+        f"POST /v1/stylize HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary=xyz\r\n{extra}\r\n"
+    ).encode()
 
 
 class TestUploadLimit:
@@ -93,8 +95,13 @@ class TestUploadLimit:
 
 
 class TestPoolAndTimeout:
-    def test_full_pool_answers_503_with_retry_after(self, live_server: Callable[..., Any], random_pipeline: Any,
-                                                    server_config: ServerConfig, png: Callable[..., bytes]) -> None:  # fmt: skip
+    def test_full_pool_answers_503_with_retry_after(
+        self,
+        live_server: Callable[..., Any],
+        random_pipeline: Any,
+        server_config: ServerConfig,
+        png: Callable[..., bytes],
+    ) -> None:
         blocking = BlockingPipeline(random_pipeline)
         config = replace(server_config, limits=replace(server_config.limits, workers=1, queue_size=1))
         server = live_server(config, blocking)
@@ -121,15 +128,28 @@ class TestPoolAndTimeout:
         assert [r.status_code for r in results] == [200, 200]
         assert pool()["refused"] == 1 and blocking.calls == 2
 
-    def test_request_timeout(self, live_server: Callable[..., Any], random_pipeline: Any, server_config: ServerConfig,
-                             png: Callable[..., bytes]) -> None:  # fmt: skip
+    def test_request_timeout(
+        self,
+        live_server: Callable[..., Any],
+        random_pipeline: Any,
+        server_config: ServerConfig,
+        png: Callable[..., bytes],
+    ) -> None:
         blocking = BlockingPipeline(random_pipeline)
-        config = replace(server_config, limits=replace(server_config.limits, request_timeout_s=1.0, workers=1, queue_size=2))
+        config = replace(
+            server_config, limits=replace(server_config.limits, request_timeout_s=1.0, workers=1, queue_size=2)
+        )
         server = live_server(config, blocking)
         files = {"content": ("a.png", png(), "image/png")}
         responses: list[httpx.Response] = []
-        threads = [threading.Thread(target=lambda: responses.append(
-            httpx.post(f"{server.url}/v1/stylize", files=files, data={"style": STYLE}, timeout=30))) for _ in range(2)]  # fmt: skip
+        threads = [
+            threading.Thread(
+                target=lambda: responses.append(
+                    httpx.post(f"{server.url}/v1/stylize", files=files, data={"style": STYLE}, timeout=30)
+                )
+            )
+            for _ in range(2)
+        ]
         for thread in threads:
             thread.start()
             time.sleep(0.2)

@@ -37,7 +37,10 @@ class TestStatistics:
         assert wilson_interval(0, 10)[0] == 0.0
         three, seven = wilson_interval(3, 10), wilson_interval(7, 10)
         assert three[0] == pytest.approx(1 - seven[1]) and three[1] == pytest.approx(1 - seven[0])
-        assert wilson_interval(50, 100)[1] - wilson_interval(50, 100)[0] < wilson_interval(5, 10)[1] - wilson_interval(5, 10)[0]
+        assert (
+            wilson_interval(50, 100)[1] - wilson_interval(50, 100)[0]
+            < wilson_interval(5, 10)[1] - wilson_interval(5, 10)[0]
+        )
 
     def test_report(self) -> None:
         decisions = [("a", "b", "a")] * 6 + [("b", "a", "b")] * 2 + [("a", "c", "c")] * 2
@@ -56,8 +59,9 @@ class TestStatistics:
 
 
 class TestStudyApi:
-    def test_trial_render_choose_report(self, make_client: Callable[..., TestClient], study_config: ServerConfig,
-                                        decoded: Callable[[bytes], np.ndarray]) -> None:  # fmt: skip
+    def test_trial_render_choose_report(
+        self, make_client: Callable[..., TestClient], study_config: ServerConfig, decoded: Callable[[bytes], np.ndarray]
+    ) -> None:
         client = make_client(study_config)
         trial = client.post("/v1/study/trials").json()
         assert set(trial) == {"id", "content", "style", "images"}  # which configuration is which stays hidden
@@ -69,9 +73,15 @@ class TestStudyApi:
         assert client.get(trial["images"]["left"]).content == left.content
         choice = client.post(f"/v1/study/trials/{trial['id']}/choice", json={"winner": "left"})
         assert choice.status_code == 200 and choice.json()["recorded"] is True
-        assert client.post(f"/v1/study/trials/{trial['id']}/choice", json={"winner": "right"}).json()["error"] == "already_decided"
+        assert (
+            client.post(f"/v1/study/trials/{trial['id']}/choice", json={"winner": "right"}).json()["error"]
+            == "already_decided"
+        )
         assert client.post(f"/v1/study/trials/{trial['id']}/choice", json={"winner": "middle"}).status_code == 422
-        assert client.post(f"/v1/study/trials/{'0' * 32}/choice", json={"winner": "left"}).json()["error"] == "unknown_trial"
+        assert (
+            client.post(f"/v1/study/trials/{'0' * 32}/choice", json={"winner": "left"}).json()["error"]
+            == "unknown_trial"
+        )
         assert client.get("/v1/study/trials/../../etc/left").status_code == 404
         assert client.get(f"/v1/study/trials/{trial['id']}/top").status_code == 404
         stored = StudyStore(study_config.study_db).trial(trial["id"])
@@ -85,21 +95,27 @@ class TestStudyApi:
         lefts = {store.trial(client.post("/v1/study/trials").json()["id"]).left for _ in range(40)}
         assert lefts == {"strong", "weak"}
 
-    @pytest.mark.parametrize(("plan", "words"), [
-        ({"configurations": {"only": {"alpha": 1.0}}}, "at least 2"),
-        ({"configurations": {"a": {"alpha": 1.0}, "b": {"strength": 2}}}, "unknown option"),
-        ({"configurations": {"a": {"alpha": 1.0}, "b": {"alpha": 3}}}, "alpha"),
-        ({"styles": ["no-such-style"]}, "no-such-style"),
-        ({"colour": "red"}, "unknown key"),
-    ])  # fmt: skip
-    def test_bad_study_file_fails_start_up(self, tmp_path: Path, server_config: ServerConfig, random_pipeline: Any,
-                                           plan: dict[str, Any], words: str) -> None:  # fmt: skip
+    @pytest.mark.parametrize(
+        ("plan", "words"),
+        [
+            ({"configurations": {"only": {"alpha": 1.0}}}, "at least 2"),
+            ({"configurations": {"a": {"alpha": 1.0}, "b": {"strength": 2}}}, "unknown option"),
+            ({"configurations": {"a": {"alpha": 1.0}, "b": {"alpha": 3}}}, "alpha"),
+            ({"styles": ["no-such-style"]}, "no-such-style"),
+            ({"colour": "red"}, "unknown key"),
+        ],
+    )
+    def test_bad_study_file_fails_start_up(
+        self, tmp_path: Path, server_config: ServerConfig, random_pipeline: Any, plan: dict[str, Any], words: str
+    ) -> None:
         path = tmp_path / "bad.json"
         path.write_text(json.dumps(plan))
         with pytest.raises(UsageError, match=words):
             create_app(replace(server_config, study_config=path), random_pipeline)
 
-    def test_study_without_content_is_a_503(self, make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_study_without_content_is_a_503(
+        self, make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from adain.errors import AdainError
         from adain.server import app as app_module
 
@@ -112,8 +128,13 @@ class TestStudyApi:
         assert response.status_code == 503 and response.json()["error"] == "study_unavailable"
         assert "--study-content" in response.json()["detail"]
 
-    def test_study_content_folder(self, make_client: Callable[..., TestClient], study_config: ServerConfig, tmp_path: Path,
-                                  png: Callable[..., bytes]) -> None:  # fmt: skip
+    def test_study_content_folder(
+        self,
+        make_client: Callable[..., TestClient],
+        study_config: ServerConfig,
+        tmp_path: Path,
+        png: Callable[..., bytes],
+    ) -> None:
         folder = tmp_path / "photos"
         (folder / "sub").mkdir(parents=True)
         (folder / "sub" / "beach.png").write_bytes(png(40, 30))

@@ -42,10 +42,15 @@ class TestPoolStatistics:
 
     def test_pooled_equals_statistics_of_concatenated_features(self) -> None:
         generator = torch.Generator().manual_seed(1)
-        first, second = torch.randn(1, 4, 6, 5, generator=generator), 3 * torch.randn(1, 4, 6, 3, generator=generator) + 1
+        first, second = (
+            torch.randn(1, 4, 6, 5, generator=generator),
+            3 * torch.randn(1, 4, 6, 3, generator=generator) + 1,
+        )
+
         def stats(features: torch.Tensor) -> StyleStatistics:
             mean, std = channel_mean_std(features, eps=0.0)
             return StyleStatistics({"relu4_1": mean}, {"relu4_1": std})
+
         pooled = pool_statistics([(stats(first), 30), (stats(second), 18)])
         expected = stats(torch.cat([first, second], dim=3))
         torch.testing.assert_close(pooled.means["relu4_1"], expected.means["relu4_1"], atol=1e-5, rtol=1e-5)
@@ -115,11 +120,12 @@ class TestStyleBank:
 
 
 class TestBankStyleEqualsImage:
-    def test_bank_style_matches_its_image(self, pipeline: StylizationPipeline, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    def test_bank_style_matches_its_image(
+        self, pipeline: StylizationPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("ADAIN_HOME", str(tmp_path / "home"))
         style_path = save_style_image(tmp_path / "style.png", seed=3)
-        (statistics, area, info), = encode_style_images("vgg16-hed", [style_path], style_size=32)
+        ((statistics, area, info),) = encode_style_images("vgg16-hed", [style_path], style_size=32)
         assert area > 0 and info["file"] == "style.png" and len(info["sha256"]) == 64
         bank = StyleBank("vgg16-hed")
         bank.add("mine", statistics, BankEntry("mine", style_size=32))

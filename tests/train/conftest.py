@@ -6,8 +6,9 @@ Everything is small (16 px crops of <= 64 px images, batches of 2-4) so that a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,10 +31,26 @@ BASE_OPTIONS: dict[str, Any] = {
 
 #: the same defaults as ``adain train`` flags
 BASE_FLAGS = [
-    "--batch-size", "2", "--crop-size", "16", "--resize-shorter", "32", "--precision", "fp32", "--lr", "1e-3",
-    "--checkpoint-every", "1000", "--checkpoint-minutes", "600", "--sample-every", "0", "--log-every", "1",
+    "--batch-size",
+    "2",
+    "--crop-size",
+    "16",
+    "--resize-shorter",
+    "32",
+    "--precision",
+    "fp32",
+    "--lr",
+    "1e-3",
+    "--checkpoint-every",
+    "1000",
+    "--checkpoint-minutes",
+    "600",
+    "--sample-every",
+    "0",
+    "--log-every",
+    "1",
     "--no-progress",
-]  # fmt: skip
+]
 
 
 def _image(rng: np.random.Generator, index: int, height: int, width: int) -> np.ndarray:
@@ -95,9 +112,16 @@ def train_argv(image_folders: tuple[Path, Path], tmp_path: Path) -> Callable[...
     def make(name: str = "run", *flags: str, content: Path | None = None, style: Path | None = None) -> list[str]:
         content_dir, style_dir = image_folders
         return [
-            "train", "--content", str(content or content_dir), "--style", str(style or style_dir),
-            "--run-dir", str(tmp_path / name), *BASE_FLAGS, *flags,
-        ]  # fmt: skip
+            "train",
+            "--content",
+            str(content or content_dir),
+            "--style",
+            str(style or style_dir),
+            "--run-dir",
+            str(tmp_path / name),
+            *BASE_FLAGS,
+            *flags,
+        ]
 
     return make
 

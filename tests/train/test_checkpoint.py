@@ -44,11 +44,15 @@ def test_unreadable_checkpoint_is_one_line_error(train_argv, tmp_path: Path, cap
     assert len(err.splitlines()) == 1 and "cannot read checkpoint" in err, err
 
 
-@pytest.mark.parametrize(("every_steps", "every_minutes", "saved_at"), [(2, 600.0, [2, 4, 5]), (1000, 0.0, [1, 2, 3, 4, 5])])
+@pytest.mark.parametrize(
+    ("every_steps", "every_minutes", "saved_at"), [(2, 600.0, [2, 4, 5]), (1000, 0.0, [1, 2, 3, 4, 5])]
+)
 def test_checkpoint_cadence(make_config, monkeypatch, every_steps, every_minutes, saved_at) -> None:
     """Every N steps, at the end, and whenever M minutes passed (0 minutes: after every step)."""
     steps_saved: list[int] = []
     monkeypatch.setattr(Trainer, "save", lambda self: steps_saved.append(self.step))  # count, do not write
-    trainer = Trainer(make_config(steps=5, checkpoint_every_steps=every_steps, checkpoint_every_minutes=every_minutes), progress=False)
+    trainer = Trainer(
+        make_config(steps=5, checkpoint_every_steps=every_steps, checkpoint_every_minutes=every_minutes), progress=False
+    )
     trainer.fit()
     assert steps_saved == saved_at

@@ -34,7 +34,10 @@ def _bad_images(folder: Path, good_png: Path) -> set[Path]:
 
 def _dataset(content: Path, style: Path, seed: int = 0, cache: bool = True) -> PairDataset:
     return PairDataset(
-        ImageCropSource(find_images(content), 16, 32, cache), ImageCropSource(find_images(style), 16, 32, cache), seed, 2**62
+        ImageCropSource(find_images(content), 16, 32, cache),
+        ImageCropSource(find_images(style), 16, 32, cache),
+        seed,
+        2**62,
     )
 
 
@@ -54,7 +57,9 @@ def test_samples_are_a_pure_function_of_seed_and_index(image_folders) -> None:
 
 def test_sampling_raises_no_warnings(tmp_path: Path) -> None:
     """A crop as wide as the image is a view of Pillow's read-only buffer: it must be copied before torch sees it."""
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "square.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(
+        tmp_path / "square.png"
+    )
     source = ImageCropSource(find_images(tmp_path), 24, 24)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -72,7 +77,7 @@ def test_batch_sampler_shards_the_global_batch_by_rank() -> None:
 
 
 def test_unreadable_images_are_skipped_and_counted(image_folders, tmp_path: Path) -> None:
-    content, style = image_folders
+    content, _style = image_folders
     folder = tmp_path / "content"
     good = sorted(content.glob("*.png"))[0]
     bad = _bad_images(folder, good)
@@ -85,7 +90,7 @@ def test_unreadable_images_are_skipped_and_counted(image_folders, tmp_path: Path
 
 
 def test_training_skips_unreadable_images_and_reports_them(image_folders, train_argv, tmp_path: Path, capsys) -> None:
-    content, style = image_folders
+    content, _style = image_folders
     mixed = tmp_path / "mixed"
     shutil.copytree(content, mixed)
     bad = _bad_images(mixed, sorted(content.glob("*.png"))[0])
@@ -96,7 +101,9 @@ def test_training_skips_unreadable_images_and_reports_them(image_folders, train_
     assert f"skipped {len(skipped)} unreadable image(s)" in capsys.readouterr().err
 
 
-def test_a_folder_without_readable_images_is_a_usage_error(image_folders, make_config, train_argv, tmp_path: Path, capsys) -> None:
+def test_a_folder_without_readable_images_is_a_usage_error(
+    image_folders, make_config, train_argv, tmp_path: Path, capsys
+) -> None:
     content, _ = image_folders
     unreadable = tmp_path / "unreadable"
     _bad_images(unreadable, sorted(content.glob("*.png"))[0])
@@ -106,8 +113,11 @@ def test_a_folder_without_readable_images_is_a_usage_error(image_folders, make_c
     empty = tmp_path / "empty"
     (empty / "sub").mkdir(parents=True)
     (empty / "notes.txt").write_text("not an image")
-    for folder, message in ((unreadable, "none of the 3 images could be read"), (empty, "no images"),
-                            (tmp_path / "missing", "not a folder")):  # fmt: skip
+    for folder, message in (
+        (unreadable, "none of the 3 images could be read"),
+        (empty, "no images"),
+        (tmp_path / "missing", "not a folder"),
+    ):
         capsys.readouterr()
         assert main(train_argv("run", "--steps", "1", style=folder)) == 2
         err = capsys.readouterr().err
@@ -127,7 +137,9 @@ class TestAugmentation:
     def test_zoom_and_colour_are_deterministic_in_range_and_change_the_crop(self, image_folders) -> None:
         _, style = image_folders
         plain = ImageCropSource(find_images(style), 16, 32)
-        augmented = ImageCropSource(find_images(style), 16, 32, augmentation=Augmentation(zoom=(0.5, 2.0), color_jitter=0.5))
+        augmented = ImageCropSource(
+            find_images(style), 16, 32, augmentation=Augmentation(zoom=(0.5, 2.0), color_jitter=0.5)
+        )
         assert augmented.resize_shorter == 32  # 16 * 2 fits: the images are not enlarged
         changed = 0
         for index in range(16):
@@ -142,20 +154,34 @@ class TestAugmentation:
         jittered = ImageCropSource(find_images(style), 16, 32, augmentation=Augmentation(color_jitter=0.8))
         plain = ImageCropSource(find_images(style), 16, 32)
         # same crops (the jitter draws after the crop): only the colours differ
-        ratios = [float(jittered.sample(random.Random(i)).std() / plain.sample(random.Random(i)).std().clamp_min(1e-6)) for i in range(24)]
+        ratios = [
+            float(jittered.sample(random.Random(i)).std() / plain.sample(random.Random(i)).std().clamp_min(1e-6))
+            for i in range(24)
+        ]
         assert min(ratios) < 0.9 and max(ratios) > 1.1
 
     def test_a_zoom_beyond_the_image_enlarges_it(self, image_folders) -> None:
         _, style = image_folders
-        assert ImageCropSource(find_images(style), 16, 16, augmentation=Augmentation(zoom=(1.0, 3.0))).resize_shorter == 48
+        assert (
+            ImageCropSource(find_images(style), 16, 16, augmentation=Augmentation(zoom=(1.0, 3.0))).resize_shorter == 48
+        )
 
-    @pytest.mark.parametrize("augmentation", [Augmentation(zoom=(2.0, 1.0)), Augmentation(zoom=(0.0, 1.0)), Augmentation(color_jitter=1.5)])
+    @pytest.mark.parametrize(
+        "augmentation", [Augmentation(zoom=(2.0, 1.0)), Augmentation(zoom=(0.0, 1.0)), Augmentation(color_jitter=1.5)]
+    )
     def test_bad_settings_are_refused(self, image_folders, augmentation: Augmentation) -> None:
         _, style = image_folders
         with pytest.raises(UsageError):
             ImageCropSource(find_images(style), 16, 32, augmentation=augmentation)
 
     def test_cli_flags_reach_the_config(self, image_folders, train_argv, tmp_path: Path) -> None:
-        assert main(train_argv("aug", "--steps", "1", "--batch-size", "2", "--style-zoom", "0.7,1.4", "--style-color-jitter", "0.3")) == 0
+        assert (
+            main(
+                train_argv(
+                    "aug", "--steps", "1", "--batch-size", "2", "--style-zoom", "0.7,1.4", "--style-color-jitter", "0.3"
+                )
+            )
+            == 0
+        )
         config = load_checkpoint(tmp_path / "aug" / CHECKPOINT_NAME)["config"]
         assert config["style_zoom"] == [0.7, 1.4] and config["style_color_jitter"] == 0.3

@@ -76,17 +76,34 @@ DRIVER = textwrap.dedent(
 
 def test_two_rank_ddp_matches_one_process(train_argv, tmp_path: Path) -> None:
     steps = 3
-    flags = ("--steps", str(steps), "--batch-size", "4", "--sample-every", "3", "--checkpoint-every", "2",
-             "--complexity-weighting", "0.5")  # fmt: skip
+    flags = (
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "4",
+        "--sample-every",
+        "3",
+        "--checkpoint-every",
+        "2",
+        "--complexity-weighting",
+        "0.5",
+    )
     (tmp_path / "driver.py").write_text(DRIVER)
     dumps = tmp_path / "dumps"
     dumps.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("WORLD_SIZE", None)
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(tmp_path / "driver.py"), str(dumps), *train_argv("ddp", *flags),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(tmp_path / "driver.py"),
+        str(dumps),
+        *train_argv("ddp", *flags),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -101,7 +118,9 @@ def test_two_rank_ddp_matches_one_process(train_argv, tmp_path: Path) -> None:
     # (b) the per-step losses (reduced over ranks) match one process on the same global batch
     assert main(train_argv("single", *flags)) == 0
     single = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)
-    assert [h["step"] for h in ranks[0]["history"]] == [h["step"] for h in single["history"]] == list(range(1, steps + 1))
+    assert (
+        [h["step"] for h in ranks[0]["history"]] == [h["step"] for h in single["history"]] == list(range(1, steps + 1))
+    )
     for rank in ranks:
         for ddp_entry, single_entry in zip(rank["history"], single["history"]):
             for key in ("loss", "content", "style", "lr"):

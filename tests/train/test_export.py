@@ -30,7 +30,9 @@ def test_export_only_writes_the_checkpoint_decoder(train_argv, tmp_path: Path, c
 
 
 def test_export_only_needs_a_checkpoint_and_a_target(tmp_path: Path, capsys) -> None:
-    assert main(["train", "--run-dir", str(tmp_path), "--export-only", "--export", str(tmp_path / "d.safetensors")]) == 2
+    assert (
+        main(["train", "--run-dir", str(tmp_path), "--export-only", "--export", str(tmp_path / "d.safetensors")]) == 2
+    )
     assert main(["train", "--run-dir", str(tmp_path), "--export-only"]) == 2
     assert main(["train", "--run-dir", str(tmp_path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 3

@@ -39,7 +39,12 @@ def test_init_from_a_plain_decoder_starts_as_it(make_config, plain_init: Path) -
     plain = load_decoder("vgg16-hed", plain_init)
     trainer = Trainer(make_config("ml", decoder="multilevel", init_decoder=str(plain_init)), progress=False)
     decoder = trainer.decoder
-    assert isinstance(decoder, MultiLevelDecoder) and trainer.decoder_taps == ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    assert isinstance(decoder, MultiLevelDecoder) and trainer.decoder_taps == (
+        "relu4_1",
+        "relu3_1",
+        "relu2_1",
+        "relu1_1",
+    )
     for key, value in plain.state_dict().items():
         assert torch.equal(decoder.state_dict()[key], value), key
     assert all(torch.equal(gate, torch.zeros_like(gate)) for gate in decoder.gates.values())
@@ -47,7 +52,9 @@ def test_init_from_a_plain_decoder_starts_as_it(make_config, plain_init: Path) -
 
 
 def test_training_opens_the_gates_and_exports_a_multilevel_file(make_config, plain_init: Path, tmp_path: Path) -> None:
-    trainer = _fit(make_config("ml", decoder="multilevel", init_decoder=str(plain_init), steps=3, skip_taps=("relu3_1", "relu2_1")))
+    trainer = _fit(
+        make_config("ml", decoder="multilevel", init_decoder=str(plain_init), steps=3, skip_taps=("relu3_1", "relu2_1"))
+    )
     assert trainer.decoder.skip_taps == ("relu3_1", "relu2_1")
     assert all(gate.abs().sum() > 0 for gate in trainer.decoder.gates.values())
     exported = trainer.export_decoder(tmp_path / "out" / "decoder.safetensors")
@@ -59,8 +66,11 @@ def test_training_opens_the_gates_and_exports_a_multilevel_file(make_config, pla
 
 
 def test_skip_learning_rate_is_a_second_group_that_decays_too(make_config) -> None:
-    trainer = _fit(make_config("lr", decoder="multilevel", steps=2, learning_rate=1e-4, skip_learning_rate=1e-3,
-                               learning_rate_decay=0.5))  # fmt: skip
+    trainer = _fit(
+        make_config(
+            "lr", decoder="multilevel", steps=2, learning_rate=1e-4, skip_learning_rate=1e-3, learning_rate_decay=0.5
+        )
+    )
     groups = trainer.optimizer.param_groups
     assert [g["base_lr"] for g in groups] == [1e-4, 1e-3]
     assert groups[0]["lr"] == pytest.approx(1e-4 / 1.5) and groups[1]["lr"] == pytest.approx(1e-3 / 1.5)
@@ -71,18 +81,30 @@ def test_skip_learning_rate_is_a_second_group_that_decays_too(make_config) -> No
 
 def test_a_fork_takes_its_own_rates(make_config) -> None:
     _fit(make_config("source", decoder="multilevel", steps=2, skip_learning_rate=1e-3))
-    fork = _fit(make_config("fork", decoder="multilevel", steps=3, learning_rate=2e-4, skip_learning_rate=5e-3,
-                            fork_from=str(Path(make_config("source").run_dir))))  # fmt: skip
+    fork = _fit(
+        make_config(
+            "fork",
+            decoder="multilevel",
+            steps=3,
+            learning_rate=2e-4,
+            skip_learning_rate=5e-3,
+            fork_from=str(Path(make_config("source").run_dir)),
+        )
+    )
     assert fork.step == 3
     assert [group["base_lr"] for group in fork.optimizer.param_groups] == [2e-4, 5e-3]
     from adain.errors import UsageError
 
     with pytest.raises(UsageError, match="parameter group"):
-        Trainer(make_config("regrouped", decoder="multilevel", steps=3, fork_from=str(Path(make_config("source").run_dir))),
-                progress=False).fork()  # fmt: skip
+        Trainer(
+            make_config("regrouped", decoder="multilevel", steps=3, fork_from=str(Path(make_config("source").run_dir))),
+            progress=False,
+        ).fork()
 
 
-@pytest.mark.parametrize("options", [{}, {"skip_learning_rate": 1e-2, "ema_decay": 0.9}], ids=["one-rate", "skip-rate-ema"])
+@pytest.mark.parametrize(
+    "options", [{}, {"skip_learning_rate": 1e-2, "ema_decay": 0.9}], ids=["one-rate", "skip-rate-ema"]
+)
 def test_multilevel_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
     straight = _fit(make_config("straight", decoder="multilevel", steps=4, **options))
     _fit(make_config("split", decoder="multilevel", steps=2, **options))
@@ -94,8 +116,9 @@ def test_multilevel_stop_and_resume_is_bit_exact(make_config, options: dict) -> 
     assert resumed.history == straight.history
 
 
-def test_a_multilevel_init_for_a_plain_run_and_mismatched_forks_are_refused(make_config, train_argv, tmp_path: Path,
-                                                                            capsys) -> None:  # fmt: skip
+def test_a_multilevel_init_for_a_plain_run_and_mismatched_forks_are_refused(
+    make_config, train_argv, tmp_path: Path, capsys
+) -> None:
     multilevel = tmp_path / "init" / "ml.safetensors"
     save_decoder(MultiLevelDecoder(get_preset("vgg16-hed").architecture), multilevel, "vgg16-hed")
     assert main(train_argv("plain", "--steps", "1", "--init", str(multilevel))) == 2
@@ -111,7 +134,12 @@ def test_a_multilevel_init_for_a_plain_run_and_mismatched_forks_are_refused(make
 
 
 def test_cli_multilevel_run(train_argv, tmp_path: Path) -> None:
-    assert main(train_argv("cli", "--steps", "2", "--decoder", "multilevel", "--skip-taps", "relu1_1", "--skip-lr", "1e-3")) == 0
+    assert (
+        main(
+            train_argv("cli", "--steps", "2", "--decoder", "multilevel", "--skip-taps", "relu1_1", "--skip-lr", "1e-3")
+        )
+        == 0
+    )
     state = load_checkpoint(tmp_path / "cli" / CHECKPOINT_NAME)
     assert state["config"]["decoder"] == "multilevel" and state["config"]["skip_taps"] == ["relu1_1"]
     assert isinstance(load_decoder("vgg16-hed", tmp_path / "cli" / "decoder.safetensors"), MultiLevelDecoder)
@@ -131,7 +159,7 @@ class TestSelectionSplit:
         assert {p.name for p in selection} <= bigger  # a larger fraction keeps the smaller split
 
     def test_training_never_sees_the_selection_split(self, make_config, image_folders) -> None:
-        content, style = image_folders
+        _content, style = image_folders
         fraction = 0.5
         held_out = [p for p in find_images(style) if in_selection_split(p, fraction)]
         assert held_out, "the fixture images should put some style in the split at 0.5"

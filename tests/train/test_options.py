@@ -81,7 +81,7 @@ def test_style_mix_interpolates_each_samples_statistics_with_the_next(make_confi
     again = trainer._mix_style_statistics(statistics)
     trainer.step += 1
     next_step = trainer._mix_style_statistics(statistics)
-    own_mean, own_std = channel_mean_std(taps["relu1_1"])
+    own_mean, _own_std = channel_mean_std(taps["relu1_1"])
     partner = [1, 2, 3, 0]
     # one weight per sample, shared by every tap and by mean and std: recover it from relu1_1's means
     difference = own_mean[partner] - own_mean
@@ -119,7 +119,9 @@ def test_ema_is_the_moving_average_and_is_what_is_exported(make_config, tmp_path
     trainer.train_step(content, style)
     after_one = {k: v.clone() for k, v in trainer.decoder.state_dict().items()}
     trainer.train_step(content, style)
-    expected = {k: torch.lerp(torch.lerp(start[k], after_one[k], 0.25), trainer.decoder.state_dict()[k], 0.25) for k in start}
+    expected = {
+        k: torch.lerp(torch.lerp(start[k], after_one[k], 0.25), trainer.decoder.state_dict()[k], 0.25) for k in start
+    }
     for name, value in expected.items():
         torch.testing.assert_close(trainer.ema[name], value, rtol=1e-6, atol=1e-7)
     assert any(not torch.equal(trainer.ema[k], trainer.decoder.state_dict()[k]) for k in start)

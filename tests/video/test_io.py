@@ -61,7 +61,12 @@ def test_frame_folder_in_natural_order_with_given_rate(tmp_path: Path, frames: l
         Image.fromarray(frames[index]).save(tmp_path / f"frame_{index}.png")
     (tmp_path / "notes.txt").write_text("not a frame")
     source = open_video(tmp_path, fps=24)
-    assert (source.info.kind, source.info.fps, source.info.frame_count, source.info.has_audio) == ("frames", 24, 3, False)
+    assert (source.info.kind, source.info.fps, source.info.frame_count, source.info.has_audio) == (
+        "frames",
+        24,
+        3,
+        False,
+    )
     assert [np.array_equal(a, frames[i]) for a, i in zip(source.frames(), (1, 2, 10))] == [True] * 3
     assert open_video(tmp_path).info.fps == 25  # the default for folders
 
@@ -95,7 +100,9 @@ def test_h264_output_keeps_rate_and_copies_audio(tmp_path: Path, clip: Path, suf
     assert copied == source_packets  # copied, not re-encoded
 
 
-def test_audio_is_reencoded_when_the_container_cannot_take_it(tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audio_is_reencoded_when_the_container_cannot_take_it(
+    tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(video_module, "_container_takes", lambda *_: False)
     source = open_video(clip)
     with open_video_writer(tmp_path / "out.mp4", source.info.fps, audio_from=source.info) as writer:
@@ -135,7 +142,13 @@ def test_frame_folder_output_and_audio_note(tmp_path: Path, clip: Path) -> None:
 
 
 def test_output_kinds_and_refusals(tmp_path: Path) -> None:
-    assert [output_kind(p) for p in ("a.mp4", "a.MKV", "a.gif", "frames", "out/")] == ["video", "video", "gif", "frames", "frames"]
+    assert [output_kind(p) for p in ("a.mp4", "a.MKV", "a.gif", "frames", "out/")] == [
+        "video",
+        "video",
+        "gif",
+        "frames",
+        "frames",
+    ]
     with pytest.raises(UsageError, match=r"unknown video output extension '\.avi'"):
         output_kind("a.avi")
     (tmp_path / "full").mkdir()
@@ -151,8 +164,9 @@ def test_output_kinds_and_refusals(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.gif", "frames"])
 @pytest.mark.parametrize("interruption", [RuntimeError("boom"), KeyboardInterrupt()])
-def test_failed_or_interrupted_writes_leave_nothing(tmp_path: Path, frames: list[np.ndarray], name: str,
-                                                    interruption: BaseException) -> None:  # fmt: skip
+def test_failed_or_interrupted_writes_leave_nothing(
+    tmp_path: Path, frames: list[np.ndarray], name: str, interruption: BaseException
+) -> None:
     with pytest.raises(type(interruption)), open_video_writer(tmp_path / name, 12) as writer:
         for index, frame in enumerate(frames):
             if index == 5:

@@ -38,20 +38,26 @@ def _textured(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
 # -- options ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("mode", "optical", "temporal mode must be one of none, ema, flow, ema\\+flow"),
-    ("blend", 1.5, "blend must be a number in \\[0, 1\\]"),
-    ("ema_momentum", 1.0, "ema_momentum must be below 1"),
-    ("cut_threshold", -0.1, "cut_threshold must be a number"),
-    ("flow_method", "lucas-kanade", "flow method must be one of dis, farneback, dis\\+farneback, dis-fine"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mode", "optical", "temporal mode must be one of none, ema, flow, ema\\+flow"),
+        ("blend", 1.5, "blend must be a number in \\[0, 1\\]"),
+        ("ema_momentum", 1.0, "ema_momentum must be below 1"),
+        ("cut_threshold", -0.1, "cut_threshold must be a number"),
+        ("flow_method", "lucas-kanade", "flow method must be one of dis, farneback, dis\\+farneback, dis-fine"),
+    ],
+)
 def test_bad_temporal_options(field: str, value: object, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        TemporalOptions(**{field: value})
+        TemporalOptions(**{field: value}).check()
 
 
 def test_modes_choose_mechanisms() -> None:
-    flags = {m: (TemporalOptions(mode=m).uses_ema, TemporalOptions(mode=m).uses_flow) for m in ("none", "ema", "flow", "ema+flow")}
+    flags = {
+        m: (TemporalOptions(mode=m).uses_ema, TemporalOptions(mode=m).uses_flow)
+        for m in ("none", "ema", "flow", "ema+flow")
+    }
     assert flags == {"none": (False, False), "ema": (True, False), "flow": (False, True), "ema+flow": (True, True)}
 
 
@@ -74,7 +80,10 @@ def test_ema_of_content_statistics() -> None:
 def test_ema_smooths_every_tap() -> None:
     """A multi-level decoder normalises the content at four taps: each is averaged on its own."""
     ema = ContentStatisticsEMA(momentum=0.5)
-    first = {"relu4_1": (torch.zeros(1, 2, 1, 1), torch.ones(1, 2, 1, 1)), "relu1_1": (torch.ones(1, 3, 1, 1), torch.ones(1, 3, 1, 1))}
+    first = {
+        "relu4_1": (torch.zeros(1, 2, 1, 1), torch.ones(1, 2, 1, 1)),
+        "relu1_1": (torch.ones(1, 3, 1, 1), torch.ones(1, 3, 1, 1)),
+    }
     second = {tap: (mean + 2, std * 3) for tap, (mean, std) in first.items()}
     ema(first)
     smoothed = ema(second)
@@ -206,7 +215,9 @@ def test_size_options_give_even_frame_sizes(pipeline: StylizationPipeline, candy
     assert next(stylizer.stylize_frames(shapes_clip(1, 48, 64))).shape == (24, 32, 3)
 
 
-def test_preserve_colour_match_encodes_the_style_once(pipeline: StylizationPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preserve_colour_match_encodes_the_style_once(
+    pipeline: StylizationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     style = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
     encoded = []
     original = pipeline.prepare_styles
@@ -217,7 +228,9 @@ def test_preserve_colour_match_encodes_the_style_once(pipeline: StylizationPipel
 
     monkeypatch.setattr(pipeline, "prepare_styles", counting)
     frames = shapes_clip(3, 32, 48)
-    outputs = list(VideoStylizer(pipeline, [style], StylizeOptions(preserve_color="match"), "ema").stylize_frames(frames))
+    outputs = list(
+        VideoStylizer(pipeline, [style], StylizeOptions(preserve_color="match"), "ema").stylize_frames(frames)
+    )
     assert len(encoded) == 1 and len(outputs) == 3
 
 
@@ -225,7 +238,8 @@ def test_stylize_video_end_to_end_with_audio(pipeline: StylizationPipeline, cand
     clip = write_clip(shapes_clip(6, 32, 48), tmp_path / "in.mp4", fps=8)
     seen = []
     report = VideoStylizer(pipeline, [candy], StylizeOptions()).stylize_video(
-        clip, tmp_path / "out.mkv", crf=23, progress=False, on_frame=lambda done, total: seen.append((done, total)))
+        clip, tmp_path / "out.mkv", crf=23, progress=False, on_frame=lambda done, total: seen.append((done, total))
+    )
     assert seen == [(k, 6) for k in range(1, 7)]
     assert (report.frames, report.width, report.height, report.fps) == (6, 48, 32, 8)
     info = open_video(tmp_path / "out.mkv").info

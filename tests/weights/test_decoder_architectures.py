@@ -85,7 +85,11 @@ def test_importing_a_multilevel_decoder_records_its_architecture(tmp_home: Path,
     preset, component, path = import_weights(multilevel_decoder_file)
     assert (preset, component) == ("vgg16-hed", "decoder")
     entry = read_manifest(path.parent)["decoder"]
-    assert entry["architecture"] == "multilevel-decoder-for-vgg16" and entry["skip_taps"] == ["relu3_1", "relu2_1", "relu1_1"]
+    assert entry["architecture"] == "multilevel-decoder-for-vgg16" and entry["skip_taps"] == [
+        "relu3_1",
+        "relu2_1",
+        "relu1_1",
+    ]
     assert isinstance(load_decoder("vgg16-hed", home=tmp_home), MultiLevelDecoder)
 
 

@@ -101,8 +101,10 @@ class Opaque:
 
 def test_pickle_that_runs_code_is_refused_and_never_executed(tmp_home: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    for name, save in [("reduce.pth", lambda f: torch.save({"0.weight": Exploit(marker)}, f)),
-                       ("raw.pth", lambda f: f.write_bytes(pickle.dumps(Exploit(marker), protocol=2)))]:  # fmt: skip
+    for name, save in [
+        ("reduce.pth", lambda f: torch.save({"0.weight": Exploit(marker)}, f)),
+        ("raw.pth", lambda f: f.write_bytes(pickle.dumps(Exploit(marker), protocol=2))),
+    ]:
         file = tmp_path / name
         save(file)
         with pytest.raises(WeightsError, match="weights_only"):

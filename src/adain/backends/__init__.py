@@ -38,8 +38,9 @@ def check_runtime_backend(backend: str, device: torch.device) -> None:
     check_backend_available(device)
 
 
-def runtime_networks(backend: str, encoder: nn.Module, decoder: nn.Module, preset: str, options: Any = None,
-                     home: Path | None = None) -> tuple[Any, Any]:  # fmt: skip
+def runtime_networks(
+    backend: str, encoder: nn.Module, decoder: nn.Module, preset: str, options: Any = None, home: Path | None = None
+) -> tuple[Any, Any]:
     """``(encoder, decoder)`` stand-ins running the torch modules' weights on ``backend``.
 
     ``options``: the backend's options (for onnxruntime an

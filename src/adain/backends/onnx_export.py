@@ -195,14 +195,17 @@ class PipelineGraph(nn.Module):
         self.decoder = decoder
         self.input_taps = decoder_input_taps(decoder)
 
-    def forward(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor,
-                *skip_statistics: Tensor) -> Tensor:  # fmt: skip
+    def forward(
+        self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor, *skip_statistics: Tensor
+    ) -> Tensor:
         """``content (B, 3, H, W)``, ``style_mean/std (1|B, 512, 1, 1)``, ``alpha (1,)``, then
         ``mean, std (1|B, C, 1, 1)`` per skip tap -> ``(B, 3, H, W)``."""
         skips = self.input_taps[1:]
         if len(skip_statistics) != 2 * len(skips):
-            raise UsageError(f"this decoder takes the style's statistics at {', '.join(self.input_taps)}: give a mean "
-                             f"and a std for each of {', '.join(skips) or 'no skip tap'}")  # fmt: skip
+            raise UsageError(
+                f"this decoder takes the style's statistics at {', '.join(self.input_taps)}: give a mean "
+                f"and a std for each of {', '.join(skips) or 'no skip tap'}"
+            )
         statistics = {"relu4_1": (style_mean, style_std)}
         statistics.update({tap: (skip_statistics[2 * k], skip_statistics[2 * k + 1]) for k, tap in enumerate(skips)})
         encoded = self.encoder(content)
@@ -225,7 +228,9 @@ class OnnxExport:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _graph_and_inputs(part: str, encoder: VGGEncoder | None, decoder: Decoder | None) -> tuple[nn.Module, tuple[Tensor, ...]]:
+def _graph_and_inputs(
+    part: str, encoder: VGGEncoder | None, decoder: Decoder | None
+) -> tuple[nn.Module, tuple[Tensor, ...]]:
     """The module to trace for ``part`` and example inputs (small, sides multiples of 8)."""
     height, width = 64, 48
     if part in ("encoder", "pipeline") and encoder is None:
@@ -239,12 +244,17 @@ def _graph_and_inputs(part: str, encoder: VGGEncoder | None, decoder: Decoder | 
     taps = decoder_input_taps(decoder)  # type: ignore[arg-type]
     if part == "decoder":
         # each tap at its own resolution (relu4_1 at 1/8 ... relu1_1 at 1/1), as the decoder meets them
-        features = tuple(torch.rand(1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap],
-                                    generator=generator) for tap in taps)  # fmt: skip
+        features = tuple(
+            torch.rand(1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap], generator=generator)
+            for tap in taps
+        )
         return decoder, features  # type: ignore[return-value]
     statistics = (torch.rand(1, 512, 1, 1), torch.rand(1, 512, 1, 1) + 0.5, torch.tensor([0.8]))
-    skip_statistics = tuple(tensor for tap in taps[1:] for tensor in (torch.rand(1, TAP_CHANNELS[tap], 1, 1),
-                                                                      torch.rand(1, TAP_CHANNELS[tap], 1, 1) + 0.5))  # fmt: skip
+    skip_statistics = tuple(
+        tensor
+        for tap in taps[1:]
+        for tensor in (torch.rand(1, TAP_CHANNELS[tap], 1, 1), torch.rand(1, TAP_CHANNELS[tap], 1, 1) + 0.5)
+    )
     return PipelineGraph(encoder, decoder), (image, *statistics, *skip_statistics)  # type: ignore[arg-type]
 
 
@@ -255,14 +265,20 @@ def _dynamic_axes(part: str, decoder_taps: tuple[str, ...] = ("relu4_1",)) -> di
     if part == "decoder":
         # relu4_1 keeps the plain graph's axis names; a skip tap's are named after it
         skips = {tap: {0: "batch", 2: f"{tap}_height", 3: f"{tap}_width"} for tap in decoder_taps if tap != "relu4_1"}
-        return {"relu4_1": {0: "batch", 2: "feature_height", 3: "feature_width"}, **skips,
-                "image": {0: "batch", 2: "height", 3: "width"}}  # fmt: skip
-    style_batch = {name: {0: "style_batch"} for name in graph_input_names(part, decoder_taps) if name.startswith("style_")}
+        return {
+            "relu4_1": {0: "batch", 2: "feature_height", 3: "feature_width"},
+            **skips,
+            "image": {0: "batch", 2: "height", 3: "width"},
+        }
+    style_batch = {
+        name: {0: "style_batch"} for name in graph_input_names(part, decoder_taps) if name.startswith("style_")
+    }
     return {"content": spatial, **style_batch, "image": spatial}
 
 
-def _export_bytes(graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset: int,
-                  decoder_taps: tuple[str, ...] = ("relu4_1",)) -> bytes:  # fmt: skip
+def _export_bytes(
+    graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset: int, decoder_taps: tuple[str, ...] = ("relu4_1",)
+) -> bytes:
     """Trace ``graph`` on CPU in fp32 and return the ONNX model's bytes."""
     buffer = io.BytesIO()
     kwargs: dict[str, Any] = {}
@@ -272,9 +288,16 @@ def _export_bytes(graph: nn.Module, inputs: tuple[Tensor, ...], part: str, opset
         # the exporter's deprecation and constant-folding notes mean nothing to a user of `adain export`
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, inputs, buffer, input_names=graph_input_names(part, decoder_taps), output_names=OUTPUT_NAMES[part],
-            dynamic_axes=_dynamic_axes(part, decoder_taps), opset_version=opset, do_constant_folding=True, **kwargs,
-        )  # fmt: skip
+            graph,
+            inputs,
+            buffer,
+            input_names=graph_input_names(part, decoder_taps),
+            output_names=OUTPUT_NAMES[part],
+            dynamic_axes=_dynamic_axes(part, decoder_taps),
+            opset_version=opset,
+            do_constant_folding=True,
+            **kwargs,
+        )
     return buffer.getvalue()
 
 
@@ -313,8 +336,15 @@ def export_onnx(
     encoder_copy = _cpu_fp32_copy(encoder) if part in ("encoder", "pipeline") and encoder is not None else None
     decoder_copy = _cpu_fp32_copy(decoder) if part in ("decoder", "pipeline") and decoder is not None else None
     graph, inputs = _graph_and_inputs(part, encoder_copy, decoder_copy)  # type: ignore[arg-type]
-    metadata = {"format_version": "1", "preset": preset, "part": part, "opset": str(opset),
-                "size_multiple": "8", "adain_version": __version__, "torch_version": torch.__version__}  # fmt: skip
+    metadata = {
+        "format_version": "1",
+        "preset": preset,
+        "part": part,
+        "opset": str(opset),
+        "size_multiple": "8",
+        "adain_version": __version__,
+        "torch_version": torch.__version__,
+    }
     if encoder_copy is not None:
         metadata["encoder_sha256"] = weights_sha256(encoder_copy)
     decoder_taps: tuple[str, ...] = ("relu4_1",)

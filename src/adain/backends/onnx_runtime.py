@@ -131,7 +131,11 @@ def resolve_providers(names: Sequence[str]) -> list[str]:
         full = PROVIDER_ALIASES.get(name.strip().lower(), name.strip())
         if full not in available:
             known = ", ".join(PROVIDER_ALIASES)
-            hint = " (CUDA and TensorRT need the onnxruntime-gpu package and a GPU)" if "Cuda" in full or "Tensorrt" in full else ""
+            hint = (
+                " (CUDA and TensorRT need the onnxruntime-gpu package and a GPU)"
+                if "Cuda" in full or "Tensorrt" in full
+                else ""
+            )
             raise UsageError(
                 f"execution provider {name!r} is not available; this onnxruntime has {', '.join(available)}{hint}; "
                 f"short names: {known}"
@@ -141,8 +145,14 @@ def resolve_providers(names: Sequence[str]) -> list[str]:
     return resolved
 
 
-def onnx_cache_path(preset: str, part: str, weights_key: str, opset: int = DEFAULT_OPSET,
-                    cache_dir: str | os.PathLike[str] | None = None, decoder_kind: str = "plain") -> Path:  # fmt: skip
+def onnx_cache_path(
+    preset: str,
+    part: str,
+    weights_key: str,
+    opset: int = DEFAULT_OPSET,
+    cache_dir: str | os.PathLike[str] | None = None,
+    decoder_kind: str = "plain",
+) -> Path:
     """``<cache_dir or $ADAIN_HOME/onnx>/<preset>/<part>-<key[:16]>-opset<N>.onnx``;
     ``<part>-multilevel-<key[:16]>-...`` for a multi-level decoder (``decoder_kind``), so its
     graph (one input per tap) is never taken for a plain decoder's (one input) by name alone."""
@@ -162,7 +172,7 @@ def _graph_decoder_taps(part: str | None, input_names: Sequence[str]) -> tuple[s
         return tuple(input_names)
     if part == "pipeline":
         prefix = "style_mean_"
-        return ("relu4_1", *(name[len(prefix):] for name in input_names if name.startswith(prefix)))
+        return ("relu4_1", *(name[len(prefix) :] for name in input_names if name.startswith(prefix)))
     return None
 
 
@@ -185,9 +195,16 @@ class _OnnxRuntimeModel:
         self.input_names: list[str] = [node.name for node in session.get_inputs()]
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], providers: Sequence[str] = ("cpu",), threads: int = 0,
-             preset: str | None = None, encoder_sha256: str | None = None,
-             decoder_sha256: str | None = None, decoder_taps: Sequence[str] | None = None) -> Self:  # fmt: skip
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        providers: Sequence[str] = ("cpu",),
+        threads: int = 0,
+        preset: str | None = None,
+        encoder_sha256: str | None = None,
+        decoder_sha256: str | None = None,
+        decoder_taps: Sequence[str] | None = None,
+    ) -> Self:
         """Open ``path`` in an onnxruntime session and check its metadata.
 
         ``preset`` and the sha256 values, when given, must match the file's metadata;
@@ -201,8 +218,11 @@ class _OnnxRuntimeModel:
         """
         path = Path(path)
         session = _open_session(path, providers, threads)
-        metadata = {k[len(METADATA_PREFIX):]: v for k, v in session.get_modelmeta().custom_metadata_map.items()
-                    if k.startswith(METADATA_PREFIX)}  # fmt: skip
+        metadata = {
+            k[len(METADATA_PREFIX) :]: v
+            for k, v in session.get_modelmeta().custom_metadata_map.items()
+            if k.startswith(METADATA_PREFIX)
+        }
         where = repr(str(path))
         if not metadata:
             raise WeightsError(f"{where} has no adain metadata: export it with `adain export onnx --part {cls.part}`")
@@ -287,7 +307,9 @@ class OnnxDecoder(_OnnxRuntimeModel):
     def __call__(self, *features: Tensor) -> Tensor:
         """RGB (unclamped) from the features at :attr:`input_taps`, in that order."""
         if len(features) != len(self.input_names):
-            raise ShapeError(f"this decoder takes features at {', '.join(self.input_taps)}: got {len(features)} tensors")
+            raise ShapeError(
+                f"this decoder takes features at {', '.join(self.input_taps)}: got {len(features)} tensors"
+            )
         return torch.from_numpy(self._run(dict(zip(self.input_names, features)))[0])
 
 
@@ -309,8 +331,14 @@ class OnnxPipelineModel(_OnnxRuntimeModel):
         """The taps the graph's decoder takes (relu4_1 first), each AdaIN'd to the style."""
         return _graph_decoder_taps(self.part, self.input_names) or ("relu4_1",)
 
-    def __call__(self, content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float | Tensor = 1.0,
-                 skip_statistics: Mapping[str, tuple[Tensor, Tensor]] | None = None) -> Tensor:  # fmt: skip
+    def __call__(
+        self,
+        content: Tensor,
+        style_mean: Tensor,
+        style_std: Tensor,
+        alpha: float | Tensor = 1.0,
+        skip_statistics: Mapping[str, tuple[Tensor, Tensor]] | None = None,
+    ) -> Tensor:
         """``content (B, 3, H, W)`` in [0, 1], ``style_mean/std (1|B, 512, 1, 1)`` (relu4_1) and,
         for a multi-level decoder, ``skip_statistics`` ``{tap: (mean, std)}`` at each of its skip
         taps -> ``(B, 3, H, W)`` in [0, 1].
@@ -322,12 +350,18 @@ class OnnxPipelineModel(_OnnxRuntimeModel):
         skip_statistics = skip_statistics or {}
         missing = [tap for tap in skips if tap not in skip_statistics]
         if missing:
-            raise UsageError(f"this pipeline graph's decoder takes the style's statistics at {', '.join(self.input_taps)}: "
-                             f"give skip_statistics for {', '.join(missing)}")  # fmt: skip
+            raise UsageError(
+                f"this pipeline graph's decoder takes the style's statistics at {', '.join(self.input_taps)}: "
+                f"give skip_statistics for {', '.join(missing)}"
+            )
         padded, size = pad_to_multiple(content)
         alpha_tensor = torch.as_tensor(alpha, dtype=torch.float32).reshape(1)
-        feeds = {"content": padded, "style_mean": style_mean.reshape(-1, 512, 1, 1),
-                 "style_std": style_std.reshape(-1, 512, 1, 1), "alpha": alpha_tensor}  # fmt: skip
+        feeds = {
+            "content": padded,
+            "style_mean": style_mean.reshape(-1, 512, 1, 1),
+            "style_std": style_std.reshape(-1, 512, 1, 1),
+            "alpha": alpha_tensor,
+        }
         for tap in skips:
             mean, std = skip_statistics[tap]
             feeds[f"style_mean_{tap}"] = mean.reshape(-1, TAP_CHANNELS[tap], 1, 1)
@@ -350,7 +384,7 @@ def _open_session(path: Path, providers: Sequence[str], threads: int) -> Any:
     options.enable_cpu_mem_arena = False
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=resolved)
-    except Exception as error:  # noqa: BLE001 - onnxruntime's own exception types, reported in one line
+    except Exception as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"cannot load ONNX file {str(path)!r}: {message}") from None
     missing = [p for p in resolved if p not in session.get_providers()]
@@ -359,15 +393,28 @@ def _open_session(path: Path, providers: Sequence[str], threads: int) -> Any:
     return session
 
 
-def _cached_file(part: str, encoder: VGGEncoder, decoder: Decoder, preset: str, options: OnnxBackendOptions,
-                 encoder_sha256: str, decoder_sha256: str) -> Path:  # fmt: skip
+def _cached_file(
+    part: str,
+    encoder: VGGEncoder,
+    decoder: Decoder,
+    preset: str,
+    options: OnnxBackendOptions,
+    encoder_sha256: str,
+    decoder_sha256: str,
+) -> Path:
     """The cached export of ``part`` for these weights, exporting it on first use."""
     key = encoder_sha256 if part == "encoder" else decoder_sha256
     kind = decoder_kind(decoder) if part == "decoder" else "plain"
     path = onnx_cache_path(preset, part, key, options.opset, options.cache_dir, decoder_kind=kind)
     if not path.is_file():
-        export_onnx(part, path, preset, encoder=encoder if part == "encoder" else None,
-                    decoder=decoder if part == "decoder" else None, opset=options.opset)  # fmt: skip
+        export_onnx(
+            part,
+            path,
+            preset,
+            encoder=encoder if part == "encoder" else None,
+            decoder=decoder if part == "decoder" else None,
+            opset=options.opset,
+        )
     return path
 
 
@@ -393,7 +440,10 @@ def onnx_modules(
     resolve_providers(options.providers)  # fail on a bad provider before any export
     hashes = {"encoder_sha256": weights_sha256(encoder), "decoder_sha256": weights_sha256(decoder)}
     loaded: dict[str, Any] = {}
-    for part, cls, user_file in (("encoder", OnnxEncoder, options.encoder_file), ("decoder", OnnxDecoder, options.decoder_file)):
+    for part, cls, user_file in (
+        ("encoder", OnnxEncoder, options.encoder_file),
+        ("decoder", OnnxDecoder, options.decoder_file),
+    ):
         check: dict[str, Any] = {"preset": preset, f"{part}_sha256": hashes[f"{part}_sha256"]}
         if part == "decoder":
             check["decoder_taps"] = decoder_input_taps(decoder)
@@ -415,8 +465,13 @@ def onnx_modules(
 PARITY_TOLERANCE = 1e-4
 
 
-def verify_export(path: str | os.PathLike[str], encoder: VGGEncoder | None = None, decoder: Decoder | None = None,
-                  providers: Sequence[str] = ("cpu",), size: tuple[int, int] = (40, 56)) -> float:  # fmt: skip
+def verify_export(
+    path: str | os.PathLike[str],
+    encoder: VGGEncoder | None = None,
+    decoder: Decoder | None = None,
+    providers: Sequence[str] = ("cpu",),
+    size: tuple[int, int] = (40, 56),
+) -> float:
     """Run an exported file and the torch modules on one random input; the largest difference.
 
     The difference is ``max |onnx - torch| / max(1, max |torch|)`` over every output (the
@@ -441,33 +496,48 @@ def verify_export(path: str | os.PathLike[str], encoder: VGGEncoder | None = Non
     if part in ("decoder", "pipeline") and decoder is not None:
         found = [node.name for node in session.get_inputs()]
         if found != graph_input_names(part, taps):
-            raise WeightsError(f"cannot verify {str(path)!r}: its inputs are {', '.join(found)}, but a {part} graph of "
-                               f"this decoder takes {', '.join(graph_input_names(part, taps))}")  # fmt: skip
+            raise WeightsError(
+                f"cannot verify {str(path)!r}: its inputs are {', '.join(found)}, but a {part} graph of "
+                f"this decoder takes {', '.join(graph_input_names(part, taps))}"
+            )
     with torch.no_grad():
         if part == "encoder" and encoder is not None:
             reference = list(encoder(image).values())
             feeds = {"image": image}
         elif part == "decoder" and decoder is not None:
-            features = [torch.relu(torch.randn(1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap],
-                                               generator=generator)) * 4 for tap in taps]  # fmt: skip
+            features = [
+                torch.relu(
+                    torch.randn(
+                        1, TAP_CHANNELS[tap], height // TAP_SCALES[tap], width // TAP_SCALES[tap], generator=generator
+                    )
+                )
+                * 4
+                for tap in taps
+            ]
             reference, feeds = [decoder(*features)], dict(zip(taps, features))
         elif part == "pipeline" and encoder is not None and decoder is not None:
             statistics = []  # relu4_1's mean and std, then each skip tap's, as the graph's inputs
             for tap in taps:
                 channels = TAP_CHANNELS[tap]
-                statistics += [torch.rand(1, channels, 1, 1, generator=generator) * 4,
-                               torch.rand(1, channels, 1, 1, generator=generator) * 4 + 0.1]  # fmt: skip
+                statistics += [
+                    torch.rand(1, channels, 1, 1, generator=generator) * 4,
+                    torch.rand(1, channels, 1, 1, generator=generator) * 4 + 0.1,
+                ]
             alpha = torch.tensor([0.8])
             reference = [PipelineGraph(encoder, decoder)(image, *statistics[:2], alpha, *statistics[2:])]
             names = graph_input_names(part, taps)
             feeds = dict(zip(names, [image, *statistics[:2], alpha, *statistics[2:]]))
         else:
-            raise WeightsError(f"cannot verify {str(path)!r}: its part is {part!r} and the modules it needs were not given")
+            raise WeightsError(
+                f"cannot verify {str(path)!r}: its part is {part!r} and the modules it needs were not given"
+            )
     outputs = session.run(None, {name: tensor.numpy() for name, tensor in feeds.items()})
     difference = 0.0
     for output, expected in zip(outputs, reference):
         if tuple(output.shape) != tuple(expected.shape):
-            raise WeightsError(f"{str(path)!r} gives shape {tuple(output.shape)} where PyTorch gives {tuple(expected.shape)}")
+            raise WeightsError(
+                f"{str(path)!r} gives shape {tuple(output.shape)} where PyTorch gives {tuple(expected.shape)}"
+            )
         scale = max(1.0, float(expected.abs().max()))
         difference = max(difference, float((torch.from_numpy(output) - expected).abs().max()) / scale)
     return difference

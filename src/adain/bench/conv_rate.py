@@ -18,8 +18,9 @@ from adain.bench.flops import conv3x3_flops
 __all__ = ["conv_gflops"]
 
 
-def conv_gflops(dtype: torch.dtype = torch.bfloat16, size: int = 128, channels: int = 256, repeats: int = 20,
-                threads: int = 0) -> float:  # fmt: skip
+def conv_gflops(
+    dtype: torch.dtype = torch.bfloat16, size: int = 128, channels: int = 256, repeats: int = 20, threads: int = 0
+) -> float:
     if threads:
         torch.set_num_threads(threads)
     conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(dtype=dtype, memory_format=torch.channels_last).eval()
@@ -37,4 +38,8 @@ def conv_gflops(dtype: torch.dtype = torch.bfloat16, size: int = 128, channels: 
 
 if __name__ == "__main__":
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    print(json.dumps({"bf16_gflops": conv_gflops(threads=threads), "fp32_gflops": conv_gflops(torch.float32, threads=threads)}))
+    print(
+        json.dumps(
+            {"bf16_gflops": conv_gflops(threads=threads), "fp32_gflops": conv_gflops(torch.float32, threads=threads)}
+        )
+    )

@@ -50,8 +50,14 @@ def decoder_flops(architecture: EncoderArchitecture, height: int, width: int, sk
     return total
 
 
-def stylization_flops(architecture: EncoderArchitecture, height: int, width: int, new_style: bool = False,
-                      style_size: tuple[int, int] | None = None, skip_taps: Sequence[str] = ()) -> int:  # fmt: skip
+def stylization_flops(
+    architecture: EncoderArchitecture,
+    height: int,
+    width: int,
+    new_style: bool = False,
+    style_size: tuple[int, int] | None = None,
+    skip_taps: Sequence[str] = (),
+) -> int:
     """Content encoder + decoder (with ``skip_taps``' 1x1 convs) (+ the style's encoder pass for a new style)."""
     total = encoder_flops(architecture, height, width) + decoder_flops(architecture, height, width, skip_taps)
     if new_style:

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from adain.weights.presets import DEFAULT_PRESET
+
 __all__ = ["BenchConfig", "main", "measure"]
 
 
@@ -33,7 +35,7 @@ class BenchConfig:
     precision: str = "fp32"
     #: torch.compile the networks (the warm-up run pays the compilation; see ``first_run_s``)
     compile: bool = False
-    preset: str = "vgg16-hed"
+    preset: str = DEFAULT_PRESET
     threads: int = 0
     warmup: int = 1
     repeats: int = 5
@@ -110,8 +112,13 @@ def _build_pipeline(config: BenchConfig):
 
     if config.backend != "torch":
         return StylizationPipeline.from_preset(config.preset, backend=config.backend, precision=config.precision)
-    return StylizationPipeline(load_encoder(config.preset, progress=False), _decoder(config.preset), config.preset,
-                               precision=config.precision, compile=config.compile)  # fmt: skip
+    return StylizationPipeline(
+        load_encoder(config.preset, progress=False),
+        _decoder(config.preset),
+        config.preset,
+        precision=config.precision,
+        compile=config.compile,
+    )
 
 
 def measure(config: BenchConfig) -> dict[str, Any]:

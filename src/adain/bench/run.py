@@ -24,6 +24,7 @@ from adain.bench.measure import BenchConfig
 from adain.pipeline.options import MULTISCALE_COARSEST_SIDE
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
+from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["BenchPlan", "parse_size", "plan_configs", "run_bench"]
 
@@ -43,7 +44,7 @@ class BenchPlan:
     sizes: tuple[str, ...] = DEFAULT_SIZES
     backends: tuple[str, ...] = ("torch",)
     precisions: tuple[str, ...] = ("fp32", "bf16")
-    preset: str = "vgg16-hed"
+    preset: str = DEFAULT_PRESET
     repeats: int = 3
     max_seconds: float = 10.0
     threads: int = 0
@@ -68,8 +69,15 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
         styles = ("cached",) if large else ("new", "cached")
         # a large image runs once, cold: one run lasts seconds to a minute, so first-call costs
         # (allocations, kernel choice) are a small share, and the whole bench stays within minutes
-        common = dict(height=height, width=width, preset=plan.preset, repeats=1 if large else plan.repeats,
-                      warmup=0 if large else 1, max_seconds=plan.max_seconds, threads=plan.threads)  # fmt: skip
+        common = dict(
+            height=height,
+            width=width,
+            preset=plan.preset,
+            repeats=1 if large else plan.repeats,
+            warmup=0 if large else 1,
+            max_seconds=plan.max_seconds,
+            threads=plan.threads,
+        )
         # ours runs as `adain stylize` does: within the default memory budget (tiles at 4K)
         ours = dict(common, options={"max_memory_mb": DEFAULT_MAX_MEMORY_MB})
         for style in styles:
@@ -78,14 +86,31 @@ def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
                 for precision in plan.precisions:
                     if backend != "torch" and precision != "fp32":
                         continue  # onnxruntime runs fp32 only
-                    configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
+                    configs.append(
+                        BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours)
+                    )
                     if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
-                        configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
-                                                   compile=True, **ours))  # fmt: skip
-                    if (plan.multiscale and backend == "torch" and precision == "bf16" and style == "cached"
-                            and min(height, width) >= 2 * MULTISCALE_COARSEST_SIDE):  # fmt: skip
-                        configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision,
-                                                   **dict(ours, options={**ours["options"], "multiscale": True})))  # fmt: skip
+                        configs.append(
+                            BenchConfig(
+                                method="adain", style=style, backend=backend, precision=precision, compile=True, **ours
+                            )
+                        )
+                    if (
+                        plan.multiscale
+                        and backend == "torch"
+                        and precision == "bf16"
+                        and style == "cached"
+                        and min(height, width) >= 2 * MULTISCALE_COARSEST_SIDE
+                    ):
+                        configs.append(
+                            BenchConfig(
+                                method="adain",
+                                style=style,
+                                backend=backend,
+                                precision=precision,
+                                **dict(ours, options={**ours["options"], "multiscale": True}),
+                            )
+                        )
         if plan.peer and peer_available():
             configs.append(BenchConfig(method="peer", style="new", backend="onnxruntime", **common))
     return configs
@@ -122,8 +147,9 @@ def _decoder_skip_taps(preset: str) -> tuple[str, ...]:
         return ()
 
 
-def run_bench(plan: BenchPlan, progress: bool = True,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def run_bench(
+    plan: BenchPlan, progress: bool = True, on_row: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
     """Every configuration of ``plan``; ``on_row`` sees each row as it is measured (so that a run
     cut short leaves what it measured)."""
     from tqdm import tqdm
@@ -135,8 +161,14 @@ def run_bench(plan: BenchPlan, progress: bool = True,
     for config in tqdm(plan_configs(plan), desc="bench", unit="config", disable=not progress):
         row = _run_in_subprocess("adain.bench.measure", json.dumps(asdict(config)), plan.timeout_s)
         row = {**asdict(config), **row}
-        flops = stylization_flops(architecture, config.height, config.width, new_style=config.style == "new",
-                                  style_size=(config.style_size, config.style_size), skip_taps=skip_taps)  # fmt: skip
+        flops = stylization_flops(
+            architecture,
+            config.height,
+            config.width,
+            new_style=config.style == "new",
+            style_size=(config.style_size, config.style_size),
+            skip_taps=skip_taps,
+        )
         if config.method != "peer":  # another network: our FLOPs and floor say nothing about it
             row["gflop"] = flops / 1e9
             if "bf16_gflops" in rate:
@@ -145,8 +177,18 @@ def run_bench(plan: BenchPlan, progress: bool = True,
         if on_row is not None:
             on_row(row)
     for row in results:  # ratios against the baseline of the same size and style, and the floor
-        base = next((r for r in results if r["method"] == "baseline" and r["height"] == row["height"]
-                     and r["width"] == row["width"] and r["style"] == row["style"] and "latency_s" in r), None)  # fmt: skip
+        base = next(
+            (
+                r
+                for r in results
+                if r["method"] == "baseline"
+                and r["height"] == row["height"]
+                and r["width"] == row["width"]
+                and r["style"] == row["style"]
+                and "latency_s" in r
+            ),
+            None,
+        )
         if "latency_s" in row:
             if base is not None:
                 row["vs_baseline"] = row["latency_s"] / base["latency_s"]
@@ -191,7 +233,9 @@ def _label(row: dict[str, Any]) -> str:
 
 def _variant(row: dict[str, Any]) -> str:
     """What sets a configuration apart beyond backend and precision: compiled, coarse to fine."""
-    return (" compiled" if row.get("compile") else "") + (" multiscale" if row.get("options", {}).get("multiscale") else "")
+    return (" compiled" if row.get("compile") else "") + (
+        " multiscale" if row.get("options", {}).get("multiscale") else ""
+    )
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:
@@ -205,7 +249,13 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     for row in report["results"]:
         if "latency_s" in row and (row["style"] == "cached" or row["method"] == "peer"):
             series.setdefault(_label(row), []).append((row["height"] * row["width"] / 1e6, row["latency_s"]))
-    floor = sorted({(r["height"] * r["width"] / 1e6, r["floor_s"]) for r in report["results"] if "floor_s" in r and r["style"] == "cached"})
+    floor = sorted(
+        {
+            (r["height"] * r["width"] / 1e6, r["floor_s"])
+            for r in report["results"]
+            if "floor_s" in r and r["style"] == "cached"
+        }
+    )
     for label, points in series.items():
         points.sort()
         axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)

@@ -6,11 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
+from adain.weights.presets import DEFAULT_PRESET
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bank", help="style bank: add, list, show, remove, export, import named styles",
-                                   description="Named styles stored as statistics; use them as --style bank:NAME.")  # fmt: skip
-    parser.add_argument("--preset", default="vgg16-hed", help="encoder preset the statistics belong to")
+    parser = subparsers.add_parser(
+        "bank",
+        help="style bank: add, list, show, remove, export, import named styles",
+        description="Named styles stored as statistics; use them as --style bank:NAME.",
+    )
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset the statistics belong to")
     parser.add_argument("--bank", type=Path, help="bank file (default: your bank in $ADAIN_HOME/bank/)")
     commands = parser.add_subparsers(dest="bank_command", metavar="ACTION", required=True)
 
@@ -19,8 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("images", nargs="+", type=Path, help="one or more images of the style (pooled)")
     add.add_argument("--source", default="", help="where the images come from (kept in the bank)")
     add.add_argument("--licence", default="", help="licence notes for the images")
-    add.add_argument("--style-size", type=int, default=512,
-                     help="resize each image's shorter side first, as `adain stylize --style-size` does (default 512; 0: keep)")
+    add.add_argument(
+        "--style-size",
+        type=int,
+        default=512,
+        help="resize each image's shorter side first, as `adain stylize --style-size` does (default 512; 0: keep)",
+    )
     add.add_argument("--replace", action="store_true", help="overwrite a style of the same name")
     add.set_defaults(run=run_add)
 
@@ -52,7 +61,7 @@ def _user_bank(args: argparse.Namespace):
     from adain.styles.library import user_bank_path
 
     path = args.bank or user_bank_path(args.preset)
-    tensors, index = StyleBank.paths(path)
+    _tensors, index = StyleBank.paths(path)
     return (StyleBank.load(path) if index.exists() else StyleBank(args.preset)), path
 
 
@@ -67,8 +76,13 @@ def run_add(args: argparse.Namespace) -> int:
 
         raise UsageError(f"style {args.name!r} is already in {path} (use --replace to overwrite it)")
     encoded = encode_style_images(args.preset, args.images, args.style_size)
-    entry = BankEntry(args.name, source=args.source, licence=args.licence, style_size=args.style_size,
-                      images=[info for _, _, info in encoded])  # fmt: skip
+    entry = BankEntry(
+        args.name,
+        source=args.source,
+        licence=args.licence,
+        style_size=args.style_size,
+        images=[info for _, _, info in encoded],
+    )
     bank.add(args.name, pool_statistics([(stats, count) for stats, count, _ in encoded]), entry, replace=args.replace)
     bank.save(path)
     print(f"added {args.name} ({len(args.images)} image(s)) to {_index_path(path)}")
@@ -98,8 +112,12 @@ def run_show(args: argparse.Namespace) -> int:
 
     origin, bank = find_style(args.name, args.preset, user_path=args.bank)
     statistics = bank.get(args.name)
-    shown = {**asdict(bank.entries[args.name]), "bank": origin, "preset": bank.preset,
-             "taps": {tap: list(statistics.means[tap].shape) for tap in statistics.taps}}  # fmt: skip
+    shown = {
+        **asdict(bank.entries[args.name]),
+        "bank": origin,
+        "preset": bank.preset,
+        "taps": {tap: list(statistics.means[tap].shape) for tap in statistics.taps},
+    }
     print(json.dumps(shown, indent=2))
     return 0
 

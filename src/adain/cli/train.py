@@ -37,68 +37,153 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--style", help="folder of style images (recursive); required to train")
     parser.add_argument("--run-dir", required=True, type=Path, help="checkpoints, logs, curves and samples go here")
     parser.add_argument("--preset", default=defaults.preset, help="encoder preset (see `adain weights list`)")
-    parser.add_argument("--objective", choices=["adain", "reconstruction"], default=defaults.objective,
-                        help="adain: the paper's objective; reconstruction: warm start inverting the encoder")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="total steps (a resumed run continues to this)")
+    parser.add_argument(
+        "--objective",
+        choices=["adain", "reconstruction"],
+        default=defaults.objective,
+        help="adain: the paper's objective; reconstruction: warm start inverting the encoder",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help="total steps (a resumed run continues to this)"
+    )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
     parser.add_argument("--crop-size", type=int, default=defaults.crop_size)
-    parser.add_argument("--resize-shorter", type=int, default=defaults.resize_shorter,
-                        help="shorter side images are resized to before cropping")
+    parser.add_argument(
+        "--resize-shorter",
+        type=int,
+        default=defaults.resize_shorter,
+        help="shorter side images are resized to before cropping",
+    )
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--lr-decay", type=float, default=defaults.learning_rate_decay)
     parser.add_argument("--content-weight", type=float, default=defaults.content_weight)
     parser.add_argument("--style-weight", type=float, default=defaults.style_weight)
     parser.add_argument("--style-loss", choices=["mean_std", "gram"], default=defaults.style_loss)
-    parser.add_argument("--style-tap-weights", type=_floats, default=defaults.style_tap_weights,
-                        help="relu1_1..relu4_1 multipliers, e.g. 1,1,1,1")
-    parser.add_argument("--complexity-weighting", type=float, default=defaults.complexity_weighting,
-                        help="weight each sample's style loss by (edge density)^-S; 0 disables")
-    parser.add_argument("--style-zoom", type=_floats, default=defaults.style_zoom, metavar="MIN,MAX",
-                        help="style crops cut from crop*zoom squares, zoom log-uniform in MIN,MAX (default 1,1: none)")
-    parser.add_argument("--style-color-jitter", type=float, default=defaults.style_color_jitter, metavar="J",
-                        help="style crops: contrast and saturation x exp(U(-J,J)), hue rotated by U(-J,J)*pi (default 0)")
-    parser.add_argument("--style-mix", type=float, default=defaults.style_mix, metavar="P",
-                        help="with probability P interpolate a sample's style statistics with another's in the batch, "
-                        "weight U(0,1) (default 0)")
-    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay, metavar="D",
-                        help="export and sample a moving average of the weights, decay D per step (e.g. 0.999; default 0: "
-                        "the last weights)")
-    parser.add_argument("--feature-weight", type=float, default=defaults.feature_weight,
-                        help="reconstruction objective: weight of the relu4_1 feature loss")
+    parser.add_argument(
+        "--style-tap-weights",
+        type=_floats,
+        default=defaults.style_tap_weights,
+        help="relu1_1..relu4_1 multipliers, e.g. 1,1,1,1",
+    )
+    parser.add_argument(
+        "--complexity-weighting",
+        type=float,
+        default=defaults.complexity_weighting,
+        help="weight each sample's style loss by (edge density)^-S; 0 disables",
+    )
+    parser.add_argument(
+        "--style-zoom",
+        type=_floats,
+        default=defaults.style_zoom,
+        metavar="MIN,MAX",
+        help="style crops cut from crop*zoom squares, zoom log-uniform in MIN,MAX (default 1,1: none)",
+    )
+    parser.add_argument(
+        "--style-color-jitter",
+        type=float,
+        default=defaults.style_color_jitter,
+        metavar="J",
+        help="style crops: contrast and saturation x exp(U(-J,J)), hue rotated by U(-J,J)*pi (default 0)",
+    )
+    parser.add_argument(
+        "--style-mix",
+        type=float,
+        default=defaults.style_mix,
+        metavar="P",
+        help="with probability P interpolate a sample's style statistics with another's in the batch, "
+        "weight U(0,1) (default 0)",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=defaults.ema_decay,
+        metavar="D",
+        help="export and sample a moving average of the weights, decay D per step (e.g. 0.999; default 0: "
+        "the last weights)",
+    )
+    parser.add_argument(
+        "--feature-weight",
+        type=float,
+        default=defaults.feature_weight,
+        help="reconstruction objective: weight of the relu4_1 feature loss",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=defaults.precision,
-                        help="auto: bf16 autocast on CPU, fp16 with a grad scaler on CUDA")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        default=defaults.precision,
+        help="auto: bf16 autocast on CPU, fp16 with a grad scaler on CUDA",
+    )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading processes")
     parser.add_argument("--device", default=defaults.device)
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every_steps, help="steps")
     parser.add_argument("--checkpoint-minutes", type=float, default=defaults.checkpoint_every_minutes)
-    parser.add_argument("--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids")
+    parser.add_argument(
+        "--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids"
+    )
     parser.add_argument("--log-every", type=int, default=defaults.log_every_steps)
-    parser.add_argument("--init", dest="init_decoder", help="fine-tune from this decoder (safetensors or .pth); a plain "
-                        "decoder initialises a multi-level one's shared layers (gates closed)")
-    parser.add_argument("--decoder", choices=["plain", "multilevel"], default=defaults.decoder,
-                        help="plain: the paper's decoder (relu4_1 in); multilevel: plus gated skips from the AdaIN'd "
-                        "features at --skip-taps")
-    parser.add_argument("--skip-taps", type=_taps, default=defaults.skip_taps, metavar="TAPS",
-                        help="multilevel: the taps that feed skips, comma-separated (default relu3_1,relu2_1,relu1_1)")
-    parser.add_argument("--skip-lr", dest="skip_learning_rate", type=float, default=defaults.skip_learning_rate,
-                        help="multilevel: learning rate of the skips and gates (default 0: --lr)")
-    parser.add_argument("--selection-fraction", type=float, default=defaults.selection_fraction, metavar="F",
-                        help="hold this fraction of the content and style images out of training (by file-name hash): "
-                        "the selection split to choose checkpoints on (default 0: train on all)")
-    parser.add_argument("--fork", type=Path, metavar="RUN_DIR",
-                        help="start from RUN_DIR's checkpoint (decoder, optimiser state, step) with this command's "
-                        "options, in a new --run-dir: to change a recipe midway without a restart")
-    parser.add_argument("--no-cache-images", dest="cache_images", action="store_false",
-                        help="decode images on every use instead of keeping them in memory")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from RUN_DIR/checkpoint.pt (config taken from it; --steps may extend it)")
+    parser.add_argument(
+        "--init",
+        dest="init_decoder",
+        help="fine-tune from this decoder (safetensors or .pth); a plain "
+        "decoder initialises a multi-level one's shared layers (gates closed)",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=["plain", "multilevel"],
+        default=defaults.decoder,
+        help="plain: the paper's decoder (relu4_1 in); multilevel: plus gated skips from the AdaIN'd "
+        "features at --skip-taps",
+    )
+    parser.add_argument(
+        "--skip-taps",
+        type=_taps,
+        default=defaults.skip_taps,
+        metavar="TAPS",
+        help="multilevel: the taps that feed skips, comma-separated (default relu3_1,relu2_1,relu1_1)",
+    )
+    parser.add_argument(
+        "--skip-lr",
+        dest="skip_learning_rate",
+        type=float,
+        default=defaults.skip_learning_rate,
+        help="multilevel: learning rate of the skips and gates (default 0: --lr)",
+    )
+    parser.add_argument(
+        "--selection-fraction",
+        type=float,
+        default=defaults.selection_fraction,
+        metavar="F",
+        help="hold this fraction of the content and style images out of training (by file-name hash): "
+        "the selection split to choose checkpoints on (default 0: train on all)",
+    )
+    parser.add_argument(
+        "--fork",
+        type=Path,
+        metavar="RUN_DIR",
+        help="start from RUN_DIR's checkpoint (decoder, optimiser state, step) with this command's "
+        "options, in a new --run-dir: to change a recipe midway without a restart",
+    )
+    parser.add_argument(
+        "--no-cache-images",
+        dest="cache_images",
+        action="store_false",
+        help="decode images on every use instead of keeping them in memory",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from RUN_DIR/checkpoint.pt (config taken from it; --steps may extend it)",
+    )
     parser.add_argument("--export", type=Path, help="also write the final decoder (fp16 safetensors) here")
-    parser.add_argument("--export-only", action="store_true",
-                        help="write RUN_DIR's latest checkpoint as a decoder to --export and stop (no data needed; "
-                        "safe while the run goes on)")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="write RUN_DIR's latest checkpoint as a decoder to --export and stop (no data needed; "
+        "safe while the run goes on)",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(run=run)
 
@@ -115,20 +200,45 @@ def run(args: argparse.Namespace) -> int:
     from adain.train.trainer import Trainer
 
     config = TrainConfig(
-        content_dir=args.content, style_dir=args.style, run_dir=str(args.run_dir), preset=args.preset,
-        objective=args.objective, steps=args.steps, batch_size=args.batch_size, crop_size=args.crop_size,
-        resize_shorter=args.resize_shorter, learning_rate=args.lr, learning_rate_decay=args.lr_decay,
-        content_weight=args.content_weight, style_weight=args.style_weight, style_loss=args.style_loss,
-        style_tap_weights=tuple(args.style_tap_weights), complexity_weighting=args.complexity_weighting,
-        style_zoom=tuple(args.style_zoom), style_color_jitter=args.style_color_jitter, style_mix=args.style_mix, ema_decay=args.ema_decay,
-        feature_weight=args.feature_weight, seed=args.seed, precision=args.precision,
-        channels_last=args.channels_last, workers=args.workers, device=args.device, threads=args.threads,
-        checkpoint_every_steps=args.checkpoint_every, checkpoint_every_minutes=args.checkpoint_minutes,
-        sample_every_steps=args.sample_every, log_every_steps=args.log_every, init_decoder=args.init_decoder,
-        fork_from=str(args.fork) if args.fork else None, decoder=args.decoder, skip_taps=tuple(args.skip_taps),
-        skip_learning_rate=args.skip_learning_rate, selection_fraction=args.selection_fraction,
+        content_dir=args.content,
+        style_dir=args.style,
+        run_dir=str(args.run_dir),
+        preset=args.preset,
+        objective=args.objective,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop_size=args.crop_size,
+        resize_shorter=args.resize_shorter,
+        learning_rate=args.lr,
+        learning_rate_decay=args.lr_decay,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        style_loss=args.style_loss,
+        style_tap_weights=tuple(args.style_tap_weights),
+        complexity_weighting=args.complexity_weighting,
+        style_zoom=tuple(args.style_zoom),
+        style_color_jitter=args.style_color_jitter,
+        style_mix=args.style_mix,
+        ema_decay=args.ema_decay,
+        feature_weight=args.feature_weight,
+        seed=args.seed,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        workers=args.workers,
+        device=args.device,
+        threads=args.threads,
+        checkpoint_every_steps=args.checkpoint_every,
+        checkpoint_every_minutes=args.checkpoint_minutes,
+        sample_every_steps=args.sample_every,
+        log_every_steps=args.log_every,
+        init_decoder=args.init_decoder,
+        fork_from=str(args.fork) if args.fork else None,
+        decoder=args.decoder,
+        skip_taps=tuple(args.skip_taps),
+        skip_learning_rate=args.skip_learning_rate,
+        selection_fraction=args.selection_fraction,
         cache_images=args.cache_images,
-    )  # fmt: skip
+    )
     checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
     if args.resume and args.fork:
         raise UsageError("--resume continues RUN_DIR's run and --fork starts a new one from another: choose one")
@@ -138,12 +248,24 @@ def run(args: argparse.Namespace) -> int:
         saved = TrainConfig.from_dict(load_checkpoint(checkpoint)["config"])
         # the run's identity (data, objective, weights) comes from the checkpoint; only how long
         # and how it runs may change on resume
-        for name in ("steps", "workers", "device", "threads", "checkpoint_every_steps",
-                     "checkpoint_every_minutes", "sample_every_steps", "log_every_steps", "content_dir", "style_dir"):  # fmt: skip
+        for name in (
+            "steps",
+            "workers",
+            "device",
+            "threads",
+            "checkpoint_every_steps",
+            "checkpoint_every_minutes",
+            "sample_every_steps",
+            "log_every_steps",
+            "content_dir",
+            "style_dir",
+        ):
             setattr(saved, name, getattr(config, name))
         config = saved
     elif checkpoint.exists():
-        raise UsageError(f"{args.run_dir} already holds a checkpoint: pass --resume to continue it or choose another --run-dir")
+        raise UsageError(
+            f"{args.run_dir} already holds a checkpoint: pass --resume to continue it or choose another --run-dir"
+        )
     trainer = Trainer(config, progress=args.progress)
     try:
         if args.resume:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from adain.cli.stylize import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
 from adain.errors import UsageError
+from adain.weights.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from adain.video.temporal import TemporalOptions
@@ -44,24 +45,52 @@ def _temporal_arguments(parser: argparse.ArgumentParser, default_mode: str | Non
 
     defaults = TemporalOptions()
     if default_mode is not None:
-        parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=default_mode,
-                            help="temporal consistency: none (frame by frame), ema (smoothed content statistics), flow "
-                            f"(optical-flow-guided blending) or both (default {default_mode}, the best measured)")  # fmt: skip
-    parser.add_argument("--blend", type=float, default=defaults.blend, metavar="W",
-                        help=f"flow: weight of the warped previous frame where the flow is reliable (default {defaults.blend})")
-    parser.add_argument("--ema-momentum", type=float, default=defaults.ema_momentum, metavar="M",
-                        help=f"ema: weight of the past in the moving average (default {defaults.ema_momentum})")
-    parser.add_argument("--flow", choices=FLOW_METHODS, default=defaults.flow_method,
-                        help=f"optical flow of the blending (default {defaults.flow_method})")
-    parser.add_argument("--cut-threshold", type=float, default=defaults.cut_threshold, metavar="D",
-                        help=f"colour-histogram change that counts as a scene cut, 0-1 (default {defaults.cut_threshold})")
+        parser.add_argument(
+            "--temporal",
+            choices=TEMPORAL_MODES,
+            default=default_mode,
+            help="temporal consistency: none (frame by frame), ema (smoothed content statistics), flow "
+            f"(optical-flow-guided blending) or both (default {default_mode}, the best measured)",
+        )
+    parser.add_argument(
+        "--blend",
+        type=float,
+        default=defaults.blend,
+        metavar="W",
+        help=f"flow: weight of the warped previous frame where the flow is reliable (default {defaults.blend})",
+    )
+    parser.add_argument(
+        "--ema-momentum",
+        type=float,
+        default=defaults.ema_momentum,
+        metavar="M",
+        help=f"ema: weight of the past in the moving average (default {defaults.ema_momentum})",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=FLOW_METHODS,
+        default=defaults.flow_method,
+        help=f"optical flow of the blending (default {defaults.flow_method})",
+    )
+    parser.add_argument(
+        "--cut-threshold",
+        type=float,
+        default=defaults.cut_threshold,
+        metavar="D",
+        help=f"colour-histogram change that counts as a scene cut, 0-1 (default {defaults.cut_threshold})",
+    )
 
 
 def _temporal_options(args: argparse.Namespace, mode: str) -> TemporalOptions:
     from adain.video.temporal import TemporalOptions
 
-    return TemporalOptions(mode=mode, ema_momentum=args.ema_momentum, blend=args.blend, flow_method=args.flow,
-                           cut_threshold=args.cut_threshold)  # fmt: skip
+    return TemporalOptions(
+        mode=mode,
+        ema_momentum=args.ema_momentum,
+        blend=args.blend,
+        flow_method=args.flow,
+        cut_threshold=args.cut_threshold,
+    ).check()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -76,17 +105,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", metavar="IN", help="video file (mp4, mkv, mov, webm, avi...), GIF, or folder of frames")
-    parser.add_argument("-o", "--output", metavar="OUT",
-                        help="output: .mp4/.m4v/.mov/.mkv (H.264), .gif, or a folder for PNG frames "
-                        "(default: <name>_stylized.mp4, .gif for a GIF, a folder for a folder)")  # fmt: skip
+    parser.add_argument(
+        "input", metavar="IN", help="video file (mp4, mkv, mov, webm, avi...), GIF, or folder of frames"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output: .mp4/.m4v/.mov/.mkv (H.264), .gif, or a folder for PNG frames "
+        "(default: <name>_stylized.mp4, .gif for a GIF, a folder for a folder)",
+    )
     add_stylize_arguments(parser)
     _temporal_arguments(parser, DEFAULT_TEMPORAL)
-    parser.add_argument("--crf", default=str(DEFAULT_CRF), metavar="Q",
-                        help=f"H.264 quality: 0 lossless .. 51 worst; 18 looks lossless (default {DEFAULT_CRF})")
-    parser.add_argument("--fps", metavar="F", help="frame rate: of a frame folder (default 25), or to override the source's")
+    parser.add_argument(
+        "--crf",
+        default=str(DEFAULT_CRF),
+        metavar="Q",
+        help=f"H.264 quality: 0 lossless .. 51 worst; 18 looks lossless (default {DEFAULT_CRF})",
+    )
+    parser.add_argument(
+        "--fps", metavar="F", help="frame rate: of a frame folder (default 25), or to override the source's"
+    )
     parser.add_argument("--no-audio", action="store_true", help="do not copy the audio track")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)"
+    )
     # one forward pass per frame: L-BFGS (minutes a frame) is not offered for video
     parser.set_defaults(run=run, method="decoder", iterations="100", refine="0")
     return parser
@@ -138,8 +181,9 @@ def run(args: argparse.Namespace) -> int:
     # 2. weights, then the film (style statistics once, at the first frame)
     pipeline = pipeline_from_args(args, backend_options)
     stylizer = VideoStylizer(pipeline, styles, options, temporal)
-    report = stylizer.stylize_video(source, output, crf=crf, fps=fps, keep_audio=not args.no_audio,
-                                    progress=False if args.no_progress else None)  # fmt: skip
+    report = stylizer.stylize_video(
+        source, output, crf=crf, fps=fps, keep_audio=not args.no_audio, progress=False if args.no_progress else None
+    )
     for note in report.notes:
         print(f"adain video: note: {note}", file=sys.stderr)
     print(report.summary())
@@ -160,19 +204,37 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         description="Stylize clips once per temporal mode and compare with frame-by-frame stylization. "
         "Writes results.json, results.md and a frame strip PNG per clip.",
     )
-    parser.add_argument("clips", nargs="*", default=list(GENERATED_CLIPS), metavar="CLIP",
-                        help=f"video files, GIFs, frame folders, or {' / '.join(GENERATED_CLIPS)} (default: both generated)")
-    parser.add_argument("-s", "--style", action="append", metavar="STYLE",
-                        help="style image or bank:NAME (default bank:candy); repeat to mix (--style-weights)")
+    parser.add_argument(
+        "clips",
+        nargs="*",
+        default=list(GENERATED_CLIPS),
+        metavar="CLIP",
+        help=f"video files, GIFs, frame folders, or {' / '.join(GENERATED_CLIPS)} (default: both generated)",
+    )
+    parser.add_argument(
+        "-s",
+        "--style",
+        action="append",
+        metavar="STYLE",
+        help="style image or bank:NAME (default bank:candy); repeat to mix (--style-weights)",
+    )
     parser.add_argument("--style-weights", metavar="W,W", help="one weight per style")
     parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--size", type=int, default=256, help="shorter side the frames are stylized at (default 256)")
     parser.add_argument("--frames", type=int, default=40, help="frames of each clip, from its start (default 40)")
-    parser.add_argument("--modes", default=",".join(TEMPORAL_MODES), help=f"temporal modes to compare (default {','.join(TEMPORAL_MODES)})")
+    parser.add_argument(
+        "--modes",
+        default=",".join(TEMPORAL_MODES),
+        help=f"temporal modes to compare (default {','.join(TEMPORAL_MODES)})",
+    )
     _temporal_arguments(parser, None)
-    parser.add_argument("--measure-flow", choices=FLOW_METHODS, default=MEASURE_FLOW,
-                        help=f"the flow the warping error is measured with (default {MEASURE_FLOW}: not the blending's own)")
-    parser.add_argument("--preset", default="vgg16-hed")
+    parser.add_argument(
+        "--measure-flow",
+        choices=FLOW_METHODS,
+        default=MEASURE_FLOW,
+        help=f"the flow the warping error is measured with (default {MEASURE_FLOW}: not the blending's own)",
+    )
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
     parser.add_argument("-o", "--out", type=Path, default=Path("eval-video"), help="report folder (default eval-video)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -194,9 +256,15 @@ def run_eval(args: argparse.Namespace) -> int:
     style_specs = args.style or ["bank:candy"]
     weights = [float(w) for w in args.style_weights.split(",")] if args.style_weights else None
     options = StylizeOptions(alpha=args.alpha, style_weights=weights, style_size=512)
-    config = VideoEvalConfig(clips=args.clips, out_dir=args.out, size=args.size, frames=args.frames,
-                             modes=[m.strip() for m in args.modes.split(",") if m.strip()],
-                             temporal=_temporal_options(args, "none"), measure_flow=args.measure_flow)  # fmt: skip
+    config = VideoEvalConfig(
+        clips=args.clips,
+        out_dir=args.out,
+        size=args.size,
+        frames=args.frames,
+        modes=[m.strip() for m in args.modes.split(",") if m.strip()],
+        temporal=_temporal_options(args, "none"),
+        measure_flow=args.measure_flow,
+    ).check()
     styles = [resolve_style(style, args.preset) for style in style_specs]
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder)
     scores, frames = evaluate_video(pipeline, styles, options, config, progress=args.progress)
@@ -205,14 +273,21 @@ def run_eval(args: argparse.Namespace) -> int:
         "styles": ", ".join(style_specs),
         "decoder": str(args.decoder) if args.decoder else f"{args.preset} default",
         "precision": getattr(pipeline, "precision", "fp32"),
-        "temporal": {"blend": args.blend, "ema_momentum": args.ema_momentum, "flow": args.flow, "cut_threshold": args.cut_threshold},
+        "temporal": {
+            "blend": args.blend,
+            "ema_momentum": args.ema_momentum,
+            "flow": args.flow,
+            "cut_threshold": args.cut_threshold,
+        },
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
     }
     paths = write_video_report(scores, frames, config.out_dir, header)
     for row in ratios(scores):
-        print(f"{Path(row['clip']).name:<18} {row['mode']:<9} warping error {row['warping_error']:.5f} ({row['warping_error_ratio']:.2f}x)  "
-              f"style {row['style_loss']:.1f} ({row['style_loss_ratio']:.2f}x)  {row['frames_per_second']:.2f} frames/s "
-              f"(time {row['time_ratio']:.2f}x, wall clock {row['wall_time_ratio']:.2f}x)")  # fmt: skip
+        print(
+            f"{Path(row['clip']).name:<18} {row['mode']:<9} warping error {row['warping_error']:.5f} ({row['warping_error_ratio']:.2f}x)  "
+            f"style {row['style_loss']:.1f} ({row['style_loss_ratio']:.2f}x)  {row['frames_per_second']:.2f} frames/s "
+            f"(time {row['time_ratio']:.2f}x, wall clock {row['wall_time_ratio']:.2f}x)"
+        )
     print(f"report: {paths['markdown']}")
     return 0

@@ -40,8 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     download = commands.add_parser("download", help="fetch a preset's weights by URL (sha256-checked where pinned)")
     download.add_argument("preset", metavar="PRESET")
-    download.add_argument("--component", choices=[*COMPONENTS, "all"], default="encoder",
-                          help="which weights to fetch (default: encoder)")  # fmt: skip
+    download.add_argument(
+        "--component", choices=[*COMPONENTS, "all"], default="encoder", help="which weights to fetch (default: encoder)"
+    )
     download.add_argument("--url", metavar="URL", help="fetch from this URL instead of the preset's (a mirror)")
     download.set_defaults(run=run_download)
 
@@ -51,8 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "torchvision vgg19, or an adain safetensors",
     )
     importing.add_argument("file", type=Path, metavar="FILE")
-    importing.add_argument("--preset", metavar="NAME",
-                           help="store it for this preset (default: from the file's layout)")  # fmt: skip
+    importing.add_argument(
+        "--preset", metavar="NAME", help="store it for this preset (default: from the file's layout)"
+    )
     importing.set_defaults(run=run_import)
 
     show = commands.add_parser("show", help="print a preset's manifest entries as JSON")

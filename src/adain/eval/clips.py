@@ -45,7 +45,9 @@ def _texture(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return texture / max(float(texture.max()), 1e-6)
 
 
-def shapes_clip(frames: int = 24, height: int = 64, width: int = 96, seed: int = 0, cut_at: int | None = None) -> Frames:
+def shapes_clip(
+    frames: int = 24, height: int = 64, width: int = 96, seed: int = 0, cut_at: int | None = None
+) -> Frames:
     """Moving shapes over a panning textured background.
 
     Args:
@@ -74,25 +76,34 @@ def _shapes_scene(height: int, width: int, rng: np.random.Generator) -> dict:
     shapes = []
     for k in range(3):
         radius = rng.uniform(0.12, 0.22) * min(height, width)
-        shapes.append({
-            "kind": ("circle", "box", "circle")[k],
-            "center": np.array([rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height]),
-            "velocity": rng.uniform(0.8, 2.0, 2) * rng.choice([-1, 1], 2),
-            "radius": radius,
-            "colour": rng.uniform(0.1, 1.0, 3),
-        })  # fmt: skip
-    return {"texture": _texture(height + 2 * margin, width + 2 * margin, rng), "margin": margin,
-            "pan": rng.uniform(0.6, 1.2, 2) * rng.choice([-1, 1], 2), "shapes": shapes}  # fmt: skip
+        shapes.append(
+            {
+                "kind": ("circle", "box", "circle")[k],
+                "center": np.array([rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height]),
+                "velocity": rng.uniform(0.8, 2.0, 2) * rng.choice([-1, 1], 2),
+                "radius": radius,
+                "colour": rng.uniform(0.1, 1.0, 3),
+            }
+        )
+    return {
+        "texture": _texture(height + 2 * margin, width + 2 * margin, rng),
+        "margin": margin,
+        "pan": rng.uniform(0.6, 1.2, 2) * rng.choice([-1, 1], 2),
+        "shapes": shapes,
+    }
 
 
 def _render_shapes(scene: dict, index: int, height: int, width: int) -> np.ndarray:
     margin = scene["margin"]
-    dx, dy = (np.round(scene["pan"] * index).astype(int) % margin)
+    dx, dy = np.round(scene["pan"] * index).astype(int) % margin
     frame = scene["texture"][margin + dy : margin + dy + height, margin + dx : margin + dx + width].copy()
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     for shape in scene["shapes"]:
         cx, cy = shape["center"] + shape["velocity"] * index
-        cx, cy = cx % (width + 2 * shape["radius"]) - shape["radius"], cy % (height + 2 * shape["radius"]) - shape["radius"]
+        cx, cy = (
+            cx % (width + 2 * shape["radius"]) - shape["radius"],
+            cy % (height + 2 * shape["radius"]) - shape["radius"],
+        )
         if shape["kind"] == "circle":
             inside = (x - cx) ** 2 + (y - cy) ** 2 <= shape["radius"] ** 2
         else:
@@ -170,7 +181,9 @@ def write_sound(path: str | os.PathLike[str], seconds: float = 0.2, sample_rate:
         stream = container.add_stream("aac", rate=sample_rate)
         stream.layout = "mono"
         for start in range(0, samples.shape[1], 1024):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono")
+            chunk = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+            )
             chunk.sample_rate, chunk.pts = sample_rate, start
             container.mux(stream.encode(chunk))
         container.mux(stream.encode(None))
@@ -205,8 +218,9 @@ def write_clip(
         if audio:
             samples = tone(len(frames) / float(rate), sample_rate)
             for start in range(0, samples.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp",
-                                                   layout="mono")  # fmt: skip
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+                )
                 chunk.sample_rate, chunk.pts = sample_rate, start
                 container.mux(sound.encode(chunk))
             container.mux(sound.encode(None))

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,7 +37,15 @@ from adain.models import VGGEncoder
 from adain.ops.losses import edge_density
 from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
 
-__all__ = ["EvalConfig", "MethodScore", "find_pairs", "evaluate", "summarize", "summarize_by_complexity", "write_report"]
+__all__ = [
+    "EvalConfig",
+    "MethodScore",
+    "evaluate",
+    "find_pairs",
+    "summarize",
+    "summarize_by_complexity",
+    "write_report",
+]
 
 #: decoder(content, style, objective) -> stylized image in [0, 1], same size as content
 Stylizer = Callable[[Tensor, Tensor], Tensor]
@@ -80,7 +88,9 @@ def find_pairs(pairs_dir: Path, limit: int | None = None) -> list[tuple[Path, Pa
             raise UsageError(f"evaluation pairs need {folder} (content/ and style/ with matching order)")
     contents, styles = ([p for p in sorted(f.iterdir()) if p.suffix.lower() in suffixes] for f in folders)
     if not contents or len(contents) != len(styles):
-        raise UsageError(f"need the same non-zero number of content and style images in {pairs_dir}. Got {len(contents)} and {len(styles)}")
+        raise UsageError(
+            f"need the same non-zero number of content and style images in {pairs_dir}. Got {len(contents)} and {len(styles)}"
+        )
     pairs = list(zip(contents, styles))
     return pairs[:limit] if limit else pairs
 
@@ -120,13 +130,21 @@ def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) ->
         from safetensors.torch import save_file
 
         config.cache_dir.mkdir(parents=True, exist_ok=True)
-        save_file({"image": image.contiguous(), "seconds": torch.tensor(seconds, dtype=torch.float64)}, str(config.cache_dir / f"{key}.safetensors"))
+        save_file(
+            {"image": image.contiguous(), "seconds": torch.tensor(seconds, dtype=torch.float64)},
+            str(config.cache_dir / f"{key}.safetensors"),
+        )
     return image, seconds
 
 
-def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder_id: str,
-             progress: bool = True, stylize_multiscale: Stylizer | None = None,
-             ) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:  # fmt: skip
+def evaluate(
+    encoder: VGGEncoder,
+    stylize: Stylizer,
+    config: EvalConfig,
+    encoder_id: str,
+    progress: bool = True,
+    stylize_multiscale: Stylizer | None = None,
+) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:
     """Scores of every method on every pair and size; also the images, for the grid.
 
     ``stylize_multiscale``, when given, is scored as the method ``decoder-multiscale``.
@@ -142,7 +160,10 @@ def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder
         objective = AdainObjective.from_style_image(encoder, content, style, config.weights)
         name = content_path.stem
         complexity = float(edge_density(content)[0])
-        row = [content, resize_image(style, (content.shape[2], round(style.shape[3] * content.shape[2] / style.shape[2])))]
+        row = [
+            content,
+            resize_image(style, (content.shape[2], round(style.shape[3] * content.shape[2] / style.shape[2]))),
+        ]
 
         def record(method: str, image: Tensor, seconds: float) -> None:
             content_loss, style_loss, ssim = _score(objective, image, content)
@@ -165,7 +186,9 @@ def evaluate(encoder: VGGEncoder, stylize: Stylizer, config: EvalConfig, encoder
             refined = optimize_image(objective, stylized, iterations)
             record(f"refine-{iterations}", refined, decoder_seconds + time.perf_counter() - start)
         if config.lbfgs_iterations and (config.optimize_sizes is None or size in config.optimize_sizes):
-            key = _cache_key(encoder_id, content_path.name, style_path.name, size, config.lbfgs_iterations, asdict(config.weights))
+            key = _cache_key(
+                encoder_id, content_path.name, style_path.name, size, config.lbfgs_iterations, asdict(config.weights)
+            )
             optimized, seconds = _cached_optimize(
                 config, key, lambda: optimize_image(objective, content, config.lbfgs_iterations)
             )
@@ -184,13 +207,17 @@ def summarize(scores: list[MethodScore]) -> list[dict[str, float | int | str]]:
     for score in scores:
         groups.setdefault((score.size, score.method), []).append(score)
     return [
-        {"size": size, "method": method, "pairs": len(group),
-         "content_loss": float(np.mean([s.content_loss for s in group])),
-         "style_loss": float(np.mean([s.style_loss for s in group])),
-         "ssim": float(np.mean([s.ssim for s in group])),
-         "seconds": float(np.mean([s.seconds for s in group])),
-         "content_loss_median": float(np.median([s.content_loss for s in group])),
-         "style_loss_median": float(np.median([s.style_loss for s in group]))}  # fmt: skip
+        {
+            "size": size,
+            "method": method,
+            "pairs": len(group),
+            "content_loss": float(np.mean([s.content_loss for s in group])),
+            "style_loss": float(np.mean([s.style_loss for s in group])),
+            "ssim": float(np.mean([s.ssim for s in group])),
+            "seconds": float(np.mean([s.seconds for s in group])),
+            "content_loss_median": float(np.median([s.content_loss for s in group])),
+            "style_loss_median": float(np.median([s.style_loss for s in group])),
+        }
         for (size, method), group in groups.items()
     ]
 
@@ -207,16 +234,23 @@ def summarize_by_complexity(scores: list[MethodScore]) -> list[dict[str, float |
         at_size = [s for s in scores if s.size == size]
         pairs = sorted({(s.content_complexity, s.pair) for s in at_size})
         half = len(pairs) // 2
-        halves = {"simpler": {p for _, p in pairs[:half]}, "more complex": {p for _, p in pairs[len(pairs) - half:]}}
+        halves = {"simpler": {p for _, p in pairs[:half]}, "more complex": {p for _, p in pairs[len(pairs) - half :]}}
         for method in dict.fromkeys(s.method for s in at_size):
             for label, members in halves.items():
                 group = [s for s in at_size if s.method == method and s.pair in members]
                 if group:
-                    rows.append({"size": size, "method": method, "half": label, "pairs": len(group),
-                                 "content_complexity": float(np.mean([s.content_complexity for s in group])),
-                                 "content_loss": float(np.mean([s.content_loss for s in group])),
-                                 "style_loss": float(np.mean([s.style_loss for s in group])),
-                                 "ssim": float(np.mean([s.ssim for s in group]))})  # fmt: skip
+                    rows.append(
+                        {
+                            "size": size,
+                            "method": method,
+                            "half": label,
+                            "pairs": len(group),
+                            "content_complexity": float(np.mean([s.content_complexity for s in group])),
+                            "content_loss": float(np.mean([s.content_loss for s in group])),
+                            "style_loss": float(np.mean([s.style_loss for s in group])),
+                            "ssim": float(np.mean([s.ssim for s in group])),
+                        }
+                    )
     return rows
 
 
@@ -225,41 +259,75 @@ def _grid(rows: list[list[Tensor]], height: int = 160) -> Tensor:
 
     lines = []
     for row in rows:
-        cells = [resize(image.float(), (height, max(1, round(image.shape[3] * height / image.shape[2])))).clamp(0, 1) for image in row]
+        cells = [
+            resize(image.float(), (height, max(1, round(image.shape[3] * height / image.shape[2])))).clamp(0, 1)
+            for image in row
+        ]
         lines.append(torch.cat(cells, dim=3))
     width = max(line.shape[3] for line in lines)
     lines = [torch.nn.functional.pad(line, (0, width - line.shape[3]), value=1.0) for line in lines]
     return torch.cat(lines, dim=2)
 
 
-def write_report(scores: list[MethodScore], images: dict[int, list[list[Tensor]]], config: EvalConfig,
-                 header: dict[str, object]) -> dict[str, Path]:  # fmt: skip
+def write_report(
+    scores: list[MethodScore], images: dict[int, list[list[Tensor]]], config: EvalConfig, header: dict[str, object]
+) -> dict[str, Path]:
     """results.json, results.md and one grid PNG per size in ``config.out_dir``."""
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(scores)
     by_complexity = summarize_by_complexity(scores)
-    (out / "results.json").write_text(json.dumps(
-        {**header, "summary": summary, "by_complexity": by_complexity, "pairs": [asdict(s) for s in scores]},
-        indent=2, default=str) + "\n")  # fmt: skip
+    (out / "results.json").write_text(
+        json.dumps(
+            {**header, "summary": summary, "by_complexity": by_complexity, "pairs": [asdict(s) for s in scores]},
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     methods = list(dict.fromkeys(s.method for s in scores))
-    lines = ["# adain eval", "", *(f"- {k}: {v}" for k, v in header.items()), "",
-             "## Means", "", "| size | method | content loss | style loss | SSIM (luma) | seconds | median content / style loss |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['size']} | {r['method']} | {r['content_loss']:.1f} | {r['style_loss']:.1f} | {r['ssim']:.3f} | {r['seconds']:.2f} | "
-              f"{r['content_loss_median']:.1f} / {r['style_loss_median']:.1f} |" for r in summary]  # fmt: skip
+    lines = [
+        "# adain eval",
+        "",
+        *(f"- {k}: {v}" for k, v in header.items()),
+        "",
+        "## Means",
+        "",
+        "| size | method | content loss | style loss | SSIM (luma) | seconds | median content / style loss |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['size']} | {r['method']} | {r['content_loss']:.1f} | {r['style_loss']:.1f} | {r['ssim']:.3f} | {r['seconds']:.2f} | "
+        f"{r['content_loss_median']:.1f} / {r['style_loss_median']:.1f} |"
+        for r in summary
+    ]
     if by_complexity:
-        lines += ["", "## By content complexity (edge density; halves split at the median)", "",
-                  "| size | method | half | mean edge density | content loss | style loss | SSIM (luma) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {r['size']} | {r['method']} | {r['half']} | {r['content_complexity']:.4f} | {r['content_loss']:.1f} | "
-                  f"{r['style_loss']:.1f} | {r['ssim']:.3f} |" for r in by_complexity]  # fmt: skip
-    lines += ["", "## Per pair", "", "| size | pair | edge density | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",
-              "|---|---|---|" + "---|" * len(methods)]  # fmt: skip
+        lines += [
+            "",
+            "## By content complexity (edge density; halves split at the median)",
+            "",
+            "| size | method | half | mean edge density | content loss | style loss | SSIM (luma) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['size']} | {r['method']} | {r['half']} | {r['content_complexity']:.4f} | {r['content_loss']:.1f} | "
+            f"{r['style_loss']:.1f} | {r['ssim']:.3f} |"
+            for r in by_complexity
+        ]
+    lines += [
+        "",
+        "## Per pair",
+        "",
+        "| size | pair | edge density | " + " | ".join(f"{m} (content / style)" for m in methods) + " |",
+        "|---|---|---|" + "---|" * len(methods),
+    ]
     by_pair: dict[tuple[int, str], dict[str, MethodScore]] = {}
     for s in scores:
         by_pair.setdefault((s.size, s.pair), {})[s.method] = s
     for (size, pair), entries in by_pair.items():
-        cells = [f"{entries[m].content_loss:.1f} / {entries[m].style_loss:.1f}" if m in entries else "" for m in methods]
+        cells = [
+            f"{entries[m].content_loss:.1f} / {entries[m].style_loss:.1f}" if m in entries else "" for m in methods
+        ]
         complexity = next(iter(entries.values())).content_complexity
         lines.append(f"| {size} | {pair} | {complexity:.4f} | " + " | ".join(cells) + " |")
     lines += ["", "Grid columns: content, style, " + ", ".join(methods) + "."]

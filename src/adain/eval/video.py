@@ -59,9 +59,16 @@ from adain.video.temporal import (
 )
 
 __all__ = [
-    "BAR", "GENERATED_CLIPS", "ModeScore", "VideoEvalConfig", "evaluate_video", "frame_strip", "load_clip", "ratios",
+    "BAR",
+    "GENERATED_CLIPS",
+    "ModeScore",
+    "VideoEvalConfig",
+    "evaluate_video",
+    "frame_strip",
+    "load_clip",
+    "ratios",
     "write_video_report",
-]  # fmt: skip
+]
 
 #: The issue's bar, relative to frame-by-frame stylization. The time is judged by the measured
 #: overhead of the temporal mechanisms (``1 + temporal seconds / network seconds``): the networks
@@ -95,7 +102,8 @@ class VideoEvalConfig:
     measure_flow: FlowMethod = MEASURE_FLOW
     generated_aspect: float = 1.5
 
-    def __post_init__(self) -> None:
+    def check(self) -> VideoEvalConfig:
+        """This config, checked, with ``"none"`` (the reference) among the modes. Returns ``self``."""
         unknown = [m for m in self.modes if m not in TEMPORAL_MODES]
         if unknown:
             raise UsageError(f"unknown temporal modes {unknown}; known: {', '.join(TEMPORAL_MODES)}")
@@ -105,6 +113,8 @@ class VideoEvalConfig:
             raise UsageError(f"a warping error needs at least 2 frames. Got frames={self.frames}")
         if not self.clips:
             raise UsageError("no clips to evaluate")
+        self.temporal.check()
+        return self
 
 
 @dataclass
@@ -145,21 +155,32 @@ def _style_targets(statistics: list[StyleStatistics], options: StylizeOptions) -
     weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
     means, stds = {}, {}
     for tap in TAPS:
-        means[tap], stds[tap] = mix_statistics(torch.cat([s.at(tap)[0] for s in statistics]),
-                                               torch.cat([s.at(tap)[1] for s in statistics]), weights)  # fmt: skip
+        means[tap], stds[tap] = mix_statistics(
+            torch.cat([s.at(tap)[0] for s in statistics]), torch.cat([s.at(tap)[1] for s in statistics]), weights
+        )
     return means, stds
 
 
 @torch.inference_mode()
-def _losses(pipeline: StylizationPipeline, inputs: list[np.ndarray], outputs: list[np.ndarray],
-            means: dict, stds: dict, alpha: float) -> tuple[float, float]:  # fmt: skip
+def _losses(
+    pipeline: StylizationPipeline,
+    inputs: list[np.ndarray],
+    outputs: list[np.ndarray],
+    means: dict,
+    stds: dict,
+    alpha: float,
+) -> tuple[float, float]:
     """Mean content and style loss over the frames (float32 encoder passes)."""
     encoder = pipeline.encoder
     style, content = [], []
     for frame, output in zip(inputs, outputs):
-        output_taps = encoder(torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float().to(pipeline.device))
+        output_taps = encoder(
+            torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float().to(pipeline.device)
+        )
         content_features = encoder(frame_to_tensor(frame).to(pipeline.device))["relu4_1"]
-        target = blend_features(content_features, adain_from_statistics(content_features, means["relu4_1"], stds["relu4_1"]), alpha)
+        target = blend_features(
+            content_features, adain_from_statistics(content_features, means["relu4_1"], stds["relu4_1"]), alpha
+        )
         style.append(float(style_loss_from_statistics(output_taps, means, stds).mean()))
         content.append(float(content_loss(output_taps["relu4_1"], target).mean()))
     return float(np.mean(content)), float(np.mean(style))
@@ -175,26 +196,44 @@ def evaluate_video(
     """Scores of every mode on every clip, and the frames (``{clip: {"input"|mode: frames}}``)."""
     from tqdm import tqdm
 
+    config.check()
     scores: list[ModeScore] = []
     frames_by_clip: dict[str, dict[str, list[np.ndarray]]] = {}
     jobs = [(clip, mode) for clip in config.clips for mode in config.modes]
     bar = tqdm(total=len(jobs), desc="eval video", unit="run", disable=not progress)
     for clip in config.clips:
         raw = load_clip(clip, config.frames, config.size, config.generated_aspect)
-        sizing = VideoStylizer(pipeline, styles, replace(options, size=config.size if clip not in GENERATED_CLIPS else 0))
+        sizing = VideoStylizer(
+            pipeline, styles, replace(options, size=config.size if clip not in GENERATED_CLIPS else 0)
+        )
         inputs = [sizing.resize(frame) for frame in raw]
         flows = input_flows(inputs, config.measure_flow)
         means, stds = _style_targets(sizing.style_statistics(inputs[0]), options)
         frames_by_clip[clip] = {"input": inputs}
         for mode in config.modes:
-            stylizer = VideoStylizer(pipeline, styles, replace(options, size=0, max_size=0), replace(config.temporal, mode=mode))
+            stylizer = VideoStylizer(
+                pipeline, styles, replace(options, size=0, max_size=0), replace(config.temporal, mode=mode)
+            )
             started = time.perf_counter()
             outputs = list(stylizer.stylize_frames(inputs))
             seconds = time.perf_counter() - started
             content, style = _losses(pipeline, inputs, outputs, means, stds, options.alpha)
             height, width = inputs[0].shape[:2]
-            scores.append(ModeScore(clip, mode, len(inputs), width, height, warping_error(inputs, outputs, flows=flows),
-                                    style, content, seconds, stylizer.timings["temporal"], stylizer.scene_cuts))  # fmt: skip
+            scores.append(
+                ModeScore(
+                    clip,
+                    mode,
+                    len(inputs),
+                    width,
+                    height,
+                    warping_error(inputs, outputs, flows=flows),
+                    style,
+                    content,
+                    seconds,
+                    stylizer.timings["temporal"],
+                    stylizer.scene_cuts,
+                )
+            )
             frames_by_clip[clip][mode] = outputs
             bar.update(1)
     bar.close()
@@ -207,21 +246,36 @@ def ratios(scores: list[ModeScore]) -> list[dict]:
     rows = []
     for s in scores:
         base = reference[s.clip]
-        row = {**asdict(s), "frames_per_second": s.frames_per_second,
-               "warping_error_ratio": s.warping_error / base.warping_error if base.warping_error > 0 else math.nan,
-               "style_loss_ratio": s.style_loss / base.style_loss if base.style_loss > 0 else math.nan,
-               "wall_time_ratio": s.seconds / base.seconds if base.seconds > 0 else math.nan,
-               "time_ratio": s.seconds / (s.seconds - s.temporal_seconds) if s.seconds > s.temporal_seconds else math.inf,
-               "temporal_share": s.temporal_seconds / s.seconds if s.seconds > 0 else 0.0}  # fmt: skip
-        row["passes_bar"] = bool(row["warping_error_ratio"] <= BAR["warping_error_ratio_max"]
-                                 and row["style_loss_ratio"] <= BAR["style_loss_ratio_max"]
-                                 and row["time_ratio"] <= BAR["time_ratio_max"]) if s.mode != "none" else None  # fmt: skip
+        row = {
+            **asdict(s),
+            "frames_per_second": s.frames_per_second,
+            "warping_error_ratio": s.warping_error / base.warping_error if base.warping_error > 0 else math.nan,
+            "style_loss_ratio": s.style_loss / base.style_loss if base.style_loss > 0 else math.nan,
+            "wall_time_ratio": s.seconds / base.seconds if base.seconds > 0 else math.nan,
+            "time_ratio": s.seconds / (s.seconds - s.temporal_seconds) if s.seconds > s.temporal_seconds else math.inf,
+            "temporal_share": s.temporal_seconds / s.seconds if s.seconds > 0 else 0.0,
+        }
+        row["passes_bar"] = (
+            bool(
+                row["warping_error_ratio"] <= BAR["warping_error_ratio_max"]
+                and row["style_loss_ratio"] <= BAR["style_loss_ratio_max"]
+                and row["time_ratio"] <= BAR["time_ratio_max"]
+            )
+            if s.mode != "none"
+            else None
+        )
         rows.append(row)
     return rows
 
 
-def frame_strip(frames: dict[str, list[np.ndarray]], modes: Sequence[str], start: int, count: int = 4,
-                gain: float = 4.0, method: FlowMethod = MEASURE_FLOW) -> np.ndarray:  # fmt: skip
+def frame_strip(
+    frames: dict[str, list[np.ndarray]],
+    modes: Sequence[str],
+    start: int,
+    count: int = 4,
+    gain: float = 4.0,
+    method: FlowMethod = MEASURE_FLOW,
+) -> np.ndarray:
     """A comparison image, ``(H, W, 3)`` float: rows ``input`` and each of ``modes`` over ``count``
     consecutive frames from ``start``; then for each mode a row of what the warping error
     measures, ``|frame_t - warp(frame_{t-1})|`` times ``gain`` with the input frames' flow, black
@@ -253,34 +307,60 @@ def frame_strip(frames: dict[str, list[np.ndarray]], modes: Sequence[str], start
     return np.concatenate([item for r in rows for item in (r, gap)][:-1], axis=0)
 
 
-def write_video_report(scores: list[ModeScore], frames: dict[str, dict[str, list[np.ndarray]]], out_dir: Path,
-                       header: dict[str, object], strip_modes: Sequence[str] = ("none", DEFAULT_TEMPORAL)) -> dict[str, Path]:  # fmt: skip
+def write_video_report(
+    scores: list[ModeScore],
+    frames: dict[str, dict[str, list[np.ndarray]]],
+    out_dir: Path,
+    header: dict[str, object],
+    strip_modes: Sequence[str] = ("none", DEFAULT_TEMPORAL),
+) -> dict[str, Path]:
     """``results.json``, ``results.md`` and a frame strip PNG per clip in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = ratios(scores)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
     paths["json"].write_text(json.dumps({**header, "bar": BAR, "results": rows}, indent=2, default=str) + "\n")
-    lines = ["# adain eval video", "", *(f"- {k}: {v}" for k, v in header.items()), "",
-             ("Bar (vs none): warping error <= 0.60x, style loss <= 1.10x, time <= 1.50x (1 + the mechanisms' measured "
-              "overhead; the wall-clock ratio of the runs is beside it)."), "",
-             ("| clip | frames | mode | warping error | vs none | style loss | vs none | content loss | frames/s | time "
-              "(overhead) | wall-clock vs none | bar |"), "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# adain eval video",
+        "",
+        *(f"- {k}: {v}" for k, v in header.items()),
+        "",
+        (
+            "Bar (vs none): warping error <= 0.60x, style loss <= 1.10x, time <= 1.50x (1 + the mechanisms' measured "
+            "overhead; the wall-clock ratio of the runs is beside it)."
+        ),
+        "",
+        (
+            "| clip | frames | mode | warping error | vs none | style loss | vs none | content loss | frames/s | time "
+            "(overhead) | wall-clock vs none | bar |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         verdict = "" if r["passes_bar"] is None else ("pass" if r["passes_bar"] else "fail")
-        lines.append(f"| {r['clip']} | {r['frames']} ({r['width']}x{r['height']}) | {r['mode']} | {r['warping_error']:.5f} | "
-                     f"{r['warping_error_ratio']:.2f} | {r['style_loss']:.3f} | {r['style_loss_ratio']:.2f} | "
-                     f"{r['content_loss']:.3f} | {r['frames_per_second']:.2f} | {r['time_ratio']:.2f} | "
-                     f"{r['wall_time_ratio']:.2f} | {verdict} |")  # fmt: skip
-    lines += ["", ("Warping error: mean squared difference (RGB in [0, 1]) between each stylized frame and the previous one "
-                   "warped by the input frames' optical flow, on pixels where forward and backward flow agree; pairs "
-                   "across a scene cut are left out."), ""]  # fmt: skip
+        lines.append(
+            f"| {r['clip']} | {r['frames']} ({r['width']}x{r['height']}) | {r['mode']} | {r['warping_error']:.5f} | "
+            f"{r['warping_error_ratio']:.2f} | {r['style_loss']:.3f} | {r['style_loss_ratio']:.2f} | "
+            f"{r['content_loss']:.3f} | {r['frames_per_second']:.2f} | {r['time_ratio']:.2f} | "
+            f"{r['wall_time_ratio']:.2f} | {verdict} |"
+        )
+    lines += [
+        "",
+        (
+            "Warping error: mean squared difference (RGB in [0, 1]) between each stylized frame and the previous one "
+            "warped by the input frames' optical flow, on pixels where forward and backward flow agree; pairs "
+            "across a scene cut are left out."
+        ),
+        "",
+    ]
     available = [m for m in strip_modes if any(s.mode == m for s in scores)]
     for index, (clip, clip_frames) in enumerate(frames.items()):
         name = f"strip_{index}.png"
         strip = frame_strip(clip_frames, available, start=len(clip_frames["input"]) // 2)
         paths[f"strip-{index}"] = out_dir / name
         save_image(torch.from_numpy(strip).permute(2, 0, 1)[None], out_dir / name)
-        lines.append(f"![{clip}]({name}) rows: input, {', '.join(available)}; then, for each, the difference to the previous "
-                     "frame warped by the input's flow (x4; black: flow not reliable): flicker shows there.")
+        lines.append(
+            f"![{clip}]({name}) rows: input, {', '.join(available)}; then, for each, the difference to the previous "
+            "frame warped by the input's flow (x4; black: flow not reliable): flicker shows there."
+        )
     paths["markdown"].write_text("\n".join(lines) + "\n")
     return paths

@@ -73,7 +73,6 @@ def mask_to_tensor(mask: ImageInput, max_pixels: int | None) -> Tensor:
     return rgb
 
 
-
 def to_output(rgb: Tensor, alpha: Tensor | None, output_type: str) -> Any:
     """``(1, 3, H, W)`` RGB (+ alpha) in [0, 1] as :data:`OUTPUT_TYPES` ``output_type``."""
     if output_type == "pil":

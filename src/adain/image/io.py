@@ -222,7 +222,9 @@ def tensor_to_pil(rgb: Tensor, alpha: Tensor | None = None) -> Image.Image:
         return Image.fromarray(rgb_array)
     alpha_array = _to_uint8_hwc(alpha, 1, "alpha")
     if alpha_array.shape[:2] != rgb_array.shape[:2]:
-        raise ShapeError(f"alpha is {alpha_array.shape[1]}x{alpha_array.shape[0]}, rgb is {rgb_array.shape[1]}x{rgb_array.shape[0]}")
+        raise ShapeError(
+            f"alpha is {alpha_array.shape[1]}x{alpha_array.shape[0]}, rgb is {rgb_array.shape[1]}x{rgb_array.shape[0]}"
+        )
     return Image.fromarray(np.concatenate([rgb_array, alpha_array], axis=2))
 
 

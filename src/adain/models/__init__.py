@@ -5,4 +5,19 @@ from adain.models.encoder import TAP_SCALES, EncoderArchitecture, InputNormaliza
 from adain.models.multilevel_decoder import SKIP_TAPS, TAP_CHANNELS, MultiLevelDecoder, decoder_input_taps
 from adain.models.precision import inference_copy, native_bf16
 
-__all__ = ["SKIP_TAPS", "TAP_CHANNELS", "TAP_SCALES", "Decoder", "EncoderArchitecture", "InputNormalization", "MultiLevelDecoder", "UpsampleConv2d", "VGGEncoder", "decoder_conv_shapes", "decoder_input_taps", "fuse_upsampling", "inference_copy", "native_bf16"]
+__all__ = [
+    "SKIP_TAPS",
+    "TAP_CHANNELS",
+    "TAP_SCALES",
+    "Decoder",
+    "EncoderArchitecture",
+    "InputNormalization",
+    "MultiLevelDecoder",
+    "UpsampleConv2d",
+    "VGGEncoder",
+    "decoder_conv_shapes",
+    "decoder_input_taps",
+    "fuse_upsampling",
+    "inference_copy",
+    "native_bf16",
+]

@@ -9,7 +9,14 @@ from torch import Tensor, nn
 
 from adain.models.encoder import EncoderArchitecture
 
-__all__ = ["Decoder", "UpsampleConv2d", "decoder_conv_shapes", "fold_upsampling_weights", "fuse_upsampling", "upsample_conv2d"]
+__all__ = [
+    "Decoder",
+    "UpsampleConv2d",
+    "decoder_conv_shapes",
+    "fold_upsampling_weights",
+    "fuse_upsampling",
+    "upsample_conv2d",
+]
 
 
 def decoder_conv_shapes(architecture: EncoderArchitecture) -> list[tuple[int, int]]:
@@ -107,8 +114,12 @@ def upsample_conv2d(x: Tensor, folded_weight: Tensor, folded_bias: Tensor, refle
     channels = folded_weight.shape[0] // 4
     phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), folded_weight, folded_bias)
     # pixel shuffle in channels-last order: (B, H+1, W+1, 2, 2, O) -> (B, 2H+2, 2W+2, O), one copy
-    shuffled = (phases.permute(0, 2, 3, 1).reshape(batch, height + 1, width + 1, 2, 2, channels)
-                .permute(0, 1, 3, 2, 4, 5).reshape(batch, 2 * height + 2, 2 * width + 2, channels))  # fmt: skip
+    shuffled = (
+        phases.permute(0, 2, 3, 1)
+        .reshape(batch, height + 1, width + 1, 2, 2, channels)
+        .permute(0, 1, 3, 2, 4, 5)
+        .reshape(batch, 2 * height + 2, 2 * width + 2, channels)
+    )
     output = shuffled.permute(0, 3, 1, 2)
     if not reflect_pad_output:
         return output[:, :, 1:-1, 1:-1]
@@ -135,8 +146,9 @@ class UpsampleConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, reflect_pad_output: bool = False) -> None:
         super().__init__()
         _check_foldable(conv)
-        weight, bias = fold_upsampling_weights(conv.weight.detach().float(),
-                                               None if conv.bias is None else conv.bias.detach().float())  # fmt: skip
+        weight, bias = fold_upsampling_weights(
+            conv.weight.detach().float(), None if conv.bias is None else conv.bias.detach().float()
+        )
         self.reflect_pad_output = reflect_pad_output
         self.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)
         self.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=False)
@@ -164,13 +176,23 @@ def _fused_layers(layers: list[nn.Module]) -> list[nn.Module | _FoldOnTheFly]:
     i = 0
     while i < len(layers):
         window = layers[i : i + 3]
-        if (len(window) == 3 and isinstance(window[0], nn.Upsample) and window[0].mode == "nearest"
-                and window[0].scale_factor in (2, 2.0) and isinstance(window[1], nn.ReflectionPad2d)
-                and tuple(window[1].padding) == (1, 1, 1, 1) and isinstance(window[2], nn.Conv2d)):  # fmt: skip
+        if (
+            len(window) == 3
+            and isinstance(window[0], nn.Upsample)
+            and window[0].mode == "nearest"
+            and window[0].scale_factor in (2, 2.0)
+            and isinstance(window[1], nn.ReflectionPad2d)
+            and tuple(window[1].padding) == (1, 1, 1, 1)
+            and isinstance(window[2], nn.Conv2d)
+        ):
             _check_foldable(window[2])
             after = layers[i + 3 : i + 5]
-            pad_next = (len(after) == 2 and isinstance(after[0], nn.ReLU) and isinstance(after[1], nn.ReflectionPad2d)
-                        and tuple(after[1].padding) == (1, 1, 1, 1))  # fmt: skip
+            pad_next = (
+                len(after) == 2
+                and isinstance(after[0], nn.ReLU)
+                and isinstance(after[1], nn.ReflectionPad2d)
+                and tuple(after[1].padding) == (1, 1, 1, 1)
+            )
             plan.append(_FoldOnTheFly(window[2], pad_next))
             if pad_next:
                 plan.append(after[0])
@@ -184,8 +206,10 @@ def _fused_layers(layers: list[nn.Module]) -> list[nn.Module | _FoldOnTheFly]:
 def fuse_upsampling(decoder: Decoder) -> Decoder:
     """``decoder`` (changed in place) with its upsampling convolutions folded once into
     :class:`UpsampleConv2d` layers: for inference copies (:func:`~adain.models.inference_copy`)."""
-    decoder.layers = nn.Sequential(*(
-        UpsampleConv2d(entry.conv, entry.reflect_pad_output) if isinstance(entry, _FoldOnTheFly) else entry
-        for entry in _fused_layers(list(decoder.layers))
-    ))  # fmt: skip
+    decoder.layers = nn.Sequential(
+        *(
+            UpsampleConv2d(entry.conv, entry.reflect_pad_output) if isinstance(entry, _FoldOnTheFly) else entry
+            for entry in _fused_layers(list(decoder.layers))
+        )
+    )
     return decoder

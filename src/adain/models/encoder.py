@@ -45,7 +45,7 @@ class EncoderArchitecture:
 
     def conv_names(self) -> list[str]:
         names = [f"conv{block + 1}_{i + 1}" for block, n in enumerate(self.convs_per_block) for i in range(n)]
-        return names + ["conv4_1"]
+        return [*names, "conv4_1"]
 
     def conv_shapes(self) -> dict[str, tuple[int, int]]:
         """``{conv name: (in_channels, out_channels)}``."""

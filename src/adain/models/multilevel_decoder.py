@@ -101,8 +101,9 @@ class MultiLevelDecoder(Decoder):
     def forward(self, features: Tensor, *skip_features: Tensor) -> Tensor:  # type: ignore[override]
         """RGB (unclamped) from the AdaIN'd features at :attr:`input_taps`, in that order."""
         if len(skip_features) != len(self.skip_taps):
-            raise ShapeError(f"this decoder takes features at {', '.join(self.input_taps)}: "
-                             f"got {1 + len(skip_features)} tensors")  # fmt: skip
+            raise ShapeError(
+                f"this decoder takes features at {', '.join(self.input_taps)}: got {1 + len(skip_features)} tensors"
+            )
         dtype = self.layers[1].weight.dtype
         skips = dict(zip(self.skip_taps, skip_features))
         x = features.to(dtype)
@@ -125,8 +126,10 @@ class MultiLevelDecoder(Decoder):
                 if padded:  # the upsampling conv returned its output already reflection-padded
                     addend = F.pad(addend, (1, 1, 1, 1), mode="reflect")
                 if addend.shape != x.shape:
-                    raise ShapeError(f"{tap} features {tuple(skips[tap].shape)} do not fit the decoder's map "
-                                     f"{tuple(x.shape)} at that resolution")  # fmt: skip
+                    raise ShapeError(
+                        f"{tap} features {tuple(skips[tap].shape)} do not fit the decoder's map "
+                        f"{tuple(x.shape)} at that resolution"
+                    )
                 # out of place: an in-place add into a view of the padded map is lost by the ONNX
                 # exporter (it dropped the skip inputs), and measured no lower peak memory on 4K tiles
                 x = x + addend

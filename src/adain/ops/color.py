@@ -17,7 +17,7 @@ from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
 
-__all__ = ["rgb_to_yuv", "yuv_to_rgb", "transfer_luminance", "match_color_statistics"]
+__all__ = ["match_color_statistics", "rgb_to_yuv", "transfer_luminance", "yuv_to_rgb"]
 
 # BT.601 analogue YUV: Y = Wr R + Wg G + Wb B, U = Umax (B - Y) / (1 - Wb), V = Vmax (R - Y) / (1 - Wr).
 _WR, _WB = 0.299, 0.114
@@ -186,8 +186,6 @@ def match_color_statistics(source: Tensor, target: Tensor, eps: float = 1e-5) ->
     identity = torch.eye(3, dtype=torch.float64, device=source.device)
     source_mean, source_cov = _mean_covariance(source_pixels)
     target_mean, target_cov = _mean_covariance(target_pixels)
-    transform = _symmetric_power(target_cov + eps * identity, 0.5) @ _symmetric_power(
-        source_cov + eps * identity, -0.5
-    )
+    transform = _symmetric_power(target_cov + eps * identity, 0.5) @ _symmetric_power(source_cov + eps * identity, -0.5)
     matched = transform @ (source_pixels - source_mean) + target_mean
     return matched.view(batch, 3, height, width).clamp(0.0, 1.0).to(source.dtype)

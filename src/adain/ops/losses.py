@@ -13,7 +13,14 @@ from torch import Tensor
 from adain.ops.statistics import channel_mean_std
 from adain.ops.taps import TAPS
 
-__all__ = ["style_loss_from_statistics", "content_loss", "style_loss", "gram_matrix", "edge_density", "complexity_weights"]
+__all__ = [
+    "complexity_weights",
+    "content_loss",
+    "edge_density",
+    "gram_matrix",
+    "style_loss",
+    "style_loss_from_statistics",
+]
 
 
 def content_loss(output_features: Tensor, target: Tensor) -> Tensor:
@@ -44,7 +51,9 @@ def style_loss_from_statistics(
         if weight == 0:
             continue
         out_mean, out_std = channel_mean_std(output_taps[tap])
-        term = (out_mean - style_means[tap]).pow(2).flatten(1).mean(1) + (out_std - style_stds[tap]).pow(2).flatten(1).mean(1)
+        term = (out_mean - style_means[tap]).pow(2).flatten(1).mean(1) + (out_std - style_stds[tap]).pow(2).flatten(
+            1
+        ).mean(1)
         total = total + weight * term
     return total
 
@@ -63,7 +72,10 @@ def style_loss(
     if kind == "mean_std":
         statistics = {tap: channel_mean_std(style_taps[tap]) for tap in TAPS}
         return style_loss_from_statistics(
-            output_taps, {t: m for t, (m, _) in statistics.items()}, {t: s for t, (_, s) in statistics.items()}, tap_weights
+            output_taps,
+            {t: m for t, (m, _) in statistics.items()},
+            {t: s for t, (_, s) in statistics.items()},
+            tap_weights,
         )
     reference = output_taps[TAPS[0]]
     total = torch.zeros(reference.shape[0], device=reference.device)
@@ -76,7 +88,9 @@ def style_loss(
 
 def edge_density(images: Tensor) -> Tensor:
     """Mean Sobel gradient magnitude of each image's luminance, ``(B,)``: a cheap complexity measure."""
-    luminance = (images.float() * torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    luminance = (images.float() * torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)).sum(
+        1, keepdim=True
+    )
     kernel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=images.device) / 8
     kernels = torch.stack([kernel_x, kernel_x.t()]).unsqueeze(1)
     gradients = F.conv2d(F.pad(luminance, (1, 1, 1, 1), mode="replicate"), kernels)

@@ -15,24 +15,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
-from adain.ops.statistics import DEFAULT_EPS, _statistics_dtype, check_region_inputs
+from adain.ops.statistics import DEFAULT_EPS, _check_feature, _statistics_dtype, check_alpha
 
-__all__ = ["masked_channel_mean_std", "region_weights_from_mask", "resize_region_weights", "masked_adain"]
+__all__ = ["masked_adain", "masked_channel_mean_std", "region_weights_from_mask", "resize_region_weights"]
 
 #: A region whose total weight (in pixels) is below this is treated as empty: its statistics
 #: fall back to the unweighted ones instead of dividing by ~0.
 EMPTY_REGION_WEIGHT = 1e-6
 
+#: Tolerance on "region weights sum to at most one per pixel" (interpolation rounding).
+_REGION_SUM_TOLERANCE = 1e-4
 
 
-def _check_feature(x: Tensor, name: str) -> None:
-    if x.dim() != 4:
-        raise ShapeError(f"{name} must be (B, C, H, W). Got {tuple(x.shape)}")
-
-
-def masked_channel_mean_std(
-    features: Tensor, weights: Tensor, eps: float = DEFAULT_EPS
-) -> tuple[Tensor, Tensor]:
+def masked_channel_mean_std(features: Tensor, weights: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
     """Per-channel mean and standard deviation over H x W, weighted by a soft mask.
 
     ``mean = sum(w x) / sum(w)``, ``std = sqrt(sum(w (x - mean)^2) / sum(w) + eps)``. When a
@@ -59,9 +54,15 @@ def masked_channel_mean_std(
     """
     _check_feature(features, "features")
     batch, _, height, width = features.shape
-    if weights.dim() != 4 or weights.shape[1] != 1 or weights.shape[0] not in (1, batch) or weights.shape[2:] != (
-        height,
-        width,
+    if (
+        weights.dim() != 4
+        or weights.shape[1] != 1
+        or weights.shape[0] not in (1, batch)
+        or weights.shape[2:]
+        != (
+            height,
+            width,
+        )
     ):
         raise ShapeError(f"weights must be ({batch} or 1, 1, {height}, {width}). Got {tuple(weights.shape)}")
     dtype = _statistics_dtype(features.dtype)
@@ -118,9 +119,7 @@ def region_weights_from_mask(mask: Tensor, num_regions: int) -> Tensor:
             f"Got {num_regions!r} styles"
         )
     if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
-        raise UsageError(
-            f"mask values must be in [0, 1]. Got range [{mask.min().item():.4g}, {mask.max().item():.4g}]"
-        )
+        raise UsageError(f"mask values must be in [0, 1]. Got range [{mask.min().item():.4g}, {mask.max().item():.4g}]")
     if available == 2:
         weights = torch.cat([mask, 1.0 - mask], dim=1)
     else:
@@ -177,11 +176,16 @@ def masked_adain(
     style_stds: Tensor,
     alphas: Sequence[float],
     eps: float = DEFAULT_EPS,
+    content_means: Tensor | None = None,
+    content_stds: Tensor | None = None,
 ) -> Tensor:
     """AdaIN per region, each region with its own style statistics and strength.
 
     For region ``k`` with weights ``w_k``: the content statistics are taken over the region
-    (:func:`masked_channel_mean_std`), ``t_k`` is AdaIN to style ``k``'s statistics and
+    (:func:`masked_channel_mean_std`), or given (``content_means[k]``, ``content_stds[k]``: for a
+    tile of a large image, the whole image's statistics over the whole region, so that tiles
+    normalise alike; given the statistics this function computes, the result is the same),
+    ``t_k`` is AdaIN to style ``k``'s statistics and
     ``blended_k = alpha_k t_k + (1 - alpha_k) content``. The output is
     ``sum_k w_k blended_k + (1 - sum_k w_k) content``, so pixels outside every region keep the
     content features exactly.
@@ -193,6 +197,8 @@ def masked_adain(
         style_means, style_stds: ``(K, C, 1, 1)``, style ``k`` for region ``k``.
         alphas: ``K`` style strengths in ``[0, 1]``.
         eps: added to variances before square roots.
+        content_means, content_stds: ``(K, C, 1, 1)`` or ``None`` (both or neither): the content
+            statistics of each region, instead of those of ``content_features``.
 
     Returns:
         ``(B, C, h, w)`` in the dtype of ``content_features``.
@@ -210,9 +216,12 @@ def masked_adain(
         >>> [round(v, 3) for v in out.flatten().tolist()]
         [9.0, 11.0, -12.0, -8.0]
     """
-    weights, alpha_values = check_region_inputs(
-        content_features, region_weights, alphas, {"style_means": style_means, "style_stds": style_stds}
-    )
+    if (content_means is None) != (content_stds is None):
+        raise UsageError("give both content_means and content_stds, or neither")
+    statistics = {"style_means": style_means, "style_stds": style_stds}
+    if content_means is not None and content_stds is not None:
+        statistics = {"content_means": content_means, "content_stds": content_stds, **statistics}
+    weights, alpha_values = _check_region_inputs(content_features, region_weights, alphas, statistics)
     dtype = weights.dtype
     content = content_features.to(dtype)
     means = style_means.to(dtype)
@@ -222,8 +231,51 @@ def masked_adain(
         if alpha == 0.0:
             continue  # blended_k is the content: contributes nothing beyond it
         region = weights[:, k : k + 1]
-        content_mean, content_std = masked_channel_mean_std(content, region, eps)
+        if content_means is None or content_stds is None:
+            content_mean, content_std = masked_channel_mean_std(content, region, eps)
+        else:
+            content_mean, content_std = content_means[k : k + 1].to(dtype), content_stds[k : k + 1].to(dtype)
         transferred = (content - content_mean) / content_std * stds[k : k + 1] + means[k : k + 1]
         # w_k * blended_k - w_k * content = w_k * alpha_k * (t_k - content)
         output = output + region * alpha * (transferred - content)
     return output.to(content_features.dtype)
+
+
+def _check_region_inputs(
+    content_features: Tensor, region_weights: Tensor, alphas: Sequence[float], statistics: dict[str, Tensor]
+) -> tuple[Tensor, list[float]]:
+    """Validate the inputs of a per-region AdaIN; returns the weights (statistics dtype) and alphas.
+
+    Raises:
+        ShapeError: ``region_weights`` is not ``(B or 1, K, h, w)`` or a statistic not ``(K, C, 1, 1)``.
+        UsageError: wrong number of alphas, an alpha outside ``[0, 1]``, or weights negative, not
+            finite or summing to more than one.
+    """
+    _check_feature(content_features, "content_features")
+    batch, channels, height, width = content_features.shape
+    if (
+        region_weights.dim() != 4
+        or region_weights.shape[0] not in (1, batch)
+        or region_weights.shape[2:] != (height, width)
+    ):
+        raise ShapeError(
+            f"region_weights must be ({batch} or 1, K, {height}, {width}) (resize them with "
+            f"resize_region_weights). Got {tuple(region_weights.shape)}"
+        )
+    regions = region_weights.shape[1]
+    for name, stat in statistics.items():
+        if stat.shape != (regions, channels, 1, 1):
+            raise ShapeError(
+                f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}"
+            )
+    alphas = list(alphas)
+    if len(alphas) != regions:
+        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
+    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
+    weights = region_weights.to(_statistics_dtype(content_features.dtype))
+    if not torch.isfinite(weights).all() or (weights < 0).any():
+        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
+    largest_sum = weights.sum(dim=1).max().item()
+    if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
+        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
+    return weights, alpha_values

@@ -8,7 +8,6 @@ function: no models, no I/O, differentiable, works on any device.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -23,16 +22,12 @@ __all__ = [
     "channel_mean_std",
     "channel_moments",
     "check_alpha",
-    "masked_adain_with_content_statistics",
     "mean_std_from_moments",
     "mix_statistics",
 ]
 
 #: Added to the variance before the square root: keeps flat (constant) feature maps finite.
 DEFAULT_EPS = 1e-5
-
-#: Tolerance on "region weights sum to at most one per pixel" (interpolation rounding).
-_REGION_SUM_TOLERANCE = 1e-4
 
 
 def _check_feature(x: Tensor, name: str) -> None:
@@ -192,106 +187,15 @@ def adain_with_content_statistics(
     """
     _check_feature(content_features, "content_features")
     _check_statistics(
-        content_features, ("content_mean", content_mean), ("content_std", content_std),
-        ("style_mean", style_mean), ("style_std", style_std),
-    )  # fmt: skip
+        content_features,
+        ("content_mean", content_mean),
+        ("content_std", content_std),
+        ("style_mean", style_mean),
+        ("style_std", style_std),
+    )
     dtype = torch.promote_types(_statistics_dtype(content_features.dtype), content_mean.dtype)
     normalized = (content_features.to(dtype) - content_mean.to(dtype)) / content_std.to(dtype)
     return (normalized * style_std + style_mean).to(content_features.dtype)
-
-
-def check_region_inputs(
-    content_features: Tensor, region_weights: Tensor, alphas: Sequence[float], statistics: dict[str, Tensor]
-) -> tuple[Tensor, list[float]]:
-    """Validate the inputs of a per-region AdaIN; returns the weights (statistics dtype) and alphas.
-
-    Shared by :func:`adain.ops.masks.masked_adain` and :func:`masked_adain_with_content_statistics`.
-
-    Raises:
-        ShapeError: ``region_weights`` is not ``(B or 1, K, h, w)`` or a statistic not ``(K, C, 1, 1)``.
-        UsageError: wrong number of alphas, an alpha outside ``[0, 1]``, or weights negative, not
-            finite or summing to more than one.
-    """
-    _check_feature(content_features, "content_features")
-    batch, channels, height, width = content_features.shape
-    if region_weights.dim() != 4 or region_weights.shape[0] not in (1, batch) or region_weights.shape[2:] != (height, width):
-        raise ShapeError(
-            f"region_weights must be ({batch} or 1, K, {height}, {width}) (resize them with "
-            f"resize_region_weights). Got {tuple(region_weights.shape)}"
-        )
-    regions = region_weights.shape[1]
-    for name, stat in statistics.items():
-        if stat.shape != (regions, channels, 1, 1):
-            raise ShapeError(f"{name} must be ({regions}, {channels}, 1, 1), one row per region. Got {tuple(stat.shape)}")
-    alphas = list(alphas)
-    if len(alphas) != regions:
-        raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
-    alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
-    weights = region_weights.to(_statistics_dtype(content_features.dtype))
-    if not torch.isfinite(weights).all() or (weights < 0).any():
-        raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
-    largest_sum = weights.sum(dim=1).max().item()
-    if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
-        raise UsageError(f"region weights must sum to at most 1 per pixel. Got a sum of {largest_sum:.4g}")
-    return weights, alpha_values
-
-
-def masked_adain_with_content_statistics(
-    content_features: Tensor,
-    region_weights: Tensor,
-    content_means: Tensor,
-    content_stds: Tensor,
-    style_means: Tensor,
-    style_stds: Tensor,
-    alphas: Sequence[float],
-) -> Tensor:
-    """:func:`adain.ops.masks.masked_adain` with each region's content statistics given.
-
-    Region ``k`` is normalised with ``content_means[k]``, ``content_stds[k]`` (for a tile of a
-    large image: :func:`adain.ops.masks.masked_channel_mean_std` of the whole image's features
-    over the whole region) instead of statistics of the features at hand, then given style
-    ``k``'s statistics and blended with strength ``alphas[k]``:
-    ``content + sum_k w_k alpha_k (t_k - content)``; pixels outside every region keep the
-    content features. Given the statistics ``masked_adain`` computes, the result is the same.
-
-    Args:
-        content_features: ``(B, C, h, w)``.
-        region_weights: ``(B or 1, K, h, w)``, non-negative, summing to at most one per pixel.
-        content_means, content_stds, style_means, style_stds: ``(K, C, 1, 1)``, row ``k`` for
-            region ``k``.
-        alphas: ``K`` style strengths in ``[0, 1]``.
-
-    Returns:
-        ``(B, C, h, w)`` in the dtype of ``content_features``.
-
-    Raises:
-        ShapeError: shapes do not fit.
-        UsageError: an alpha is outside ``[0, 1]``, the number of alphas is not ``K``, or the
-            weights are negative, not finite or sum to more than one.
-
-    Example:
-        >>> content = torch.tensor([0.0, 2.0]).view(1, 1, 1, 2)
-        >>> weights = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
-        >>> one = torch.ones(1, 1, 1, 1)
-        >>> masked_adain_with_content_statistics(content, weights, one, one, 5 * one, one, [1.0]).flatten().tolist()
-        [4.0, 2.0]
-    """
-    weights, alpha_values = check_region_inputs(
-        content_features, region_weights, alphas,
-        {"content_means": content_means, "content_stds": content_stds, "style_means": style_means, "style_stds": style_stds},
-    )  # fmt: skip
-    dtype = weights.dtype
-    content = content_features.to(dtype)
-    output = content
-    for k, alpha in enumerate(alpha_values):
-        if alpha == 0.0:
-            continue  # blended_k is the content: contributes nothing beyond it
-        region = weights[:, k : k + 1]
-        transferred = (content - content_means[k : k + 1].to(dtype)) / content_stds[k : k + 1].to(dtype) * style_stds[
-            k : k + 1
-        ].to(dtype) + style_means[k : k + 1].to(dtype)
-        output = output + region * alpha * (transferred - content)
-    return output.to(content_features.dtype)
 
 
 def adain(content_features: Tensor, style_features: Tensor, eps: float = DEFAULT_EPS) -> Tensor:
@@ -318,9 +222,7 @@ def adain(content_features: Tensor, style_features: Tensor, eps: float = DEFAULT
     return adain_from_statistics(content_features, style_mean, style_std, eps)
 
 
-def mix_statistics(
-    means: Tensor, stds: Tensor, weights: Tensor | list[float]
-) -> tuple[Tensor, Tensor]:
+def mix_statistics(means: Tensor, stds: Tensor, weights: Tensor | list[float]) -> tuple[Tensor, Tensor]:
     """Convex combination of several styles' statistics (the paper's style interpolation).
 
     Mixing the statistics and then applying AdaIN once equals the paper's weighted sum of
@@ -440,14 +342,18 @@ def channel_moments(features: Tensor, weights: Tensor | None = None) -> tuple[Te
         total = values.new_full((features.shape[0], 1, 1, 1), float(features.shape[2] * features.shape[3]))
         return total, values.sum((2, 3), keepdim=True), values.square().sum((2, 3), keepdim=True)
     if weights.dim() != 4 or weights.shape[1] != 1 or weights.shape[2:] != features.shape[2:]:
-        raise ShapeError(f"weights must be (B or 1, 1, {features.shape[2]}, {features.shape[3]}). Got {tuple(weights.shape)}")
+        raise ShapeError(
+            f"weights must be (B or 1, 1, {features.shape[2]}, {features.shape[3]}). Got {tuple(weights.shape)}"
+        )
     weights = weights.to(torch.float64)
     weighted = values * weights
     total = weights.sum((2, 3), keepdim=True).repeat(features.shape[0] // weights.shape[0], 1, 1, 1)
     return total, weighted.sum((2, 3), keepdim=True), (weighted * values).sum((2, 3), keepdim=True)
 
 
-def mean_std_from_moments(total: Tensor, first: Tensor, second: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
+def mean_std_from_moments(
+    total: Tensor, first: Tensor, second: Tensor, eps: float = DEFAULT_EPS
+) -> tuple[Tensor, Tensor]:
     """``(mean, std)`` in float32 from summed :func:`channel_moments`: ``std = sqrt(var + eps)``,
     the biased variance, as :func:`channel_mean_std` defines it.
 

@@ -11,14 +11,14 @@ import glob
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from adain.errors import AdainError, InputImageError, OutputError, UsageError
 from adain.image.io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, load_image, output_format, save_image
 from adain.pipeline.options import StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
-from adain.styles.statistics import StyleInput
+from adain.styles.statistics import StyleInput, StyleStatistics, resize_style
 
 __all__ = [
     "INPUT_EXTENSIONS",
@@ -224,6 +224,41 @@ def describe_error(error: BaseException) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
+def encode_styles_once(
+    pipeline: StylizationPipeline, styles: Sequence[StyleInput], options: StylizeOptions
+) -> tuple[list[StyleInput], StylizeOptions]:
+    """Styles and options for many content images, with the per-image work done once.
+
+    ``bank:NAME`` styles become their statistics; style images are read once and encoded once
+    (for colour "match", which recolours each style per content image, read and resized once);
+    a mask given as a path is read once. Returns the styles and the options to stylize every
+    image with (``style_size`` 0: the styles are at their size already).
+
+    Raises:
+        UsageError: bad options, or colour "match" with a bank style (statistics have no image).
+        InputImageError: a style or mask image cannot be read.
+        BankError: no such bank style.
+    """
+    resolved = [pipeline.resolve_bank_style(style) for style in styles]
+    if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved):
+        raise UsageError("colour 'match' recolours style images; bank styles are statistics (use luminance)")
+    prepared: list[StyleInput] = []
+    for style in resolved:
+        if isinstance(style, StyleStatistics):
+            prepared.append(style)
+            continue
+        image = load_image(style, max_pixels=options.max_pixels) if isinstance(style, (str, os.PathLike)) else style
+        if options.preserve_color == "match":
+            rgb = image.rgb if hasattr(image, "rgb") else image
+            prepared.append(resize_style(rgb, options.style_size))
+        else:
+            prepared.append(pipeline.style_statistics(image, size=options.style_size, max_pixels=options.max_pixels))
+    mask = options.mask
+    if isinstance(mask, (str, os.PathLike)):
+        mask = load_image(mask, max_pixels=options.max_pixels)
+    return prepared, replace(options, style_size=0, mask=mask)
+
+
 def stylize_batch(
     pipeline: StylizationPipeline,
     jobs: Sequence[BatchJob],
@@ -249,9 +284,13 @@ def stylize_batch(
 
     report = BatchReport()
     bar: Iterable[BatchJob] = tqdm(
-        jobs, desc="stylizing", unit="image", file=sys.stderr, disable=(None if progress is None else not progress),
+        jobs,
+        desc="stylizing",
+        unit="image",
+        file=sys.stderr,
+        disable=(None if progress is None else not progress),
         dynamic_ncols=True,
-    )  # fmt: skip
+    )
     for job in bar:
         try:
             if job.input.problem is not None:
@@ -261,7 +300,7 @@ def stylize_batch(
             save_image(result.rgb, job.output, alpha=result.alpha, quality=quality)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as error:  # noqa: BLE001 - one bad input must not end the batch
+        except Exception as error:
             report.failures.append((job.input.path, error))
             if on_failure is not None:
                 on_failure(job.input.path, error)

@@ -34,4 +34,3 @@ def check_device(device: str | torch.device) -> torch.device:
     if resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise UsageError(f"device {str(device)!r} is not available")
     return resolved
-

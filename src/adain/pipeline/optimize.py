@@ -20,7 +20,7 @@ from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
 from adain.ops.taps import TAPS
 
-__all__ = ["ObjectiveWeights", "AdainObjective", "optimize_image", "reference_lbfgs"]
+__all__ = ["AdainObjective", "ObjectiveWeights", "optimize_image", "reference_lbfgs"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,19 @@ class AdainObjective:
         style_means, style_stds: ``{tap: (1, C, 1, 1)}`` for relu1_1..relu4_1.
     """
 
-    def __init__(self, encoder: VGGEncoder, target: Tensor, style_means: dict[str, Tensor],
-                 style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        encoder: VGGEncoder,
+        target: Tensor,
+        style_means: dict[str, Tensor],
+        style_stds: dict[str, Tensor],
+        weights: ObjectiveWeights = ObjectiveWeights(),
+    ) -> None:
         missing = [tap for tap in TAPS if tap not in style_means or tap not in style_stds]
         if missing:
-            raise UsageError(f"the optimization objective needs style statistics at {', '.join(TAPS)}; missing {missing}")
+            raise UsageError(
+                f"the optimization objective needs style statistics at {', '.join(TAPS)}; missing {missing}"
+            )
         self.encoder = encoder
         # clone: the inputs may be inference-mode tensors, which autograd may not save
         self.style_means = {tap: style_means[tap].detach().float().clone() for tap in TAPS}
@@ -54,30 +62,47 @@ class AdainObjective:
         self.weights = weights
 
     @classmethod
-    def from_statistics(cls, encoder: VGGEncoder, content: Tensor, style_means: dict[str, Tensor],
-                        style_stds: dict[str, Tensor], weights: ObjectiveWeights = ObjectiveWeights()) -> "AdainObjective":  # fmt: skip
+    def from_statistics(
+        cls,
+        encoder: VGGEncoder,
+        content: Tensor,
+        style_means: dict[str, Tensor],
+        style_stds: dict[str, Tensor],
+        weights: ObjectiveWeights = ObjectiveWeights(),
+    ) -> AdainObjective:
         """The paper's objective for ``content`` ``(1, 3, H, W)``: target = AdaIN(content features, style)."""
         with torch.no_grad():
             content_features = encoder(content.float())["relu4_1"]
-            target = adain_from_statistics(content_features, style_means["relu4_1"].float(), style_stds["relu4_1"].float())
+            target = adain_from_statistics(
+                content_features, style_means["relu4_1"].float(), style_stds["relu4_1"].float()
+            )
         return cls(encoder, target, style_means, style_stds, weights)
 
     @classmethod
-    def from_style_image(cls, encoder: VGGEncoder, content: Tensor, style: Tensor,
-                         weights: ObjectiveWeights = ObjectiveWeights()) -> "AdainObjective":  # fmt: skip
+    def from_style_image(
+        cls, encoder: VGGEncoder, content: Tensor, style: Tensor, weights: ObjectiveWeights = ObjectiveWeights()
+    ) -> AdainObjective:
         with torch.no_grad():
             taps = encoder(style.float())
         statistics = {tap: channel_mean_std(taps[tap]) for tap in TAPS}
-        return cls.from_statistics(encoder, content, {t: s[0] for t, s in statistics.items()},
-                                   {t: s[1] for t, s in statistics.items()}, weights)  # fmt: skip
+        return cls.from_statistics(
+            encoder,
+            content,
+            {t: s[0] for t, s in statistics.items()},
+            {t: s[1] for t, s in statistics.items()},
+            weights,
+        )
 
     def losses(self, image: Tensor) -> dict[str, Tensor]:
         """``content``, ``style`` (per the paper) and their weighted sum ``loss``, as scalars."""
         taps = self.encoder(image)
         content = content_loss(taps["relu4_1"], self.target).mean()
         style = style_loss_from_statistics(taps, self.style_means, self.style_stds).mean()
-        return {"content": content, "style": style,
-                "loss": self.weights.content_weight * content + self.weights.style_weight * style}  # fmt: skip
+        return {
+            "content": content,
+            "style": style,
+            "loss": self.weights.content_weight * content + self.weights.style_weight * style,
+        }
 
 
 def optimize_image(objective: AdainObjective, start: Tensor, iterations: int = 100, progress: bool = False) -> Tensor:
@@ -101,8 +126,16 @@ def reference_lbfgs(image: Tensor, iterations: int) -> torch.optim.LBFGS:
     in 20 such calls, 797 -> 15 in one call of 20 iterations). Tolerances 0: run them all, within
     a budget of 2 function evaluations per iteration.
     """
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, max_eval=iterations * 2, history_size=50,
-                             tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")  # fmt: skip
+    return torch.optim.LBFGS(
+        [image],
+        lr=1.0,
+        max_iter=iterations,
+        max_eval=iterations * 2,
+        history_size=50,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+        line_search_fn="strong_wolfe",
+    )
 
 
 def _run_lbfgs(objective: AdainObjective, start: Tensor, iterations: int, progress: bool) -> Tensor:

@@ -44,7 +44,7 @@ MULTISCALE_COARSEST_SIDE = DEFAULT_SIZE
 MULTISCALE_REFINE_STRENGTH = 0.5
 
 
-@dataclass
+@dataclass(frozen=True)
 class StylizeOptions:
     """How to stylize. The defaults give plain full-strength AdaIN at the content's own size.
 
@@ -99,6 +99,80 @@ class StylizeOptions:
     tile_size: int = 0
     multiscale: bool = False
 
+    def check(self, num_styles: int = 1) -> StylizeOptions:
+        """These options, checked for ``num_styles`` styles without touching any image or model.
+
+        The one way options are validated: the pipeline calls it in step 1, and the command line and
+        the server call it before anything is loaded. Returns ``self``.
+
+        Raises:
+            UsageError: the first inconsistency found, quoting the bad value.
+        """
+        if num_styles < 1:
+            raise UsageError("need at least one style")
+        check_alpha(self.alpha)
+        if self.preserve_color not in PRESERVE_COLOR_MODES:
+            raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {self.preserve_color!r}")
+        for name in ("size", "max_size", "style_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or self.max_pixels <= 0):
+            raise UsageError(f"max_pixels must be a positive integer. Got {self.max_pixels!r}")
+        if self.style_weights is not None:
+            weights = _as_floats(self.style_weights, "style weights")
+            if len(weights) != num_styles:
+                raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
+            if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+                raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
+            if self.mask is not None:
+                raise UsageError(
+                    "style weights mix styles everywhere; a mask routes one style per region: use one or the other"
+                )
+        if self.mask is None and self.mask_alphas is not None:
+            raise UsageError("mask alphas need a mask")
+        if self.mask is not None:
+            if num_styles > 3:
+                raise UsageError(f"a mask routes at most 3 styles (RGB mask). Got {num_styles} styles")
+            if self.mask_alphas is not None:
+                alphas = _as_floats(self.mask_alphas, "mask alphas")
+                if len(alphas) != num_styles:
+                    raise UsageError(
+                        f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}"
+                    )
+                for k, alpha in enumerate(alphas):
+                    check_alpha(alpha, f"mask alpha {k + 1}")
+        if self.method not in METHODS:
+            raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {self.method!r}")
+        for name in ("iterations", "refine"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
+        if (self.method == "optimize" or self.refine) and self.mask is not None:
+            raise UsageError("optimization (--method optimize, --refine) does not support masks")
+        budget = self.max_memory_mb
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0
+        ):
+            raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
+        if isinstance(self.tile_size, bool) or not isinstance(self.tile_size, int) or self.tile_size < 0:
+            raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {self.tile_size!r}")
+        if not isinstance(self.multiscale, bool):
+            raise UsageError(f"multiscale must be True or False. Got {self.multiscale!r}")
+        if (self.method == "optimize" or self.refine) and (budget is not None or self.tile_size):
+            raise UsageError(
+                "optimization (--method optimize, --refine) works on the whole image: it cannot be tiled to a memory budget"
+            )
+        if self.method == "optimize" and self.multiscale:
+            raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
+        if self.guided_filter_radius is not None:
+            radius = self.guided_filter_radius
+            if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+                raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
+            if not self.guided_filter_eps > 0:
+                raise UsageError(f"guided filter eps must be positive. Got {self.guided_filter_eps!r}")
+        return self
+
 
 @dataclass
 class StylizeResult:
@@ -122,75 +196,8 @@ class StylizeResult:
         return self.rgb.shape[3], self.rgb.shape[2]
 
 
-
-def check_options(options: StylizeOptions, num_styles: int) -> None:
-    """Validate ``options`` for ``num_styles`` styles without touching any image or model.
-
-    Raises:
-        UsageError: the first inconsistency found, quoting the bad value.
-    """
-    if num_styles < 1:
-        raise UsageError("need at least one style")
-    check_alpha(options.alpha)
-    if options.preserve_color not in PRESERVE_COLOR_MODES:
-        raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {options.preserve_color!r}")
-    for name in ("size", "max_size", "style_size"):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
-    if options.max_pixels is not None and (isinstance(options.max_pixels, bool) or options.max_pixels <= 0):
-        raise UsageError(f"max_pixels must be a positive integer. Got {options.max_pixels!r}")
-    if options.style_weights is not None:
-        weights = _as_floats(options.style_weights, "style weights")
-        if len(weights) != num_styles:
-            raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
-        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-            raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
-        if options.mask is not None:
-            raise UsageError("style weights mix styles everywhere; a mask routes one style per region: use one or the other")
-    if options.mask is None and options.mask_alphas is not None:
-        raise UsageError("mask alphas need a mask")
-    if options.mask is not None:
-        if num_styles > 3:
-            raise UsageError(f"a mask routes at most 3 styles (RGB mask). Got {num_styles} styles")
-        if options.mask_alphas is not None:
-            alphas = _as_floats(options.mask_alphas, "mask alphas")
-            if len(alphas) != num_styles:
-                raise UsageError(f"got {len(alphas)} mask alphas for {num_styles} styles (one per region): {alphas!r}")
-            for k, alpha in enumerate(alphas):
-                check_alpha(alpha, f"mask alpha {k + 1}")
-    if options.method not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {options.method!r}")
-    for name in ("iterations", "refine"):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
-    if (options.method == "optimize" or options.refine) and options.mask is not None:
-        raise UsageError("optimization (--method optimize, --refine) does not support masks")
-    budget = options.max_memory_mb
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget)
-                               or budget <= 0):  # fmt: skip
-        raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
-    if isinstance(options.tile_size, bool) or not isinstance(options.tile_size, int) or options.tile_size < 0:
-        raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {options.tile_size!r}")
-    if not isinstance(options.multiscale, bool):
-        raise UsageError(f"multiscale must be True or False. Got {options.multiscale!r}")
-    if (options.method == "optimize" or options.refine) and (budget is not None or options.tile_size):
-        raise UsageError("optimization (--method optimize, --refine) works on the whole image: it cannot be tiled to a "
-                         "memory budget")  # fmt: skip
-    if options.method == "optimize" and options.multiscale:
-        raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
-    if options.guided_filter_radius is not None:
-        radius = options.guided_filter_radius
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
-            raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
-        if not options.guided_filter_eps > 0:
-            raise UsageError(f"guided filter eps must be positive. Got {options.guided_filter_eps!r}")
-
-
 def _as_floats(values: Sequence[Any], what: str) -> list[float]:
     try:
         return [float(v) for v in values]
     except (TypeError, ValueError):
         raise UsageError(f"{what} must be numbers. Got {values!r}") from None
-

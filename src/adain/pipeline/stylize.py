@@ -26,9 +26,15 @@ deviations an image's features have: all AdaIN needs), or as ``"bank:NAME"`` (a 
 user's or the shipped style bank, :mod:`adain.styles.library`).
 
 Example:
-    >>> from adain import StylizationPipeline                                  # doctest: +SKIP
-    >>> pipeline = StylizationPipeline.from_preset("vgg16-hed")                # doctest: +SKIP
-    >>> pipeline("photo.jpg", "starry-night.jpg", StylizeOptions(alpha=0.8)).image.save("out.png")  # doctest: +SKIP
+    >>> import torch
+    >>> pipeline = StylizationPipeline.from_preset("vgg16-hed")
+    >>> photo, painting = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 80, 80)  # or paths, or Pillow images
+    >>> options = StylizeOptions(alpha=0.8, preserve_color="luminance")
+    >>> pipeline(photo, painting, options, output_type="pt").rgb.shape
+    torch.Size([1, 3, 64, 64])
+    >>> statistics = pipeline.style_statistics(painting)  # encode a style once, apply it many times
+    >>> pipeline(photo, [statistics, "bank:antimonocromatismo"], style_weights=[0.7, 0.3]).size
+    (64, 64)
 """
 
 from __future__ import annotations
@@ -49,12 +55,11 @@ from adain.image.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resiz
 from adain.models import TAP_SCALES, Decoder, decoder_input_taps, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
-from adain.ops.masks import masked_channel_mean_std, region_weights_from_mask, resize_region_weights
+from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
 from adain.ops.statistics import (
     adain_with_content_statistics,
     blend_features,
     channel_mean_std,
-    masked_adain_with_content_statistics,
     mix_statistics,
 )
 from adain.ops.taps import ADAIN_TAP, TAPS
@@ -64,7 +69,6 @@ from adain.pipeline.options import (
     MULTISCALE_REFINE_STRENGTH,
     StylizeOptions,
     StylizeResult,
-    check_options,
 )
 from adain.pipeline.tiling import (
     STRIP_PIXELS,
@@ -81,7 +85,10 @@ from adain.pipeline.tiling import (
     tile_side_for_budget,
     window_slice,
 )
+from adain.styles.bank import BANK_PREFIX
+from adain.styles.library import resolve_style
 from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
+from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["ContentStatisticsFilter", "PreparedContent", "StylizationPipeline"]
 
@@ -107,8 +114,15 @@ class StylizationPipeline:
     Call it with a content image and styles; see the module docstring for the steps.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, preset: str | None = None,
-                 device: str | torch.device = "cpu", precision: str = "fp32", compile: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        preset: str | None = None,
+        device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        compile: bool = False,
+    ):
         """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
         pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
         ``encoder``/``decoder`` in fp32 for optimization; statistics and AdaIN stay fp32.
@@ -136,7 +150,7 @@ class StylizationPipeline:
     @classmethod
     def from_preset(
         cls,
-        preset: str = "vgg16-hed",
+        preset: str = DEFAULT_PRESET,
         decoder_path: str | os.PathLike[str] | None = None,
         device: str | torch.device = "cpu",
         home: Path | None = None,
@@ -221,7 +235,9 @@ class StylizationPipeline:
 
     # -- styles ---------------------------------------------------------------------------------
 
-    def style_statistics(self, style: ImageInput, size: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> StyleStatistics:
+    def style_statistics(
+        self, style: ImageInput, size: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    ) -> StyleStatistics:
         """Encode a style image once: its channel mean and std at every tap.
 
         Args:
@@ -237,10 +253,13 @@ class StylizationPipeline:
     def check_inputs(self, styles: StyleInput | Sequence[StyleInput], options: StylizeOptions) -> list[StyleInput]:
         """Step 1: validate the options against the styles; returns the styles as a list."""
         style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
-        check_options(options, len(style_list))
+        options.check(len(style_list))
+        style_list = [self.resolve_bank_style(style) for style in style_list]
         if self.backend != "torch" and (options.method == "optimize" or options.refine):
-            raise UsageError(f"method='optimize' and refine need gradients through the encoder: use the torch backend, "
-                             f"not {self.backend!r}")  # fmt: skip
+            raise UsageError(
+                f"method='optimize' and refine need gradients through the encoder: use the torch backend, "
+                f"not {self.backend!r}"
+            )
         for style in style_list:
             if isinstance(style, StyleStatistics):
                 if options.preserve_color == "match":
@@ -254,6 +273,15 @@ class StylizationPipeline:
                     )
         return style_list
 
+    def resolve_bank_style(self, style: StyleInput) -> StyleInput:
+        """``"bank:NAME"`` -> that style's statistics from the user's or the shipped style bank of
+        this pipeline's preset (:mod:`adain.styles.library`); any other style unchanged."""
+        if not (isinstance(style, str) and style.startswith(BANK_PREFIX)):
+            return style
+        if self.preset is None:
+            raise UsageError(f"{style!r}: bank styles belong to a preset, and this pipeline was built without one")
+        return resolve_style(style, self.preset)
+
     def prepare_content(self, content: ImageInput, options: StylizeOptions) -> PreparedContent:
         """Step 2a: resize the content to the output size and pad it to a multiple of 8."""
         rgb, alpha = image_to_tensors(content, options.max_pixels, "content")
@@ -265,7 +293,9 @@ class StylizationPipeline:
         padded, _ = pad_to_multiple(rgb)
         return PreparedContent(rgb=rgb, alpha=alpha, padded=padded, size=size)
 
-    def prepare_styles(self, styles: list[StyleInput], content_rgb: Tensor, options: StylizeOptions) -> list[StyleStatistics]:
+    def prepare_styles(
+        self, styles: list[StyleInput], content_rgb: Tensor, options: StylizeOptions
+    ) -> list[StyleStatistics]:
         """Step 2b: statistics of every style (colour-matched to the content first in "match" mode)."""
         statistics = []
         for style in styles:
@@ -279,7 +309,9 @@ class StylizationPipeline:
             statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
         return statistics
 
-    def prepare_region_weights(self, options: StylizeOptions, content: PreparedContent, num_styles: int) -> dict[str, Tensor] | None:
+    def prepare_region_weights(
+        self, options: StylizeOptions, content: PreparedContent, num_styles: int
+    ) -> dict[str, Tensor] | None:
         """Step 2c: the mask as ``(1, K, h, w)`` region weights at each of the decoder's taps (or ``None``)."""
         if options.mask is None:
             return None
@@ -288,15 +320,19 @@ class StylizationPipeline:
         padded_mask, _ = pad_to_multiple(mask)
         weights = region_weights_from_mask(padded_mask, num_styles)
         height, width = padded_mask.shape[-2:]
-        return {tap: resize_region_weights(weights, (height // TAP_SCALES[tap], width // TAP_SCALES[tap]))
-                for tap in self.decoder_taps}  # fmt: skip
+        return {
+            tap: resize_region_weights(weights, (height // TAP_SCALES[tap], width // TAP_SCALES[tap]))
+            for tap in self.decoder_taps
+        }
 
     def encode_content(self, padded_rgb: Tensor) -> dict[str, Tensor]:
         """Step 3: the padded content's features at the decoder's taps (relu4_1 for the paper's decoder)."""
         features = self.inference_encoder(padded_rgb)
         return {tap: features[tap] for tap in self.decoder_taps}
-    def coarse_to_fine(self, content: PreparedContent, statistics: list[StyleStatistics],
-                       options: StylizeOptions) -> tuple[PreparedContent, StylizeOptions]:  # fmt: skip
+
+    def coarse_to_fine(
+        self, content: PreparedContent, statistics: list[StyleStatistics], options: StylizeOptions
+    ) -> tuple[PreparedContent, StylizeOptions]:
         """Step 2d (``options.multiscale``): the content and options of the full-size pass.
 
         AdaIN paints the style's patterns at the scale of the encoder's receptive field (a few
@@ -322,7 +358,9 @@ class StylizationPipeline:
             return content, options
         coarse_size = target_size(height, width, size=half)
         coarse_options = replace(options, size=0, max_size=0, preserve_color=None, guided_filter_radius=None, refine=0)
-        coarse = self(resize_image(content.rgb, coarse_size).clamp(0.0, 1.0), statistics, coarse_options, output_type="pt").rgb
+        coarse = self(
+            resize_image(content.rgb, coarse_size).clamp(0.0, 1.0), statistics, coarse_options, output_type="pt"
+        ).rgb
         rgb = resize_image(coarse, content.size)
         del coarse
         rgb += content.rgb
@@ -331,9 +369,10 @@ class StylizationPipeline:
         padded, _ = pad_to_multiple(rgb)
         strength = MULTISCALE_REFINE_STRENGTH
         refine_options = replace(
-            options, alpha=strength * options.alpha,
+            options,
+            alpha=strength * options.alpha,
             mask_alphas=None if options.mask_alphas is None else [strength * float(a) for a in options.mask_alphas],
-        )  # fmt: skip
+        )
         return PreparedContent(rgb=rgb, alpha=content.alpha, padded=padded, size=content.size), refine_options
 
     def plan_tiles(self, content: PreparedContent, options: StylizeOptions) -> TilePlan:
@@ -345,8 +384,9 @@ class StylizationPipeline:
             side = tile_side_for_budget(height, width, options.max_memory_mb)
         return plan_tiles(height, width, side)
 
-    def encode_content_tiles(self, content: PreparedContent, plan: TilePlan,
-                             region_weights: dict[str, Tensor] | None = None) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]:  # fmt: skip
+    def encode_content_tiles(
+        self, content: PreparedContent, plan: TilePlan, region_weights: dict[str, Tensor] | None = None
+    ) -> tuple[dict[str, Tensor], dict[str, tuple[Tensor, Tensor]]]:
         """Step 3: the content's features, encoded window by window, and the whole image's
         statistics at the taps whose maps are not kept.
 
@@ -382,8 +422,9 @@ class StylizationPipeline:
             raise ShapeError("a tile plan without tiles")
         return {ADAIN_TAP: features}, {tap: moments_to_statistics(moments[tap]) for tap in shallow}
 
-    def content_statistics(self, content_features: dict[str, Tensor], region_weights: dict[str, Tensor] | None = None
-                           ) -> dict[str, tuple[Tensor, Tensor]]:  # fmt: skip
+    def content_statistics(
+        self, content_features: dict[str, Tensor], region_weights: dict[str, Tensor] | None = None
+    ) -> dict[str, tuple[Tensor, Tensor]]:
         """Step 3b: per tap, the channel ``(mean, std)`` AdaIN normalises the content with, taken
         once over the whole image so that every tile gets the same: ``(1, C, 1, 1)`` each, or one
         row per mask region ``(K, C, 1, 1)`` (over that region) with ``region_weights``."""
@@ -423,15 +464,26 @@ class StylizationPipeline:
             features = content_features[tap]
             missing = [k + 1 for k, s in enumerate(statistics) if tap not in s.means]
             if missing:
-                raise UsageError(f"this decoder takes the style's statistics at {', '.join(self.decoder_taps)}; "
-                                 f"style {missing[0]} has none at {tap}")  # fmt: skip
+                raise UsageError(
+                    f"this decoder takes the style's statistics at {', '.join(self.decoder_taps)}; "
+                    f"style {missing[0]} has none at {tap}"
+                )
             means = torch.cat([s.at(tap)[0] for s in statistics])
             stds = torch.cat([s.at(tap)[1] for s in statistics])
             content_mean, content_std = content_statistics[tap]
             if region_weights is not None:
-                alphas = list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
-                targets[tap] = masked_adain_with_content_statistics(features, region_weights[tap], content_mean, content_std,
-                                                                    means, stds, alphas)  # fmt: skip
+                alphas = (
+                    list(options.mask_alphas) if options.mask_alphas is not None else [options.alpha] * len(statistics)
+                )
+                targets[tap] = masked_adain(
+                    features,
+                    region_weights[tap],
+                    means,
+                    stds,
+                    alphas,
+                    content_means=content_mean,
+                    content_stds=content_std,
+                )
                 continue
             if len(statistics) == 1:
                 mean, std = means, stds
@@ -442,8 +494,9 @@ class StylizationPipeline:
             targets[tap] = blend_features(features, target, options.alpha)
         return targets
 
-    def window_features(self, content_features: dict[str, Tensor], content: PreparedContent, tile: Tile,
-                        plan: TilePlan) -> dict[str, Tensor]:  # fmt: skip
+    def window_features(
+        self, content_features: dict[str, Tensor], content: PreparedContent, tile: Tile, plan: TilePlan
+    ) -> dict[str, Tensor]:
         """Step 4's input for one tile: the window's features at the decoder's taps. relu4_1 is cut
         from the stitched map; the shallower taps (not kept for a tiled image) are re-encoded from
         the window, whose margin gives the core all its context."""
@@ -455,7 +508,9 @@ class StylizationPipeline:
         if shallow:
             top, bottom, left, right = tile.window
             deepest = max(shallow, key=TAPS.index)
-            encoded = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], last_tap=deepest)
+            encoded = self.inference_encoder(
+                pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], last_tap=deepest
+            )
             window.update({tap: encoded[tap] for tap in shallow})
         return window
 
@@ -476,9 +531,11 @@ class StylizationPipeline:
         blender = TileBlender(plan)
         for tile in plan.tiles:
             window = self.window_features(content_features, content, tile, plan)
-            weights = None if region_weights is None else {
-                tap: tap_weights[window_slice(tile, tap)] for tap, tap_weights in region_weights.items()
-            }  # fmt: skip
+            weights = (
+                None
+                if region_weights is None
+                else {tap: tap_weights[window_slice(tile, tap)] for tap, tap_weights in region_weights.items()}
+            )
             features = self.transfer(window, statistics, options, weights, content_statistics)
             del window
             blender.add(tile, self.decode(features))
@@ -489,8 +546,9 @@ class StylizationPipeline:
         """Step 6: features at the decoder's taps -> RGB (unclamped, padded size; bf16 in bf16 precision)."""
         return self.inference_decoder(*[features[tap] for tap in self.decoder_taps])
 
-    def optimize(self, start: Tensor, target: Tensor, statistics: list[StyleStatistics], options: StylizeOptions,
-                 iterations: int) -> Tensor:  # fmt: skip
+    def optimize(
+        self, start: Tensor, target: Tensor, statistics: list[StyleStatistics], options: StylizeOptions, iterations: int
+    ) -> Tensor:
         """Step 6 by optimization: L-BFGS on the pixels, from ``start``, towards ``target`` (the
         decoder's input) and the styles' statistics at every tap (mixed by the style weights).
 
@@ -504,11 +562,17 @@ class StylizationPipeline:
         for tap in TAPS:
             if any(tap not in s.means for s in statistics):
                 raise UsageError(f"optimization needs style statistics at {', '.join(TAPS)}; a style lacks {tap}")
-            means[tap], stds[tap] = mix_statistics(torch.cat([s.at(tap)[0] for s in statistics]),
-                                                   torch.cat([s.at(tap)[1] for s in statistics]), weights)  # fmt: skip
+            means[tap], stds[tap] = mix_statistics(
+                torch.cat([s.at(tap)[0] for s in statistics]), torch.cat([s.at(tap)[1] for s in statistics]), weights
+            )
         default = ObjectiveWeights()
-        objective = AdainObjective(self.encoder, target, means, stds,
-                                   ObjectiveWeights(default.content_weight, default.style_weight * options.alpha))  # fmt: skip
+        objective = AdainObjective(
+            self.encoder,
+            target,
+            means,
+            stds,
+            ObjectiveWeights(default.content_weight, default.style_weight * options.alpha),
+        )
         return optimize_image(objective, start, iterations)
 
     def postprocess(self, decoded: Tensor, content: PreparedContent, options: StylizeOptions) -> Tensor:
@@ -521,8 +585,12 @@ class StylizationPipeline:
             rgb = apply_in_strips(transfer_luminance, [rgb, content.rgb], halo=0, max_rows=rows)
         if options.guided_filter_radius is not None:
             radius, eps = options.guided_filter_radius, options.guided_filter_eps
-            rgb = apply_in_strips(lambda guide, source: guided_filter(guide, source, radius, eps).clamp(0.0, 1.0),
-                                  [content.rgb, rgb], halo=2 * radius, max_rows=rows)  # fmt: skip
+            rgb = apply_in_strips(
+                lambda guide, source: guided_filter(guide, source, radius, eps).clamp(0.0, 1.0),
+                [content.rgb, rgb],
+                halo=2 * radius,
+                max_rows=rows,
+            )
         return rgb
 
     @torch.inference_mode()
@@ -570,14 +638,16 @@ class StylizationPipeline:
             content_statistics = content_statistics_filter(content_statistics)
         # 4 + 5. AdaIN (single, mixed or masked) and alpha blend: in decode_tiles, per tile; whole for optimization
         if options.method == "optimize" or options.refine:
-            target = self.transfer(content_features, statistics, level_options, region_weights, content_statistics,
-                                   taps=(ADAIN_TAP,))[ADAIN_TAP]  # fmt: skip
+            target = self.transfer(
+                content_features, statistics, level_options, region_weights, content_statistics, taps=(ADAIN_TAP,)
+            )[ADAIN_TAP]
         # 6. decode (tile by tile; or optimize the pixels for the same objective; refine the decoder's output)
         if options.method == "optimize":
             decoded = self.optimize(level.padded, target, statistics, level_options, options.iterations)
         else:
-            decoded = self.decode_tiles(content_features, statistics, level_options, region_weights, content_statistics,
-                                        plan, level)  # fmt: skip
+            decoded = self.decode_tiles(
+                content_features, statistics, level_options, region_weights, content_statistics, plan, level
+            )
             if options.refine:
                 decoded = self.optimize(decoded.float().clamp(0, 1), target, statistics, level_options, options.refine)
         del content_features, region_weights, level

@@ -315,7 +315,9 @@ class TileBlender:
             self._added = 1
             return
         if self._canvas is None:
-            self._canvas = decoded.new_zeros((1, decoded.shape[1], self.plan.height, self.plan.width), dtype=torch.float32)
+            self._canvas = decoded.new_zeros(
+                (1, decoded.shape[1], self.plan.height, self.plan.width), dtype=torch.float32
+            )
         top, bottom, left, right = tile.window
         weights = self.plan.weights(tile, torch.float32, decoded.device)
         self._canvas[..., top:bottom, left:right] += decoded[..., :height, :width].float() * weights
@@ -404,7 +406,9 @@ def apply_in_strips(
     def strip(top: int) -> Tensor:
         bottom = min(height, top + max_rows)
         start, stop = max(0, top - halo), min(height, bottom + halo)
-        return function(*(image[..., start:stop, :] for image in images))[..., top - start : top - start + bottom - top, :]
+        return function(*(image[..., start:stop, :] for image in images))[
+            ..., top - start : top - start + bottom - top, :
+        ]
 
     first = strip(0)
     output = first.new_empty((*first.shape[:-2], height, first.shape[-1]))
@@ -490,6 +494,8 @@ def moments_to_statistics(flat: list[Tensor]) -> tuple[Tensor, Tensor]:
     whole = mean_std_from_moments(*triples[0])
     if len(triples) == 1:
         return whole
-    pairs = [whole if total.item() <= EMPTY_REGION_WEIGHT else mean_std_from_moments(total, first, second)
-             for total, first, second in triples[1:]]  # fmt: skip
+    pairs = [
+        whole if total.item() <= EMPTY_REGION_WEIGHT else mean_std_from_moments(total, first, second)
+        for total, first, second in triples[1:]
+    ]
     return torch.cat([mean for mean, _ in pairs]), torch.cat([std for _, std in pairs])

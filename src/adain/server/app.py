@@ -85,16 +85,25 @@ def _multipart(fields: dict[str, str], files: dict[str, bool], required: list[st
     properties: dict[str, Any] = {}
     for name, description in fields.items():
         binary = {"type": "string", "format": "binary"}
-        schema = ({"type": "array", "items": binary} if files[name] else binary) if name in files else {"type": "string"}
+        schema = (
+            ({"type": "array", "items": binary} if files[name] else binary) if name in files else {"type": "string"}
+        )
         properties[name] = {**schema, "description": description}
     body = {"type": "object", "properties": properties, "required": required}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": body}}}}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {400: "bad input (JSON: error, detail)", 404: "not found", 408: "upload too slow", 409: "exists",
-                 413: "upload or image too large", 415: "not multipart/form-data",
-                 503: "busy: retry after Retry-After seconds", 504: "took longer than the request timeout"}  # fmt: skip
+    described = {
+        400: "bad input (JSON: error, detail)",
+        404: "not found",
+        408: "upload too slow",
+        409: "exists",
+        413: "upload or image too large",
+        415: "not multipart/form-data",
+        503: "busy: retry after Retry-After seconds",
+        504: "took longer than the request timeout",
+    }
     return {code: {"description": described[code]} for code in codes}
 
 
@@ -105,8 +114,14 @@ class Choice(BaseModel):
 class StudyService:
     """The study's plan, trials, content images, per-configuration pipelines and a small image cache."""
 
-    def __init__(self, plan: StudyPlan, store: StudyStore, contents: dict[str, Any], styles: list[str],
-                 pipelines: dict[str, StylizationPipeline]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        plan: StudyPlan,
+        store: StudyStore,
+        contents: dict[str, Any],
+        styles: list[str],
+        pipelines: dict[str, StylizationPipeline],
+    ) -> None:
         self.plan, self.store, self.contents, self.styles, self.pipelines = plan, store, contents, styles, pipelines
         self.rng = random.Random()
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -146,8 +161,9 @@ class ServerState:
 
     def _load(self, decoder: Path | None) -> StylizationPipeline:
         config = self.config
-        return StylizationPipeline.from_preset(config.preset, decoder_path=decoder, device=config.device, home=config.home,
-                                               precision=config.precision)  # fmt: skip
+        return StylizationPipeline.from_preset(
+            config.preset, decoder_path=decoder, device=config.device, home=config.home, precision=config.precision
+        )
 
     def _study(self) -> tuple[StudyService | None, str]:
         plan = load_study_plan(self.config.study_config)
@@ -180,15 +196,24 @@ class ServerState:
 
     @staticmethod
     def busy(error: PoolFull) -> ApiError:
-        return ApiError(503, "busy", "the server is busy (all workers and the queue are taken); retry later",
-                        {"Retry-After": str(error.retry_after)})  # fmt: skip
+        return ApiError(
+            503,
+            "busy",
+            "the server is busy (all workers and the queue are taken); retry later",
+            {"Retry-After": str(error.retry_after)},
+        )
 
     async def read(self, request: Request, folder: Path, deadline: float) -> UploadedForm:
         try:
-            return await asyncio.wait_for(read_form(request, folder, self.config.limits.max_parts), deadline - time.monotonic())
+            return await asyncio.wait_for(
+                read_form(request, folder, self.config.limits.max_parts), deadline - time.monotonic()
+            )
         except (asyncio.TimeoutError, TimeoutError):
-            raise ApiError(408, "request_timeout", f"the upload did not arrive within the request timeout of "
-                           f"{self.config.limits.request_timeout_s:g} s") from None  # fmt: skip
+            raise ApiError(
+                408,
+                "request_timeout",
+                f"the upload did not arrive within the request timeout of {self.config.limits.request_timeout_s:g} s",
+            ) from None
 
     async def work(self, function: Callable[..., T], *args: Any, deadline: float, paths: dict[str, str]) -> T:
         try:
@@ -197,8 +222,9 @@ class ServerState:
             raise self.busy(error) from None
         except JobTimeout as error:
             where = "waiting for a worker" if error.queued else "stylizing"
-            raise ApiError(504, "timeout", f"the request timed out after {self.config.limits.request_timeout_s:g} s "
-                           f"({where})") from None  # fmt: skip
+            raise ApiError(
+                504, "timeout", f"the request timed out after {self.config.limits.request_timeout_s:g} s ({where})"
+            ) from None
         except AdainError as error:
             raise api_error_from(error, paths) from None
 
@@ -230,8 +256,12 @@ def create_app(config: ServerConfig | None = None, pipeline: StylizationPipeline
         yield
         state.close()
 
-    app = FastAPI(title="adain", version=__version__, lifespan=lifespan,
-                  description="Fast arbitrary style transfer with AdaIN. The page is at /, the A/B study at /study.")  # fmt: skip
+    app = FastAPI(
+        title="adain",
+        version=__version__,
+        lifespan=lifespan,
+        description="Fast arbitrary style transfer with AdaIN. The page is at /, the A/B study at /study.",
+    )
     app.state.adain = state
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.config.limits.max_upload_bytes)
     install_error_handlers(app)
@@ -257,20 +287,36 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
 
     @app.get("/healthz", summary="liveness and load")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "preset": state.config.preset, "styles": len(state.catalog),
-                "pool": state.pool.stats()}  # fmt: skip
+        return {
+            "status": "ok",
+            "version": __version__,
+            "preset": state.config.preset,
+            "styles": len(state.catalog),
+            "pool": state.pool.stats(),
+        }
 
     @app.get("/v1/info", summary="the preset, default sizes and the limits a client must respect")
     def info() -> dict[str, Any]:
-        return {"preset": state.config.preset, "default_size": min(state.config.default_size, limits.max_size),
-                "preview_size": min(state.config.preview_size, limits.max_size), "study": state.study is not None,
-                "limits": {**asdict(limits), "max_upload_bytes": limits.max_upload_bytes}}  # fmt: skip
+        return {
+            "preset": state.config.preset,
+            "default_size": min(state.config.default_size, limits.max_size),
+            "preview_size": min(state.config.preview_size, limits.max_size),
+            "study": state.study is not None,
+            "limits": {**asdict(limits), "max_upload_bytes": limits.max_upload_bytes},
+        }
 
-    @app.post("/v1/stylize", summary="stylize an image", response_class=Response,
-              responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the stylized image"},
-                         **_errors(400, 408, 413, 415, 503, 504)},
-              openapi_extra=_multipart(STYLIZE_FIELDS, {"content": False, "style_image": False, "style2_image": False,
-                                                        "mask": False}, ["content"]))  # fmt: skip
+    @app.post(
+        "/v1/stylize",
+        summary="stylize an image",
+        response_class=Response,
+        responses={
+            200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the stylized image"},
+            **_errors(400, 408, 413, 415, 503, 504),
+        },
+        openapi_extra=_multipart(
+            STYLIZE_FIELDS, {"content": False, "style_image": False, "style2_image": False, "mask": False}, ["content"]
+        ),
+    )
     async def stylize(request: Request) -> Response:
         async with state.upload(request) as (form, deadline):
             paths = form.path_names()
@@ -280,17 +326,26 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 raise api_error_from(error, paths) from None
             start = time.monotonic()
             image = await state.work(render, state.pipeline, job, limits.max_pixels, deadline=deadline, paths=paths)
-        return Response(image, media_type=IMAGE_FORMATS[job.format][1],
-                        headers={"Content-Disposition": f'inline; filename="stylized.{job.format}"',
-                                 "X-Adain-Seconds": f"{time.monotonic() - start:.3f}"})  # fmt: skip
+        return Response(
+            image,
+            media_type=IMAGE_FORMATS[job.format][1],
+            headers={
+                "Content-Disposition": f'inline; filename="stylized.{job.format}"',
+                "X-Adain-Seconds": f"{time.monotonic() - start:.3f}",
+            },
+        )
 
     @app.get("/v1/styles", summary="the bank styles (the user's, then the shipped ones)")
     def list_styles() -> list[dict[str, str]]:
         return state.catalog.listing()
 
-    @app.post("/v1/styles", summary="add a style to the user's bank (persisted)", status_code=201,
-              responses=_errors(400, 408, 409, 413, 415, 503, 504),
-              openapi_extra=_multipart(STYLE_FIELDS, {"style_image": True}, ["name", "style_image"]))  # fmt: skip
+    @app.post(
+        "/v1/styles",
+        summary="add a style to the user's bank (persisted)",
+        status_code=201,
+        responses=_errors(400, 408, 409, 413, 415, 503, 504),
+        openapi_extra=_multipart(STYLE_FIELDS, {"style_image": True}, ["name", "style_image"]),
+    )
     async def add_style(request: Request) -> JSONResponse:
         async with state.upload(request) as (form, deadline):
             check_fields(form, STYLE_FIELDS)
@@ -303,11 +358,25 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 raise ApiError(400, "missing_parameter", "no style image: send one or more files as 'style_image'")
             replace = parse_flag(form, "replace")
             paths = form.path_names()
-            encoded = await state.work(encode_styles, state.pipeline, uploads, state.config.style_size, limits.max_pixels,
-                                       deadline=deadline, paths=paths)  # fmt: skip
+            encoded = await state.work(
+                encode_styles,
+                state.pipeline,
+                uploads,
+                state.config.style_size,
+                limits.max_pixels,
+                deadline=deadline,
+                paths=paths,
+            )
             try:
-                entry = await asyncio.to_thread(state.catalog.add, name, encoded, (form.text("source") or "").strip(),
-                                                (form.text("licence") or "").strip(), state.config.style_size, replace)  # fmt: skip
+                entry = await asyncio.to_thread(
+                    state.catalog.add,
+                    name,
+                    encoded,
+                    (form.text("source") or "").strip(),
+                    (form.text("licence") or "").strip(),
+                    state.config.style_size,
+                    replace,
+                )
             except StyleExists as error:
                 raise ApiError(409, "style_exists", str(error)) from None
         return JSONResponse({"name": entry.name, "origin": "user", "images": len(entry.images)}, status_code=201)
@@ -334,8 +403,12 @@ def _add_study_routes(app: FastAPI, state: ServerState) -> None:
         study = _study_of(state)
         return study.store.new_trial(study.plan, sorted(study.contents), study.styles, study.rng).public()
 
-    @app.get("/v1/study/trials/{trial_id}/{side}", summary="one side of a trial, rendered", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}, **_errors(404, 503, 504)})  # fmt: skip
+    @app.get(
+        "/v1/study/trials/{trial_id}/{side}",
+        summary="one side of a trial, rendered",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}, **_errors(404, 503, 504)},
+    )
     async def trial_image(trial_id: str, side: str) -> Response:
         study = _study_of(state)
         if side not in SIDES:
@@ -347,14 +420,20 @@ def _add_study_routes(app: FastAPI, state: ServerState) -> None:
             name = trial.configuration(side)
             if trial.content not in study.contents or name not in study.pipelines:
                 raise ApiError(404, "unknown_trial", f"trial {trial_id!r} belongs to another study set-up")
-            job = StylizeJob(study.contents[trial.content], [state.catalog.statistics(trial.style)], study.plan.options(name))
-            image = await state.work(render, study.pipelines[name], job, state.config.limits.max_pixels,
-                                     deadline=state.deadline(), paths={})  # fmt: skip
+            job = StylizeJob(
+                study.contents[trial.content], [state.catalog.statistics(trial.style)], study.plan.options(name)
+            )
+            image = await state.work(
+                render, study.pipelines[name], job, state.config.limits.max_pixels, deadline=state.deadline(), paths={}
+            )
             study.keep(key, image)
         return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.post("/v1/study/trials/{trial_id}/choice", summary="record which side the person prefers",
-              responses=_errors(404, 409))  # fmt: skip
+    @app.post(
+        "/v1/study/trials/{trial_id}/choice",
+        summary="record which side the person prefers",
+        responses=_errors(404, 409),
+    )
     def choose(trial_id: str, choice: Choice) -> dict[str, Any]:
         study = _study_of(state)
         trial = _trial_of(study, trial_id)

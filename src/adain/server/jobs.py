@@ -2,7 +2,7 @@
 
 The server adds nothing to stylization: a request becomes ``(content, styles,
 StylizeOptions)`` for :class:`~adain.pipeline.stylize.StylizationPipeline`, checked with the
-pipeline's own :func:`~adain.pipeline.stylize.check_options` before it is queued. What is the
+pipeline's own :meth:`~adain.pipeline.options.StylizeOptions.check` before it is queued. What is the
 server's own: its limits (output size, pixels per upload) and the encoding of the answer.
 """
 
@@ -17,7 +17,7 @@ from PIL import Image
 
 from adain.image.convert import ImageInput
 from adain.ops.statistics import check_alpha
-from adain.pipeline.options import StylizeOptions, check_options
+from adain.pipeline.options import StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
 from adain.server.config import ServerConfig
 from adain.server.errors import ApiError
@@ -26,7 +26,15 @@ from adain.server.uploads import UploadedFile, UploadedForm
 from adain.styles.library import encode_style_image
 from adain.styles.statistics import StyleInput
 
-__all__ = ["IMAGE_FORMATS", "STYLIZE_FIELDS", "StylizeJob", "encode_image", "encode_styles", "parse_stylize_form", "render"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "STYLIZE_FIELDS",
+    "StylizeJob",
+    "encode_image",
+    "encode_styles",
+    "parse_stylize_form",
+    "render",
+]
 
 #: ``format`` field -> (Pillow format, media type).
 IMAGE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "jpg": ("JPEG", "image/jpeg")}
@@ -68,7 +76,9 @@ def _number(form: UploadedForm, name: str, default: float, kind: type = float) -
     try:
         return kind(text.strip())
     except ValueError:
-        raise ApiError(400, "bad_parameter", f"{name} must be {'an integer' if kind is int else 'a number'}. Got {text!r}") from None
+        raise ApiError(
+            400, "bad_parameter", f"{name} must be {'an integer' if kind is int else 'a number'}. Got {text!r}"
+        ) from None
 
 
 def parse_flag(form: UploadedForm, name: str) -> bool:
@@ -81,14 +91,19 @@ def parse_flag(form: UploadedForm, name: str) -> bool:
 def check_fields(form: UploadedForm, known: dict[str, str] | set[str]) -> None:
     unknown = sorted(form.names() - set(known))
     if unknown:
-        raise ApiError(400, "unknown_field", f"unknown form field(s) {', '.join(map(repr, unknown))}; "
-                       f"known: {', '.join(sorted(known))}")  # fmt: skip
+        raise ApiError(
+            400,
+            "unknown_field",
+            f"unknown form field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
+        )
 
 
 def _style(form: UploadedForm, catalog: StyleCatalog, name_field: str, file_field: str) -> StyleInput | None:
     name, upload = (form.text(name_field) or "").strip(), form.file(file_field)
     if name and upload is not None:
-        raise ApiError(400, "bad_parameter", f"give either {name_field!r} (a bank style) or {file_field!r} (an image), not both")
+        raise ApiError(
+            400, "bad_parameter", f"give either {name_field!r} (a bank style) or {file_field!r} (an image), not both"
+        )
     if upload is not None:
         return upload.path
     return catalog.statistics(name) if name else None
@@ -115,8 +130,11 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
     alpha = check_alpha(_number(form, "alpha", 1.0), "alpha")
     size = _number(form, "size", min(config.default_size, limits.max_size), int)
     if not 8 <= size <= limits.max_size:
-        raise ApiError(400, "bad_parameter", f"size must be an integer from 8 to {limits.max_size} (this server's "
-                       f"limit). Got {size}")  # fmt: skip
+        raise ApiError(
+            400,
+            "bad_parameter",
+            f"size must be an integer from 8 to {limits.max_size} (this server's limit). Got {size}",
+        )
     image_format = (form.text("format") or "png").strip().lower()
     if image_format not in IMAGE_FORMATS:
         raise ApiError(400, "bad_parameter", f"format must be png or jpeg. Got {form.text('format')!r}")
@@ -132,14 +150,24 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
             raise ApiError(400, "bad_parameter", f"mix must be in [0, 1]. Got {form.text('mix')!r}")
         weights = [1.0 - mix, mix]
     options = StylizeOptions(
-        alpha=alpha, style_weights=weights, preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
-        mask=None if mask is None else mask.path, size=size, max_size=limits.max_size, style_size=config.style_size,
+        alpha=alpha,
+        style_weights=weights,
+        preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
+        mask=None if mask is None else mask.path,
+        size=size,
+        max_size=limits.max_size,
+        style_size=config.style_size,
         max_pixels=limits.max_pixels,
-    )  # fmt: skip
-    check_options(options, len(styles))
+    )
+    options.check(len(styles))
     uploads = {f: form.file(f) for f in ("content", "style_image", "style2_image", "mask")}
-    return StylizeJob(content.path, styles, options, image_format,
-                      {name: upload.path for name, upload in uploads.items() if upload is not None})  # fmt: skip
+    return StylizeJob(
+        content.path,
+        styles,
+        options,
+        image_format,
+        {name: upload.path for name, upload in uploads.items() if upload is not None},
+    )
 
 
 def check_pixels(path: Path, field: str, max_pixels: int) -> None:
@@ -151,12 +179,18 @@ def check_pixels(path: Path, field: str, max_pixels: int) -> None:
         with Image.open(path) as image:
             width, height = image.size
     except Image.DecompressionBombError:
-        raise ApiError(413, "too_many_pixels", f"{field} image has too many pixels (this server's limit: {max_pixels:,})") from None
+        raise ApiError(
+            413, "too_many_pixels", f"{field} image has too many pixels (this server's limit: {max_pixels:,})"
+        ) from None
     except (OSError, ValueError, SyntaxError):  # not an image, or unreadable: the pipeline's loader reports it
         return
     if width * height > max_pixels:
-        raise ApiError(413, "too_many_pixels", f"{field} image is {width}x{height} = {width * height:,} pixels, over "
-                       f"this server's limit of {max_pixels:,}")  # fmt: skip
+        raise ApiError(
+            413,
+            "too_many_pixels",
+            f"{field} image is {width}x{height} = {width * height:,} pixels, over "
+            f"this server's limit of {max_pixels:,}",
+        )
 
 
 def encode_image(image: Image.Image, image_format: str) -> bytes:
@@ -177,13 +211,17 @@ def render(pipeline: StylizationPipeline, job: StylizeJob, max_pixels: int) -> b
     return encode_image(result.image, job.format)
 
 
-def encode_styles(pipeline: StylizationPipeline, uploads: list[UploadedFile], style_size: int,
-                  max_pixels: int) -> list[tuple[Any, int, dict[str, Any]]]:  # fmt: skip
+def encode_styles(
+    pipeline: StylizationPipeline, uploads: list[UploadedFile], style_size: int, max_pixels: int
+) -> list[tuple[Any, int, dict[str, Any]]]:
     """Each uploaded style image's statistics (with the pipeline's encoder, as ``adain bank add``
     computes them), its relu4_1 area, and its bank record."""
     encoded = []
     for upload in uploads:
         check_pixels(upload.path, upload.field, max_pixels)
-        encoded.append(encode_style_image(pipeline.encoder, upload.path, pipeline.preset, style_size, max_pixels,
-                                          upload.filename or "upload"))  # fmt: skip
+        encoded.append(
+            encode_style_image(
+                pipeline.encoder, upload.path, pipeline.preset, style_size, max_pixels, upload.filename or "upload"
+            )
+        )
     return encoded

@@ -30,7 +30,7 @@ from typing import Any
 from torch import Tensor
 
 from adain.errors import AdainError, UsageError
-from adain.pipeline.options import StylizeOptions, check_options
+from adain.pipeline.options import StylizeOptions
 
 __all__ = [
     "DEFAULT_CONFIGURATIONS",
@@ -41,7 +41,7 @@ __all__ = [
     "load_study_plan",
     "study_report",
     "wilson_interval",
-]  # fmt: skip
+]
 
 #: Compared when no study file is given: full style, a softer one, and colour preservation.
 DEFAULT_CONFIGURATIONS: dict[str, dict[str, Any]] = {
@@ -102,12 +102,16 @@ class StudyPlan:
                 raise UsageError(f"configuration {name!r} must be an object of options. Got {settings!r}")
             unknown = sorted(set(settings) - _OPTION_FIELDS - {"decoder"})
             if unknown:
-                raise UsageError(f"configuration {name!r}: unknown option(s) {unknown}; known: {sorted(_OPTION_FIELDS)}")
+                raise UsageError(
+                    f"configuration {name!r}: unknown option(s) {unknown}; known: {sorted(_OPTION_FIELDS)}"
+                )
             if settings.get("preserve_color") == "match":
-                raise UsageError(f"configuration {name!r}: preserve_color 'match' needs style images; bank styles are "
-                                 "statistics (use 'luminance')")  # fmt: skip
+                raise UsageError(
+                    f"configuration {name!r}: preserve_color 'match' needs style images; bank styles are "
+                    "statistics (use 'luminance')"
+                )
             try:
-                check_options(self.options(name), 1)
+                self.options(name).check(1)
             except TypeError as error:
                 raise UsageError(f"configuration {name!r}: {error}") from None
         return self
@@ -126,8 +130,11 @@ def load_study_plan(path: Path | None) -> StudyPlan:
     unknown = sorted(set(data) - {"configurations", "styles", "size"})
     if unknown:
         raise UsageError(f"study file {str(path)!r}: unknown key(s) {unknown}")
-    plan = StudyPlan(configurations=data.get("configurations", dict(DEFAULT_CONFIGURATIONS)),
-                     styles=list(data.get("styles", [])), size=data.get("size", DEFAULT_STUDY_SIZE))  # fmt: skip
+    plan = StudyPlan(
+        configurations=data.get("configurations", dict(DEFAULT_CONFIGURATIONS)),
+        styles=list(data.get("styles", [])),
+        size=data.get("size", DEFAULT_STUDY_SIZE),
+    )
     return plan.check()
 
 
@@ -145,8 +152,12 @@ class Trial:
 
     def public(self) -> dict[str, Any]:
         """What the page sees: no configuration names (the person must not know which is which)."""
-        return {"id": self.id, "content": self.content, "style": self.style,
-                "images": {side: f"/v1/study/trials/{self.id}/{side}" for side in SIDES}}  # fmt: skip
+        return {
+            "id": self.id,
+            "content": self.content,
+            "style": self.style,
+            "images": {side: f"/v1/study/trials/{self.id}/{side}" for side in SIDES},
+        }
 
 
 class StudyStore:
@@ -176,21 +187,27 @@ class StudyStore:
         left, right = rng.sample(sorted(plan.configurations), 2)
         trial = Trial(uuid.uuid4().hex, rng.choice(contents), rng.choice(styles), left, right)
         with self._connect() as db:
-            db.execute("INSERT INTO trials (id, created, content, style, left_config, right_config) VALUES (?,?,?,?,?,?)",
-                       (trial.id, time.time(), trial.content, trial.style, trial.left, trial.right))  # fmt: skip
+            db.execute(
+                "INSERT INTO trials (id, created, content, style, left_config, right_config) VALUES (?,?,?,?,?,?)",
+                (trial.id, time.time(), trial.content, trial.style, trial.left, trial.right),
+            )
         return trial
 
     def trial(self, trial_id: str) -> Trial | None:
         with self._connect() as db:
-            row = db.execute("SELECT id, content, style, left_config, right_config, winner_side FROM trials WHERE id = ?",
-                             (trial_id,)).fetchone()  # fmt: skip
+            row = db.execute(
+                "SELECT id, content, style, left_config, right_config, winner_side FROM trials WHERE id = ?",
+                (trial_id,),
+            ).fetchone()
         return None if row is None else Trial(*row)
 
     def choose(self, trial_id: str, side: str) -> bool:
         """Record the preferred side; ``False`` if the trial was decided already."""
         with self._connect() as db:
-            cursor = db.execute("UPDATE trials SET winner_side = ?, decided = ? WHERE id = ? AND winner_side IS NULL",
-                                (side, time.time(), trial_id))  # fmt: skip
+            cursor = db.execute(
+                "UPDATE trials SET winner_side = ?, decided = ? WHERE id = ? AND winner_side IS NULL",
+                (side, time.time(), trial_id),
+            )
             return cursor.rowcount == 1
 
     def decisions(self) -> list[tuple[str, str, str]]:
@@ -220,8 +237,10 @@ def study_report(decisions: list[tuple[str, str, str]]) -> dict[str, Any]:
         pair = pairs.setdefault((first, second), [0, 0])
         pair[0] += winner == first
         pair[1] += 1
-    configurations = [{"configuration": name, **_rate(*totals[name])}
-                      for name in sorted(totals, key=lambda n: (-totals[n][0] / totals[n][1], n))]  # fmt: skip
+    configurations = [
+        {"configuration": name, **_rate(*totals[name])}
+        for name in sorted(totals, key=lambda n: (-totals[n][0] / totals[n][1], n))
+    ]
     head_to_head = [{"configuration": a, "against": b, **_rate(*pairs[(a, b)])} for a, b in sorted(pairs)]
     return {"trials": len(decisions), "configurations": configurations, "head_to_head": head_to_head}
 
@@ -233,9 +252,15 @@ def format_report(report: dict[str, Any]) -> str:
 
     def row(label: str, item: dict[str, Any]) -> str:
         low, high = item["ci95"]
-        return f"{label:<40} {item['wins']:>5}/{item['comparisons']:<5} {item['win_rate']:>7.1%}   [{low:.1%}, {high:.1%}]"
+        return (
+            f"{label:<40} {item['wins']:>5}/{item['comparisons']:<5} {item['win_rate']:>7.1%}   [{low:.1%}, {high:.1%}]"
+        )
 
-    lines = [f"{report['trials']} decided trials", "", f"{'configuration':<40} {'wins':>11} {'rate':>7}   95% CI (Wilson)"]
+    lines = [
+        f"{report['trials']} decided trials",
+        "",
+        f"{'configuration':<40} {'wins':>11} {'rate':>7}   95% CI (Wilson)",
+    ]
     lines += [row(item["configuration"], item) for item in report["configurations"]]
     lines += ["", "head to head"]
     lines += [row(f"{item['configuration']} vs {item['against']}", item) for item in report["head_to_head"]]

@@ -74,18 +74,29 @@ class StyleCatalog:
         for _, bank in banks:
             if name in bank:
                 return bank.get(name)
-        raise BankError(f"no style {name!r} in the {self.preset} style banks ({sum(len(b) for _, b in banks)} styles; "
-                        "GET /v1/styles lists them)")  # fmt: skip
+        raise BankError(
+            f"no style {name!r} in the {self.preset} style banks ({sum(len(b) for _, b in banks)} styles; "
+            "GET /v1/styles lists them)"
+        )
 
-    def add(self, name: str, encoded: list[tuple[StyleStatistics, int, dict[str, Any]]], source: str = "",
-            licence: str = "", style_size: int = 0, replace: bool = False) -> BankEntry:  # fmt: skip
+    def add(
+        self,
+        name: str,
+        encoded: list[tuple[StyleStatistics, int, dict[str, Any]]],
+        source: str = "",
+        licence: str = "",
+        style_size: int = 0,
+        replace: bool = False,
+    ) -> BankEntry:
         """Pool ``encoded`` images' statistics under ``name`` in the user's bank and save it.
 
         Raises:
             StyleExists: ``name`` is in the user's bank and ``replace`` is false.
             UsageError: an invalid name.
         """
-        entry = BankEntry(name, source=source, licence=licence, style_size=style_size, images=[info for *_, info in encoded])
+        entry = BankEntry(
+            name, source=source, licence=licence, style_size=style_size, images=[info for *_, info in encoded]
+        )
         with self._lock:
             index = StyleBank.paths(self.user_path)[1]
             bank = StyleBank.load(self.user_path) if index.exists() else StyleBank(self.preset)
@@ -93,7 +104,9 @@ class StyleCatalog:
                 raise BankError(f"the user bank holds {bank.preset!r} statistics, not {self.preset!r}")
             if name in bank and not replace:
                 raise StyleExists(f"style {name!r} is already in the user bank (send replace=true to overwrite it)")
-            bank.add(name, pool_statistics([(statistics, area) for statistics, area, _ in encoded]), entry, replace=replace)
+            bank.add(
+                name, pool_statistics([(statistics, area) for statistics, area, _ in encoded]), entry, replace=replace
+            )
             bank.save(self.user_path)
             self._signatures = None  # reload on next use
         return entry

@@ -53,7 +53,9 @@ class BodyLimitMiddleware:
             except ValueError:
                 length = -1
             if length < 0 or length > self.max_bytes:
-                error = _too_large(self.max_bytes) if length > 0 else ApiError(400, "bad_request", "invalid Content-Length")
+                error = (
+                    _too_large(self.max_bytes) if length > 0 else ApiError(400, "bad_request", "invalid Content-Length")
+                )
                 await _send_json(send, error, close=True)
                 return
         received = 0
@@ -129,9 +131,15 @@ class _FormBuilder:
         self._handle: IO[bytes] | None = None
 
     def callbacks(self) -> dict[str, Any]:
-        return {"on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data, "on_part_end": self.on_part_end,
-                "on_header_field": self.on_header_field, "on_header_value": self.on_header_value,
-                "on_header_end": self.on_header_end, "on_headers_finished": self.on_headers_finished}  # fmt: skip
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+        }
 
     def on_part_begin(self) -> None:
         self.parts += 1
@@ -159,7 +167,7 @@ class _FormBuilder:
             filename = Path(options[b"filename"].decode("utf-8", "replace").replace("\\", "/")).name
             path = self.folder / f"part-{self.parts:02d}"
             self._file = UploadedFile(self._name, filename, path)
-            self._handle = open(path, "wb")  # noqa: SIM115 - closed in on_part_end or close()
+            self._handle = open(path, "wb")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None and self._handle is not None:
@@ -199,8 +207,11 @@ async def read_form(request: Request, folder: Path, max_parts: int) -> UploadedF
         body = b"".join([chunk async for chunk in request.stream()])
         return UploadedForm(fields=dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
-        raise ApiError(415, "unsupported_media_type",
-                       f"send multipart/form-data (a form with files). Got {content_type.decode() or 'no Content-Type'!r}")  # fmt: skip
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send multipart/form-data (a form with files). Got {content_type.decode() or 'no Content-Type'!r}",
+        )
     builder = _FormBuilder(folder, max_parts)
     parser = MultipartParser(options[b"boundary"], builder.callbacks())
     try:

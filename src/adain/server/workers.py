@@ -64,8 +64,13 @@ class WorkerPool:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"workers": self.workers, "capacity": self.capacity, "running": self._running,
-                    "queued": self._admitted - self._running, "refused": self.refused}  # fmt: skip
+            return {
+                "workers": self.workers,
+                "capacity": self.capacity,
+                "running": self._running,
+                "queued": self._admitted - self._running,
+                "refused": self.refused,
+            }
 
     def retry_after(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, at the recent job duration."""

@@ -17,9 +17,10 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -28,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from adain.errors import BankError, UsageError
 from adain.styles.statistics import StyleStatistics
 
-__all__ = ["BankEntry", "StyleBank", "pool_statistics", "valid_style_name", "BANK_PREFIX"]
+__all__ = ["BANK_PREFIX", "BankEntry", "StyleBank", "pool_statistics", "valid_style_name"]
 
 #: ``--style bank:NAME`` names a bank style instead of an image file.
 BANK_PREFIX = "bank:"
@@ -75,8 +76,12 @@ def pool_statistics(items: list[tuple[StyleStatistics, int]]) -> StyleStatistics
 class StyleBank:
     """A bank in memory; :meth:`load` and :meth:`save` move it to and from its two files."""
 
-    def __init__(self, preset: str, entries: dict[str, BankEntry] | None = None,
-                 statistics: dict[str, StyleStatistics] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        preset: str,
+        entries: dict[str, BankEntry] | None = None,
+        statistics: dict[str, StyleStatistics] | None = None,
+    ) -> None:
         self.preset = preset
         self.entries: dict[str, BankEntry] = dict(entries or {})
         self.statistics: dict[str, StyleStatistics] = dict(statistics or {})
@@ -89,7 +94,7 @@ class StyleBank:
         return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
     @classmethod
-    def load(cls, path: Path) -> "StyleBank":
+    def load(cls, path: Path) -> StyleBank:
         tensors_path, index_path = cls.paths(Path(path))
         if not index_path.exists():
             raise BankError(f"no style bank at {index_path}")
@@ -104,7 +109,7 @@ class StyleBank:
         bank = cls(preset)
         for name, entry in index["styles"].items():
             prefix = f"{name}/"
-            own = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+            own = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
             if not own:
                 raise BankError(f"style {name!r} of {index_path} has no statistics in {tensors_path}")
             bank.entries[name] = BankEntry(**{k: v for k, v in entry.items() if k in BankEntry.__dataclass_fields__})
@@ -115,12 +120,20 @@ class StyleBank:
         """Write both files atomically (temporary names, then rename)."""
         tensors_path, index_path = self.paths(Path(path))
         tensors_path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {f"{name}/{key}": value for name in sorted(self.statistics)
-                   for key, value in self.statistics[name].to_tensors().items()}  # fmt: skip
-        index = {"format": "adain-style-bank/1", "preset": self.preset,
-                 "styles": {name: asdict(self.entries[name]) for name in sorted(self.entries)}}  # fmt: skip
-        for target, write in ((tensors_path, lambda tmp: save_file(tensors, tmp, metadata={"preset": self.preset})),
-                              (index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=1) + "\n"))):  # fmt: skip
+        tensors = {
+            f"{name}/{key}": value
+            for name in sorted(self.statistics)
+            for key, value in self.statistics[name].to_tensors().items()
+        }
+        index = {
+            "format": "adain-style-bank/1",
+            "preset": self.preset,
+            "styles": {name: asdict(self.entries[name]) for name in sorted(self.entries)},
+        }
+        for target, write in (
+            (tensors_path, lambda tmp: save_file(tensors, tmp, metadata={"preset": self.preset})),
+            (index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=1) + "\n")),
+        ):
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
             os.close(fd)
             try:
@@ -161,7 +174,7 @@ class StyleBank:
         self.get(name)
         del self.statistics[name], self.entries[name]
 
-    def merge(self, other: "StyleBank", replace: bool = False) -> list[str]:
+    def merge(self, other: StyleBank, replace: bool = False) -> list[str]:
         """Add every style of ``other`` (same preset); returns the names added."""
         if other.preset != self.preset:
             raise UsageError(f"cannot import a {other.preset!r} bank into a {self.preset!r} bank")
@@ -173,5 +186,5 @@ class StyleBank:
             self.statistics[name] = other.statistics[name]
         return list(other)
 
-    def subset(self, names: list[str]) -> "StyleBank":
+    def subset(self, names: list[str]) -> StyleBank:
         return StyleBank(self.preset, {n: self.entries[n] for n in names}, {n: self.get(n) for n in names})

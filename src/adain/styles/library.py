@@ -19,7 +19,15 @@ from adain.weights import adain_home, load_encoder
 from adain.weights.loading import shipped_path
 from adain.weights.store import file_sha256
 
-__all__ = ["available_banks", "encode_style_image", "encode_style_images", "find_style", "resolve_style", "shipped_bank_path", "user_bank_path"]
+__all__ = [
+    "available_banks",
+    "encode_style_image",
+    "encode_style_images",
+    "find_style",
+    "resolve_style",
+    "shipped_bank_path",
+    "user_bank_path",
+]
 
 
 def user_bank_path(preset: str) -> Path:
@@ -30,7 +38,9 @@ def shipped_bank_path(preset: str) -> Path:
     return shipped_path(f"bank-{preset}")
 
 
-def available_banks(preset: str, user_path: Path | None = None, include_shipped: bool = True) -> list[tuple[str, StyleBank]]:
+def available_banks(
+    preset: str, user_path: Path | None = None, include_shipped: bool = True
+) -> list[tuple[str, StyleBank]]:
     """``[(origin, bank)]`` in lookup order: the user's bank, then the shipped one (those that exist)."""
     banks = []
     candidates = [("user", user_path or user_bank_path(preset))]
@@ -58,28 +68,40 @@ def resolve_style(style: str, preset: str, user_path: Path | None = None) -> Sty
     """``bank:NAME`` -> its statistics; anything else is returned unchanged (an image path)."""
     if not style.startswith(BANK_PREFIX):
         return style
-    name = style[len(BANK_PREFIX):]
+    name = style[len(BANK_PREFIX) :]
     return find_style(name, preset, user_path)[1].get(name)
 
 
-def encode_style_image(encoder: VGGEncoder, path: Path, preset: str, style_size: int = 0,
-                       max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                       file_name: str | None = None) -> tuple[StyleStatistics, int, dict[str, Any]]:  # fmt: skip
+def encode_style_image(
+    encoder: VGGEncoder,
+    path: Path,
+    preset: str,
+    style_size: int = 0,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    file_name: str | None = None,
+) -> tuple[StyleStatistics, int, dict[str, Any]]:
     """One image's statistics (as ``adain stylize`` computes them), its relu4_1 area (to pool
     several images by weight) and its bank record (``file_name`` names it there; default: the
     path's name)."""
     loaded = load_image(path, max_pixels=max_pixels)
     statistics, area = compute_style_statistics(encoder, loaded.rgb, preset, style_size)
-    record = {"file": file_name or Path(path).name, "sha256": file_sha256(path),
-              "width": loaded.rgb.shape[3], "height": loaded.rgb.shape[2]}  # fmt: skip
+    record = {
+        "file": file_name or Path(path).name,
+        "sha256": file_sha256(path),
+        "width": loaded.rgb.shape[3],
+        "height": loaded.rgb.shape[2],
+    }
     return statistics, area, record
 
 
-def encode_style_images(preset: str, images: list[Path], style_size: int = 0,
-                        progress: bool = False) -> list[tuple[StyleStatistics, int, dict[str, Any]]]:  # fmt: skip
+def encode_style_images(
+    preset: str, images: list[Path], style_size: int = 0, progress: bool = False
+) -> list[tuple[StyleStatistics, int, dict[str, Any]]]:
     """:func:`encode_style_image` for each image, with the preset's encoder loaded once."""
     from tqdm import tqdm
 
     encoder = load_encoder(preset)
-    return [encode_style_image(encoder, path, preset, style_size)
-            for path in tqdm(images, desc="encode styles", unit="image", disable=not progress)]  # fmt: skip
+    return [
+        encode_style_image(encoder, path, preset, style_size)
+        for path in tqdm(images, desc="encode styles", unit="image", disable=not progress)
+    ]

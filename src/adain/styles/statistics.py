@@ -41,7 +41,9 @@ class StyleStatistics:
 
     def __post_init__(self) -> None:
         if set(self.means) != set(self.stds):
-            raise ShapeError(f"means and stds must have the same taps. Got {sorted(self.means)} and {sorted(self.stds)}")
+            raise ShapeError(
+                f"means and stds must have the same taps. Got {sorted(self.means)} and {sorted(self.stds)}"
+            )
         if ADAIN_TAP not in self.means:
             raise ShapeError(f"style statistics need {ADAIN_TAP!r}. Got taps {sorted(self.means)}")
         unknown = sorted(set(self.means) - set(TAPS))
@@ -52,7 +54,9 @@ class StyleStatistics:
             means[tap] = self._as_statistic(self.means[tap], f"means[{tap!r}]")
             stds[tap] = self._as_statistic(self.stds[tap], f"stds[{tap!r}]")
             if means[tap].shape != stds[tap].shape:
-                raise ShapeError(f"{tap}: mean {tuple(means[tap].shape)} and std {tuple(stds[tap].shape)} differ in shape")
+                raise ShapeError(
+                    f"{tap}: mean {tuple(means[tap].shape)} and std {tuple(stds[tap].shape)} differ in shape"
+                )
             if not (torch.isfinite(means[tap]).all() and torch.isfinite(stds[tap]).all()) or (stds[tap] < 0).any():
                 raise ShapeError(f"{tap}: statistics must be finite and the stds non-negative")
         object.__setattr__(self, "means", means)
@@ -63,8 +67,10 @@ class StyleStatistics:
         """``(C,)``, ``(1, C)`` or ``(1, C, 1, 1)`` -> ``(1, C, 1, 1)`` float32."""
         if not isinstance(value, Tensor):
             raise ShapeError(f"{name} must be a tensor. Got {type(value).__name__}")
-        if value.dim() == 1 or (value.dim() == 2 and value.shape[0] == 1) or (
-            value.dim() == 4 and value.shape[0] == 1 and value.shape[2:] == (1, 1)
+        if (
+            value.dim() == 1
+            or (value.dim() == 2 and value.shape[0] == 1)
+            or (value.dim() == 4 and value.shape[0] == 1 and value.shape[2:] == (1, 1))
         ):
             return value.detach().float().reshape(1, -1, 1, 1)
         raise ShapeError(f"{name} must be (C,), (1, C) or (1, C, 1, 1). Got {tuple(value.shape)}")
@@ -81,7 +87,9 @@ class StyleStatistics:
 
     def to(self, device: torch.device | str) -> StyleStatistics:
         return StyleStatistics(
-            {t: m.to(device) for t, m in self.means.items()}, {t: s.to(device) for t, s in self.stds.items()}, self.preset
+            {t: m.to(device) for t, m in self.means.items()},
+            {t: s.to(device) for t, s in self.stds.items()},
+            self.preset,
         )
 
     def to_tensors(self) -> dict[str, Tensor]:

@@ -15,7 +15,7 @@ import torch
 
 from adain.errors import WeightsError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
+__all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -38,4 +38,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise WeightsError(f"no checkpoint at {path}") from None
     except Exception as error:
-        raise WeightsError(f"cannot read checkpoint {path}: {str(error).splitlines()[0] if str(error) else error!r}") from None
+        raise WeightsError(
+            f"cannot read checkpoint {path}: {str(error).splitlines()[0] if str(error) else error!r}"
+        ) from None

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from adain.errors import UsageError
+from adain.weights.presets import DEFAULT_PRESET
 
 __all__ = ["TrainConfig"]
 
@@ -15,7 +16,7 @@ class TrainConfig:
     content_dir: str
     style_dir: str
     run_dir: str
-    preset: str = "vgg16-hed"
+    preset: str = DEFAULT_PRESET
     #: "adain": the paper's objective; "reconstruction": decoder inverts the encoder (a WCT-style
     #: warm start that needs no style and converges faster).
     objective: str = "adain"
@@ -77,7 +78,8 @@ class TrainConfig:
     cache_images: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> None:
+    def check(self) -> TrainConfig:
+        """This config, checked before anything is loaded (the one way options are validated). Returns ``self``."""
         if self.objective not in ("adain", "reconstruction"):
             raise UsageError(f"objective must be adain or reconstruction. Got {self.objective!r}")
         if self.style_loss not in ("mean_std", "gram"):
@@ -87,7 +89,9 @@ class TrainConfig:
         if self.crop_size < 16 or self.crop_size % 8:
             raise UsageError(f"crop size must be a multiple of 8 and at least 16. Got {self.crop_size}")
         if self.resize_shorter and self.resize_shorter < self.crop_size:
-            raise UsageError(f"--resize-shorter ({self.resize_shorter}) must be at least the crop size ({self.crop_size})")
+            raise UsageError(
+                f"--resize-shorter ({self.resize_shorter}) must be at least the crop size ({self.crop_size})"
+            )
         if self.batch_size < 1 or self.steps < 0:
             raise UsageError(f"batch size and steps must be positive. Got {self.batch_size}, {self.steps}")
         if len(self.style_zoom) != 2:
@@ -102,14 +106,19 @@ class TrainConfig:
             raise UsageError("--init and --fork both give the start: choose one")
         if self.decoder not in ("plain", "multilevel"):
             raise UsageError(f"decoder must be plain or multilevel. Got {self.decoder!r}")
-        if self.decoder == "multilevel" and (not self.skip_taps or not set(self.skip_taps) <= {"relu3_1", "relu2_1", "relu1_1"}):
-            raise UsageError(f"skip taps must be a non-empty subset of relu3_1, relu2_1, relu1_1. Got {list(self.skip_taps)}")
+        if self.decoder == "multilevel" and (
+            not self.skip_taps or not set(self.skip_taps) <= {"relu3_1", "relu2_1", "relu1_1"}
+        ):
+            raise UsageError(
+                f"skip taps must be a non-empty subset of relu3_1, relu2_1, relu1_1. Got {list(self.skip_taps)}"
+            )
         if not 0 <= self.selection_fraction < 1:
             raise UsageError(f"selection fraction must be in [0, 1). Got {self.selection_fraction}")
         if self.skip_learning_rate < 0:
             raise UsageError(f"skip learning rate must be >= 0. Got {self.skip_learning_rate}")
         if len(self.style_tap_weights) != 4:
             raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -119,7 +128,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         if "style_tap_weights" in values:

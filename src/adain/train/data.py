@@ -20,7 +20,15 @@ from torch.utils.data import Dataset
 
 from adain.errors import UsageError
 
-__all__ = ["IMAGE_SUFFIXES", "Augmentation", "ImageCropSource", "PairDataset", "find_images", "in_selection_split", "selection_split"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Augmentation",
+    "ImageCropSource",
+    "PairDataset",
+    "find_images",
+    "in_selection_split",
+    "selection_split",
+]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -121,8 +129,14 @@ class ImageCropSource:
     a run without it sees exactly the samples it always did.
     """
 
-    def __init__(self, files: list[Path], crop_size: int, resize_shorter: int, cache: bool = True,
-                 augmentation: Augmentation | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        files: list[Path],
+        crop_size: int,
+        resize_shorter: int,
+        cache: bool = True,
+        augmentation: Augmentation | None = None,
+    ) -> None:
         self.files = files
         self.crop_size = crop_size
         self.augmentation = augmentation or Augmentation()
@@ -167,7 +181,9 @@ class ImageCropSource:
             side = self.crop_size
             if self.augmentation.zoom != (1.0, 1.0):
                 low, high = self.augmentation.zoom
-                side = min(height, width, max(8, round(self.crop_size * math.exp(rng.uniform(math.log(low), math.log(high))))))
+                side = min(
+                    height, width, max(8, round(self.crop_size * math.exp(rng.uniform(math.log(low), math.log(high)))))
+                )
             top = rng.randrange(height - side + 1)
             left = rng.randrange(width - side + 1)
             crop = array[top : top + side, left : left + side]
@@ -176,8 +192,13 @@ class ImageCropSource:
             # astype copies: the crop may be a view of Pillow's read-only buffer, which torch warns about
             tensor = torch.from_numpy(crop.astype(np.float32)).permute(2, 0, 1).div_(255)
             if side != self.crop_size:
-                tensor = torch.nn.functional.interpolate(tensor[None], size=(self.crop_size, self.crop_size), mode="bilinear",
-                                                         antialias=True, align_corners=False)[0].clamp_(0, 1)  # fmt: skip
+                tensor = torch.nn.functional.interpolate(
+                    tensor[None],
+                    size=(self.crop_size, self.crop_size),
+                    mode="bilinear",
+                    antialias=True,
+                    align_corners=False,
+                )[0].clamp_(0, 1)
             if self.augmentation.color_jitter > 0:
                 tensor = _jitter_colors(tensor, rng, self.augmentation.color_jitter)
             return tensor

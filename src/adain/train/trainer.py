@@ -13,8 +13,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -35,8 +36,7 @@ from adain.weights.loading import build_decoder
 from adain.weights.presets import get_preset
 from adain.weights.store import read_manifest
 
-__all__ = ["Trainer", "build_training_decoder", "decoder_provenance", "export_checkpoint", "train",
-           "training_images"]
+__all__ = ["Trainer", "build_training_decoder", "decoder_provenance", "export_checkpoint", "train", "training_images"]
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -73,8 +73,9 @@ def _init_decoder_entry(config: TrainConfig) -> dict[str, Any] | None:
     return read_manifest(init_path.parent).get(init_path.stem) if init_path.exists() else None
 
 
-def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, Any]],
-                       forked_from: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def decoder_provenance(
+    config: TrainConfig, step: int, sessions: list[dict[str, Any]], forked_from: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What a decoder's manifest entry says about how it was trained.
 
     ``sessions`` holds, per start or resume of the run, its command line, the commit of the code
@@ -86,16 +87,30 @@ def decoder_provenance(config: TrainConfig, step: int, sessions: list[dict[str, 
     init_entry = _init_decoder_entry(config)
     commits = list(dict.fromkeys(session["commit"] for session in sessions if session.get("commit")))
     return dict(
-        steps=step, objective=config.objective, crop_size=config.crop_size, batch_size=config.batch_size,
-        resize_shorter=config.resize_shorter, content_data=config.content_dir, style_data=config.style_dir,
-        style_weight=config.style_weight, content_weight=config.content_weight,
-        learning_rate=config.learning_rate, init_decoder=config.init_decoder, fork_from=config.fork_from,
+        steps=step,
+        objective=config.objective,
+        crop_size=config.crop_size,
+        batch_size=config.batch_size,
+        resize_shorter=config.resize_shorter,
+        content_data=config.content_dir,
+        style_data=config.style_dir,
+        style_weight=config.style_weight,
+        content_weight=config.content_weight,
+        learning_rate=config.learning_rate,
+        init_decoder=config.init_decoder,
+        fork_from=config.fork_from,
         exported_weights=f"moving average, decay {config.ema_decay:g}" if config.ema_decay else "last step",
-        command=" && ".join(commands) if commands else None, commit=commits[0] if commits else None,
-        commits=commits, sessions=sessions, init_decoder_entry=init_entry, forked_from=forked_from,
-        licence="MIT", source="trained with adain train", decoder_kind=config.decoder,
+        command=" && ".join(commands) if commands else None,
+        commit=commits[0] if commits else None,
+        commits=commits,
+        sessions=sessions,
+        init_decoder_entry=init_entry,
+        forked_from=forked_from,
+        licence="MIT",
+        source="trained with adain train",
+        decoder_kind=config.decoder,
         selection_fraction=config.selection_fraction,
-    )  # fmt: skip
+    )
 
 
 def build_training_decoder(config: TrainConfig) -> Decoder:
@@ -110,8 +125,10 @@ def training_images(folder: str, fraction: float) -> list[Path]:
         return files
     training, _ = selection_split(files, fraction)
     if not training:
-        raise UsageError(f"every image under {folder} falls in the selection split ({fraction:g}): add images or lower "
-                         "--selection-fraction")  # fmt: skip
+        raise UsageError(
+            f"every image under {folder} falls in the selection split ({fraction:g}): add images or lower "
+            "--selection-fraction"
+        )
     return training
 
 
@@ -125,13 +142,17 @@ def _initial_decoder(config: TrainConfig) -> Decoder:
     if isinstance(start, MultiLevelDecoder) and not isinstance(decoder, MultiLevelDecoder):
         raise UsageError(f"--init {config.init_decoder} is a multi-level decoder: train it with --decoder multilevel")
     if isinstance(start, MultiLevelDecoder) and start.skip_taps != decoder.skip_taps:
-        raise UsageError(f"--init {config.init_decoder} has skips at {', '.join(start.skip_taps)}, not at "
-                         f"{', '.join(decoder.skip_taps)} (--skip-taps)")  # fmt: skip
+        raise UsageError(
+            f"--init {config.init_decoder} has skips at {', '.join(start.skip_taps)}, not at "
+            f"{', '.join(decoder.skip_taps)} (--skip-taps)"
+        )
     result = decoder.load_state_dict(start.state_dict(), strict=False)
     leftover = [key for key in result.missing_keys if not key.startswith(("skips.", "gates."))]
     if leftover or result.unexpected_keys:
-        raise UsageError(f"--init {config.init_decoder} does not fit the decoder: missing {leftover[:3]}, "
-                         f"unexpected {result.unexpected_keys[:3]}")  # fmt: skip
+        raise UsageError(
+            f"--init {config.init_decoder} does not fit the decoder: missing {leftover[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}"
+        )
     return decoder
 
 
@@ -141,14 +162,16 @@ def export_checkpoint(checkpoint: Path, path: Path) -> Path:
     config = TrainConfig.from_dict(state["config"])
     decoder = build_training_decoder(config)
     decoder.load_state_dict(state["ema"] if state.get("ema") is not None else state["decoder"])
-    provenance = decoder_provenance(config, int(state["step"]), list(state.get("sessions", [])), state.get("forked_from"))
+    provenance = decoder_provenance(
+        config, int(state["step"]), list(state.get("sessions", [])), state.get("forked_from")
+    )
     save_decoder(decoder, path, config.preset, **provenance)
     return path
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, progress: bool = True) -> None:
-        config.validate()
+        config.check()
         get_preset(config.preset)
         self.config = config
         self.progress = progress
@@ -187,11 +210,19 @@ class Trainer:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
         # data first: a bad folder fails fast, on every rank, before anything is written
-        content = ImageCropSource(training_images(config.content_dir, config.selection_fraction), config.crop_size,
-                                  config.resize_shorter, config.cache_images)  # fmt: skip
-        style = ImageCropSource(training_images(config.style_dir, config.selection_fraction), config.crop_size,
-                                config.resize_shorter, config.cache_images,
-                                Augmentation(tuple(config.style_zoom), config.style_color_jitter))  # fmt: skip
+        content = ImageCropSource(
+            training_images(config.content_dir, config.selection_fraction),
+            config.crop_size,
+            config.resize_shorter,
+            config.cache_images,
+        )
+        style = ImageCropSource(
+            training_images(config.style_dir, config.selection_fraction),
+            config.crop_size,
+            config.resize_shorter,
+            config.cache_images,
+            Augmentation(tuple(config.style_zoom), config.style_color_jitter),
+        )
         self.dataset = PairDataset(content, style, config.seed, length=2**62)
         #: fixed pairs (negative indices, never trained on) for the sample grids
         self.preview = [self.dataset[-(i + 1)] for i in range(4)]
@@ -220,7 +251,6 @@ class Trainer:
         self.model: nn.Module = self.decoder
         self.reporter = TrainingReporter(self.run_dir, enabled=self.rank == 0)
 
-
     def _parameter_groups(self) -> list[dict[str, Any]]:
         """One Adam group, or two when the multi-level decoder's new parameters (skips, gates) get
         their own rate (``skip_learning_rate``); each keeps its ``base_lr`` for the decay schedule."""
@@ -230,8 +260,10 @@ class Trainer:
         if not config.skip_learning_rate or not new:
             return [{"params": [p for _, p in named], "base_lr": config.learning_rate}]
         shared = [p for name, p in named if not name.startswith(("skips.", "gates."))]
-        return [{"params": shared, "base_lr": config.learning_rate},
-                {"params": new, "base_lr": config.skip_learning_rate, "lr": config.skip_learning_rate}]  # fmt: skip
+        return [
+            {"params": shared, "base_lr": config.learning_rate},
+            {"params": new, "base_lr": config.skip_learning_rate, "lr": config.skip_learning_rate},
+        ]
 
     def close(self) -> None:
         """End the process group this trainer started (DDP); a no-op otherwise, and when repeated."""
@@ -262,8 +294,14 @@ class Trainer:
 
     def record_session(self, command: str | None) -> None:
         """Note who started or resumed the run (kept in the checkpoint, shown in the manifest)."""
-        self.sessions.append({"command": command, "commit": _git_commit(), "start_step": self.step,
-                              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})  # fmt: skip
+        self.sessions.append(
+            {
+                "command": command,
+                "commit": _git_commit(),
+                "start_step": self.step,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
 
     def resume(self) -> bool:
         """Load the run folder's checkpoint if there is one; returns whether it did."""
@@ -288,23 +326,36 @@ class Trainer:
             raise UsageError("--fork needs another run folder than --run-dir (to continue a run, use --resume)")
         state = load_checkpoint(source)
         source_config = TrainConfig.from_dict(state["config"])
-        if (source_config.decoder, tuple(source_config.skip_taps)) != (self.config.decoder, tuple(self.config.skip_taps)):
-            raise UsageError(f"--fork: {self.config.fork_from} trains a {source_config.decoder} decoder; this run's is "
-                             f"{self.config.decoder} (start a multi-level run from a plain one with --init)")  # fmt: skip
+        if (source_config.decoder, tuple(source_config.skip_taps)) != (
+            self.config.decoder,
+            tuple(self.config.skip_taps),
+        ):
+            raise UsageError(
+                f"--fork: {self.config.fork_from} trains a {source_config.decoder} decoder; this run's is "
+                f"{self.config.decoder} (start a multi-level run from a plain one with --init)"
+            )
         if source_config.preset != self.config.preset:
-            raise UsageError(f"--fork: {self.config.fork_from} trains a decoder for {source_config.preset}, not {self.config.preset}")
+            raise UsageError(
+                f"--fork: {self.config.fork_from} trains a decoder for {source_config.preset}, not {self.config.preset}"
+            )
         self._load_state(state)
-        self.forked_from = {"run_dir": str(self.config.fork_from), "step": self.step, "config": state["config"],
-                            "init_decoder_entry": _init_decoder_entry(source_config),
-                            "forked_from": state.get("forked_from")}  # fmt: skip
+        self.forked_from = {
+            "run_dir": str(self.config.fork_from),
+            "step": self.step,
+            "config": state["config"],
+            "init_decoder_entry": _init_decoder_entry(source_config),
+            "forked_from": state.get("forked_from"),
+        }
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.decoder.load_state_dict(state["decoder"])
         saved_groups = len(state["optimizer"]["param_groups"])
         if saved_groups != len(self.optimizer.param_groups):
-            raise UsageError(f"the checkpoint's optimiser has {saved_groups} parameter group(s), this run "
-                             f"{len(self.optimizer.param_groups)}: --skip-lr on or off changes them; start from the "
-                             "decoder with --init instead")  # fmt: skip
+            raise UsageError(
+                f"the checkpoint's optimiser has {saved_groups} parameter group(s), this run "
+                f"{len(self.optimizer.param_groups)}: --skip-lr on or off changes them; start from the "
+                "decoder with --init instead"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         # the rates are this run's (a fork may change --lr or --skip-lr); loading restored the saved ones
         rates = (self.config.learning_rate, self.config.skip_learning_rate)
@@ -350,9 +401,15 @@ class Trainer:
     def export_decoder(self, path: Path | None = None, command: str | None = None) -> Path:
         """fp16 safetensors of the current decoder with a manifest entry saying how it was made."""
         path = path or self.run_dir / "decoder.safetensors"
-        sessions = self.sessions + ([{"command": command, "commit": _git_commit(), "start_step": self.step}] if command else [])
-        save_decoder(self.exported_decoder(), path, self.config.preset,
-                     **decoder_provenance(self.config, self.step, sessions, self.forked_from))  # fmt: skip
+        sessions = self.sessions + (
+            [{"command": command, "commit": _git_commit(), "start_step": self.step}] if command else []
+        )
+        save_decoder(
+            self.exported_decoder(),
+            path,
+            self.config.preset,
+            **decoder_provenance(self.config, self.step, sessions, self.forked_from),
+        )
         return path
 
     # -- one step ------------------------------------------------------------------------------
@@ -374,7 +431,9 @@ class Trainer:
                     if config.style_mix:
                         style_statistics = self._mix_style_statistics(style_statistics)
                     # AdaIN at every tap the decoder takes (relu4_1; a multi-level decoder's skips too)
-                    targets = [adain_from_statistics(content_taps[tap], *style_statistics[tap]) for tap in self.decoder_taps]
+                    targets = [
+                        adain_from_statistics(content_taps[tap], *style_statistics[tap]) for tap in self.decoder_taps
+                    ]
                 else:
                     targets = [content_taps[tap] for tap in self.decoder_taps]
                 target = targets[0]
@@ -385,9 +444,11 @@ class Trainer:
         if config.objective == "adain":
             if config.style_loss == "mean_std":
                 per_sample = style_loss_from_statistics(
-                    output_taps, {tap: m for tap, (m, _) in style_statistics.items()},
-                    {tap: s for tap, (_, s) in style_statistics.items()}, config.style_tap_weights,
-                )  # fmt: skip
+                    output_taps,
+                    {tap: m for tap, (m, _) in style_statistics.items()},
+                    {tap: s for tap, (_, s) in style_statistics.items()},
+                    config.style_tap_weights,
+                )
             else:
                 per_sample = style_loss(output_taps, style_taps, config.style_loss, config.style_tap_weights)
             if config.complexity_weighting:
@@ -408,12 +469,16 @@ class Trainer:
         same rank, so mixing runs differ from a one-process run of the same global batch.
         """
         batch = statistics["relu4_1"][0].shape[0]
-        generator = torch.Generator().manual_seed(sample_rng(self.config.seed, self.step, f"style-mix:{self.rank}").getrandbits(63))
+        generator = torch.Generator().manual_seed(
+            sample_rng(self.config.seed, self.step, f"style-mix:{self.rank}").getrandbits(63)
+        )
         chosen = torch.rand(batch, generator=generator) < self.config.style_mix
         weight = (torch.rand(batch, generator=generator) * chosen).view(batch, 1, 1, 1).to(self.device)
         partner = torch.arange(1, batch + 1, device=self.device) % batch
-        return {tap: (torch.lerp(mean, mean[partner], weight), torch.lerp(std, std[partner], weight))
-                for tap, (mean, std) in statistics.items()}  # fmt: skip
+        return {
+            tap: (torch.lerp(mean, mean[partner], weight), torch.lerp(std, std[partner], weight))
+            for tap, (mean, std) in statistics.items()
+        }
 
     def _complexity_weights(self, content: Tensor) -> Tensor:
         """:func:`complexity_weights` normalised over the global batch, so DDP matches one process."""
@@ -473,10 +538,21 @@ class Trainer:
                 for position in range(len(source.files)):
                     source._load(position)
         sampler = StepBatchSampler(self.step, config.steps, config.batch_size, self.rank, self.world_size)
-        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=config.workers,
-                            persistent_workers=False, pin_memory=self.device.type == "cuda")  # fmt: skip
-        bar = tqdm(total=config.steps, initial=self.step, disable=not self.progress or self.rank != 0,
-                   desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=sampler,
+            num_workers=config.workers,
+            persistent_workers=False,
+            pin_memory=self.device.type == "cuda",
+        )
+        bar = tqdm(
+            total=config.steps,
+            initial=self.step,
+            disable=not self.progress or self.rank != 0,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+        )
         last_save = time.monotonic()
         running: dict[str, float] = {}
         running_steps = 0
@@ -507,7 +583,9 @@ class Trainer:
             self.reporter.close()
         skipped = self.dataset.content.skipped | self.dataset.style.skipped
         if skipped and self.rank == 0:
-            print(f"adain train: skipped {len(skipped)} unreadable image(s), e.g. {sorted(skipped)[0]}", file=sys.stderr)
+            print(
+                f"adain train: skipped {len(skipped)} unreadable image(s), e.g. {sorted(skipped)[0]}", file=sys.stderr
+            )
 
     @torch.no_grad()
     def write_samples(self) -> Path:

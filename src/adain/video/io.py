@@ -131,10 +131,14 @@ class PyAVSource(VideoSource):
                     decoded += 1
                     yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as error:
-            raise VideoInputError(f"{str(path)!r} is corrupt or truncated after {decoded} frames: {_ffmpeg_reason(error)}") from None
+            raise VideoInputError(
+                f"{str(path)!r} is corrupt or truncated after {decoded} frames: {_ffmpeg_reason(error)}"
+            ) from None
         expected = self.info.frame_count
         if expected and decoded < expected - max(TRUNCATION_FRAMES, TRUNCATION_FRACTION * expected):
-            raise VideoInputError(f"{str(path)!r} is truncated: {decoded} frames decoded, its header promises {expected}")
+            raise VideoInputError(
+                f"{str(path)!r} is truncated: {decoded} frames decoded, its header promises {expected}"
+            )
 
 
 class GifSource(VideoSource):
@@ -168,8 +172,10 @@ class FrameFolderSource(VideoSource):
             except (OSError, ValueError) as error:
                 raise VideoInputError(f"frame {str(path)!r} cannot be read: {error}") from None
             if frame.shape[:2] != (self.info.height, self.info.width):
-                raise VideoInputError(f"frame {str(path)!r} is {frame.shape[1]}x{frame.shape[0]}; the first frame is "
-                                      f"{self.info.width}x{self.info.height}: all frames must have one size")  # fmt: skip
+                raise VideoInputError(
+                    f"frame {str(path)!r} is {frame.shape[1]}x{frame.shape[0]}; the first frame is "
+                    f"{self.info.width}x{self.info.height}: all frames must have one size"
+                )
             yield frame
 
 
@@ -180,7 +186,12 @@ def _natural_key(path: Path) -> list[Any]:
 def _check_fps(fps: float | Fraction | None) -> Fraction | None:
     if fps is None:
         return None
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not math.isfinite(fps) or not 0 < fps <= 1000:
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, (int, float, Fraction))
+        or not math.isfinite(fps)
+        or not 0 < fps <= 1000
+    ):
         raise UsageError(f"fps must be a number in (0, 1000]. Got {fps!r}")
     return Fraction(fps).limit_denominator(1001)
 
@@ -215,8 +226,14 @@ def open_video(path: str | os.PathLike[str], fps: float | Fraction | None = None
 def _open_folder(path: Path, rate: Fraction) -> FrameFolderSource:
     from PIL import Image
 
-    files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".")),
-                   key=_natural_key)  # fmt: skip
+    files = sorted(
+        (
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".")
+        ),
+        key=_natural_key,
+    )
     if not files:
         raise VideoInputError(f"{str(path)!r} has no frames (image files: {', '.join(sorted(FRAME_EXTENSIONS))})")
     try:
@@ -254,8 +271,9 @@ def _open_pyav(path: Path, rate: Fraction | None) -> PyAVSource:
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise VideoInputError(f"{str(path)!r} is not a readable video (unknown format, corrupt or truncated): "
-                              f"{_ffmpeg_reason(error)}") from None  # fmt: skip
+        raise VideoInputError(
+            f"{str(path)!r} is not a readable video (unknown format, corrupt or truncated): {_ffmpeg_reason(error)}"
+        ) from None
     with container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
@@ -264,7 +282,9 @@ def _open_pyav(path: Path, rate: Fraction | None) -> PyAVSource:
         context = stream.codec_context
         if context is None or context.codec is None:
             name = getattr(stream, "codec_tag", None) or "unknown"
-            raise VideoInputError(f"{str(path)!r}: unsupported video codec {name!r} (this FFmpeg build cannot decode it)")
+            raise VideoInputError(
+                f"{str(path)!r}: unsupported video codec {name!r} (this FFmpeg build cannot decode it)"
+            )
         if not context.width or not context.height:
             raise VideoInputError(f"{str(path)!r}: the video stream has no frame size (no frames?)")
         rate = rate or stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -274,8 +294,11 @@ def _open_pyav(path: Path, rate: Fraction | None) -> PyAVSource:
         count = stream.frames or None
         if count is None and container.duration:
             count = round(container.duration / 1_000_000 * float(rate))
-        audio = container.streams.audio[0].codec_context.name if container.streams.audio and \
-            container.streams.audio[0].codec_context is not None else None  # fmt: skip
+        audio = (
+            container.streams.audio[0].codec_context.name
+            if container.streams.audio and container.streams.audio[0].codec_context is not None
+            else None
+        )
         info = VideoInfo(path, "video", context.width, context.height, rate, count, context.name, audio)
     return PyAVSource(info)
 
@@ -302,7 +325,9 @@ def output_kind(path: str | os.PathLike[str]) -> OutputKind:
     if suffix in VIDEO_EXTENSIONS:
         return "video"
     known = ", ".join([*VIDEO_EXTENSIONS, ".gif"])
-    raise UsageError(f"unknown video output extension {suffix!r} in {text!r}; use one of {known}, or a folder for PNG frames")
+    raise UsageError(
+        f"unknown video output extension {suffix!r} in {text!r}; use one of {known}, or a folder for PNG frames"
+    )
 
 
 def check_output_location(path: str | os.PathLike[str]) -> OutputKind:
@@ -385,7 +410,9 @@ class VideoWriter:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if kind is None:
             self.close()
         else:
@@ -436,13 +463,22 @@ class GifWriter(VideoWriter):
     def write(self, frame: np.ndarray) -> None:
         from PIL import Image
 
-        self.images.append(Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+        self.images.append(
+            Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        )
         self.frames_written += 1
 
     def _finish(self) -> None:
         first, *rest = self.images
-        first.save(self.temporary, format="GIF", save_all=True, append_images=rest, duration=self.duration_ms, loop=0,
-                   disposal=1)  # fmt: skip
+        first.save(
+            self.temporary,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=self.duration_ms,
+            loop=0,
+            disposal=1,
+        )
         self.images = []
 
     def _release(self) -> None:
@@ -455,15 +491,24 @@ class H264Writer(VideoWriter):
     yuv420p needs even sizes: an odd last row or column is dropped.
     """
 
-    def __init__(self, path: Path, temporary: Path, fps: Fraction, crf: int, audio_from: VideoInfo | None,
-                 x264_preset: str = DEFAULT_X264_PRESET):  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        temporary: Path,
+        fps: Fraction,
+        crf: int,
+        audio_from: VideoInfo | None,
+        x264_preset: str = DEFAULT_X264_PRESET,
+    ):
         import av
 
         super().__init__(path, temporary)
         self.fps = fps
         self.crf = crf
         self.x264_preset = x264_preset
-        self.audio_from = audio_from if audio_from is not None and audio_from.has_audio and audio_from.kind == "video" else None
+        self.audio_from = (
+            audio_from if audio_from is not None and audio_from.has_audio and audio_from.kind == "video" else None
+        )
         try:
             self.container = av.open(str(temporary), "w", format=VIDEO_EXTENSIONS[path.suffix.lower()])
         except av.FFmpegError as error:
@@ -486,8 +531,10 @@ class H264Writer(VideoWriter):
         if self.stream is None:
             self._start(height, width)
         elif (height, width) != (self.stream.height, self.stream.width):
-            raise OutputError(f"frame {self.frames_written + 1} is {width}x{height}; the video is "
-                              f"{self.stream.width}x{self.stream.height}")  # fmt: skip
+            raise OutputError(
+                f"frame {self.frames_written + 1} is {width}x{height}; the video is "
+                f"{self.stream.width}x{self.stream.height}"
+            )
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
         video_frame.pts = self.frames_written
         self.container.mux(self.stream.encode(video_frame))

@@ -8,10 +8,13 @@ mechanisms of :mod:`adain.video.temporal`. :meth:`VideoStylizer.stylize_video` r
 file: decode, stylize, encode with the source's frame rate and audio, progress with frames/s
 and ETA, atomic output.
 
-Example:
-    >>> pipeline = StylizationPipeline.from_preset()                                    # doctest: +SKIP
-    >>> stylizer = VideoStylizer(pipeline, [resolve_style("bank:candy", "vgg16-hed")])  # doctest: +SKIP
-    >>> stylizer.stylize_video("clip.mp4", "clip_candy.mp4")                            # doctest: +SKIP
+Example (``stylize_video("clip.mp4", "out.mp4")`` does the same for a file):
+    >>> import numpy as np
+    >>> pipeline = StylizationPipeline.from_preset()
+    >>> stylizer = VideoStylizer(pipeline, "bank:antimonocromatismo", temporal="ema")
+    >>> frames = [np.full((48, 64, 3), 100 + 10 * k, dtype=np.uint8) for k in range(3)]
+    >>> [frame.shape for frame in stylizer.stylize_frames(frames)]
+    [(48, 64, 3), (48, 64, 3), (48, 64, 3)]
 """
 
 from __future__ import annotations
@@ -59,14 +62,20 @@ class VideoReport:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
     def summary(self) -> str:
-        cuts = f", {len(self.scene_cuts)} scene cut{'s' if len(self.scene_cuts) != 1 else ''}" if self.scene_cuts else ""
-        return (f"wrote {self.output} ({self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3g} fps; "
-                f"{self.frames_per_second:.2f} frames/s{cuts})")  # fmt: skip
+        cuts = (
+            f", {len(self.scene_cuts)} scene cut{'s' if len(self.scene_cuts) != 1 else ''}" if self.scene_cuts else ""
+        )
+        return (
+            f"wrote {self.output} ({self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3g} fps; "
+            f"{self.frames_per_second:.2f} frames/s{cuts})"
+        )
 
 
 def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float32 in [0, 1]."""
-    return torch.from_numpy(np.array(frame, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)  # a copy: frames may be read-only
+    return (
+        torch.from_numpy(np.array(frame, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+    )  # a copy: frames may be read-only
 
 
 def tensor_to_frame(rgb: torch.Tensor) -> np.ndarray:
@@ -103,13 +112,19 @@ class VideoStylizer:
         self.pipeline = pipeline
         self.styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
         self.options = options or StylizeOptions()
-        pipeline.check_inputs(self.styles, self.options)
-        self.temporal = TemporalOptions(mode=temporal) if isinstance(temporal, str) else (temporal or TemporalOptions())
+        self.styles = pipeline.check_inputs(self.styles, self.options)  # bank:NAME -> statistics
+        temporal = TemporalOptions(mode=temporal) if isinstance(temporal, str) else (temporal or TemporalOptions())
+        self.temporal = temporal.check()
         if isinstance(self.options.mask, (str, os.PathLike)):
             self.options = replace(self.options, mask=load_image(self.options.mask, max_pixels=self.options.max_pixels))
         self._statistics: list[StyleStatistics] | None = None
-        self._frame_options = replace(self.options, size=0, max_size=0, style_size=0,
-                                      preserve_color=None if self.options.preserve_color == "match" else self.options.preserve_color)  # fmt: skip
+        self._frame_options = replace(
+            self.options,
+            size=0,
+            max_size=0,
+            style_size=0,
+            preserve_color=None if self.options.preserve_color == "match" else self.options.preserve_color,
+        )
         self.state = TemporalState(self.temporal)
         #: seconds spent in the networks and in the temporal mechanisms (flow, cuts) so far
         self.timings = {"stylize": 0.0, "temporal": 0.0}
@@ -128,8 +143,9 @@ class VideoStylizer:
         """The styles' statistics, computed once (recoloured to ``first_frame`` for "match")."""
         if self._statistics is None:
             with torch.inference_mode():
-                self._statistics = self.pipeline.prepare_styles(self.styles, frame_to_tensor(first_frame).to(self.pipeline.device),
-                                                                self.options)  # fmt: skip
+                self._statistics = self.pipeline.prepare_styles(
+                    self.styles, frame_to_tensor(first_frame).to(self.pipeline.device), self.options
+                )
         return self._statistics
 
     def resize(self, frame: np.ndarray) -> np.ndarray:
@@ -150,8 +166,13 @@ class VideoStylizer:
         started = time.perf_counter()
         self.state.begin_frame(frame)
         between = time.perf_counter()
-        result = self.pipeline(frame_to_tensor(frame), statistics, self._frame_options, output_type="pt",
-                               content_statistics_filter=self.state.statistics_filter)  # fmt: skip
+        result = self.pipeline(
+            frame_to_tensor(frame),
+            statistics,
+            self._frame_options,
+            output_type="pt",
+            content_statistics_filter=self.state.statistics_filter,
+        )
         stylized = tensor_to_frame(result.rgb)
         done = time.perf_counter()
         output = self.state.end_frame(frame, stylized)
@@ -206,8 +227,14 @@ class VideoStylizer:
         height, width = self.frame_size(info.height, info.width)
         self.reset()
         started = time.perf_counter()
-        bar = tqdm(total=info.frame_count, desc="stylizing", unit="frame", file=sys.stderr, dynamic_ncols=True,
-                   disable=(None if progress is None else not progress))  # fmt: skip
+        bar = tqdm(
+            total=info.frame_count,
+            desc="stylizing",
+            unit="frame",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=(None if progress is None else not progress),
+        )
         try:
             with open_video_writer(output, rate, crf=crf, audio_from=info if keep_audio else None) as writer:
                 for frame in video.frames():
@@ -218,5 +245,6 @@ class VideoStylizer:
         finally:
             bar.close()
         seconds = time.perf_counter() - started
-        return VideoReport(Path(output), writer.frames_written, width, height, rate, seconds, self.scene_cuts, list(writer.notes))
-
+        return VideoReport(
+            Path(output), writer.frames_written, width, height, rate, seconds, self.scene_cuts, list(writer.notes)
+        )

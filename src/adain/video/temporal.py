@@ -92,7 +92,8 @@ class TemporalOptions:
     flow_method: FlowMethod = "dis+farneback"
     cut_threshold: float = 0.4
 
-    def __post_init__(self) -> None:
+    def check(self) -> TemporalOptions:
+        """These options, checked (the one way options are validated; consumers call it). Returns ``self``."""
         if self.mode not in TEMPORAL_MODES:
             raise UsageError(f"temporal mode must be one of {', '.join(TEMPORAL_MODES)}. Got {self.mode!r}")
         for name in ("ema_momentum", "blend", "cut_threshold"):
@@ -103,6 +104,7 @@ class TemporalOptions:
             raise UsageError(f"ema_momentum must be below 1 (1 would never update). Got {self.ema_momentum!r}")
         if self.flow_method not in FLOW_METHODS:
             raise UsageError(f"flow method must be one of {', '.join(FLOW_METHODS)}. Got {self.flow_method!r}")
+        return self
 
     @property
     def uses_ema(self) -> bool:
@@ -186,15 +188,24 @@ class ContentStatisticsEMA:
 
     def __call__(self, statistics: dict[str, tuple[Tensor, Tensor]]) -> dict[str, tuple[Tensor, Tensor]]:
         previous = self.averages
-        fresh = previous is None or set(previous) != set(statistics) or any(
-            previous[tap][0].shape != mean.shape or previous[tap][0].device != mean.device
-            for tap, (mean, _) in statistics.items()
-        )  # fmt: skip
+        fresh = (
+            previous is None
+            or set(previous) != set(statistics)
+            or any(
+                previous[tap][0].shape != mean.shape or previous[tap][0].device != mean.device
+                for tap, (mean, _) in statistics.items()
+            )
+        )
         if fresh or previous is None:
             self.averages = {tap: (mean.clone(), std.clone()) for tap, (mean, std) in statistics.items()}
         else:
-            self.averages = {tap: (torch.lerp(mean, previous[tap][0], self.momentum), torch.lerp(std, previous[tap][1], self.momentum))
-                             for tap, (mean, std) in statistics.items()}  # fmt: skip
+            self.averages = {
+                tap: (
+                    torch.lerp(mean, previous[tap][0], self.momentum),
+                    torch.lerp(std, previous[tap][1], self.momentum),
+                )
+                for tap, (mean, std) in statistics.items()
+            }
         return self.averages
 
 
@@ -258,8 +269,18 @@ def _farneback(source_gray: np.ndarray, target_gray: np.ndarray) -> np.ndarray:
     import cv2
 
     window = max(9, round(min(source_gray.shape) / 16) | 1)
-    return cv2.calcOpticalFlowFarneback(source_gray, target_gray, None, pyr_scale=0.5, levels=4, winsize=window,
-                                        iterations=3, poly_n=5, poly_sigma=1.1, flags=0)  # fmt: skip
+    return cv2.calcOpticalFlowFarneback(
+        source_gray,
+        target_gray,
+        None,
+        pyr_scale=0.5,
+        levels=4,
+        winsize=window,
+        iterations=3,
+        poly_n=5,
+        poly_sigma=1.1,
+        flags=0,
+    )
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: Literal["linear", "cubic"] = "linear") -> np.ndarray:
@@ -303,7 +324,11 @@ def consistency_mask(backward: np.ndarray, forward: np.ndarray, motion_boundarie
     inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
     reliable = (round_trip <= tolerance) & inside
     if motion_boundaries:
-        gradient = sum(cv2.Sobel(backward[..., k], cv2.CV_32F, dx, dy, ksize=1) ** 2 for k in range(2) for dx, dy in ((1, 0), (0, 1)))
+        gradient = sum(
+            cv2.Sobel(backward[..., k], cv2.CV_32F, dx, dy, ksize=1) ** 2
+            for k in range(2)
+            for dx, dy in ((1, 0), (0, 1))
+        )
         reliable &= gradient <= 0.01 * (backward**2).sum(axis=2) + 0.002
     return reliable
 
@@ -316,7 +341,9 @@ class FlowPair:
     reliable: np.ndarray  # (H, W) bool
 
 
-def flow_pair(estimator: FlowEstimator, previous: np.ndarray, current: np.ndarray, motion_boundaries: bool = True) -> FlowPair:
+def flow_pair(
+    estimator: FlowEstimator, previous: np.ndarray, current: np.ndarray, motion_boundaries: bool = True
+) -> FlowPair:
     """Backward flow from ``current`` to ``previous`` and where it is reliable (:func:`consistency_mask`)."""
     backward = estimator(current, previous)
     forward = estimator(previous, current)
@@ -394,7 +421,7 @@ class TemporalState:
     """
 
     def __init__(self, options: TemporalOptions):
-        self.options = options
+        self.options = options.check()
         self.cuts = SceneCutDetector(options.cut_threshold)
         self.ema = ContentStatisticsEMA(options.ema_momentum) if options.uses_ema else None
         self.blender = FlowBlender(options.blend, options.flow_method) if options.uses_flow else None
@@ -435,9 +462,11 @@ MEASURE_FLOW: FlowMethod = "dis-fine"
 
 
 def warping_errors(
-    inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
+    inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+    method: FlowMethod = MEASURE_FLOW,
     flows: Sequence[FlowPair] | None = None,
-) -> list[float]:  # fmt: skip
+) -> list[float]:
     """Per consecutive pair ``(t-1, t)``: the mean over reliable pixels and channels of
     ``(output_t - warp(output_{t-1}, flow_{t -> t-1}))^2``, the flow computed on the inputs.
 
@@ -463,8 +492,11 @@ def warping_errors(
     return errors
 
 
-def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
-                cut_threshold: float = TemporalOptions.cut_threshold) -> list[FlowPair]:  # fmt: skip
+def input_flows(
+    inputs: Sequence[np.ndarray],
+    method: FlowMethod = MEASURE_FLOW,
+    cut_threshold: float = TemporalOptions.cut_threshold,
+) -> list[FlowPair]:
     """The flow and reliable pixels of every consecutive pair of input frames.
 
     Across a scene cut (:class:`SceneCutDetector`) no pixel is reliable: the two frames show
@@ -484,8 +516,12 @@ def input_flows(inputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
     return pairs
 
 
-def warping_error(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray], method: FlowMethod = MEASURE_FLOW,
-                  flows: Sequence[FlowPair] | None = None) -> float:  # fmt: skip
+def warping_error(
+    inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+    method: FlowMethod = MEASURE_FLOW,
+    flows: Sequence[FlowPair] | None = None,
+) -> float:
     """The mean of :func:`warping_errors` over the clip (pairs across scene cuts left out)."""
     errors = [e for e in warping_errors(inputs, outputs, method, flows) if not math.isnan(e)]
     return float(np.mean(errors)) if errors else math.nan

@@ -5,6 +5,16 @@ from adain.weights.presets import DEFAULT_PRESET, PRESETS, Preset, WeightSource,
 from adain.weights.store import adain_home
 
 __all__ = [
-    "DEFAULT_PRESET", "PRESETS", "Preset", "WeightSource", "adain_home", "get_preset", "import_weights",
-    "list_presets", "load_decoder", "load_encoder", "prepare", "save_decoder",
-]  # fmt: skip
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "Preset",
+    "WeightSource",
+    "adain_home",
+    "get_preset",
+    "import_weights",
+    "list_presets",
+    "load_decoder",
+    "load_encoder",
+    "prepare",
+    "save_decoder",
+]

@@ -15,27 +15,42 @@ import torch
 from adain.errors import WeightsError
 
 __all__ = [
-    "hed_h5_to_state_dict",
-    "read_pth",
-    "detect_pth_kind",
-    "pth_to_state_dict",
-    "VGG_NORMALISED_CONV_INDEX",
     "TORCHVISION_VGG19_CONV_INDEX",
+    "VGG_NORMALISED_CONV_INDEX",
+    "detect_pth_kind",
+    "hed_h5_to_state_dict",
+    "pth_to_state_dict",
+    "read_pth",
 ]
 
 _HED_LAYER_NAMES = ["conv2d", "conv2d_1", "conv2d_2"]
 
 #: pytorch-AdaIN's vgg_normalised.pth: Sequential indices of the convs up to conv4_1.
 VGG_NORMALISED_CONV_INDEX = {
-    "input_1x1": 0, "conv1_1": 2, "conv1_2": 5, "conv2_1": 9, "conv2_2": 12,
-    "conv3_1": 16, "conv3_2": 19, "conv3_3": 22, "conv3_4": 25, "conv4_1": 29,
-}  # fmt: skip
+    "input_1x1": 0,
+    "conv1_1": 2,
+    "conv1_2": 5,
+    "conv2_1": 9,
+    "conv2_2": 12,
+    "conv3_1": 16,
+    "conv3_2": 19,
+    "conv3_3": 22,
+    "conv3_4": 25,
+    "conv4_1": 29,
+}
 
 #: torchvision's vgg19 state dict: ``features.I`` indices of the convs up to conv4_1.
 TORCHVISION_VGG19_CONV_INDEX = {
-    "conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7,
-    "conv3_1": 10, "conv3_2": 12, "conv3_3": 14, "conv3_4": 16, "conv4_1": 19,
-}  # fmt: skip
+    "conv1_1": 0,
+    "conv1_2": 2,
+    "conv2_1": 5,
+    "conv2_2": 7,
+    "conv3_1": 10,
+    "conv3_2": 12,
+    "conv3_3": 14,
+    "conv3_4": 16,
+    "conv4_1": 19,
+}
 
 
 def hed_h5_to_state_dict(path: str | Path, conv_names: list[str]) -> dict[str, torch.Tensor]:

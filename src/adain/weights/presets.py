@@ -12,7 +12,7 @@ from fnmatch import fnmatch
 from adain.errors import PresetError
 from adain.models.encoder import EncoderArchitecture, InputNormalization
 
-__all__ = ["WeightSource", "Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "list_presets"]
+__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "WeightSource", "get_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="vgg19",
-            architecture=EncoderArchitecture("vgg19-normalised", (2, 2, 4), "reflect", True, True, InputNormalization()),
+            architecture=EncoderArchitecture(
+                "vgg19-normalised", (2, 2, 4), "reflect", True, True, InputNormalization()
+            ),
             encoder=WeightSource(
                 kind="url-pth",
                 location=f"{ADAIN_RELEASE}/vgg_normalised.pth",

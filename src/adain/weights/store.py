@@ -23,15 +23,15 @@ from safetensors.torch import load_file, save_file
 from adain.errors import MissingWeightsError, ShapeError, WeightsError
 
 __all__ = [
+    "FILE_MODE",
     "adain_home",
-    "file_sha256",
     "atomic_write_bytes",
-    "save_component",
-    "load_component",
-    "read_manifest",
     "check_state_dict",
     "component_path",
-    "FILE_MODE",
+    "file_sha256",
+    "load_component",
+    "read_manifest",
+    "save_component",
 ]
 
 #: Mode of every file written into the cache: readable by all, like any other cache file (mkstemp
