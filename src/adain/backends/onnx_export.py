@@ -54,6 +54,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from adain._checks import is_int
 from adain._version import __version__
 from adain.errors import MissingDependencyError, OutputError, UsageError
 from adain.models import TAP_CHANNELS, TAP_SCALES, Decoder, VGGEncoder, decoder_input_taps
@@ -145,7 +146,7 @@ def check_part(part: str) -> str:
 
 
 def check_opset(opset: int) -> int:
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+    if not is_int(opset, MIN_OPSET, MAX_OPSET):
         raise UsageError(f"opset must be an integer in [{MIN_OPSET}, {MAX_OPSET}]. Got {opset!r}")
     return opset
 

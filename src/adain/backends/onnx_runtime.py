@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adain._checks import is_int
 from adain.backends.onnx_export import (
     DEFAULT_OPSET,
     METADATA_PREFIX,
@@ -374,7 +375,7 @@ def _open_session(path: Path, providers: Sequence[str], threads: int) -> Any:
     resolved = resolve_providers(providers)
     if not path.is_file():
         raise WeightsError(f"ONNX file not found: {str(path)!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+    if not is_int(threads, 0):
         raise UsageError(f"threads must be an integer >= 0 (0: onnxruntime's default). Got {threads!r}")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
+from adain._files import temporary_beside
 from adain.backends.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_PARTS, check_opset, check_part
 from adain.errors import AdainError, MissingWeightsError, OutputError, UsageError
 from adain.models import Decoder, VGGEncoder
@@ -104,9 +104,7 @@ def _check_output(text: str | None) -> Path:
     except OSError as error:
         raise OutputError(f"cannot create the folder of {text!r}: {error.strerror or error}") from None
     try:  # a probe file: permissions, read-only mounts and pseudo file systems all show here
-        descriptor, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
-        os.close(descriptor)
-        os.unlink(probe)
+        temporary_beside(path, suffix=".probe").unlink()
     except OSError as error:
         raise OutputError(f"cannot write {text!r}: {error.strerror or error}") from None
     return path

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adain._checks import parse_float, parse_int
 from adain.errors import AdainError, MissingWeightsError, UsageError
 from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.ops.statistics import check_alpha
@@ -219,25 +220,17 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _number(text: str, option: str, kind: type = float) -> float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise UsageError(f"{option} must be {'an integer' if kind is int else 'a number'}. Got {text!r}") from None
-    return value
-
-
 def _numbers(text: str | None, option: str) -> list[float] | None:
     if text is None:
         return None
     parts = [part.strip() for part in text.split(",")]
     if not all(parts):
         raise UsageError(f"{option} must be comma-separated numbers, e.g. 0.7,0.3. Got {text!r}")
-    return [_number(part, option) for part in parts]
+    return [parse_float(part, option) for part in parts]
 
 
 def _non_negative_int(text: str, option: str) -> int:
-    value = int(_number(text, option, int))
+    value = parse_int(text, option)
     if value < 0:
         raise UsageError(f"{option} must be >= 0. Got {text!r}")
     return value
@@ -248,7 +241,7 @@ def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
     optimization, which works on the whole image (an explicit budget with it is refused later)."""
     if text is None:
         return None if whole_image else DEFAULT_MAX_MEMORY_MB
-    value = _number(text, "--max-memory")
+    value = parse_float(text, "--max-memory")
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"--max-memory must be a number of MB >= 0 (0: no budget). Got {text!r}")
     return value or None
@@ -256,12 +249,12 @@ def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
 
 def options_from_args(args: argparse.Namespace) -> StylizeOptions:
     """The :class:`StylizeOptions` of :func:`add_stylize_arguments`' options, checked (exit 2 on a bad value)."""
-    max_pixels = int(_number(args.max_pixels, "--max-pixels", int))
+    max_pixels = parse_int(args.max_pixels, "--max-pixels")
     if max_pixels <= 0:
         raise UsageError(f"--max-pixels must be positive. Got {args.max_pixels!r}")
     mask_alphas = _numbers(args.mask_alpha, "--mask-alpha")
     options = StylizeOptions(
-        alpha=check_alpha(_number(args.alpha, "--alpha"), "--alpha"),
+        alpha=check_alpha(parse_float(args.alpha, "--alpha"), "--alpha"),
         style_weights=_numbers(args.style_weights, "--style-weights"),
         preserve_color=args.preserve_color,
         mask=args.mask,
@@ -333,7 +326,7 @@ def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOpt
 def run(args: argparse.Namespace) -> int:
     # 1. everything checkable without weights: options, preset, inputs, outputs
     options = options_from_args(args)
-    quality = int(_number(args.quality, "--quality", int))
+    quality = parse_int(args.quality, "--quality")
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be in [1, 100]. Got {args.quality!r}")
     get_preset(args.preset)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adain._checks import parse_float, parse_int
 from adain.cli.stylize import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
 from adain.errors import UsageError
 from adain.weights.presets import DEFAULT_PRESET
@@ -144,10 +145,7 @@ def _default_output(source: Path) -> Path:
 def _parse_number(text: str | None, option: str, kind: type) -> float | None:
     if text is None:
         return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise UsageError(f"{option} must be {'an integer' if kind is int else 'a number'}. Got {text!r}") from None
+    value = parse_int(text, option) if kind is int else parse_float(text, option)
     if not math.isfinite(value):
         raise UsageError(f"{option} must be finite. Got {text!r}")
     return value

@@ -13,7 +13,6 @@ the destination directory and then renamed, so a failure never leaves a partial 
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from adain._files import default_mode, open_beside, publish_on_success
 from adain.errors import InputImageError, OutputError, ShapeError, UsageError
 
 __all__ = [
@@ -228,12 +228,6 @@ def tensor_to_pil(rgb: Tensor, alpha: Tensor | None = None) -> Image.Image:
     return Image.fromarray(np.concatenate([rgb_array, alpha_array], axis=2))
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def output_format(path: str | os.PathLike[str]) -> str:
     """The Pillow format for an output path's extension.
 
@@ -286,25 +280,16 @@ def save_image(
         options["quality"] = quality
     if fmt == "TIFF":
         options["compression"] = "tiff_deflate"
-    directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+        temporary, handle = open_beside(path)
     except OSError as error:
         raise OutputError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    try:  # mkstemp makes 0600; outputs get the usual mode
+        with publish_on_success(temporary, path, default_mode()), handle:
             image.save(handle, format=fmt, **options)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(temporary, path)
-    except (OSError, ValueError) as error:
-        temporary.unlink(missing_ok=True)
+    except (OSError, ValueError) as error:  # the temporary is already removed
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise OutputError(f"cannot write {str(path)!r}: {reason}") from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path

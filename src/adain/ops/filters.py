@@ -6,11 +6,10 @@ decoder noise and re-aligns strokes with the content's edges, while keeping them
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from adain._checks import is_int, is_number
 from adain.errors import ShapeError, UsageError
 
 __all__ = ["box_filter", "guided_filter"]
@@ -20,7 +19,7 @@ _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def _check_radius(radius: int) -> int:
-    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+    if not is_int(radius, 0):
         raise UsageError(f"radius must be a non-negative integer. Got {radius!r}")
     return radius
 
@@ -115,7 +114,7 @@ def guided_filter(guide: Tensor, source: Tensor, radius: int = 4, eps: float = 1
     if not guide.is_floating_point() or not source.is_floating_point():
         raise UsageError(f"guide and source must be floating point tensors. Got {guide.dtype}, {source.dtype}")
     radius = _check_radius(radius)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+    if not is_number(eps, above=0):
         raise UsageError(f"eps must be a positive finite number. Got {eps!r}")
     dtype = torch.float64 if torch.float64 in (guide.dtype, source.dtype) else torch.float32
     guide = guide.to(dtype)

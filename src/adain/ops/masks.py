@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from adain._checks import is_int
 from adain.errors import ShapeError, UsageError
 from adain.ops.statistics import DEFAULT_EPS, _check_feature, _statistics_dtype, check_alpha
 
@@ -112,7 +113,7 @@ def region_weights_from_mask(mask: Tensor, num_regions: int) -> Tensor:
     if not mask.is_floating_point():
         raise UsageError(f"mask must be a floating point tensor with values in [0, 1]. Got {mask.dtype}")
     available = 2 if mask.shape[1] == 1 else 3
-    if isinstance(num_regions, bool) or not isinstance(num_regions, int) or not 1 <= num_regions <= available:
+    if not is_int(num_regions, 1, available):
         kind = "grayscale" if available == 2 else "RGB"
         raise UsageError(
             f"a {kind} mask provides {available} regions, so it can route 1 to {available} styles. "

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from torch import Tensor
 
+from adain._checks import is_int, is_number
 from adain.errors import UsageError
 from adain.image.convert import ImageInput
 from adain.image.io import DEFAULT_MAX_PIXELS
@@ -115,7 +116,7 @@ class StylizeOptions:
             raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {self.preserve_color!r}")
         for name in ("size", "max_size", "style_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_int(value, 0):
                 raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
         if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or self.max_pixels <= 0):
             raise UsageError(f"max_pixels must be a positive integer. Got {self.max_pixels!r}")
@@ -146,16 +147,14 @@ class StylizeOptions:
             raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {self.method!r}")
         for name in ("iterations", "refine"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_int(value, 0):
                 raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
         if (self.method == "optimize" or self.refine) and self.mask is not None:
             raise UsageError("optimization (--method optimize, --refine) does not support masks")
         budget = self.max_memory_mb
-        if budget is not None and (
-            isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0
-        ):
+        if budget is not None and not is_number(budget, above=0):
             raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
-        if isinstance(self.tile_size, bool) or not isinstance(self.tile_size, int) or self.tile_size < 0:
+        if not is_int(self.tile_size, 0):
             raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {self.tile_size!r}")
         if not isinstance(self.multiscale, bool):
             raise UsageError(f"multiscale must be True or False. Got {self.multiscale!r}")
@@ -167,7 +166,7 @@ class StylizeOptions:
             raise UsageError("multiscale refines decoder passes: it does not apply to --method optimize")
         if self.guided_filter_radius is not None:
             radius = self.guided_filter_radius
-            if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+            if not is_int(radius, 1):
                 raise UsageError(f"guided filter radius must be a positive integer. Got {radius!r}")
             if not self.guided_filter_eps > 0:
                 raise UsageError(f"guided filter eps must be positive. Got {self.guided_filter_eps!r}")

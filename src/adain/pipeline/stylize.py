@@ -48,6 +48,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from adain._files import limit_allocator_retention
 from adain.errors import ShapeError, UsageError
 from adain.image.convert import OUTPUT_TYPES, ImageInput, image_to_tensors, mask_to_tensor, to_output
 from adain.image.io import DEFAULT_MAX_PIXELS
@@ -79,7 +80,6 @@ from adain.pipeline.tiling import (
     apply_in_strips,
     core_slice,
     feature_box,
-    limit_allocator_retention,
     moments_to_statistics,
     plan_tiles,
     tile_side_for_budget,
@@ -130,11 +130,9 @@ class StylizationPipeline:
         product's entry point, defaults to ``"auto"``.
 
         ``compile``: run the encoder and decoder through ``torch.compile`` (inductor, weights
-        frozen into the graph: fused convolution epilogues, pre-packed weights). It was ~20%
-        faster than eager bf16 on the 2-core CPU until the decoder's upsampling convolutions were
-        folded (:func:`~adain.models.decoder.upsample_conv2d`); since then it measures the same
-        (``adain bench``), and the first image of each size pays the compilation (2-30 s). Kept
-        for machines where inductor's fusions still gain. Torch backend only."""
+        frozen into the graph: fused convolution epilogues, pre-packed weights). The first image
+        of each size pays the compilation (seconds); whether it gains beyond the folded upsampling
+        convolutions depends on the machine (``adain bench`` times it). Torch backend only."""
         if precision not in PRECISIONS:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()

@@ -28,11 +28,8 @@ Everything here is pure (integers and small weight tensors): no model, no image 
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import itertools
 import math
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from adain._checks import is_int, is_number
 from adain.errors import ShapeError, UsageError
 from adain.image.sizing import NETWORK_MULTIPLE
 from adain.models import TAP_SCALES
@@ -62,7 +60,6 @@ __all__ = [
     "apply_in_strips",
     "estimate_memory_mb",
     "feature_box",
-    "limit_allocator_retention",
     "plan_tiles",
     "tile_side_for_budget",
 ]
@@ -244,7 +241,7 @@ def plan_tiles(
     if height <= 0 or width <= 0:
         raise ShapeError(f"image must have a positive size. Got {height}x{width} (height x width)")
     for name, value in (("margin", margin), ("feather", feather)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_int(value, 0):
             raise UsageError(f"tile {name} must be a non-negative integer. Got {value!r}")
     if margin % NETWORK_MULTIPLE:
         raise UsageError(f"tile margin must be a multiple of {NETWORK_MULTIPLE}. Got {margin}")
@@ -254,7 +251,7 @@ def plan_tiles(
     smallest = 2 * margin + 2 * NETWORK_MULTIPLE * (-(-2 * feather // NETWORK_MULTIPLE) + 1)
     if tile_side is None:
         tile_side = max(height, width)
-    elif isinstance(tile_side, bool) or not isinstance(tile_side, int) or tile_side < smallest:
+    elif not is_int(tile_side, smallest):
         raise UsageError(f"tile side must be an integer >= {smallest} (margins of {margin} px). Got {tile_side!r}")
     row_cores = _plan_axis(height, tile_side, margin)
     column_cores = _plan_axis(width, tile_side, margin)
@@ -354,7 +351,7 @@ def tile_side_for_budget(height: int, width: int, budget_mb: float) -> int | Non
         >>> tile_side_for_budget(2160, 3840, 2048)
         1056
     """
-    if isinstance(budget_mb, bool) or not isinstance(budget_mb, (int, float)) or not budget_mb > 0:
+    if not is_number(budget_mb, above=0, finite=False):
         raise UsageError(f"memory budget must be a positive number of MB. Got {budget_mb!r}")
     if estimate_memory_mb(height, width, max(height, width)) <= budget_mb:
         return None
@@ -417,36 +414,6 @@ def apply_in_strips(
     for top in range(max_rows, height, max_rows):
         output[..., top : top + max_rows, :] = strip(top)
     return output
-
-
-#: glibc's ``mallopt`` parameter number of ``M_MMAP_THRESHOLD``.
-_M_MMAP_THRESHOLD = -3
-
-#: Allocations from this size up get their own memory mapping, returned to the system when freed.
-MMAP_THRESHOLD_BYTES = 1 << 20
-
-
-@functools.lru_cache(maxsize=1)
-def limit_allocator_retention() -> bool:
-    """Make freed tile activations go back to the system (glibc only; once per process).
-
-    glibc serves large allocations with their own memory mappings, but after such a block is
-    freed it raises that threshold (up to 32 MiB), so a stream of tiles soon allocates its
-    activations on the heap, and the heap keeps what they free: measured at 1600x1200 in 432-px
-    tiles, peak RSS 937 MB instead of 530 MB. Fixing the threshold at 1 MiB stops that; the
-    cost is a fresh mapping per large tensor, which tensors above 32 MiB pay anyway. Called by
-    the pipeline when it runs more than one tile, where the user asked for bounded memory.
-
-    Returns:
-        ``True`` when the threshold was set (glibc), ``False`` elsewhere (nothing changed).
-    """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    except (OSError, AttributeError):
-        return False
 
 
 def tap_box(box: tuple[int, int, int, int], tap: str) -> tuple[int, int, int, int]:

@@ -39,10 +39,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from adain._files import limit_allocator_retention
 from adain._version import __version__
 from adain.errors import AdainError, UsageError
 from adain.pipeline.stylize import StylizationPipeline
-from adain.pipeline.tiling import limit_allocator_retention
 from adain.server.config import ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
 from adain.server.jobs import (

@@ -7,10 +7,10 @@ requests in time, and work in a pool of fixed size with a bounded queue (beyond 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adain._checks import is_int, is_number
 from adain.errors import UsageError
 from adain.pipeline.options import DEFAULT_SIZE
 from adain.weights.presets import DEFAULT_PRESET
@@ -56,11 +56,11 @@ class ServerLimits:
         """Raise :class:`UsageError` quoting the first limit that cannot mean anything."""
         for name in ("max_upload_mb", "request_timeout_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if not is_number(value, above=0):
                 raise UsageError(f"{name} must be a positive number. Got {value!r}")
         for name, lowest in (("max_pixels", 64), ("max_size", 8), ("workers", 1), ("queue_size", 0), ("max_parts", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            if not is_int(value, lowest):
                 raise UsageError(f"{name} must be an integer >= {lowest}. Got {value!r}")
         return self
 

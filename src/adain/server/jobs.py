@@ -15,6 +15,8 @@ from typing import Any
 
 from PIL import Image
 
+from adain._checks import parse_float, parse_int
+from adain.errors import UsageError
 from adain.image.convert import ImageInput
 from adain.ops.statistics import check_alpha
 from adain.pipeline.options import StylizeOptions
@@ -74,11 +76,9 @@ def _number(form: UploadedForm, name: str, default: float, kind: type = float) -
     if text is None or not text.strip():
         return default
     try:
-        return kind(text.strip())
-    except ValueError:
-        raise ApiError(
-            400, "bad_parameter", f"{name} must be {'an integer' if kind is int else 'a number'}. Got {text!r}"
-        ) from None
+        return parse_int(text, name, strip=True) if kind is int else parse_float(text, name, strip=True)
+    except UsageError as error:
+        raise ApiError(400, "bad_parameter", str(error)) from None
 
 
 def parse_flag(form: UploadedForm, name: str) -> bool:

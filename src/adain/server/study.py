@@ -29,6 +29,7 @@ from typing import Any
 
 from torch import Tensor
 
+from adain._checks import is_int
 from adain.errors import AdainError, UsageError
 from adain.pipeline.options import StylizeOptions
 
@@ -95,7 +96,7 @@ class StudyPlan:
     def check(self) -> StudyPlan:
         if len(self.configurations) < 2:
             raise UsageError(f"a study compares at least 2 configurations. Got {sorted(self.configurations)}")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
+        if not is_int(self.size, 8):
             raise UsageError(f"study size must be an integer >= 8. Got {self.size!r}")
         for name, settings in self.configurations.items():
             if not isinstance(settings, dict):

