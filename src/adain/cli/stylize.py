@@ -9,17 +9,14 @@ run; the run ends with a summary and exits 1 if anything failed.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adain._checks import parse_float, parse_int
-from adain.errors import AdainError, MissingWeightsError, UsageError
-from adain.image.io import DEFAULT_MAX_PIXELS
-from adain.ops.statistics import check_alpha
+from adain._checks import parse_int
+from adain.cli.arguments import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
+from adain.errors import AdainError, UsageError
 from adain.pipeline.batch import (
     BatchReport,
     describe_error,
@@ -29,27 +26,14 @@ from adain.pipeline.batch import (
     plan_outputs,
     stylize_batch,
 )
-from adain.pipeline.options import DEFAULT_SIZE, StylizeOptions
-from adain.pipeline.stylize import StylizationPipeline
-from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.styles.library import resolve_style
 from adain.styles.statistics import StyleStatistics
-from adain.weights.presets import DEFAULT_PRESET, get_preset
+from adain.weights.presets import get_preset
 
 if TYPE_CHECKING:
-    from adain.backends.onnx_runtime import OnnxBackendOptions
+    pass
 
-__all__ = [
-    "add_parser",
-    "add_stylize_arguments",
-    "backend_options_from_args",
-    "options_from_args",
-    "pipeline_from_args",
-    "run",
-]
-
-GUIDED_FILTER_RADIUS = 4
-GUIDED_FILTER_EPS = 1e-2
+__all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
@@ -103,224 +87,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.set_defaults(run=run)
     return parser
-
-
-def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of one stylization (styles, strength, colour, mask, sizes, tiling, weights,
-    backend), shared by ``adain stylize`` and ``adain video``; read back by :func:`options_from_args`
-    and :func:`backend_options_from_args`. A command without ``--method``/``--refine`` sets
-    their defaults (``decoder``, ``100``, ``0``) with ``parser.set_defaults``."""
-    parser.add_argument(
-        "-s",
-        "--style",
-        action="append",
-        required=True,
-        metavar="STYLE",
-        help="style image, or bank:NAME for a style of the style bank (`adain bank list`); "
-        "repeat to mix styles (--style-weights) or to route them with --mask",
-    )
-    parser.add_argument("--style-weights", metavar="W,W", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
-    parser.add_argument("--alpha", default="1.0", metavar="A", help="style strength in [0, 1] (default 1)")
-    parser.add_argument(
-        "--preserve-color",
-        choices=("luminance", "match"),
-        help="keep the content's colours: 'luminance' keeps its chroma after stylizing; "
-        "'match' recolours the style to the content's palette first",
-    )
-    parser.add_argument(
-        "--mask",
-        metavar="FILE",
-        help="route one style per region: grayscale mask white -> style 1, black -> style 2; "
-        "RGB mask red/green/blue -> styles 1/2/3 (black keeps the content)",
-    )
-    parser.add_argument("--mask-alpha", metavar="A,A", help="one strength per mask region (default: --alpha)")
-    parser.add_argument(
-        "--guided-filter",
-        action="store_true",
-        help=f"smooth the result with a guided filter, content as guide (radius {GUIDED_FILTER_RADIUS})",
-    )
-    parser.add_argument(
-        "--size",
-        default=str(DEFAULT_SIZE),
-        metavar="N",
-        help=f"resize the content's shorter side to N; 0 keeps its size (default {DEFAULT_SIZE})",
-    )
-    parser.add_argument(
-        "--max-size", default="0", metavar="N", help="cap the content's longer side at N (default: no cap)"
-    )
-    parser.add_argument(
-        "--style-size",
-        default=str(DEFAULT_SIZE),
-        metavar="N",
-        help=f"resize each style's shorter side to N before encoding; 0 keeps it (default {DEFAULT_SIZE})",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        default=str(DEFAULT_MAX_PIXELS),
-        metavar="N",
-        help=f"refuse images with more pixels than N, checked before decoding (default {DEFAULT_MAX_PIXELS})",
-    )
-    parser.add_argument(
-        "--max-memory",
-        "--memory-budget",
-        dest="max_memory",
-        metavar="MB",
-        help="memory budget per image in MB, beyond the ~300 MB the program itself takes: larger images "
-        f"are stylized in overlapping tiles (default {DEFAULT_MAX_MEMORY_MB}; 0: no budget, one pass). "
-        "Not with --method optimize or --refine, which need the whole image",
-    )
-    parser.add_argument(
-        "--multiscale",
-        action="store_true",
-        help="coarse to fine: stylize at half size first (recursively, down to 512 px on the shorter "
-        "side), then refine at full size: larger style structures on images from 1024 px up",
-    )
-    parser.add_argument(
-        "--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET}; see `adain weights list`)"
-    )
-    parser.add_argument(
-        "--decoder", metavar="FILE", help="decoder weights (.safetensors or pytorch-AdaIN .pth) instead of the preset's"
-    )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument(
-        "--backend",
-        choices=("torch", "onnxruntime"),
-        default="torch",
-        help="what runs the encoder and decoder: torch (default) or onnxruntime (the 'onnx' extra; "
-        "exported into the cache on first use)",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "bf16"),
-        default="auto",
-        help="what the networks compute in: auto (default: bf16 where the CPU or GPU has it natively, "
-        "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere), "
-        "fp32 or bf16",
-    )
-    parser.add_argument(
-        "--compile",
-        action="store_true",
-        help="compile the networks with torch.compile (the first image of each size takes 2-30 s more; "
-        "measured no faster than the default bf16 path on a 2-core CPU, may help elsewhere)",
-    )
-    parser.add_argument(
-        "--providers",
-        metavar="P,P",
-        help="onnxruntime execution providers in order of preference: cpu (default), cuda, tensorrt, ... or full names",
-    )
-    parser.add_argument(
-        "--onnx-encoder",
-        metavar="FILE",
-        help="with --backend onnxruntime: an `adain export onnx --part encoder` file instead of the cache",
-    )
-    parser.add_argument(
-        "--onnx-decoder",
-        metavar="FILE",
-        help="with --backend onnxruntime: an `adain export onnx --part decoder` file instead of the cache",
-    )
-
-
-def _numbers(text: str | None, option: str) -> list[float] | None:
-    if text is None:
-        return None
-    parts = [part.strip() for part in text.split(",")]
-    if not all(parts):
-        raise UsageError(f"{option} must be comma-separated numbers, e.g. 0.7,0.3. Got {text!r}")
-    return [parse_float(part, option) for part in parts]
-
-
-def _non_negative_int(text: str, option: str) -> int:
-    value = parse_int(text, option)
-    if value < 0:
-        raise UsageError(f"{option} must be >= 0. Got {text!r}")
-    return value
-
-
-def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
-    """``--max-memory``: MB (0: no budget); by default :data:`DEFAULT_MAX_MEMORY_MB`, except for
-    optimization, which works on the whole image (an explicit budget with it is refused later)."""
-    if text is None:
-        return None if whole_image else DEFAULT_MAX_MEMORY_MB
-    value = parse_float(text, "--max-memory")
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"--max-memory must be a number of MB >= 0 (0: no budget). Got {text!r}")
-    return value or None
-
-
-def options_from_args(args: argparse.Namespace) -> StylizeOptions:
-    """The :class:`StylizeOptions` of :func:`add_stylize_arguments`' options, checked (exit 2 on a bad value)."""
-    max_pixels = parse_int(args.max_pixels, "--max-pixels")
-    if max_pixels <= 0:
-        raise UsageError(f"--max-pixels must be positive. Got {args.max_pixels!r}")
-    mask_alphas = _numbers(args.mask_alpha, "--mask-alpha")
-    options = StylizeOptions(
-        alpha=check_alpha(parse_float(args.alpha, "--alpha"), "--alpha"),
-        style_weights=_numbers(args.style_weights, "--style-weights"),
-        preserve_color=args.preserve_color,
-        mask=args.mask,
-        mask_alphas=[check_alpha(a, "--mask-alpha") for a in mask_alphas] if mask_alphas is not None else None,
-        guided_filter_radius=GUIDED_FILTER_RADIUS if args.guided_filter else None,
-        guided_filter_eps=GUIDED_FILTER_EPS,
-        size=_non_negative_int(args.size, "--size"),
-        max_size=_non_negative_int(args.max_size, "--max-size"),
-        style_size=_non_negative_int(args.style_size, "--style-size"),
-        max_pixels=max_pixels,
-        method=args.method,
-        iterations=_non_negative_int(args.iterations, "--iterations"),
-        refine=_non_negative_int(args.refine, "--refine"),
-        multiscale=args.multiscale,
-    )
-    options = replace(
-        options,
-        max_memory_mb=_max_memory_mb(args.max_memory, whole_image=options.method == "optimize" or options.refine > 0),
-    )
-    if args.style_weights is not None and len(args.style) == 1:
-        raise UsageError(
-            f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}"
-        )
-    return options.check(len(args.style))
-
-
-def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions) -> OnnxBackendOptions | None:
-    """``OnnxBackendOptions`` for ``--backend onnxruntime`` (checked before weights load), else ``None``."""
-    onnx_flags = [
-        flag
-        for flag, value in (
-            ("--providers", args.providers),
-            ("--onnx-encoder", args.onnx_encoder),
-            ("--onnx-decoder", args.onnx_decoder),
-        )
-        if value is not None
-    ]
-    if args.backend != "onnxruntime":
-        if onnx_flags:
-            raise UsageError(f"{onnx_flags[0]} needs --backend onnxruntime")
-        return None
-    if options.method == "optimize" or options.refine:
-        raise UsageError("--method optimize and --refine need gradients through the encoder: use --backend torch")
-    from adain.backends.onnx_runtime import OnnxBackendOptions, check_backend_available, resolve_providers
-
-    check_backend_available(args.device)
-    providers = tuple(p.strip() for p in (args.providers or "cpu").split(","))
-    resolve_providers(providers)
-    for flag, value in (("--onnx-encoder", args.onnx_encoder), ("--onnx-decoder", args.onnx_decoder)):
-        if value is not None and not Path(value).is_file():
-            raise MissingWeightsError(f"{flag} file not found: {value!r}")
-    return OnnxBackendOptions(providers=providers, encoder_file=args.onnx_encoder, decoder_file=args.onnx_decoder)
-
-
-def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOptions | None) -> StylizationPipeline:
-    """The pipeline :func:`add_stylize_arguments`' options ask for (preset, decoder, device, backend,
-    precision, compile), loaded once; shared by ``adain stylize`` and ``adain video``."""
-    return StylizationPipeline.from_preset(
-        args.preset,
-        decoder_path=args.decoder,
-        device=args.device,
-        backend=args.backend,
-        onnx=backend_options,
-        precision=args.precision,
-        compile=args.compile,
-    )
 
 
 def run(args: argparse.Namespace) -> int:
