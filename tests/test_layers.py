@@ -68,3 +68,17 @@ def test_imports_only_lower_layers(path: Path) -> None:
     allowed = set(LAYERS[: LAYERS.index(own) + 1])
     upward = sorted(imported_packages(path) - allowed)
     assert not upward, f"{path.relative_to(PACKAGE)} ({own}) imports from higher layers: {upward}"
+
+
+def test_the_readme_layout_section_names_every_package() -> None:
+    """The README's "Code layout" block lists exactly the packages and top-level modules there are."""
+    readme = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Code layout", 1)[1].split("```", 2)[1]
+    named = {word.rstrip("/").removesuffix(".py") for word in block.split() if word.endswith(("/", ".py"))}
+    present = {
+        p.name.removesuffix(".py") for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
+    present -= {"__init__", "__main__", "demo"}
+    missing = sorted(present - named)
+    assert not missing, f"README's code layout does not name {missing}"
+    assert not sorted(named - present - {"src/adain", "tools", "tests", "adain", "arguments", "cli/arguments"}), named

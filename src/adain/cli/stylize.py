@@ -12,7 +12,6 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from adain._checks import parse_int
 from adain.cli.arguments import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
@@ -29,9 +28,6 @@ from adain.pipeline.batch import (
 from adain.styles.library import resolve_style
 from adain.styles.statistics import StyleStatistics
 from adain.weights.presets import get_preset
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["add_parser", "run"]
 

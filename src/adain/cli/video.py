@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from adain.cli.arguments import (
     add_stylize_arguments,
@@ -24,9 +23,6 @@ from adain.cli.arguments import (
     temporal_options_from_args,
 )
 from adain.errors import UsageError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["add_parser", "run"]
 

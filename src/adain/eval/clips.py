@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -171,6 +172,19 @@ def tone(seconds: float, sample_rate: int = 22050, frequency: float = 440.0) -> 
     return (0.3 * np.sin(2 * np.pi * frequency * t) * gate).astype(np.float32)[None]
 
 
+def _mux_audio(container: Any, stream: Any, samples: np.ndarray, sample_rate: int) -> None:
+    """Encode mono ``samples`` ``(1, n)`` into an audio ``stream`` of ``container``, 1,024 at a time, and flush."""
+    import av
+
+    for start in range(0, samples.shape[1], 1024):
+        chunk = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+        )
+        chunk.sample_rate, chunk.pts = sample_rate, start
+        container.mux(stream.encode(chunk))
+    container.mux(stream.encode(None))
+
+
 def write_sound(path: str | os.PathLike[str], seconds: float = 0.2, sample_rate: int = 8000) -> Path:
     """An audio-only file (AAC in MP4, e.g. ``.m4a``): a file with no video stream."""
     import av
@@ -180,13 +194,7 @@ def write_sound(path: str | os.PathLike[str], seconds: float = 0.2, sample_rate:
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream("aac", rate=sample_rate)
         stream.layout = "mono"
-        for start in range(0, samples.shape[1], 1024):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = sample_rate, start
-            container.mux(stream.encode(chunk))
-        container.mux(stream.encode(None))
+        _mux_audio(container, stream, samples, sample_rate)
     return path
 
 
@@ -217,11 +225,5 @@ def write_clip(
         container.mux(video.encode(None))
         if audio:
             samples = tone(len(frames) / float(rate), sample_rate)
-            for start in range(0, samples.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
-                )
-                chunk.sample_rate, chunk.pts = sample_rate, start
-                container.mux(sound.encode(chunk))
-            container.mux(sound.encode(None))
+            _mux_audio(container, sound, samples, sample_rate)
     return path
