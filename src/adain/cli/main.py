@@ -47,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if argv == ["--version"]:  # answered before any command module (and torch) is imported
+        print(f"adain {__version__}")
+        return 0
+    parser = build_parser()
     args = parser.parse_args(argv)
     # what was run, for manifests and reports (the caller's argv when called from Python)
     args.command_line = "adain " + shlex.join(argv)
