@@ -48,6 +48,8 @@ class Case:
             real command, or ``None`` (not in the CLI sample).
         exit_code: the CLI's expected exit code; default from ``expect``: 0 for success, 2 for a
             :class:`~adain.errors.UsageError`, 1 for any other failure.
+        may_succeed: damage that a decoder may tolerate (a flipped byte inside a frame): success
+            is fine, and a failure must still be ``expect`` with its message.
     """
 
     name: str
@@ -58,6 +60,7 @@ class Case:
     message: str | None = None
     cli: Callable[[Any, Path], Sequence[str]] | None = None
     exit_code: int | None = None
+    may_succeed: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def expected_exit_code(self) -> int:

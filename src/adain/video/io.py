@@ -23,6 +23,7 @@ import math
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -152,8 +153,10 @@ class GifSource(VideoSource):
             with Image.open(self.info.path) as image:
                 for frame in ImageSequence.Iterator(image):
                     yield np.asarray(frame.convert("RGB"))
-        except (OSError, ValueError) as error:
-            raise VideoInputError(f"{str(self.info.path)!r} is corrupt or truncated: {error}") from None
+        except Exception as error:  # Pillow raises many types on damaged GIFs (IndexError, struct.error, ...)
+            raise VideoInputError(
+                f"{str(self.info.path)!r} is corrupt or truncated: {error or type(error).__name__}"
+            ) from None
 
 
 class FrameFolderSource(VideoSource):
@@ -211,9 +214,8 @@ def open_video(path: str | os.PathLike[str], fps: float | Fraction | None = None
     """
     path = Path(path)
     rate = _check_fps(fps)
-    if not path.exists():
-        raise VideoInputError(f"video not found: {str(path)!r}")
-    if path.is_dir():
+    kind = _file_kind(path)
+    if kind == "folder":
         source: VideoSource = _open_folder(path, rate or DEFAULT_FOLDER_FPS)
     elif path.suffix.lower() == ".gif":
         source = _open_gif(path, rate)
@@ -222,6 +224,24 @@ def open_video(path: str | os.PathLike[str], fps: float | Fraction | None = None
     if next(iter(source.frames()), None) is None:
         raise VideoInputError(f"{str(path)!r} has no frames")
     return source
+
+
+def _file_kind(path: Path) -> Literal["file", "folder"]:
+    """``"file"`` or ``"folder"``; anything else (missing, a FIFO, a device, a socket, a symlink
+    loop, a name too long) is refused here, from ``stat``, before anything opens it: opening a FIFO
+    would block until someone writes to it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise VideoInputError(f"video not found: {str(path)!r}") from None
+    except OSError as error:
+        raise VideoInputError(f"cannot read video {str(path)!r}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise VideoInputError(f"{str(path)!r} is {kind}, not a video file")
+    return "file"
 
 
 def _open_folder(path: Path, rate: Fraction) -> FrameFolderSource:
@@ -259,8 +279,10 @@ def _open_gif(path: Path, rate: Fraction | None) -> GifSource:
             for index in range(count):
                 image.seek(index)
                 durations.append(image.info.get("duration", 100) or 100)
-    except (OSError, ValueError, EOFError) as error:
-        raise VideoInputError(f"{str(path)!r} is not a readable GIF: {error}") from None
+    except VideoInputError:
+        raise
+    except Exception as error:  # Pillow raises many types on damaged GIFs
+        raise VideoInputError(f"{str(path)!r} is not a readable GIF: {error or type(error).__name__}") from None
     if rate is None:
         rate = Fraction(1000) / Fraction(float(np.mean(durations))).limit_denominator(1000)
     return GifSource(VideoInfo(path, "gif", width, height, rate.limit_denominator(1001), count, "gif"))
