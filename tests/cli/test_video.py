@@ -247,3 +247,41 @@ def test_adain_eval_without_video_parses_as_before() -> None:
     assert args.run.__module__ == "adain.cli.eval"
     args = build_parser().parse_args(["eval", "video", "a.mp4", "--frames", "5"])
     assert (args.clips, args.frames, args.run.__module__) == (["a.mp4"], 5, "adain.cli.eval")  # lives with adain eval
+
+
+def test_sigterm_leaves_no_partial_output(clip: Path, run_dir: Path, decoder_file: Path) -> None:
+    """SIGTERM (a service manager, ``kill``) cleans up as Ctrl-C does: exit 143, nothing left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from adain.cli.main import main\n"
+        "from adain.video.stylizer import VideoStylizer\n"
+        "original = VideoStylizer.stylize_frame\n"
+        "calls = []\n"
+        "def slow(self, frame):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        Path('ready').write_text('3 frames in')\n"
+        "        time.sleep(60)\n"
+        "    return original(self, frame)\n"
+        "VideoStylizer.stylize_frame = slow\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = [sys.executable, "-c", script, "video", str(clip), "-s", "bank:candy", "-o", "out.mp4"]
+    process = subprocess.Popen(
+        [*argv, "--decoder", str(decoder_file), *SMALL], cwd=run_dir, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "ready").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.stderr else ""
+        time.sleep(0.1)
+    assert any(name.endswith(".part.mp4") for name in _files(run_dir))  # the writer's temporary is there
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr.strip()) == (143, "adain video: terminated")
+    assert _files(run_dir) == ["ready"]

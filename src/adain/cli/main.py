@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import shlex
+import signal
 import sys
+import threading
 import traceback
 
 from adain._version import __version__
@@ -46,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, like Ctrl-C: every ``finally`` and ``with`` that
+    removes a temporary file runs (Python's default for SIGTERM ends the process without them)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     if argv == ["--version"]:  # answered before any command module (and torch) is imported
@@ -58,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    # not in a thread, nor when embedded in a program with a SIGTERM handler of its own
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.run(args) or 0)
     except AdainError as error:
@@ -65,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"adain {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Terminated:
+        print(f"adain {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"adain {args.command}: interrupted", file=sys.stderr)
         return 130
