@@ -1,5 +1,6 @@
 """Pure tensor functions: statistics, AdaIN, colour, masks, filters. No models, no I/O."""
 
+from adain.ops.attention import attention_adain
 from adain.ops.color import match_color_statistics, rgb_to_yuv, transfer_luminance, yuv_to_rgb
 from adain.ops.filters import box_filter, guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
@@ -18,6 +19,7 @@ __all__ = [
     "TAPS",
     "adain",
     "adain_from_statistics",
+    "attention_adain",
     "blend_features",
     "box_filter",
     "channel_mean_std",

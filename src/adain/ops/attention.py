@@ -1,0 +1,153 @@
+"""Attention-weighted AdaIN (after AdaAttN, Liu et al., ICCV 2021): per-position style statistics.
+
+Plain AdaIN gives every content position the style's global channel mean and std. Here each
+content position attends over the style positions whose features look like its own and takes the
+attention-weighted mean and std there::
+
+    q = normalised(content), k = normalised(style)            (per channel: zero mean, unit std)
+    A = softmax(cos(q, k) / temperature)                       (over style positions)
+    M = A v,  S = sqrt(relu(A v^2 - M^2) + eps)                (v: the style features)
+    out = S * normalised(content) + M
+
+Similarity is the cosine of the normalised features, so ``temperature`` means the same at every
+tap: small values (0.05) pick the few best-matching style positions (sky takes the style's sky),
+``inf`` makes the attention uniform and gives plain AdaIN exactly. Memory is bounded: at most
+``max_style_positions`` style positions (evenly spaced, deterministic) and content positions in
+chunks of at most ``chunk_elements / style_positions``, so an attention map is never held whole.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from adain._checks import is_int, is_number
+from adain.errors import ShapeError, UsageError
+from adain.ops.statistics import DEFAULT_EPS, channel_mean_std
+
+__all__ = ["DEFAULT_MAX_STYLE_POSITIONS", "DEFAULT_TEMPERATURE", "attention_adain", "subsample_positions"]
+
+#: Style positions attended over at most (a 64x64 relu4_1 map: a 512-px style image).
+DEFAULT_MAX_STYLE_POSITIONS = 4096
+#: Softmax temperature on cosine similarities: sharp enough that a region attends to its match.
+DEFAULT_TEMPERATURE = 0.05
+#: Attention scores computed at once at most (content positions x style positions): 16 M floats, 64 MB.
+DEFAULT_CHUNK_ELEMENTS = 1 << 24
+
+
+def _flat(features: Tensor, name: str) -> Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, H*W)``."""
+    if features.dim() != 4:
+        raise ShapeError(f"{name} must be (B, C, H, W). Got {tuple(features.shape)}")
+    return features.flatten(2)
+
+
+def _normalised(features: Tensor, eps: float) -> Tensor:
+    mean, std = channel_mean_std(features, eps)
+    return (features - mean) / std
+
+
+def subsample_positions(features: Tensor, limit: int) -> Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, N)``: all ``H*W`` positions, or ``limit`` evenly spaced ones.
+
+    Evenly spaced (not random) so that the same style gives the same result every time.
+
+    Example:
+        >>> subsample_positions(torch.arange(10.0).view(1, 1, 2, 5), 4).tolist()
+        [[[0.0, 3.0, 6.0, 9.0]]]
+    """
+    flat = _flat(features, "features")
+    count = flat.shape[2]
+    if count <= limit:
+        return flat
+    index = torch.linspace(0, count - 1, limit, device=flat.device).round().long()
+    return flat[:, :, index]
+
+
+def attention_adain(
+    content_features: Tensor,
+    style_features: Tensor,
+    temperature: float = DEFAULT_TEMPERATURE,
+    max_style_positions: int = DEFAULT_MAX_STYLE_POSITIONS,
+    content_keys: Tensor | None = None,
+    style_keys: Tensor | None = None,
+    eps: float = DEFAULT_EPS,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> Tensor:
+    """AdaIN with the style's statistics weighted, per content position, by feature similarity.
+
+    Args:
+        content_features: ``(B, C, H, W)``.
+        style_features: ``(B or 1, C, h, w)`` at the same tap (any size).
+        temperature: of the softmax over cosine similarities; ``math.inf``: uniform attention,
+            which is plain AdaIN.
+        max_style_positions: style positions attended over at most (evenly spaced).
+        content_keys, style_keys: what similarity is measured on, ``(B, K, H, W)`` and
+            ``(B or 1, K, h, w)`` (e.g. this tap concatenated with shallower taps resized to it);
+            default: the features themselves. Both or neither.
+        eps: added to variances before square roots.
+        chunk_elements: attention scores held at once at most (bounds memory on large images).
+
+    Returns:
+        ``(B, C, H, W)`` in the dtype of ``content_features`` (computed in float32, or float64
+        for float64 inputs).
+
+    Raises:
+        ShapeError: shapes that do not fit.
+        UsageError: a temperature that is not positive, a position limit below 1.
+
+    Example:
+        >>> content = torch.tensor([0.0, 1.0, 2.0, 3.0]).view(1, 1, 2, 2)
+        >>> style = torch.tensor([10.0, 10.0, 20.0, 20.0]).view(1, 1, 2, 2)
+        >>> uniform = attention_adain(content, style, temperature=math.inf)  # plain AdaIN: mean 15, std 5
+        >>> [round(v, 2) for v in uniform.flatten().tolist()]
+        [8.29, 12.76, 17.24, 21.71]
+    """
+    if not is_number(temperature, above=0, finite=False):
+        raise UsageError(f"attention temperature must be a positive number. Got {temperature!r}")
+    if not is_int(max_style_positions, 1):
+        raise UsageError(f"max_style_positions must be an integer >= 1. Got {max_style_positions!r}")
+    if (content_keys is None) != (style_keys is None):
+        raise UsageError("give both content_keys and style_keys, or neither")
+    batch, channels, height, width = _flat(content_features, "content_features").shape[0], *content_features.shape[1:]
+    if _flat(style_features, "style_features").shape[:2] not in ((batch, channels), (1, channels)):
+        raise ShapeError(f"style_features must be ({batch} or 1, {channels}, h, w). Got {tuple(style_features.shape)}")
+    dtype = torch.float64 if content_features.dtype == torch.float64 else torch.float32
+    content = content_features.to(dtype)
+    style = style_features.to(dtype)
+    content_keys = content if content_keys is None else content_keys.to(dtype)
+    style_keys = style if style_keys is None else style_keys.to(dtype)
+    if content_keys.shape[0] != batch or content_keys.shape[2:] != content.shape[2:]:
+        raise ShapeError(f"content_keys must be ({batch}, K, {height}, {width}). Got {tuple(content_keys.shape)}")
+    if style_keys.dim() != 4 or style_keys.shape[1] != content_keys.shape[1] or style_keys.shape[2:] != style.shape[2:]:
+        raise ShapeError(
+            f"style_keys must be (B or 1, {content_keys.shape[1]}, {style.shape[2]}, {style.shape[3]}). "
+            f"Got {tuple(style_keys.shape)}"
+        )
+    content_mean, content_std = channel_mean_std(content, eps)
+    normalised_content = ((content - content_mean) / content_std).flatten(2)  # (B, C, Nc)
+    if math.isinf(temperature):  # uniform attention: the style's global statistics
+        style_mean, style_std = channel_mean_std(style, eps)
+        out = normalised_content * style_std.flatten(2) + style_mean.flatten(2)
+        return out.view(batch, channels, height, width).to(content_features.dtype)
+
+    values = subsample_positions(style, max_style_positions)  # (Bs, C, Ns)
+    keys = subsample_positions(_normalised(style_keys, eps), max_style_positions)  # (Bs, K, Ns)
+    keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    queries = _normalised(content_keys, eps).flatten(2)
+    queries = queries / queries.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, K, Nc)
+    values_t, squares_t = values.transpose(1, 2), values.square().transpose(1, 2)  # (Bs, Ns, C)
+    positions = queries.shape[2]
+    step = max(1, chunk_elements // max(1, values.shape[2]))
+    out = torch.empty_like(normalised_content)
+    for start in range(0, positions, step):
+        end = min(positions, start + step)
+        scores = torch.matmul(queries[:, :, start:end].transpose(1, 2), keys) / temperature  # (B, n, Ns)
+        attention = torch.softmax(scores, dim=-1)
+        mean = torch.matmul(attention, values_t)  # (B, n, C)
+        variance = torch.matmul(attention, squares_t) - mean.square()
+        std = torch.sqrt(torch.relu(variance) + eps)
+        out[:, :, start:end] = (std * normalised_content[:, :, start:end].transpose(1, 2) + mean).transpose(1, 2)
+    return out.view(batch, channels, height, width).to(content_features.dtype)
