@@ -93,16 +93,22 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 class LiveServer:
-    """uvicorn serving an app on 127.0.0.1 in a thread (a real socket, real HTTP)."""
+    """uvicorn serving an app on 127.0.0.1 in a thread (a real socket, real HTTP), with the
+    settings ``adain serve`` runs it with (the guarded protocol, its header timeout)."""
 
     def __init__(self, app: Any) -> None:
         import uvicorn
+
+        from adain.server.protocol import uvicorn_settings
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        settings = uvicorn_settings(app.state.adain.config.limits)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **settings)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -169,6 +169,7 @@ class TestBadInput:
             ({"style": STYLE, "alpha": "strong"}, 400, "bad_parameter", ("alpha", "strong")),
             ({"style": STYLE, "alpha": "nan"}, 400, "bad_parameter", ("alpha",)),
             ({"style": STYLE, "size": "0"}, 400, "bad_parameter", ("size",)),
+            ({"style": STYLE, "size": "8"}, 400, "bad_parameter", ("size", "16")),  # the networks' least
             ({"style": STYLE, "size": "5000"}, 400, "bad_parameter", ("size", "128")),
             ({"style": STYLE, "mix": "0.5"}, 400, "bad_parameter", ("second style",)),
             ({"style": STYLE, "style2": OTHER_STYLE, "mix": "1.5"}, 400, "bad_parameter", ("mix",)),
@@ -197,6 +198,22 @@ class TestBadInput:
         assert_error(post(client, png(), style=STYLE, style_image=png()), 400, "bad_parameter", "not both")
         assert_error(post(client, png(), style=STYLE, mask=png(mode="L")), 400, "bad_parameter", "second style")
 
+    def test_fields_of_the_wrong_kind(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        files = {"content": ("a.png", png(), "image/png"), "alpha": ("alpha.txt", b"0.5", "text/plain")}
+        assert_error(client.post("/v1/stylize", files=files, data={"style": STYLE}), 400, "bad_parameter", "'alpha'")
+        data = {"style": STYLE, "style2": OTHER_STYLE, "mask": "white"}
+        response = client.post("/v1/stylize", files={"content": ("a.png", png(), "image/png")}, data=data)
+        assert_error(response, 400, "bad_parameter", "'mask'", "file")
+        data = {"style": STYLE, "alpha": ["0.1", "1"]}
+        response = client.post("/v1/stylize", files={"content": ("a.png", png(), "image/png")}, data=data)
+        assert_error(response, 400, "bad_parameter", "'alpha'", "more than once")
+
+    def test_extreme_aspect_ratios_are_refused_before_resizing(
+        self, client: TestClient, png: Callable[..., bytes]
+    ) -> None:
+        assert_error(post(client, png(2000, 2), style=STYLE), 400, "bad_image", "'content'", "2000x2")
+        assert_error(post(client, png(), style_image=png(2000, 2)), 413, "too_many_pixels", "'style_image'")
+
     def test_pixel_cap_is_checked_before_decoding(self, client: TestClient, png: Callable[..., bytes]) -> None:
         assert_error(post(client, png(400, 300), style=STYLE), 413, "too_many_pixels", "400x300", "100,000")
         assert_error(post(client, png(), style_image=png(400, 300)), 413, "too_many_pixels", "style_image")
@@ -222,6 +239,18 @@ class TestBadInput:
             "/v1/stylize", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"}
         )
         assert response.status_code == 400 and response.json()["error"] in ("bad_request", "missing_parameter")
+        unclosed = b'--x\r\nContent-Disposition: form-data; name="style"\r\n\r\nabc\r\n'
+        response = client.post(
+            "/v1/stylize", content=unclosed, headers={"content-type": "multipart/form-data; boundary=x"}
+        )
+        assert_error(response, 400, "bad_request", "closing boundary")
+        long = "b" * 1000
+        response = client.post(
+            "/v1/stylize",
+            content=b"--" + long.encode(),
+            headers={"content-type": f"multipart/form-data; boundary={long}"},
+        )
+        assert_error(response, 400, "bad_request", "boundary", "70")
 
     def test_a_bug_is_a_json_500_without_traceback(
         self, make_client: Callable[..., TestClient], random_pipeline: Any, png: Callable[..., bytes]

@@ -31,6 +31,8 @@ def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         (["--max-upload-mb", "0"], "max_upload_mb"),
         (["--timeout", "nan"], "request_timeout_s"),
         (["--max-size", "4"], "max_size"),
+        (["--max-size", "8"], "max_size"),  # below the smallest size the networks take (16)
+        (["--header-timeout", "0"], "header_timeout_s"),
         (["--threads", "0"], "--threads"),
         (["--preset", "no-such-preset"], "no-such-preset"),
     ],
@@ -82,6 +84,8 @@ def test_flags_reach_the_server(
             "640",
             "--timeout",
             "9",
+            "--header-timeout",
+            "3",
             "--bank",
             str(tmp_path / "bank"),
             "--study-db",
@@ -103,6 +107,11 @@ def test_flags_reach_the_server(
     assert (
         state.config.precision == "fp32" and state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
     )
+    assert limits.header_timeout_s == 3.0
+    from adain.server.protocol import GuardedH11Protocol
+
+    assert issubclass(no_uvicorn["http"], GuardedH11Protocol) and no_uvicorn["http"].header_timeout == 3.0
+    assert no_uvicorn["ws"] == "none" and no_uvicorn["timeout_keep_alive"] == 5
     assert no_uvicorn["threads"] >= 1
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
     state.close()

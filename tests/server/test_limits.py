@@ -173,6 +173,24 @@ class TestPoolAndTimeout:
         assert status == 408 and json.loads(body)["error"] == "request_timeout"
 
 
+class TestHeaderTimeout:
+    def test_slow_headers_are_closed_and_quick_ones_served(
+        self, live_server: Callable[..., Any], server_config: ServerConfig
+    ) -> None:
+        config = replace(server_config, limits=replace(server_config.limits, header_timeout_s=0.5))
+        server = live_server(config)
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")  # and never the end
+            status, headers, body = read_response(sock)
+            assert status == 408 and json.loads(body)["error"] == "request_timeout"
+            assert headers["connection"] == "close" and sock.recv(10) == b""
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+            time.sleep(0.2)  # slow, but within the timeout
+            sock.sendall(b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert read_response(sock)[0] == 200
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -28,7 +28,8 @@ examples:
   adain serve --study-config study.json --study-content photos/   # A/B study at /study
 
 limits: a body over --max-upload-mb is answered 413 without being read; an image over --max-pixels
-413 before decoding; with --workers busy and --queue requests waiting, 503 with Retry-After."""
+413 before decoding; with --workers busy and --queue requests waiting, 503 with Retry-After; a
+connection whose request line and headers take over --header-timeout seconds is closed (408)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -90,6 +91,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help=f"request timeout in seconds: upload, queue and stylization (default {defaults.request_timeout_s:g})",
     )
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=defaults.header_timeout_s,
+        metavar="SECONDS",
+        help="a request's line and headers must arrive within this; a slower connection is closed "
+        f"(default {defaults.header_timeout_s:g})",
+    )
+    parser.add_argument(
         "--bank",
         type=Path,
         metavar="FILE",
@@ -121,6 +130,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         max_pixels=args.max_pixels,
         max_size=args.max_size,
         request_timeout_s=args.timeout,
+        header_timeout_s=args.header_timeout,
         workers=args.workers,
         queue_size=args.queue,
     ).check()
@@ -144,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from adain.server import create_app
+        from adain.server.protocol import uvicorn_settings
     except ImportError as error:
         raise AdainError(
             f"adain serve needs the 'serve' extra ({error.name} is missing): pip install 'adain[serve]'"
@@ -159,12 +170,5 @@ def run(args: argparse.Namespace) -> int:
         f"{limits.queue_size}, timeout {limits.request_timeout_s:g} s); API docs at /docs",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        timeout_keep_alive=5,
-        limit_concurrency=max(128, 8 * (limits.workers + limits.queue_size)),
-    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_settings(limits))
     return 0

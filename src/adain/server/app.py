@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -43,11 +44,12 @@ from adain._files import limit_allocator_retention
 from adain._version import __version__
 from adain.errors import AdainError, UsageError
 from adain.pipeline.stylize import StylizationPipeline
-from adain.server.config import ServerConfig
+from adain.server.config import MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
 from adain.server.jobs import (
     IMAGE_FORMATS,
     STYLIZE_FIELDS,
+    STYLIZE_FILES,
     StylizeJob,
     check_fields,
     encode_styles,
@@ -230,8 +232,15 @@ class ServerState:
 
     @asynccontextmanager
     async def upload(self, request: Request) -> AsyncIterator[tuple[UploadedForm, float]]:
-        """Refuse early if busy, then read the form into a fresh folder (removed afterwards)."""
+        """Refuse early if busy or given a query string, then read the form into a fresh folder
+        (removed afterwards)."""
         deadline = self.deadline()
+        if request.url.query:
+            names = sorted({name for name, _ in parse_qsl(request.url.query, keep_blank_values=True)})
+            shown = ", ".join(map(repr, names[:5])) or repr(request.url.query[:50])
+            raise ApiError(
+                400, "unknown_field", f"query parameters are not read here ({shown}): send them as form fields"
+            )
         try:
             self.pool.refuse_if_full()
         except PoolFull as error:
@@ -299,6 +308,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     def info() -> dict[str, Any]:
         return {
             "preset": state.config.preset,
+            "min_size": MIN_SIZE,
             "default_size": min(state.config.default_size, limits.max_size),
             "preview_size": min(state.config.preview_size, limits.max_size),
             "study": state.study is not None,
@@ -313,9 +323,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
             200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the stylized image"},
             **_errors(400, 408, 413, 415, 503, 504),
         },
-        openapi_extra=_multipart(
-            STYLIZE_FIELDS, {"content": False, "style_image": False, "style2_image": False, "mask": False}, ["content"]
-        ),
+        openapi_extra=_multipart(STYLIZE_FIELDS, dict.fromkeys(STYLIZE_FILES, False), ["content"]),
     )
     async def stylize(request: Request) -> Response:
         async with state.upload(request) as (form, deadline):
@@ -348,7 +356,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     )
     async def add_style(request: Request) -> JSONResponse:
         async with state.upload(request) as (form, deadline):
-            check_fields(form, STYLE_FIELDS)
+            check_fields(form, STYLE_FIELDS, {"style_image"})
             name = (form.text("name") or "").strip()
             if not name:
                 raise ApiError(400, "missing_parameter", "no style name: send the field 'name'")

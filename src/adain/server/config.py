@@ -12,14 +12,20 @@ from pathlib import Path
 
 from adain._checks import is_int, is_number
 from adain.errors import UsageError
+from adain.image.sizing import NETWORK_MULTIPLE
 from adain.pipeline.options import DEFAULT_SIZE
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["PREVIEW_SIZE", "ServerConfig", "ServerLimits"]
+__all__ = ["MIN_SIZE", "PREVIEW_SIZE", "ServerConfig", "ServerLimits"]
 
 #: The page's low-resolution preview while a control moves (shorter side, pixels): about a
 #: seventh of the pixels of a 512 render, so previews keep up with a moving slider on a CPU.
 PREVIEW_SIZE = 192
+
+#: The smallest output side (pixels) a request may ask for or an image may come to after resizing:
+#: relu4_1 is at 1/8 of the resolution and the networks reflect-pad it by one pixel, which takes
+#: two pixels there. Below this the encoder or the decoder would fail.
+MIN_SIZE = 2 * NETWORK_MULTIPLE
 
 
 @dataclass
@@ -31,13 +37,16 @@ class ServerLimits:
             answered 413 as soon as its ``Content-Length`` or its streamed bytes pass it.
         max_pixels: largest uploaded image (width x height), checked from its header before
             any pixel is decoded (413 beyond it).
-        max_size: largest output shorter side a request may ask for (``size``).
+        max_size: largest output shorter side a request may ask for (``size``), at least
+            :data:`MIN_SIZE`.
         request_timeout_s: a request's whole budget: reading its upload, waiting in the queue
             and being stylized (408 for a slow upload, 504 beyond it otherwise).
         workers: stylizations that run at once (threads sharing the loaded models).
         queue_size: requests that may wait for a worker; beyond ``workers + queue_size``
             admitted requests the server answers 503 with ``Retry-After``.
         max_parts: most form fields and files one request may have.
+        header_timeout_s: a connection's request line and headers must arrive within this
+            many seconds of its first byte (or of its opening); a slower one is closed (408).
     """
 
     max_upload_mb: float = 20.0
@@ -47,6 +56,7 @@ class ServerLimits:
     workers: int = 1
     queue_size: int = 8
     max_parts: int = 16
+    header_timeout_s: float = 10.0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -54,11 +64,17 @@ class ServerLimits:
 
     def check(self) -> ServerLimits:
         """Raise :class:`UsageError` quoting the first limit that cannot mean anything."""
-        for name in ("max_upload_mb", "request_timeout_s"):
+        for name in ("max_upload_mb", "request_timeout_s", "header_timeout_s"):
             value = getattr(self, name)
             if not is_number(value, above=0):
                 raise UsageError(f"{name} must be a positive number. Got {value!r}")
-        for name, lowest in (("max_pixels", 64), ("max_size", 8), ("workers", 1), ("queue_size", 0), ("max_parts", 1)):
+        for name, lowest in (
+            ("max_pixels", 64),
+            ("max_size", MIN_SIZE),
+            ("workers", 1),
+            ("queue_size", 0),
+            ("max_parts", 1),
+        ):
             value = getattr(self, name)
             if not is_int(value, lowest):
                 raise UsageError(f"{name} must be an integer >= {lowest}. Got {value!r}")

@@ -18,10 +18,11 @@ from PIL import Image
 from adain._checks import parse_float, parse_int
 from adain.errors import UsageError
 from adain.image.convert import ImageInput
+from adain.image.sizing import target_size
 from adain.ops.statistics import check_alpha
 from adain.pipeline.options import StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
-from adain.server.config import ServerConfig
+from adain.server.config import MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedFile, UploadedForm
@@ -31,6 +32,7 @@ from adain.styles.statistics import StyleInput
 __all__ = [
     "IMAGE_FORMATS",
     "STYLIZE_FIELDS",
+    "STYLIZE_FILES",
     "StylizeJob",
     "encode_image",
     "encode_styles",
@@ -51,10 +53,13 @@ STYLIZE_FIELDS = {
     "mix": "weight of the second style in [0, 1] (default 0.5); without a mask",
     "mask": "a mask image (file): white -> the first style, black -> the second",
     "alpha": "style strength in [0, 1] (default 1)",
-    "size": "output shorter side in pixels (default 512; the server caps it)",
+    "size": f"output shorter side in pixels, at least {MIN_SIZE} (default 512; the server caps it)",
     "preserve_color": "true: keep the content's colours (luminance transfer)",
     "format": "png (default) or jpeg",
 }
+
+#: The fields of ``POST /v1/stylize`` that are files; the others are text.
+STYLIZE_FILES = frozenset({"content", "style_image", "style2_image", "mask"})
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 JPEG_QUALITY = 90
@@ -88,7 +93,8 @@ def parse_flag(form: UploadedForm, name: str) -> bool:
     return text in _TRUE
 
 
-def check_fields(form: UploadedForm, known: dict[str, str] | set[str]) -> None:
+def check_fields(form: UploadedForm, known: dict[str, str] | set[str], files: frozenset[str] | set[str]) -> None:
+    """400 for a field that is unknown, or of the wrong kind: a file where a value is read, or the reverse."""
     unknown = sorted(form.names() - set(known))
     if unknown:
         raise ApiError(
@@ -96,6 +102,11 @@ def check_fields(form: UploadedForm, known: dict[str, str] | set[str]) -> None:
             "unknown_field",
             f"unknown form field(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}",
         )
+    sent_as_files, sent_as_text = sorted(set(form.files) - set(files)), sorted(set(form.fields) & set(files))
+    if sent_as_files:
+        raise ApiError(400, "bad_parameter", f"field {sent_as_files[0]!r} takes a text value, not a file")
+    if sent_as_text:
+        raise ApiError(400, "bad_parameter", f"field {sent_as_text[0]!r} takes a file (an image), not a text value")
 
 
 def _style(form: UploadedForm, catalog: StyleCatalog, name_field: str, file_field: str) -> StyleInput | None:
@@ -117,7 +128,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
         BankError: an unknown bank style (400 ``unknown_style``).
         UsageError: options the pipeline refuses (400 ``bad_parameter``).
     """
-    check_fields(form, STYLIZE_FIELDS)
+    check_fields(form, STYLIZE_FIELDS, STYLIZE_FILES)
     limits = config.limits
     content = form.file("content")
     if content is None:
@@ -129,11 +140,11 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
     mask = form.file("mask")
     alpha = check_alpha(_number(form, "alpha", 1.0), "alpha")
     size = _number(form, "size", min(config.default_size, limits.max_size), int)
-    if not 8 <= size <= limits.max_size:
+    if not MIN_SIZE <= size <= limits.max_size:
         raise ApiError(
             400,
             "bad_parameter",
-            f"size must be an integer from 8 to {limits.max_size} (this server's limit). Got {size}",
+            f"size must be an integer from {MIN_SIZE} to {limits.max_size} (this server's limit). Got {size}",
         )
     image_format = (form.text("format") or "png").strip().lower()
     if image_format not in IMAGE_FORMATS:
@@ -170,10 +181,10 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
     )
 
 
-def check_pixels(path: Path, field: str, max_pixels: int) -> None:
-    """413 for an upload over the pixel cap, read from its header (nothing decoded).
+def check_pixels(path: Path, field: str, max_pixels: int) -> tuple[int, int] | None:
+    """An upload's ``(width, height)`` read from its header (nothing decoded); 413 over the pixel cap.
 
-    Unreadable files pass: the pipeline's loader then says what is wrong with them.
+    Unreadable files give ``None``: the pipeline's loader then says what is wrong with them.
     """
     try:
         with Image.open(path) as image:
@@ -182,8 +193,8 @@ def check_pixels(path: Path, field: str, max_pixels: int) -> None:
         raise ApiError(
             413, "too_many_pixels", f"{field} image has too many pixels (this server's limit: {max_pixels:,})"
         ) from None
-    except (OSError, ValueError, SyntaxError):  # not an image, or unreadable: the pipeline's loader reports it
-        return
+    except Exception:  # not an image, or unreadable (any error of Pillow's): the loader reports it
+        return None
     if width * height > max_pixels:
         raise ApiError(
             413,
@@ -191,6 +202,46 @@ def check_pixels(path: Path, field: str, max_pixels: int) -> None:
             f"{field} image is {width}x{height} = {width * height:,} pixels, over "
             f"this server's limit of {max_pixels:,}",
         )
+    return width, height
+
+
+def check_resized(field: str, image_size: tuple[int, int], resized: tuple[int, int], max_pixels: int) -> None:
+    """400 if an image would be resized below :data:`MIN_SIZE` on a side (an extreme aspect ratio),
+    413 if above the pixel cap (a thin strip whose short side is scaled up); before any resizing.
+
+    Args:
+        image_size: ``(width, height)`` of the upload; ``resized``: ``(height, width)`` it would become.
+    """
+    width, height = image_size
+    new_height, new_width = resized
+    if min(resized) < MIN_SIZE:
+        raise ApiError(
+            400,
+            "bad_image",
+            f"{field!r} image is {width}x{height}: resized for this request it would be {new_width}x{new_height} "
+            f"pixels, and both sides must come to at least {MIN_SIZE} (its aspect ratio is too extreme)",
+        )
+    if new_width * new_height > max_pixels:
+        raise ApiError(
+            413,
+            "too_many_pixels",
+            f"{field!r} image is {width}x{height}: resized for this request it would be {new_width}x{new_height} "
+            f"= {new_width * new_height:,} pixels, over this server's limit of {max_pixels:,}",
+        )
+
+
+def check_upload(path: Path, field: str, options: StylizeOptions, max_pixels: int) -> None:
+    """:func:`check_pixels`, then :func:`check_resized` for the size the pipeline would resize it to
+    (the content to ``size``/``max_size``, a style image to ``style_size``; a mask follows the content)."""
+    image_size = check_pixels(path, field, max_pixels)
+    if image_size is None or field == "mask":
+        return
+    width, height = image_size
+    if field == "content":
+        resized = target_size(height, width, options.size, options.max_size)
+    else:
+        resized = target_size(height, width, options.style_size)
+    check_resized(field, image_size, resized, max_pixels)
 
 
 def encode_image(image: Image.Image, image_format: str) -> bytes:
@@ -206,7 +257,7 @@ def encode_image(image: Image.Image, image_format: str) -> bytes:
 def render(pipeline: StylizationPipeline, job: StylizeJob, max_pixels: int) -> bytes:
     """The worker's part: pixel-check the uploads, stylize, encode."""
     for name, path in job.images.items():
-        check_pixels(path, name, max_pixels)
+        check_upload(path, name, job.options, max_pixels)
     result = pipeline(job.content, job.styles, job.options)
     return encode_image(result.image, job.format)
 
@@ -217,8 +268,9 @@ def encode_styles(
     """Each uploaded style image's statistics (with the pipeline's encoder, as ``adain bank add``
     computes them), its relu4_1 area, and its bank record."""
     encoded = []
+    options = StylizeOptions(style_size=style_size)
     for upload in uploads:
-        check_pixels(upload.path, upload.field, max_pixels)
+        check_upload(upload.path, upload.field, options, max_pixels)
         encoded.append(
             encode_style_image(
                 pipeline.encoder, upload.path, pipeline.preset, style_size, max_pixels, upload.filename or "upload"

@@ -7,7 +7,9 @@ stopping at the first chunk past the limit: either way 413, never the whole body
 :func:`read_form` parses ``multipart/form-data`` as it streams (python-multipart), writing each
 file part straight into the request's own folder under the server's temporary folder (Starlette's
 form parser would spool large parts to the system's temporary folder instead). Text fields are
-kept in memory, capped in size; the number of parts is capped too.
+kept in memory, capped in size; the number of parts is capped too. A body is refused (400) when
+it is not exactly a form: a boundary over RFC 2046's 70 characters, no closing boundary, a text
+field given twice, a client gone before the end.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from python_multipart.exceptions import ParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adain.server.errors import ApiError
@@ -29,6 +31,10 @@ __all__ = ["BodyLimitMiddleware", "UploadedFile", "UploadedForm", "read_form"]
 
 #: Largest text field (bytes): names, numbers and flags only.
 MAX_FIELD_BYTES = 4096
+#: Largest request head (target and headers, bytes), as h11 allows a head arriving in pieces.
+MAX_HEAD_BYTES = 16 * 1024
+#: Longest multipart boundary (RFC 2046, section 5.1.1).
+MAX_BOUNDARY_CHARS = 70
 
 
 def _too_large(limit: int) -> ApiError:
@@ -36,7 +42,8 @@ def _too_large(limit: int) -> ApiError:
 
 
 class BodyLimitMiddleware:
-    """Pure ASGI middleware: 413 for bodies over ``max_bytes`` without reading them."""
+    """Pure ASGI middleware: 413 for bodies over ``max_bytes`` without reading them, and 431 for a
+    request head over :data:`MAX_HEAD_BYTES` (h11 refuses one only when it arrives in pieces)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -46,7 +53,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = scope.get("headers") or []
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if head + sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEAD_BYTES:
+            error = ApiError(
+                431, "headers_too_large", f"the request line and headers are over {MAX_HEAD_BYTES // 1024} KB"
+            )
+            await _send_json(send, error, close=True)
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None:
             try:
                 length = int(declared)
@@ -129,6 +144,7 @@ class _FormBuilder:
         self._text = bytearray()
         self._file: UploadedFile | None = None
         self._handle: IO[bytes] | None = None
+        self.ended = False  # the closing boundary was read
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -139,7 +155,11 @@ class _FormBuilder:
             "on_header_value": self.on_header_value,
             "on_header_end": self.on_header_end,
             "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
         }
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self.parts += 1
@@ -186,12 +206,32 @@ class _FormBuilder:
             else:
                 self._file.path.unlink(missing_ok=True)
         else:
-            self.form.fields[self._name] = self._text.decode("utf-8", "replace")
+            add_field(self.form.fields, self._name, self._text.decode("utf-8", "replace"))
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def add_field(fields: dict[str, str], name: str, value: str) -> None:
+    """``fields[name] = value``; 400 if ``name`` was given already (which one would count?)."""
+    if name in fields:
+        raise ApiError(400, "bad_parameter", f"field {name!r} is given more than once")
+    fields[name] = value
+
+
+def _urlencoded(body: bytes, max_parts: int) -> UploadedForm:
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_parts)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"too many form fields (at most {max_parts})") from None
+    form = UploadedForm()
+    for name, value in pairs:
+        if len(value.encode()) > MAX_FIELD_BYTES:
+            raise ApiError(400, "bad_parameter", f"field {name!r} is over {MAX_FIELD_BYTES} bytes")
+        add_field(form.fields, name, value)
+    return form
 
 
 async def read_form(request: Request, folder: Path, max_parts: int) -> UploadedForm:
@@ -203,24 +243,43 @@ async def read_form(request: Request, folder: Path, max_parts: int) -> UploadedF
         ApiError: 415 not a form, 400 malformed, 413 (from the middleware) too large.
     """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    if content_type == b"application/x-www-form-urlencoded":  # a form without files: fields only
-        body = b"".join([chunk async for chunk in request.stream()])
-        return UploadedForm(fields=dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
-    if content_type != b"multipart/form-data" or not options.get(b"boundary"):
+    try:
+        if content_type == b"application/x-www-form-urlencoded":  # a form without files: fields only
+            return _urlencoded(b"".join([chunk async for chunk in request.stream()]), max_parts)
+        return await _multipart(request, content_type, options.get(b"boundary", b""), folder, max_parts)
+    except ClientDisconnect:
+        raise ApiError(
+            400, "client_disconnected", "the client closed the connection before the end of the body"
+        ) from None
+
+
+async def _multipart(
+    request: Request, content_type: bytes, boundary: bytes, folder: Path, max_parts: int
+) -> UploadedForm:
+    if content_type != b"multipart/form-data" or not boundary:
+        shown = content_type.decode("latin-1")[:100] or "no Content-Type"
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"send multipart/form-data (a form with files). Got {content_type.decode() or 'no Content-Type'!r}",
+            f"send multipart/form-data with a boundary (a form with files). Got {shown!r}",
+        )
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"the multipart boundary is {len(boundary)} characters long; at most {MAX_BOUNDARY_CHARS} (RFC 2046)",
         )
     builder = _FormBuilder(folder, max_parts)
-    parser = MultipartParser(options[b"boundary"], builder.callbacks())
     try:
+        parser = MultipartParser(boundary, builder.callbacks())
         async for chunk in request.stream():
             if chunk:
                 parser.write(chunk)
         parser.finalize()
-    except ParseError as error:
+    except FormParserError as error:
         raise ApiError(400, "bad_request", f"malformed multipart body: {error}") from None
     finally:
         builder.close()
+    if not builder.ended:
+        raise ApiError(400, "bad_request", "malformed multipart body: it ends before its closing boundary")
     return builder.form
