@@ -1,5 +1,6 @@
 """Encoders and decoders: modules only, no file I/O."""
 
+from adain.models.compact import CompactEncoder, CompactMultiLevelDecoder
 from adain.models.decoder import Decoder, UpsampleConv2d, decoder_conv_shapes, fuse_upsampling
 from adain.models.encoder import TAP_SCALES, EncoderArchitecture, InputNormalization, VGGEncoder
 from adain.models.multilevel_decoder import SKIP_TAPS, TAP_CHANNELS, MultiLevelDecoder, decoder_input_taps
@@ -9,6 +10,8 @@ __all__ = [
     "SKIP_TAPS",
     "TAP_CHANNELS",
     "TAP_SCALES",
+    "CompactEncoder",
+    "CompactMultiLevelDecoder",
     "Decoder",
     "EncoderArchitecture",
     "InputNormalization",
