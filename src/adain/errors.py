@@ -20,6 +20,7 @@ __all__ = [
     "UsageError",
     "VideoInputError",
     "WeightsError",
+    "WeightsShapeError",
 ]
 
 
@@ -45,6 +46,11 @@ class ShapeError(AdainError, ValueError):
 
 class WeightsError(AdainError):
     """Weights are corrupt, have a wrong hash or do not fit the architecture."""
+
+
+class WeightsShapeError(WeightsError, ShapeError):
+    """A weight tensor has the wrong shape for the architecture: a weights failure (exit 1) that is
+    also a :class:`ShapeError`."""
 
 
 class MissingWeightsError(WeightsError):

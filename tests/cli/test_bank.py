@@ -110,3 +110,77 @@ def test_shipped_bank() -> None:
         entry = bank.entries[name]
         assert entry.source and "research" in entry.licence and entry.style_size == 512
         assert set(bank.get(name).taps) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1"}
+
+
+# -- issue 15: hostile bank files and bad options ------------------------------------------------------
+
+
+def _bank_file(folder: Path, name: str) -> Path:
+    """A bank file holding one style called ``name`` (whatever it is), as someone else might send it."""
+    from safetensors.torch import save_file
+
+    from adain.models import TAP_CHANNELS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {"format": "adain-style-bank/1", "preset": "vgg16-hed", "styles": {name: {"name": name}}}
+    (folder / "sent.json").write_text(json.dumps(index))
+    tensors = {
+        f"{name}/{tap}.{kind}": np.ones(width, dtype=np.float32)
+        for tap, width in TAP_CHANNELS.items()
+        for kind in ("mean", "std")
+    }
+    import torch
+
+    save_file({key: torch.from_numpy(value) for key, value in tensors.items()}, str(folder / "sent.safetensors"))
+    return folder / "sent.safetensors"
+
+
+@pytest.mark.parametrize("name", ["../../evil", "a\nb"])
+def test_import_refuses_names_bank_add_refuses(adain: Callable, tmp_path: Path, home: Path, name: str) -> None:
+    result = adain("bank", "import", _bank_file(tmp_path / "sent", name))
+    assert result.code == 1 and len(result.err_lines) == 1 and "sent.json: style name" in result.err
+    assert not (home / "bank").exists()  # nothing written
+
+
+def test_import_of_a_json_list_or_a_fifo_is_one_line(adain: Callable, tmp_path: Path, home: Path) -> None:
+    import os
+
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    listed = adain("bank", "import", tmp_path / "list.json")
+    assert listed.code == 1 and len(listed.err_lines) == 1 and "list.json is not a style bank index" in listed.err
+    os.mkfifo(tmp_path / "pipe.json")  # opening it would block forever
+    piped = adain("bank", "import", tmp_path / "pipe.json")
+    assert piped.code == 1 and len(piped.err_lines) == 1 and "pipe.json is a FIFO" in piped.err
+    folder = adain("bank", "import", tmp_path)
+    assert folder.code == 1 and "is a folder" in folder.err
+    assert not (home / "bank").exists()
+
+
+def test_export_of_an_unknown_style_is_a_clear_error(adain: Callable, tmp_path: Path) -> None:
+    result = adain("bank", "export", tmp_path / "out.safetensors", "nope")  # a KeyError before
+    assert result.code == 1 and len(result.err_lines) == 1 and result.err_lines[0].startswith("adain bank: error: ")
+    assert "no style 'nope'" in result.err and not list(tmp_path.glob("out.*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--preset", "nope", "list"), 2, "unknown preset 'nope'"),
+        (("--preset", "", "list"), 2, "unknown preset ''"),
+        (("--bank", "", "list"), 2, "a path must not be empty"),
+        (("--bank", "{tmp}", "list"), 2, "is a folder"),
+        (("--bank", "{tmp}/absent.json", "list"), 1, "no style bank at"),
+        (("add", "x", "{tmp}/a.png", "--style-size", "-1"), 2, "--style-size"),
+        (("add", "x", "{tmp}/a.png", "--style-size", "nan"), 2, "--style-size"),
+        (("show", "../x"), 2, "style name '../x'"),
+        (("export", "{tmp}/o.safetensors", "a b"), 2, "style name 'a b'"),
+        (("nope",), 2, "invalid choice: 'nope'"),
+    ],
+)
+def test_bad_options_exit_2_and_failures_1_with_one_line(
+    adain: Callable, tmp_path: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = adain("bank", *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    assert result.code == code, result.err
+    assert len(result.err_lines) == 1 and result.err_lines[0].startswith("adain bank") and message in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]

@@ -200,6 +200,38 @@ def test_export_errors_are_one_line_with_no_output(
     assert files_in(work / "run") == ["blocker"]
 
 
+def test_export_refuses_a_decoder_that_is_no_file_or_no_decoder(adain: Callable, work: Path) -> None:
+    """Issue 15: a FIFO (which would block), a folder, an integer or all-NaN decoder: one line, exit 1,
+    nothing written; ``--decoder ''`` is a usage error."""
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    from adain.models import Decoder
+    from adain.weights.presets import get_preset
+
+    os.mkfifo(work / "pipe.safetensors")
+    (work / "folder.safetensors").mkdir()
+    state = Decoder(get_preset("vgg16-hed").architecture).state_dict()
+    save_file({key: value.to(torch.int8) for key, value in state.items()}, str(work / "int8.safetensors"))
+    save_file(
+        {key: torch.full_like(value, float("nan")) for key, value in state.items()}, str(work / "nan.safetensors")
+    )
+    assert load_file(str(work / "int8.safetensors"))  # a valid safetensors file, only not a decoder
+    for decoder, code, message in [
+        (work / "pipe.safetensors", 1, "pipe.safetensors is a FIFO"),
+        (work / "folder.safetensors", 1, "folder.safetensors is a folder"),
+        (work / "int8.safetensors", 1, "has dtype I8"),
+        (work / "nan.safetensors", 1, "holds NaN values"),
+        ("", 2, "--decoder needs a file name"),
+    ]:
+        result = adain("export", "onnx", "--part", "decoder", "--decoder", decoder, "-o", "x.onnx")
+        assert result.code == code, result.err
+        assert len(result.err_lines) == 1 and result.err_lines[0].startswith("adain export: error: ")
+        assert message in result.err
+        assert files_in(work / "run") == []
+
+
 def test_export_without_the_extra_names_it(
     adain: Callable, work: Path, monkeypatch: pytest.MonkeyPatch, decoder_file: Path
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.errors import BankError, UsageError
+from adain.errors import BankError, OutputError, UsageError
 from adain.ops.statistics import channel_mean_std
 from adain.pipeline.stylize import StylizationPipeline
 from adain.styles.bank import BankEntry, StyleBank, pool_statistics, valid_style_name
@@ -142,3 +142,97 @@ class TestBankStyleEqualsImage:
         monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
         with pytest.raises(BankError, match="no style 'nope'"):
             resolve_style("bank:nope", "vgg16-hed")
+
+
+class TestHostileBankFiles:
+    """Issue 15: a bank file is trusted for nothing; every refusal is a BankError naming the file."""
+
+    @staticmethod
+    def write(folder: Path, index: object, tensors: dict[str, torch.Tensor] | None = None) -> Path:
+        from safetensors.torch import save_file
+
+        (folder / "bank.json").write_text(index if isinstance(index, str) else json.dumps(index))
+        if tensors is not None:
+            save_file(tensors, str(folder / "bank.safetensors"))
+        return folder / "bank"
+
+    @staticmethod
+    def index(*names: str) -> dict[str, object]:
+        return {"format": "adain-style-bank/1", "preset": "vgg16-hed", "styles": {n: {"name": n} for n in names}}
+
+    @staticmethod
+    def tensors(*names: str) -> dict[str, torch.Tensor]:
+        return {f"{n}/{key}": value for n in names for key, value in random_statistics(0).to_tensors().items()}
+
+    @pytest.mark.parametrize("name", ["../../evil", "a\nb", "", "a/b", ".hidden", "x" * 101])
+    def test_style_names_obey_the_rules_of_bank_add(self, tmp_path: Path, name: str) -> None:
+        path = self.write(tmp_path, self.index(name), self.tensors(name))
+        with pytest.raises(BankError, match=r"bank\.json: style name"):
+            StyleBank.load(path)
+
+    @pytest.mark.parametrize(
+        ("index", "message"),
+        [
+            ([1, 2], "a JSON list, not an object"),
+            ('"bank"', "a JSON str"),
+            ({"preset": "vgg16-hed"}, "needs 'preset' and 'styles'"),
+            ({"preset": "vgg99", "styles": {}}, "unknown preset 'vgg99'"),
+            ({"format": "other/2", "preset": "vgg16-hed", "styles": {}}, "of format"),
+            ({"preset": "vgg16-hed", "styles": {"wave": "x"}}, "style 'wave' is a JSON str"),
+            ({"preset": "vgg16-hed", "styles": {"wave": {"style_size": "512"}}}, "must be an integer"),
+            ({"preset": "vgg16-hed", "styles": {"wave": {"name": "other"}}}, "calls itself 'other'"),
+            ('{"preset": "vgg16-hed", "preset": "vgg19", "styles": {}}', "names 'preset' twice"),
+            ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ],
+    )
+    def test_an_index_of_the_wrong_shape_is_a_bank_error(self, tmp_path: Path, index: object, message: str) -> None:
+        path = self.write(tmp_path, index, self.tensors("wave"))
+        with pytest.raises(BankError, match=rf"bank\.json.*{message}"):
+            StyleBank.load(path)
+
+    @pytest.mark.parametrize(
+        ("key", "value", "message"),
+        [
+            ("wave/relu4_1.mean", torch.full((512,), float("nan")), "relu4_1.mean holds NaN"),
+            ("wave/relu4_1.std", torch.full((512,), float("inf")), "relu4_1.std holds infinite"),
+            ("wave/relu3_1.std", -torch.ones(256), "stds non-negative"),
+            ("wave/relu4_1.mean", torch.zeros(2, 512), r"must be \(C,\)"),
+            ("wave/relu4_1.mean", torch.zeros(512, dtype=torch.int8), "dtype I8"),
+            ("ghost/relu4_1.mean", torch.zeros(512), "belongs to no style"),
+        ],
+    )
+    def test_mismatched_or_broken_statistics_are_a_bank_error(
+        self, tmp_path: Path, key: str, value: torch.Tensor, message: str
+    ) -> None:
+        tensors = {**self.tensors("wave"), key: value}
+        path = self.write(tmp_path, self.index("wave"), tensors)
+        with pytest.raises(BankError, match=rf"bank\.safetensors.*{message}"):
+            StyleBank.load(path)
+
+    def test_statistics_of_another_width_are_a_bank_error(self, tmp_path: Path) -> None:
+        tensors = {**self.tensors("wave"), "wave/relu4_1.mean": torch.zeros(256), "wave/relu4_1.std": torch.ones(256)}
+        with pytest.raises(BankError, match="relu4_1 has 256 channels; the encoder's relu4_1 has 512"):
+            StyleBank.load(self.write(tmp_path, self.index("wave"), tensors))
+
+    def test_a_fifo_is_refused_without_blocking(self, tmp_path: Path) -> None:
+        import os
+
+        os.mkfifo(tmp_path / "bank.json")
+        with pytest.raises(BankError, match=r"bank\.json is a FIFO"):
+            StyleBank.load(tmp_path / "bank")
+
+    def test_subset_of_an_unknown_style_is_a_bank_error(self) -> None:
+        bank = StyleBank("vgg16-hed")
+        bank.add("wave", random_statistics(0), BankEntry("wave"))
+        with pytest.raises(BankError, match="no style 'nope'"):
+            bank.subset(["wave", "nope"])
+
+    def test_a_failed_save_writes_neither_file(self, tmp_path: Path) -> None:
+        bank = StyleBank("vgg16-hed")
+        bank.add("wave", random_statistics(0), BankEntry("wave"))
+        (tmp_path / "bank.json").mkdir()  # something that is not a file is in the way of the index
+        with pytest.raises(OutputError, match=r"bank\.json"):
+            bank.save(tmp_path / "bank")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bank.json"]
+        with pytest.raises(UsageError, match="needs a file name"):
+            bank.save(Path(""))

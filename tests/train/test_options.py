@@ -218,6 +218,23 @@ def test_existing_checkpoint_without_resume_is_refused(train_argv, tmp_path: Pat
         (("--style-mix", "1.5"), "style mix"),
         (("--ema-decay", "1"), "EMA decay"),
         (("--style-mix", "0.5", "--style-loss", "gram"), "mean_std"),
+        # issue 15: every number finite and in range, checked before anything is loaded
+        (("--lr", "nan"), "--lr must be a finite number > 0"),
+        (("--lr=-1",), "--lr must be a finite number > 0"),
+        (("--style-weight", "inf"), "--style-weight must be a finite number >= 0"),
+        (("--skip-lr", "nan"), "--skip-lr must be a finite number >= 0"),
+        (("--style-tap-weights", "nan,1,1,1"), "--style-tap-weights"),
+        (("--style-zoom", "1,inf"), "--style-zoom"),
+        (("--style-color-jitter", "nan"), "--style-color-jitter"),
+        (("--log-every", "0"), "--log-every"),
+        (("--checkpoint-every", "0"), "--checkpoint-every"),
+        (("--crop-size", "1000000000"), "--crop-size"),
+        (("--steps", "10000000000"), "--steps"),
+        (("--seed", "-1"), "--seed"),
+        (("--threads", "-1"), "--threads"),
+        (("--device", "nope"), "--device: unknown device 'nope'"),
+        (("--checkpoint-minutes", "nan"), "--checkpoint-minutes"),
+        (("--export", "decoder.pt"), "give FILE.safetensors"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, flags, message) -> None:
@@ -226,3 +243,39 @@ def test_bad_options_exit_2_with_one_line(train_argv, tmp_path: Path, capsys, fl
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
+
+
+def test_bad_paths_are_refused_before_anything_is_loaded(train_argv, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A data folder that is a file, a run folder that is a file, an --init that is missing or a FIFO:
+    one line each, before the encoder or any image is read (both are made to fail if reached)."""
+    import os
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("loaded before the options were checked")
+
+    monkeypatch.setattr(trainer_module, "load_encoder", not_reached)
+    monkeypatch.setattr(trainer_module, "find_images", not_reached, raising=False)
+    (tmp_path / "file.txt").write_text("a file")
+    os.mkfifo(tmp_path / "pipe.safetensors")
+    for flags, code, message in [
+        (("--init", str(tmp_path / "absent.safetensors")), 1, "--init decoder file not found"),
+        (("--init", str(tmp_path / "pipe.safetensors")), 1, "pipe.safetensors is a FIFO"),
+        (("--init", ""), 2, "argument --init: must not be empty"),
+        (("--export", str(tmp_path)), 2, "give FILE.safetensors"),
+    ]:
+        capsys.readouterr()
+        try:
+            result = main(train_argv("run", "--steps", "1", *flags))
+        except SystemExit as exit_:  # argparse's refusals
+            result = exit_.code
+        err = capsys.readouterr().err.strip()
+        assert result == code and len(err.splitlines()) == 1 and message in err, (flags, err)
+    capsys.readouterr()
+    assert main(train_argv("run", "--steps", "1", content=tmp_path / "file.txt")) == 2
+    assert "--content" in capsys.readouterr().err
+    assert (
+        main(["train", "--content", str(tmp_path), "--style", str(tmp_path), "--run-dir", str(tmp_path / "file.txt")])
+        == 2
+    )
+    assert "is not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

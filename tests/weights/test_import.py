@@ -160,3 +160,31 @@ def test_trained_decoder_safetensors_is_imported_for_its_preset(tmp_home: Path, 
     lone.write_bytes(run_file.read_bytes())
     with pytest.raises(UsageError, match="--preset"):
         import_weights(lone)
+
+
+def test_refusing_a_pickle_never_advises_loading_it_unsafely(tmp_home: Path, tmp_path: Path, capsys) -> None:
+    """torch's own message says a refused file "can still be loaded" with ``weights_only=False``
+    (which would run its code): ours says what the file asks for, in one line."""
+    marker = tmp_path / "pwned"
+    file = tmp_path / "evil.pth"
+    file.write_bytes(pickle.dumps(Exploit(marker), protocol=2))
+    with pytest.raises(WeightsError) as refused:
+        import_weights(file)
+    message = str(refused.value)
+    assert "posix.system" in message and "evil.pth" in message
+    assert "False" not in message and "trust" not in message and "can still be loaded" not in message
+    assert main(["weights", "import", str(file)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "False" not in err
+    assert not marker.exists()
+
+
+def test_an_integer_decoder_pth_is_refused_by_name(tmp_home: Path, tmp_path: Path, published) -> None:
+    state = torch.load(published.decoder, weights_only=True)
+    state["1.weight"] = state["1.weight"].to(torch.int8)
+    file = tmp_path / "int8-decoder.pth"
+    torch.save(state, file)
+    with pytest.raises(WeightsError, match=r"int8-decoder\.pth: 1\.weight has dtype int8"):
+        import_weights(file)
+    with pytest.raises(WeightsError, match=r"int8-decoder\.pth: 1\.weight has dtype int8"):
+        load_decoder("vgg19", file)

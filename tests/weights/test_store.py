@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import struct
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from adain.errors import MissingWeightsError, ShapeError, WeightsError
 from adain.models import Decoder
@@ -141,3 +144,140 @@ def test_load_decoder_rejects_another_presets_decoder(tmp_path: Path) -> None:
     save_decoder(Decoder(PRESETS["vgg19"].architecture), path, "vgg19")
     with pytest.raises(WeightsError, match="does not fit"):
         load_decoder("vgg16-hed", path)
+
+
+# -- hostile files (issue 15): refused with the file and the tensor named ---------------------------
+
+
+def _header_file(path: Path, header: bytes, data: bytes = b"", length: int | None = None) -> Path:
+    path.write_bytes(struct.pack("<Q", len(header) if length is None else length) + header + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("dtype", "name"),
+    [
+        (torch.int8, "I8"),
+        (torch.bool, "BOOL"),
+        (torch.int64, "I64"),
+        (torch.uint8, "U8"),
+        (torch.float8_e4m3fn, "F8_E4M3"),
+    ],
+)
+def test_a_decoder_of_a_non_floating_dtype_is_refused_by_name(tmp_path: Path, dtype: torch.dtype, name: str) -> None:
+    """Such a decoder used to load (converted to float) and paint a constant image."""
+    path = tmp_path / "decoder.safetensors"
+    state = Decoder(PRESETS["vgg16-hed"].architecture).state_dict()
+    save_file({key: value.to(dtype) for key, value in state.items()}, str(path))
+    with pytest.raises(
+        WeightsError, match=rf"decoder\.safetensors: tensor 'layers\.\d+\.(weight|bias)' has dtype {name}"
+    ):
+        load_decoder("vgg16-hed", path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_decoder_with_values_that_are_not_finite_is_refused_by_name(tmp_path: Path, value: float) -> None:
+    path = tmp_path / "decoder.safetensors"
+    state = Decoder(PRESETS["vgg16-hed"].architecture).state_dict()
+    state["layers.25.bias"] = torch.full_like(state["layers.25.bias"], value)
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match=r"decoder\.safetensors: layers\.25\.bias holds (NaN|infinite) values"):
+        load_decoder("vgg16-hed", path)
+
+
+def test_check_state_dict_refuses_dtypes_and_values_and_a_wrong_shape_is_a_weights_error() -> None:
+    expected = {"a": torch.zeros(2)}
+    with pytest.raises(WeightsError, match=r"x: a has dtype int32"):
+        check_state_dict({"a": torch.zeros(2, dtype=torch.int32)}, expected, "x")
+    with pytest.raises(WeightsError, match=r"x: a holds NaN"):
+        check_state_dict({"a": torch.tensor([0.0, float("nan")])}, expected, "x")
+    with pytest.raises(WeightsError, match=r"x: a is a int, not a tensor"):
+        check_state_dict({"a": 3}, expected, "x")
+    with pytest.raises(WeightsError, match=r"a has shape \(3,\)") as shape:
+        check_state_dict({"a": torch.zeros(3)}, expected, "x")
+    assert isinstance(shape.value, ShapeError)  # both: a weights failure and a shape error
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "length", "message"),
+    [
+        (
+            b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": '
+            b'{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+            b"\0" * 8,
+            None,
+            "'b' overlaps",
+        ),
+        (
+            b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "a": '
+            b'{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+            b"\0" * 8,
+            None,
+            "'a' twice",
+        ),
+        (b'{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}', b"\0" * 8, None, "cover 16 bytes"),
+        (b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', b"\0" * 8, 10**6, "runs past the end"),
+        (b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', b"\0" * 8, 2**63, "runs past the end"),
+        (b"not json at all", b"", None, "not JSON"),
+        (b"[1, 2]", b"", None, "not a JSON object"),
+        (b'{"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 2]}}', b"\0" * 2, None, "unknown dtype 'Q7'"),
+    ],
+)
+def test_hostile_safetensors_headers_are_refused_before_the_library_reads_them(
+    tmp_path: Path, header: bytes, data: bytes, length: int | None, message: str
+) -> None:
+    path = _header_file(tmp_path / "hostile.safetensors", header, data, length)
+    with pytest.raises(WeightsError, match=rf"cannot read weights .*hostile\.safetensors: .*{message}"):
+        load_component(path)
+
+
+def test_special_files_are_refused_before_they_are_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)  # opening it would block until someone writes
+    with pytest.raises(WeightsError, match=r"pipe\.safetensors is a FIFO"):
+        load_component(fifo)
+    with pytest.raises(WeightsError, match=r"pipe\.safetensors is a FIFO"):
+        load_decoder("vgg16-hed", fifo)
+    loop = tmp_path / "loop.pth"
+    loop.symlink_to(loop)
+    with pytest.raises(WeightsError, match=r"loop\.pth is a symlink loop"):
+        load_decoder("vgg16-hed", loop)
+    os.mkfifo(tmp_path / "manifest.json")
+    (tmp_path / "encoder.safetensors").write_bytes(b"")
+    with pytest.raises(WeightsError, match=r"manifest\.json is a FIFO"):
+        load_component(tmp_path / "encoder.safetensors")
+
+
+def test_adain_home_that_is_not_a_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adain.weights.loading as loading
+    from adain.weights import prepare
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(loading, "download_url", no_network)
+    monkeypatch.setattr(loading, "fetch_wheel_member", no_network)
+    (tmp_path / "file").write_text("not a folder")
+    for home, message in [
+        (tmp_path / "file", r"ADAIN_HOME=.*file' cannot be used: it is a file, not a folder"),
+        (tmp_path / "file" / "below", r"cannot be used: '.*file' is a file, not a folder"),
+    ]:
+        monkeypatch.setenv("ADAIN_HOME", str(home))
+        with pytest.raises(WeightsError, match=message):
+            adain_home()
+        with pytest.raises(WeightsError, match=message):
+            prepare("vgg16-hed")
+    monkeypatch.setenv("ADAIN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "vgg16-hed").write_text("a file where the preset's folder should be")
+    with pytest.raises(WeightsError, match=r"cannot write to the weights cache .*vgg16-hed"):
+        prepare("vgg16-hed")
+
+
+def test_a_manifest_with_a_name_twice_or_nested_too_deep_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text('{"decoder": {}, "decoder": {}}')
+    with pytest.raises(WeightsError, match="names 'decoder' twice"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(WeightsError, match="nested too deep"):
+        read_manifest(tmp_path)

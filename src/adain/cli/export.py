@@ -19,6 +19,7 @@ from adain.backends.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX
 from adain.errors import AdainError, MissingWeightsError, OutputError, UsageError
 from adain.models import Decoder, VGGEncoder
 from adain.weights.presets import DEFAULT_PRESET, get_preset
+from adain.weights.store import regular_file
 
 __all__ = ["add_parser", "run"]
 
@@ -118,8 +119,12 @@ def run(args: argparse.Namespace) -> int:
     if args.decoder is not None and part == "encoder":
         raise UsageError("--decoder has no effect with --part encoder")
     decoder_path = Path(args.decoder) if args.decoder is not None else None
-    if decoder_path is not None and not decoder_path.is_file():
-        raise MissingWeightsError(f"decoder file not found: {args.decoder!r}")
+    if args.decoder == "":
+        raise UsageError("--decoder needs a file name. Got ''")
+    if decoder_path is not None:
+        if not os.path.lexists(decoder_path):
+            raise MissingWeightsError(f"decoder file not found: {args.decoder!r}")
+        regular_file(decoder_path, "--decoder")  # a folder, a FIFO, a symlink loop: one line, before it is opened
     output = _check_output(args.output)
     from adain.backends.onnx_export import export_onnx, require_module
 

