@@ -3,6 +3,7 @@ code and no output file (not even a temporary one)."""
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -285,6 +286,21 @@ def _wrong_shape_decoder(path: Path) -> Path:
     return _safetensors(path, state)
 
 
+def _loop(path: Path) -> Path:
+    path.symlink_to(path)
+    return path
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _strip(path: Path) -> Path:
+    Image.new("RGB", (1, 100), (10, 20, 30)).save(path)
+    return path
+
+
 BAD_CASES = {
     # name: (setup(work) -> arguments before -s, expected exit code, fragment of the one stderr line)
     "missing input": (lambda w: [w / "in/absent.png"], 1, "image not found"),
@@ -310,6 +326,15 @@ BAD_CASES = {
     ),
     "mask alpha without mask": (lambda w: [w / "in/content.png", "--mask-alpha", "0.5"], 2, "need a mask"),
     "negative size": (lambda w: [w / "in/content.png", "--size", "-4"], 2, "--size"),
+    # issue 15: hostile input
+    "empty output": (lambda w: [w / "in/content.png", "-o", ""], 2, "-o/--output must name"),
+    "size beyond any budget": (lambda w: [w / "in/content.png", "--size", "1000000000"], 2, "--size must be at most"),
+    "size 2**63": (lambda w: [w / "in/content.png", "--size", str(2**63)], 2, "--size must be at most"),
+    "style size under 8": (lambda w: [w / "in/content.png", "--style-size", "3"], 2, "--style-size"),
+    "symlink loop input": (lambda w: [_loop(w / "in/loop.png")], 1, "loop of symbolic links"),
+    "fifo input": (lambda w: [_fifo(w / "in/pipe.png")], 1, "is a FIFO"),
+    "output name too long": (lambda w: [w / "in/content.png", "-o", w / "run" / ("n" * 300 + ".png")], 1, "bytes long"),
+    "one-pixel strip enlarged": (lambda w: [_strip(w / "in/strip.png"), "--size", "512"], 1, "enlarge it 512x"),
     "bad device": (lambda w: [w / "in/content.png", "--device", "toaster"], 2, "toaster"),
     "decoder file missing": (
         lambda w: [w / "in/content.png", "--decoder", w / "in/nothing.safetensors"],

@@ -295,3 +295,217 @@ def test_tensor_to_pil_modes() -> None:
     assert tensor_to_pil(torch.zeros(3, 2, 5)).mode == "RGB"
     image = tensor_to_pil(torch.ones(1, 3, 2, 5), torch.zeros(1, 1, 2, 5))
     assert image.mode == "RGBA" and image.size == (5, 2)
+
+
+# -- hostile input (issue 15) -------------------------------------------------------------------
+
+
+def _noise_bytes(fmt: str, size: tuple[int, int] = (48, 32), **params: object) -> bytes:
+    rng = np.random.default_rng(15)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def test_other_decoders_are_never_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An EPS file named .png is refused without Pillow's EPS plugin (which runs Ghostscript) seeing it."""
+    Image.init()
+    touched: list[str] = []
+    for name in ("EPS", "PPM", "TGA", "DDS"):
+        factory, accept = Image.OPEN[name]
+
+        def spy(*args: object, name: str = name, accept: object = accept) -> bool:
+            touched.append(name)
+            return bool(accept(*args)) if accept else True  # type: ignore[operator]
+
+        monkeypatch.setitem(Image.OPEN, name, (factory, spy))
+    eps = tmp_path / "drawing.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    ppm = tmp_path / "image.ppm"
+    Image.new("RGB", (4, 4)).save(ppm)
+    for path in (eps, ppm):
+        with pytest.raises(InputImageError, match=rf"{path.name}.*not an image.*PNG, JPEG, WebP, TIFF, BMP, GIF"):
+            load_image(path)
+    assert touched == []
+
+
+def test_a_truncated_png_whose_pixels_all_decode_is_refused(tmp_path: Path) -> None:
+    data = _noise_bytes("PNG")
+    for cut in (1, 12, 17):  # IEND, then the last IDAT's CRC: Pillow alone decodes all of these
+        path = tmp_path / f"cut{cut}.png"
+        path.write_bytes(data[:-cut])
+        with pytest.raises(InputImageError, match=rf"cut{cut}\.png.*truncated"):
+            load_image(path)
+
+
+def test_png_crc_and_palette_are_checked(tmp_path: Path) -> None:
+    data = bytearray(_noise_bytes("PNG"))
+    data[-20] ^= 0xFF  # inside the last IDAT: only the CRC can tell
+    (tmp_path / "crc.png").write_bytes(bytes(data))
+    with pytest.raises(InputImageError, match=r"crc\.png.*IDAT.*CRC"):
+        load_image(tmp_path / "crc.png")
+    chunks = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in (
+            (b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 3, 0, 0, 0)),
+            (b"PLTE", bytes(12)),
+            (b"tRNS", bytes(300)),  # longer than the palette: Pillow raises ValueError
+            (b"IDAT", zlib.compress(b"\0\0\1\2\3" * 4)),
+            (b"IEND", b""),
+        )
+    )
+    (tmp_path / "trns.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunks)
+    with pytest.raises(InputImageError, match=r"trns\.png"):
+        load_image(tmp_path / "trns.png")
+
+
+def test_a_jpeg_promising_more_pixels_than_its_data_holds_is_refused(tmp_path: Path) -> None:
+    data = bytearray(_noise_bytes("JPEG", (64, 48)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 480, 640)
+    (tmp_path / "promise.jpg").write_bytes(bytes(data))
+    with pytest.raises(InputImageError, match=r"promise\.jpg.*promises 640x480"):
+        load_image(tmp_path / "promise.jpg")
+    (tmp_path / "whole.jpg").write_bytes(_noise_bytes("JPEG", (64, 48), progressive=True))
+    assert load_image(tmp_path / "whole.jpg").size == (64, 48)
+
+
+def test_a_truncated_gif_is_refused(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("P", (8, 8), 3).save(buffer, format="GIF")
+    (tmp_path / "cut.gif").write_bytes(buffer.getvalue()[:-1])  # the trailer: Pillow alone reads it
+    with pytest.raises(InputImageError, match=r"cut\.gif.*truncated"):
+        load_image(tmp_path / "cut.gif")
+
+
+def test_load_truncated_images_set_elsewhere_is_not_obeyed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    path = tmp_path / "half.jpg"
+    path.write_bytes(_noise_bytes("JPEG")[:400])
+    with pytest.raises(InputImageError, match=r"half\.jpg.*truncated"):
+        load_image(path)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored
+
+
+@pytest.mark.parametrize(
+    "error", [NotImplementedError("unknown pixel format"), ValueError("x"), KeyError("k"), ZeroDivisionError()]
+)
+def test_decoder_errors_of_any_class_become_input_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    from PIL import ImageFile
+
+    path = tmp_path / "odd.png"
+    path.write_bytes(_noise_bytes("PNG"))
+
+    def failing_load(self: Image.Image) -> None:
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", failing_load)
+    with pytest.raises(InputImageError, match=r"cannot decode image .*odd\.png"):
+        load_image(path)
+
+
+def test_dds_with_an_unknown_pixel_format(tmp_path: Path) -> None:
+    header = bytearray(124)
+    struct.pack_into("<IIII", header, 0, 124, 0x1007, 16, 16)
+    struct.pack_into("<II4s", header, 72, 32, 0x4, b"ZZZZ")
+    (tmp_path / "texture.dds").write_bytes(b"DDS " + bytes(header) + bytes(256))
+    with pytest.raises(InputImageError, match=r"texture\.dds.*not an image"):
+        load_image(tmp_path / "texture.dds")
+
+
+def test_pillow_warnings_never_escape(tmp_path: Path) -> None:
+    import warnings
+
+    jpeg = _noise_bytes("JPEG")
+    payload = b"Exif\0\0II*\0\x08\0\0\0\x05\0\x12\x01\x03\0"  # an EXIF directory cut short
+    path = tmp_path / "exif.jpg"
+    path.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:])
+    deflate = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(deflate, format="TIFF", compression="tiff_deflate")
+    (tmp_path / "cut.tif").write_bytes(deflate.getvalue()[:-4])  # the directory at the end: "Truncated File Read"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_image(path).size == (48, 32)  # damaged metadata: dropped
+        with pytest.raises(InputImageError, match=r"cut\.tif.*truncated"):
+            load_image(tmp_path / "cut.tif")
+
+
+def test_libtiff_prints_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(buffer, format="TIFF", compression="jpeg")
+    data = bytearray(buffer.getvalue())
+    tiff = Image.open(io.BytesIO(bytes(data)))
+    offset = tiff.tag_v2[273][0]
+    data[offset : offset + 64] = b"\0" * 64  # the strip's JPEG tables gone: libtiff complains on fd 2
+    (tmp_path / "broken.tif").write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(InputImageError, match=r"broken\.tif"):
+        load_image(tmp_path / "broken.tif")
+    assert capfd.readouterr().err == ""
+
+
+def test_special_files_are_refused_before_opening(tmp_path: Path) -> None:
+    import signal
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("a FIFO blocked"))
+    signal.alarm(10)
+    try:
+        with pytest.raises(InputImageError, match=r"pipe\.png' is a FIFO"):
+            load_image(tmp_path / "pipe.png")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(InputImageError, match=r"loop\.png.*loop of symbolic links"):
+        load_image(tmp_path / "loop.png")
+    with pytest.raises(InputImageError, match=r"/dev/null' is a character device"):
+        load_image("/dev/null")
+    with pytest.raises(InputImageError, match=r"n{300}\.png.*too long for the file system"):
+        load_image(tmp_path / ("n" * 300 + ".png"))
+    with pytest.raises(InputImageError, match=r"/proc/self/status.*size of 0 but has content") as refused:
+        load_image("/proc/self/status")
+    assert "empty" not in str(refused.value)
+
+
+def test_short_writes_leave_nothing(tmp_path: Path) -> None:
+    """A file-size limit (``ulimit -f``) cuts every format's write short: an OutputError, no file.
+    Pillow's JPEG encoder writes to the descriptor itself and would not notice."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, signal, sys
+from pathlib import Path
+import torch
+from adain.errors import OutputError
+from adain.image.io import save_image
+rgb = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+for name in ("out.jpg", "out.png", "out.webp", "out.tif", "out.bmp"):
+    try:
+        save_image(rgb, Path(sys.argv[1]) / name)
+        print(name, "written")
+    except OutputError as error:
+        print(name, "OutputError", error)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5 and all("OutputError" in line and "file-size limit" in line for line in lines), result.stdout
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_long_output_name_gets_a_short_temporary_name(tmp_path: Path) -> None:
+    name = "n" * 245 + ".png"  # fine on its own; ".<name>.XXXXXXXX.part" would be over 255 bytes
+    path = save_image(torch.zeros(1, 3, 4, 4), tmp_path / name)
+    assert _leftovers(tmp_path) == [name] and path.name == name
+    with pytest.raises(OutputError, match="too long for the file system"):
+        save_image(torch.zeros(1, 3, 4, 4), tmp_path / ("n" * 300 + ".png"))
+    assert _leftovers(tmp_path) == [name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,47 @@ def test_a_folder_or_glob_with_one_image_still_writes_into_a_folder(tree: Path) 
 def test_describe_error() -> None:
     assert describe_error(InputImageError("image not found: 'x'")) == "image not found: 'x'"
     assert describe_error(RuntimeError("boom")) == "internal error: RuntimeError: boom"
+
+
+# -- hostile members (issue 15) ------------------------------------------------------------------
+
+
+def test_symlink_loops_and_long_names_do_not_stop_planning(tree: Path) -> None:
+    loose = tree / "loose"
+    (loose / "loop.png").symlink_to(loose / "loop.png")
+    os.mkfifo(loose / "pipe.png")
+    long_name = tree / ("n" * 300 + ".png")
+    assert not names_many([long_name])
+    inputs = expand_inputs([loose, long_name, str(tree / "zz*.png")])
+    assert _names(inputs) == ["loop.png", "pipe.png", "x.png", "y.png", long_name.name, "zz*.png"]
+    jobs = plan_outputs(inputs, tree / "out")
+    assert len(jobs) == 6
+
+
+def test_a_batch_counts_its_special_files_and_writes_every_good_one(pipeline: StylizationPipeline, tree: Path) -> None:
+    loose = tree / "loose"
+    (loose / "loop.png").symlink_to(loose / "loop.png")
+    os.mkfifo(loose / "pipe.png")
+    (loose / "null.png").symlink_to("/dev/null")
+    long_input = _image(loose / ("l" * 246 + ".png"))  # its output name, "<stem>_stylized.png", is 259 bytes
+    jobs = plan_outputs(expand_inputs([loose]), tree / "out")
+    style = pipeline.style_statistics(_image(tree / "style.png", (16, 16), seed=3))
+    report = stylize_batch(pipeline, jobs, style, StylizeOptions())
+    assert sorted(p.name for p in report.written) == ["x_stylized.png", "y_stylized.png"]
+    failures = {path.name: error for path, error in report.failures}
+    assert sorted(failures) == sorted(["loop.png", "pipe.png", "null.png", long_input.name])
+    assert "loop of symbolic links" in str(failures["loop.png"]) and "FIFO" in str(failures["pipe.png"])
+    assert "character device" in str(failures["null.png"])
+    assert isinstance(failures[long_input.name], OutputError) and "too long" in str(failures[long_input.name])
+    assert report.summary().startswith("2 stylized, 4 failed: ")
+    assert sorted(p.name for p in (tree / "out").iterdir()) == ["x_stylized.png", "y_stylized.png"]
+
+
+def test_output_paths_the_file_system_cannot_hold(tree: Path) -> None:
+    one = expand_inputs([tree / "loose" / "x.png"])
+    with pytest.raises(UsageError, match="must name a file or a folder"):
+        plan_outputs(one, "")
+    with pytest.raises(OutputError, match="304 bytes long"):
+        plan_outputs(one, tree / ("n" * 300 + ".png"))
+    with pytest.raises(OutputError, match="longer than this file system allows"):
+        plan_outputs(one, tree.joinpath(*["d" * 200] * 25, "out.png"))

@@ -433,3 +433,58 @@ def test_bank_styles_by_name(pipeline: StylizationPipeline, rng: torch.Generator
     bare = StylizationPipeline(pipeline.encoder, pipeline.decoder)  # no preset: no bank to look in
     with pytest.raises(UsageError, match="without one"):
         bare(content, "bank:antimonocromatismo")
+
+
+# -- sizes out of bounds and tiny outputs (issue 15) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size,max_size,expected",
+    [(1, 0, (1, 1)), (8, 0, (8, 11)), (15, 0, (15, 20)), (0, 1, (1, 1)), (0, 3, (2, 3)), (16, 0, (16, 21))],
+)
+def test_tiny_outputs_work(pipeline: StylizationPipeline, size: int, max_size: int, expected: tuple[int, int]) -> None:
+    """Below 16 pixels the networks' deepest layers cannot reflect-pad: the image is padded up to it."""
+    content = torch.rand(1, 3, 30, 40, generator=torch.Generator().manual_seed(2))
+    result = pipeline(content, torch.rand(1, 3, 16, 16), size=size, max_size=max_size, output_type="pt")
+    assert tuple(result.rgb.shape[-2:]) == expected
+    assert torch.isfinite(result.rgb).all()
+
+
+def test_thin_images_are_not_tiled(pipeline: StylizationPipeline) -> None:
+    content = torch.rand(1, 3, 5, 700, generator=torch.Generator().manual_seed(3))
+    result = pipeline(content, torch.rand(1, 3, 16, 16), max_memory_mb=1.0, output_type="pt")
+    assert tuple(result.rgb.shape[-2:]) == (5, 700)
+
+
+def test_out_of_bounds_sizes_are_refused_by_name_before_resizing(pipeline: StylizationPipeline, tmp_path: Path) -> None:
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (1, 100)).save(strip)
+    with pytest.raises(InputImageError, match=r"strip\.png' is 1x100: --size 512 would enlarge it 512x"):
+        pipeline(strip, torch.rand(1, 3, 16, 16), size=512)
+    with pytest.raises(InputImageError, match=r"the content image is 100000x2"):
+        pipeline(torch.rand(1, 3, 2, 100_000), torch.rand(1, 3, 16, 16), size=512)
+    with pytest.raises(InputImageError, match=r"style image '.*strip\.png' is 1x100: --style-size 512"):
+        pipeline(torch.rand(1, 3, 16, 16), strip, style_size=512)
+    small = tmp_path / "small.png"
+    Image.new("RGB", (7, 9)).save(small)
+    with pytest.raises(InputImageError, match=r"style image '.*small\.png' is 7x9 pixels; a style must be at least 8"):
+        pipeline.style_statistics(small)
+    with pytest.raises(InputImageError, match=r"style image '.*strip\.png' .* memory budget of 100 MB"):
+        pipeline.style_statistics(strip, size=60, max_memory_mb=100)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"size": 8001}, "size must be at most 8,000"),
+        ({"size": 2**63}, "size must be at most"),
+        ({"max_size": 64_000_001}, "max_size must be at most 64,000,000"),
+        ({"style_size": 3}, "style_size must be 0 .* at least 8"),
+        ({"max_pixels": 10**9 + 1}, "max_pixels must be at most 1,000,000,000"),
+        ({"max_pixels": 100, "size": 11}, "size must be at most 10"),
+        ({"iterations": 10**6}, "iterations must be an integer from 0 to 100,000"),
+    ],
+)
+def test_sizes_are_range_checked(overrides: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        StylizeOptions(**overrides).check()

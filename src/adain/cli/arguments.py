@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from adain._checks import parse_float, parse_int
 from adain.errors import MissingWeightsError, UsageError
 from adain.image.io import DEFAULT_MAX_PIXELS
+from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
 from adain.ops.statistics import check_alpha
 from adain.pipeline.options import DEFAULT_SIZE, StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
@@ -173,6 +174,22 @@ def _non_negative_int(text: str, option: str) -> int:
     return value
 
 
+def _side(text: str, option: str, limit: int, max_pixels: int, minimum: int = 1) -> int:
+    """A size option (``--size``, ``--max-size``, ``--style-size``): an integer from 0 to ``limit``,
+    the largest that can fit the pixel budget ``max_pixels`` (range-checked here, before anything
+    is allocated: ``--size 1000000000`` is a usage error, not a 12-exabyte tensor); other than 0,
+    at least ``minimum``."""
+    value = _non_negative_int(text, option)
+    if 0 < value < minimum:
+        raise UsageError(f"{option} must be 0 (no change) or at least {minimum}. Got {text!r}")
+    if value > limit:
+        raise UsageError(
+            f"{option} must be at most {limit:,} (0: no change): beyond, any image is over the pixel budget "
+            f"of {max_pixels:,} pixels (--max-pixels). Got {text!r}"
+        )
+    return value
+
+
 def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
     """``--max-memory``: MB (0: no budget); by default :data:`DEFAULT_MAX_MEMORY_MB`, except for
     optimization, which works on the whole image (an explicit budget with it is refused later)."""
@@ -189,6 +206,9 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
     max_pixels = parse_int(args.max_pixels, "--max-pixels")
     if max_pixels <= 0:
         raise UsageError(f"--max-pixels must be positive. Got {args.max_pixels!r}")
+    if max_pixels > MAX_PIXELS_LIMIT:
+        raise UsageError(f"--max-pixels must be at most {MAX_PIXELS_LIMIT:,}. Got {args.max_pixels!r}")
+    shorter = math.isqrt(max_pixels)
     mask_alphas = _numbers(args.mask_alpha, "--mask-alpha")
     options = StylizeOptions(
         alpha=check_alpha(parse_float(args.alpha, "--alpha"), "--alpha"),
@@ -198,9 +218,9 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
         mask_alphas=[check_alpha(a, "--mask-alpha") for a in mask_alphas] if mask_alphas is not None else None,
         guided_filter_radius=GUIDED_FILTER_RADIUS if args.guided_filter else None,
         guided_filter_eps=GUIDED_FILTER_EPS,
-        size=_non_negative_int(args.size, "--size"),
-        max_size=_non_negative_int(args.max_size, "--max-size"),
-        style_size=_non_negative_int(args.style_size, "--style-size"),
+        size=_side(args.size, "--size", shorter, max_pixels),
+        max_size=_side(args.max_size, "--max-size", max_pixels, max_pixels),
+        style_size=_side(args.style_size, "--style-size", shorter, max_pixels, minimum=NETWORK_MULTIPLE),
         max_pixels=max_pixels,
         method=args.method,
         iterations=_non_negative_int(args.iterations, "--iterations"),
@@ -241,7 +261,7 @@ def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions)
     providers = tuple(p.strip() for p in (args.providers or "cpu").split(","))
     resolve_providers(providers)
     for flag, value in (("--onnx-encoder", args.onnx_encoder), ("--onnx-decoder", args.onnx_decoder)):
-        if value is not None and not Path(value).is_file():
+        if value is not None and not _is_file(value):
             raise MissingWeightsError(f"{flag} file not found: {value!r}")
     return OnnxBackendOptions(providers=providers, encoder_file=args.onnx_encoder, decoder_file=args.onnx_decoder)
 
@@ -258,6 +278,14 @@ def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOpt
         precision=args.precision,
         compile=args.compile,
     )
+
+
+def _is_file(path: str | Path) -> bool:
+    """``Path(path).is_file()`` that is ``False``, not an ``OSError``, for a path too long to stat."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def optional_number(text: str | None, option: str, kind: type) -> float | None:

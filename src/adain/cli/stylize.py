@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adain._checks import parse_int
 from adain.cli.arguments import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
 from adain.errors import AdainError, UsageError
 from adain.pipeline.batch import (
+    BatchJob,
     BatchReport,
     describe_error,
     encode_styles_once,
@@ -25,11 +28,15 @@ from adain.pipeline.batch import (
     plan_outputs,
     stylize_batch,
 )
+from adain.pipeline.options import StylizeOptions
 from adain.styles.library import resolve_style
-from adain.styles.statistics import StyleStatistics
+from adain.styles.statistics import StyleInput, StyleStatistics
 from adain.weights.presets import get_preset
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from adain.backends.onnx_runtime import OnnxBackendOptions
+
+__all__ = ["StylizePlan", "add_parser", "plan", "run"]
 
 EPILOG = """\
 examples:
@@ -40,7 +47,7 @@ examples:
   adain stylize big.jpg --style starry.jpg --size 0 --max-memory 1024 --multiscale -o big_stylized.jpg
 
 exit codes: 0 all written, 1 a failure (unreadable image, missing weights, some inputs failed),
-2 a usage error (bad option value, unknown preset, unknown output extension)."""
+2 a usage error (bad option value, unknown preset, unknown output extension, -o '')."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -85,9 +92,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    # 1. everything checkable without weights: options, preset, inputs, outputs
+@dataclass
+class StylizePlan:
+    """What :func:`plan` checked and chose, before any weights load."""
+
+    options: StylizeOptions
+    quality: int
+    jobs: list[BatchJob]
+    styles: list[StyleInput]
+    backend_options: OnnxBackendOptions | None
+
+
+def plan(args: argparse.Namespace) -> StylizePlan:
+    """Step 1 of :func:`run`: everything checkable without weights (option values, preset, inputs,
+    outputs, styles' names). Every bad value is a :class:`~adain.errors.UsageError` (exit 2);
+    a location that can never be written an :class:`~adain.errors.OutputError` (exit 1)."""
     options = options_from_args(args)
+    if args.output is not None and not args.output.strip():
+        raise UsageError(f"-o/--output must name an output file or folder. Got {args.output!r}")
     quality = parse_int(args.quality, "--quality")
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be in [1, 100]. Got {args.quality!r}")
@@ -101,6 +123,14 @@ def run(args: argparse.Namespace) -> int:
     if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved_styles):
         raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
     backend_options = backend_options_from_args(args, options)
+    return StylizePlan(options, quality, jobs, resolved_styles, backend_options)
+
+
+def run(args: argparse.Namespace) -> int:
+    # 1. everything checkable without weights: options, preset, inputs, outputs
+    checked = plan(args)
+    options, quality, jobs, resolved_styles = checked.options, checked.quality, checked.jobs, checked.styles
+    backend_options = checked.backend_options
 
     # 2. weights (a preset without a decoder fails here, with one line)
     pipeline = pipeline_from_args(args, backend_options)

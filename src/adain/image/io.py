@@ -1,34 +1,47 @@
 """Reading and writing images safely.
 
-Reading: every way a file can be bad (missing, empty, not an image, truncated, too large to
-decode) becomes one :class:`~adain.errors.InputImageError` that quotes the path, and every pixel
-format Pillow opens (1-bit, 8/16-bit and float grayscale, palette, CMYK, with or without alpha)
-becomes RGB in ``[0, 1]`` with the alpha channel kept beside it. The pixel cap is checked from the
-header, before any pixel is decoded, so a small file that claims to be huge cannot exhaust memory.
+Reading: every way a file can be bad (missing, not a regular file, empty, not an image, in a
+format outside the allow-list, truncated, corrupt, too large to decode) becomes one
+:class:`~adain.errors.InputImageError` that quotes the path, and every pixel format Pillow opens
+(1-bit, 8/16-bit and float grayscale, palette, CMYK, with or without alpha) becomes RGB in
+``[0, 1]`` with the alpha channel kept beside it. The path is stat'ed before it is opened (a FIFO
+or a device is never read), only the decoders of :data:`INPUT_FORMATS` are used, and the pixel
+cap is checked from the header, before any pixel is decoded, so a small file that claims to be
+huge cannot exhaust memory. Pillow's warnings never reach the caller: they become the error (a
+truncated file) or are dropped (damaged metadata).
 
-Writing: the format comes from the extension, and the file is written under a temporary name in
-the destination directory and then renamed, so a failure never leaves a partial image behind.
+Writing: the format comes from the extension; the image is encoded in memory, then written
+under a temporary name in the destination directory, checked (every byte on disk: a full disk or
+a file-size limit is an :class:`~adain.errors.OutputError`) and renamed, so a failure never
+leaves a partial image behind.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import re
+import stat
 import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from adain._files import default_mode, open_beside, publish_on_success
+from adain._files import default_mode, open_beside, publish_on_success, temporary_beside
 from adain.errors import InputImageError, OutputError, ShapeError, UsageError
+from adain.image import integrity
 
 __all__ = [
     "ALPHA_FORMATS",
     "DEFAULT_MAX_PIXELS",
+    "INPUT_FORMATS",
     "OUTPUT_FORMATS",
     "LoadedImage",
     "load_image",
@@ -41,6 +54,12 @@ __all__ = [
 #: Default pixel cap for inputs (64 megapixels, e.g. 8000 x 8000): above it an image is refused
 #: before decoding. Change it with ``max_pixels`` (``--max-pixels`` on the command line).
 DEFAULT_MAX_PIXELS = 64_000_000
+
+#: The only decoders ever used (Pillow format names, passed to ``Image.open(formats=...)``): a
+#: file in any other format is "not an image" whatever its name, and Pillow's other plugins
+#: (EPS, which runs Ghostscript, among them) never see it.
+INPUT_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
+INPUT_FORMAT_NAMES = ("PNG", "JPEG", "WebP", "TIFF", "BMP", "GIF")
 
 #: output extension -> Pillow format name
 OUTPUT_FORMATS = {
@@ -147,31 +166,167 @@ def _check_pixel_count(path: Path, size: tuple[int, int], max_pixels: int | None
         )
 
 
-def _open_checked(path: Path, max_pixels: int | None) -> Image.Image:
-    """Open (header only), check the pixel cap, then decode everything (catches truncation)."""
-    with _PIL_LIMIT_LOCK, warnings.catch_warnings():
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind_problem(path: Path, mode: int) -> InputImageError | None:
+    """Why a file of this ``st_mode`` is no image file (``None``: a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return InputImageError(f"{str(path)!r} is a directory, not an image")
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    return InputImageError(f"{str(path)!r} is {kind}, not an image file")
+
+
+def _os_problem(path: Path, error: OSError) -> InputImageError:
+    """An :class:`OSError` from ``stat`` or ``open`` as one clear line naming the path."""
+    name = str(path)
+    if error.errno == errno.ENOENT:
+        return InputImageError(f"image not found: {name!r}")
+    if error.errno == errno.ENOTDIR:
+        return InputImageError(f"image not found: {name!r} (a part of the path is not a folder)")
+    if error.errno == errno.ELOOP:
+        return InputImageError(f"cannot read image {name!r}: a loop of symbolic links")
+    if error.errno == errno.ENAMETOOLONG:
+        return InputImageError(f"cannot read image {name!r}: the path or a name in it is too long for the file system")
+    return InputImageError(f"cannot read image {name!r}: {error.strerror or error}")
+
+
+def _open_regular_file(path: Path) -> tuple[int, int]:
+    """``(descriptor, size)`` of ``path``, opened for reading once it is known to be a regular file.
+
+    The path is stat'ed first (following symlinks): missing files, symlink loops, names too long,
+    directories, FIFOs, devices and sockets are refused by name without being opened. It is then
+    opened non-blocking (a FIFO swapped in meanwhile cannot block the open) and checked again
+    on the descriptor. A regular file of size 0 is "an empty file" only if nothing can be read
+    from it: a ``/proc`` or ``/sys`` file reports size 0 and has content.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise _os_problem(path, error) from None
+    except ValueError as error:  # an embedded NUL byte
+        raise InputImageError(f"cannot read image {str(path)!r}: {error}") from None
+    refusal = _kind_problem(path, status.st_mode)
+    if refusal is not None:
+        raise refusal
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise _os_problem(path, error) from None
+    try:
+        status = os.fstat(fd)
+        refusal = _kind_problem(path, status.st_mode)
+        if refusal is not None:
+            raise refusal
+        if status.st_size == 0:
+            if os.read(fd, 1):
+                raise InputImageError(
+                    f"{str(path)!r} reports a size of 0 but has content (a /proc or /sys file?): not an image file"
+                )
+            raise InputImageError(f"image {str(path)!r} is an empty file")
+    except OSError as error:
+        os.close(fd)
+        raise _os_problem(path, error) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, status.st_size
+
+
+def _is_truncation_warning(message: str) -> bool:
+    return any(text in message for text in ("Truncated File Read", "Corrupt EXIF data", "truncated"))
+
+
+def _decode(path: Path, fd: int, size: int, max_pixels: int | None) -> LoadedImage:
+    """Open (header only, allow-listed decoders), check the pixel cap and the container, decode
+    everything, honour EXIF orientation and convert; every failure is an :class:`InputImageError`.
+
+    Pillow's warnings are recorded, never shown: those that mean the image itself is truncated
+    (a TIFF's directory cut short: "Truncated File Read", "Corrupt EXIF data") become the error;
+    the rest (a damaged EXIF block in a JPEG, a malformed MPO or APNG extra whose main image is
+    fine) are dropped. Decompression-bomb warnings are errors.
+    """
+    name = str(path)
+    with (
+        _PIL_LIMIT_LOCK,
+        warnings.catch_warnings(record=True) as caught,
+        os.fdopen(fd, "rb", closefd=False) as file,
+    ):
+        warnings.simplefilter("always")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        pil_limit = Image.MAX_IMAGE_PIXELS
+        pil_limit, load_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False  # never decode a truncated file "successfully"
         if max_pixels is not None:
             Image.MAX_IMAGE_PIXELS = None  # our own cap (checked below, same moment) replaces Pillow's
         try:
-            image = Image.open(path)
+            try:
+                image = Image.open(file, formats=INPUT_FORMATS)
+            except UnidentifiedImageError:
+                if any(_is_truncation_warning(str(w.message)) for w in caught):
+                    raise InputImageError(f"cannot decode image {name!r}: it is truncated or corrupt") from None
+                raise InputImageError(
+                    f"{name!r} is not an image (or not in a format read here: {', '.join(INPUT_FORMAT_NAMES)})"
+                ) from None
             _check_pixel_count(path, image.size, max_pixels)
-            image.load()  # full decode: a truncated file fails here, not later
-            return image
+            problem = integrity.problem(image.format, integrity.FileBytes(fd, size))
+            if problem is not None:
+                raise InputImageError(f"cannot decode image {name!r}: {problem}")
+            with integrity.quiet_libtiff(image.format):
+                image.load()  # full decode: a truncated file fails here, not later
+            if image.format == "TIFF":
+                cut = next((str(w.message) for w in caught if _is_truncation_warning(str(w.message))), None)
+                if cut is not None:
+                    raise InputImageError(f"cannot decode image {name!r}: it is truncated or corrupt ({cut.strip()})")
+            original_mode = image.mode
+            try:
+                oriented = ImageOps.exif_transpose(image)
+            except Exception:  # orientation is metadata: a damaged EXIF block leaves the image as stored
+                oriented = image
+            try:
+                rgb, alpha = pil_to_tensors(oriented)
+            except InputImageError as error:
+                raise InputImageError(f"image {name!r}: {error}") from None
+        except InputImageError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise InputImageError(f"image {str(path)!r} refused as a decompression bomb: {error}") from None
-        except UnidentifiedImageError:
-            raise InputImageError(f"{str(path)!r} is not an image (or not a format Pillow reads)") from None
-        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
-            message = str(error) or type(error).__name__
-            raise InputImageError(f"cannot decode image {str(path)!r}: {message}") from None
+            raise InputImageError(f"image {name!r} refused as a decompression bomb: {error}") from None
+        except MemoryError:
+            raise InputImageError(f"image {name!r} is too large to decode in the memory available") from None
+        except Exception as error:  # any decoder's failure, of any class (ValueError, NotImplementedError, ...)
+            message = " ".join(str(error).split()) or type(error).__name__
+            code = re.fullmatch(r"decoder error (-?\d+)", message)
+            if code is not None:
+                message = f"its image data is corrupt (decoder error {code.group(1)})"
+            elif "truncated" in message.lower() and message != "image file is truncated":
+                message = f"it is truncated ({message})"
+            elif "truncated" in message.lower():
+                message = "it is truncated"
+            raise InputImageError(f"cannot decode image {name!r}: {message}") from None
         finally:
             Image.MAX_IMAGE_PIXELS = pil_limit
+            ImageFile.LOAD_TRUNCATED_IMAGES = load_truncated
+    return LoadedImage(rgb=rgb, alpha=alpha, mode=original_mode, size=(rgb.shape[3], rgb.shape[2]), path=path)
 
 
 def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Read an image file as RGB in ``[0, 1]`` plus its alpha, honouring EXIF orientation.
+
+    What is refused, each as one :class:`InputImageError` naming the file: anything that is not a
+    regular file (checked with ``stat`` before opening: directories, FIFOs, devices, sockets,
+    symlink loops, paths too long; a FIFO never blocks), an empty file, a format outside
+    :data:`INPUT_FORMATS` (PNG, JPEG, WebP, TIFF, BMP, GIF: no other decoder is ever tried, so
+    e.g. an EPS file named ``.png`` never reaches Pillow's PostScript plugin), more pixels than
+    ``max_pixels`` (from the header, before any pixel is decoded), a truncated or corrupt file
+    (including what Pillow itself lets pass: see :mod:`adain.image.integrity`), and any error a
+    decoder raises. Pillow's warnings never escape: they become the error or are dropped.
 
     Args:
         path: the image file.
@@ -179,28 +334,17 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
             decoding. ``None`` leaves only Pillow's own decompression-bomb guard.
 
     Raises:
-        InputImageError: missing, empty, not an image, truncated, too large, or an unusable mode.
+        UsageError: ``max_pixels`` is not positive.
+        InputImageError: see above.
     """
     path = Path(path)
     if max_pixels is not None and max_pixels <= 0:
         raise UsageError(f"max_pixels must be positive. Got {max_pixels!r}")
-    if not path.exists():
-        raise InputImageError(f"image not found: {str(path)!r}")
-    if path.is_dir():
-        raise InputImageError(f"{str(path)!r} is a directory, not an image")
+    fd, size = _open_regular_file(path)
     try:
-        if path.stat().st_size == 0:
-            raise InputImageError(f"image {str(path)!r} is an empty file")
-    except OSError as error:
-        raise InputImageError(f"cannot read image {str(path)!r}: {error.strerror or error}") from None
-    image = _open_checked(path, max_pixels)
-    original_mode = image.mode
-    try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:
-        pass
-    rgb, alpha = pil_to_tensors(image)
-    return LoadedImage(rgb=rgb, alpha=alpha, mode=original_mode, size=(rgb.shape[3], rgb.shape[2]), path=path)
+        return _decode(path, fd, size, max_pixels)
+    finally:
+        os.close(fd)
 
 
 def _to_uint8_hwc(image: Tensor, channels: int, name: str) -> np.ndarray:
@@ -280,16 +424,58 @@ def save_image(
         options["quality"] = quality
     if fmt == "TIFF":
         options["compression"] = "tiff_deflate"
+    # Encoded in memory first: Pillow's C encoders (JPEG among them) write straight to a file's
+    # descriptor and do not notice a short write (a full disk, a file-size limit), which would
+    # publish a cut image as "written". Our own write below checks every byte.
+    buffer = io.BytesIO()
     try:
-        temporary, handle = open_beside(path)
+        image.save(buffer, format=fmt, **options)
+    except (OSError, ValueError) as error:
+        raise OutputError(f"cannot write {str(path)!r}: {_reason(error)}") from None
+    data = buffer.getvalue()
+    try:
+        temporary, handle = _open_temporary(path)
     except OSError as error:
-        raise OutputError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {_reason(error)}") from None
     try:  # mkstemp makes 0600; outputs get the usual mode
         with publish_on_success(temporary, path, default_mode()), handle:
-            image.save(handle, format=fmt, **options)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            written = os.fstat(handle.fileno()).st_size
+            if written != len(data):
+                raise OSError(errno.EIO, f"short write: {written:,} of {len(data):,} bytes reached the disk")
     except (OSError, ValueError) as error:  # the temporary is already removed
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise OutputError(f"cannot write {str(path)!r}: {reason}") from None
+        raise OutputError(f"cannot write {str(path)!r}: {_reason(error)}") from None
     return path
+
+
+def _open_temporary(path: Path) -> tuple[Path, BinaryIO]:
+    """:func:`~adain._files.open_beside` ``path``; for a name so long that the temporary name
+    (``.<name>.XXXXXXXX.part``) is over the file system's limit while the name itself is not,
+    a short temporary name instead."""
+    try:
+        return open_beside(path)
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+    temporary = temporary_beside(path, prefix=".adain-output.")
+    try:
+        return temporary, open(temporary, "wb")  # the caller closes it
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _reason(error: BaseException) -> str:
+    """An output error's cause in words: disk full and file-size limits say so."""
+    number = getattr(error, "errno", None)
+    if number == errno.ENOSPC:
+        return "no space left on the device"
+    if number == errno.EFBIG:
+        return "the file is larger than this process may write (a file-size limit, ulimit -f)"
+    if number == errno.ENAMETOOLONG:
+        return "the path or a name in it is too long for the file system"
+    if number == getattr(errno, "EDQUOT", None):
+        return "the disk quota is exceeded"
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__

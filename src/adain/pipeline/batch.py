@@ -2,22 +2,28 @@
 
 A batch is planned completely before any model is loaded (inputs expanded, every output path
 chosen and checked), so usage errors surface at once. During the run a failing input is
-recorded and the others still run; the report says what was written and what failed.
+recorded and the others still run; the report says what was written and what failed. Nothing
+about one input can end the batch: a symlink loop, a name too long for the file system, a FIFO
+or a device among the inputs is found while planning without raising (no ``resolve`` or
+``exists`` that throws) and refused when its turn comes, by
+:func:`~adain.image.io.load_image`, as one failure of the summary.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from adain.errors import AdainError, InputImageError, OutputError, UsageError
+from adain.image.convert import image_to_tensors
 from adain.image.io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, load_image, output_format, save_image
 from adain.pipeline.options import StylizeOptions
-from adain.pipeline.stylize import StylizationPipeline
+from adain.pipeline.stylize import StylizationPipeline, checked_style_size
 from adain.styles.statistics import StyleInput, StyleStatistics, resize_style
 
 __all__ = [
@@ -33,10 +39,9 @@ __all__ = [
     "stylize_batch",
 ]
 
-#: Files with these extensions are picked up when a folder is given as input.
-INPUT_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tga"}
-)
+#: Files with these extensions are picked up when a folder is given as input: those of the
+#: formats :func:`~adain.image.io.load_image` decodes (:data:`~adain.image.io.INPUT_FORMATS`).
+INPUT_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
 #: Appended to the input's name for outputs named automatically (``cat.jpg`` -> ``cat_stylized.png``).
 OUTPUT_SUFFIX = "_stylized"
@@ -86,6 +91,29 @@ class BatchReport:
         return text
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    """``os.stat(path)``, or ``None`` for a path that cannot be stat'ed (missing, a symlink loop,
+    too long, not a valid path): :func:`~adain.image.io.load_image` says why, per input."""
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _is_dir(path: Path) -> bool:
+    status = _stat(path)
+    return status is not None and stat.S_ISDIR(status.st_mode)
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or its absolute form when it cannot be resolved (a symlink loop raises
+    ``RuntimeError`` or ``OSError`` depending on the Python version)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(os.path.abspath(path))
+
+
 def _is_hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
@@ -94,7 +122,7 @@ def _inside(path: Path, directory: Path | None) -> bool:
     if directory is None:
         return False
     try:
-        path.resolve().relative_to(directory.resolve())
+        _resolved(path).relative_to(_resolved(directory))
         return True
     except ValueError:
         return False
@@ -126,7 +154,7 @@ def expand_inputs(specs: Sequence[str | os.PathLike[str]], exclude: Path | None 
     seen: set[Path] = set()
 
     def add(item: BatchInput) -> None:
-        key = item.path.resolve() if item.problem is None else item.path
+        key = _resolved(item.path) if item.problem is None else item.path
         if key not in seen:
             seen.add(key)
             inputs.append(item)
@@ -134,10 +162,10 @@ def expand_inputs(specs: Sequence[str | os.PathLike[str]], exclude: Path | None 
     for spec in specs:
         text = os.fspath(spec)
         path = Path(text)
-        if path.is_dir():
+        if _is_dir(path):
             for item in _images_in(path, exclude):
                 add(item)
-        elif path.exists() or not (_GLOB_CHARACTERS & set(text)):
+        elif os.path.lexists(path) or not (_GLOB_CHARACTERS & set(text)):
             add(BatchInput(path, Path(path.name)))
         else:
             matches = sorted(glob.glob(text, recursive=True))
@@ -145,7 +173,7 @@ def expand_inputs(specs: Sequence[str | os.PathLike[str]], exclude: Path | None 
                 add(BatchInput(path, Path(path.name), problem=f"no files match {text!r}"))
             for match in matches:
                 match_path = Path(match)
-                if match_path.is_dir():
+                if _is_dir(match_path):
                     for item in _images_in(match_path, exclude):
                         add(item)
                 elif not _is_hidden(Path(match_path.name)) and not _inside(match_path, exclude):
@@ -156,11 +184,11 @@ def expand_inputs(specs: Sequence[str | os.PathLike[str]], exclude: Path | None 
 def _check_writable_location(directory: Path) -> None:
     """Fail early (one error, not one per input) when ``directory`` can never be created."""
     probe = directory
-    while not probe.exists():
+    while _stat(probe) is None:
         if probe.parent == probe:
             return
         probe = probe.parent
-    if not probe.is_dir():
+    if not _is_dir(probe):
         raise OutputError(f"cannot write to {str(directory)!r}: {str(probe)!r} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {str(directory)!r}: {str(probe)!r} is not writable")
@@ -169,7 +197,27 @@ def _check_writable_location(directory: Path) -> None:
 def names_many(specs: Sequence[str | os.PathLike[str]]) -> bool:
     """Whether input arguments name a set of files (several arguments, a folder or a glob), so
     that ``-o`` names a folder even if the set turns out to hold one image."""
-    return len(specs) > 1 or any(Path(s).is_dir() or (_GLOB_CHARACTERS & set(os.fspath(s))) for s in specs)
+    return len(specs) > 1 or any(_is_dir(Path(s)) or (_GLOB_CHARACTERS & set(os.fspath(s))) for s in specs)
+
+
+def _check_path_length(path: Path) -> None:
+    """Refuse an output path the file system cannot hold, before anything runs: a name longer
+    than its ``NAME_MAX`` (255 bytes on most), or a path of ``PATH_MAX`` (4096) bytes or more."""
+    probe = path.parent
+    while _stat(probe) is None and probe.parent != probe:
+        probe = probe.parent
+    try:
+        name_max, path_max = os.pathconf(probe, "PC_NAME_MAX"), os.pathconf(probe, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max, path_max = 255, 4096
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise OutputError(
+                f"cannot write {str(path)!r}: a name in it is {size} bytes long; this file system allows {name_max}"
+            )
+    if len(os.fsencode(path)) >= path_max:
+        raise OutputError(f"cannot write {str(path)!r}: the path is longer than this file system allows")
 
 
 def plan_outputs(
@@ -193,16 +241,19 @@ def plan_outputs(
     """
     output_format(f"x{extension}")
     text = None if output is None else os.fspath(output)
+    if text is not None and not text.strip():
+        raise UsageError(f"the output (-o) must name a file or a folder. Got {text!r}")
     single = not output_is_folder if output_is_folder is not None else len(inputs) == 1
-    if single and text is not None and not (text.endswith(("/", os.sep)) or Path(text).is_dir()):
+    if single and text is not None and not (text.endswith(("/", os.sep)) or _is_dir(Path(text))):
         target = Path(text)
         output_format(target)
+        _check_path_length(target)
         _check_writable_location(target.parent)
         return [BatchJob(inputs[0], target)]
     directory = Path(text) if text is not None else Path.cwd()
-    if not single and directory.exists() and not directory.is_dir():
+    if not single and _stat(directory) is not None and not _is_dir(directory):
         raise UsageError(f"with several inputs -o names a folder; {text!r} is a file")
-    if not single and text is not None and not directory.exists() and directory.suffix.lower() in OUTPUT_FORMATS:
+    if not single and text is not None and _stat(directory) is None and directory.suffix.lower() in OUTPUT_FORMATS:
         raise UsageError(f"with several inputs -o names a folder, not an image file like {text!r}")
     _check_writable_location(directory)
     jobs, taken = [], set()
@@ -249,10 +300,15 @@ def encode_styles_once(
             continue
         image = load_image(style, max_pixels=options.max_pixels) if isinstance(style, (str, os.PathLike)) else style
         if options.preserve_color == "match":
-            rgb = image.rgb if hasattr(image, "rgb") else image
+            rgb, _ = image_to_tensors(image, options.max_pixels, "style")
+            checked_style_size(image, rgb, options.style_size, options.max_pixels, options.max_memory_mb)
             prepared.append(resize_style(rgb, options.style_size))
         else:
-            prepared.append(pipeline.style_statistics(image, size=options.style_size, max_pixels=options.max_pixels))
+            prepared.append(
+                pipeline.style_statistics(
+                    image, size=options.style_size, max_pixels=options.max_pixels, max_memory_mb=options.max_memory_mb
+                )
+            )
     mask = options.mask
     if isinstance(mask, (str, os.PathLike)):
         mask = load_image(mask, max_pixels=options.max_pixels)

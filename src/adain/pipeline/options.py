@@ -17,10 +17,12 @@ from adain._checks import is_int, is_number
 from adain.errors import UsageError
 from adain.image.convert import ImageInput
 from adain.image.io import DEFAULT_MAX_PIXELS
+from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
 from adain.ops.statistics import check_alpha
 
 __all__ = [
     "DEFAULT_SIZE",
+    "MAX_ITERATIONS",
     "METHODS",
     "MULTISCALE_COARSEST_SIDE",
     "MULTISCALE_REFINE_STRENGTH",
@@ -45,6 +47,11 @@ MULTISCALE_COARSEST_SIDE = DEFAULT_SIZE
 MULTISCALE_REFINE_STRENGTH = 0.5
 
 
+#: The most L-BFGS iterations ``iterations`` and ``refine`` may ask for (the default is 100; each
+#: costs an encoder pass and its gradient).
+MAX_ITERATIONS = 100_000
+
+
 @dataclass(frozen=True)
 class StylizeOptions:
     """How to stylize. The defaults give plain full-strength AdaIN at the content's own size.
@@ -63,11 +70,17 @@ class StylizeOptions:
         guided_filter_radius: smooth the result with a guided filter (content as guide) of this
             radius; ``None``: off.
         guided_filter_eps: the guided filter's regulariser.
-        size: the content's shorter side is resized to this (0: keep).
-        max_size: then its longer side is capped at this (0: no cap).
-        style_size: each style image's shorter side is resized to this before encoding (0: keep).
+        size: the content's shorter side is resized to this (0: keep); at most the square root
+            of ``max_pixels`` (a larger shorter side is over the budget whatever the image).
+            Any size from 1 up works (images under 16 pixels are padded for the network).
+        max_size: then its longer side is capped at this (0: no cap); at most ``max_pixels``.
+        style_size: each style image's shorter side is resized to this before encoding (0: keep);
+            0 or from 8 (one relu4_1 position) to the square root of ``max_pixels``.
             Style statistics depend on scale: the paper encodes styles at 512.
-        max_pixels: pixel cap when an image is given as a path.
+        max_pixels: pixel cap when an image is given as a path (checked from its header), and
+            the budget of every image after resizing (content and styles, checked before they
+            are resized); ``None``: no cap on files, and
+            :data:`~adain.image.sizing.MAX_PIXELS_LIMIT` after resizing. At most that limit.
         method: ``"decoder"`` (one forward pass) or ``"optimize"`` (``iterations`` of L-BFGS on
             the pixels for the same AdaIN objective, from the content: slow, best quality).
         iterations: L-BFGS iterations of ``method="optimize"``.
@@ -114,17 +127,32 @@ class StylizeOptions:
         check_alpha(self.alpha)
         if self.preserve_color not in PRESERVE_COLOR_MODES:
             raise UsageError(f"preserve_color must be None, 'luminance' or 'match'. Got {self.preserve_color!r}")
+        if self.max_pixels is not None and not is_int(self.max_pixels, 1):
+            raise UsageError(f"max_pixels must be a positive integer. Got {self.max_pixels!r}")
+        if self.max_pixels is not None and self.max_pixels > MAX_PIXELS_LIMIT:
+            raise UsageError(f"max_pixels must be at most {MAX_PIXELS_LIMIT:,}. Got {self.max_pixels!r}")
+        budget = MAX_PIXELS_LIMIT if self.max_pixels is None else self.max_pixels
         for name in ("size", "max_size", "style_size"):
             value = getattr(self, name)
             if not is_int(value, 0):
                 raise UsageError(f"{name} must be an integer >= 0 (0: no change). Got {value!r}")
-        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or self.max_pixels <= 0):
-            raise UsageError(f"max_pixels must be a positive integer. Got {self.max_pixels!r}")
+            # a shorter side of `size` pixels is at least size**2 pixels; a longer side at least its length
+            limit = budget if name == "max_size" else math.isqrt(budget)
+            if value > limit:
+                raise UsageError(
+                    f"{name} must be at most {limit:,}: beyond, any image is over the pixel budget of "
+                    f"{budget:,} pixels (max_pixels). Got {value!r}"
+                )
+        if 0 < self.style_size < NETWORK_MULTIPLE:
+            raise UsageError(
+                f"style_size must be 0 (keep) or at least {NETWORK_MULTIPLE} (one relu4_1 position). "
+                f"Got {self.style_size!r}"
+            )
         if self.style_weights is not None:
             weights = _as_floats(self.style_weights, "style weights")
             if len(weights) != num_styles:
                 raise UsageError(f"got {len(weights)} style weights for {num_styles} styles: {weights!r}")
-            if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            if any(not math.isfinite(w) or w < 0 for w in weights) or not 0 < sum(weights) < math.inf:
                 raise UsageError(f"style weights must be finite, non-negative and not all zero. Got {weights!r}")
             if self.mask is not None:
                 raise UsageError(
@@ -147,8 +175,8 @@ class StylizeOptions:
             raise UsageError(f"method must be one of {', '.join(METHODS)}. Got {self.method!r}")
         for name in ("iterations", "refine"):
             value = getattr(self, name)
-            if not is_int(value, 0):
-                raise UsageError(f"{name} must be an integer >= 0. Got {value!r}")
+            if not is_int(value, 0, MAX_ITERATIONS):
+                raise UsageError(f"{name} must be an integer from 0 to {MAX_ITERATIONS:,}. Got {value!r}")
         if (self.method == "optimize" or self.refine) and self.mask is not None:
             raise UsageError("optimization (--method optimize, --refine) does not support masks")
         budget = self.max_memory_mb

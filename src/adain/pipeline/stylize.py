@@ -49,10 +49,18 @@ import torch
 from torch import Tensor, nn
 
 from adain._files import limit_allocator_retention
-from adain.errors import ShapeError, UsageError
+from adain.errors import InputImageError, ShapeError, UsageError
 from adain.image.convert import OUTPUT_TYPES, ImageInput, image_to_tensors, mask_to_tensor, to_output
-from adain.image.io import DEFAULT_MAX_PIXELS
-from adain.image.sizing import NETWORK_MULTIPLE, crop_to, pad_to_multiple, resize_image, target_size
+from adain.image.io import DEFAULT_MAX_PIXELS, LoadedImage
+from adain.image.sizing import (
+    MIN_NETWORK_SIDE,
+    NETWORK_MULTIPLE,
+    checked_target_size,
+    crop_to,
+    pad_to_multiple,
+    resize_image,
+    target_size,
+)
 from adain.models import TAP_SCALES, Decoder, decoder_input_taps, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
@@ -72,6 +80,7 @@ from adain.pipeline.options import (
     StylizeResult,
 )
 from adain.pipeline.tiling import (
+    MIN_TILE_SIDE,
     STRIP_PIXELS,
     Tile,
     TileBlender,
@@ -79,6 +88,7 @@ from adain.pipeline.tiling import (
     add_moments,
     apply_in_strips,
     core_slice,
+    estimate_memory_mb,
     feature_box,
     moments_to_statistics,
     plan_tiles,
@@ -90,7 +100,58 @@ from adain.styles.library import resolve_style
 from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["ContentStatisticsFilter", "PreparedContent", "StylizationPipeline"]
+__all__ = ["ContentStatisticsFilter", "PreparedContent", "StylizationPipeline", "checked_style_size", "image_name"]
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that is ``False``, not an ``OSError``, for a path too long to stat."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def image_name(image: object, what: str) -> str:
+    """How a message names an image: its path, quoted, when it came from a file; else ``the <what> image``."""
+    path = image.path if isinstance(image, LoadedImage) else image if isinstance(image, (str, os.PathLike)) else None
+    return repr(os.fspath(path)) if path is not None else f"the {what} image"
+
+
+def checked_style_size(
+    style: object, rgb: Tensor, size: int, max_pixels: int | None, max_memory_mb: float | None = None
+) -> tuple[int, int]:
+    """The ``(height, width)`` a style image ``rgb`` is resized to for ``size`` (its shorter side;
+    0: kept), refused by name before anything is resized when out of bounds
+    (:func:`~adain.image.sizing.checked_target_size`), when under
+    :data:`~adain.image.sizing.NETWORK_MULTIPLE` pixels on a side (nothing would be left at relu4_1),
+    or when encoding it would not fit ``max_memory_mb`` (a style is encoded in one pass, never
+    tiled: at ``--style-size 8000`` that pass would need some 70 GB; a style no larger than the
+    smallest tile, :data:`~adain.pipeline.tiling.MIN_TILE_SIDE` squared, is always allowed).
+
+    Raises:
+        InputImageError: the message names the style image (see :func:`image_name`).
+    """
+    name = image_name(style, "style")
+    height, width = checked_target_size(
+        rgb.shape[2], rgb.shape[3], size=size, max_pixels=max_pixels, name=f"style image {name}", option="--style-size"
+    )
+    if min(height, width) < NETWORK_MULTIPLE:
+        raise InputImageError(
+            f"style image {name} is {width}x{height} pixels"
+            + (f" at --style-size {size}" if size else "")
+            + f"; a style must be at least {NETWORK_MULTIPLE} pixels on each side"
+        )
+    if max_memory_mb is not None:
+        needed = estimate_memory_mb(height, width, max(height, width))
+        # up to the smallest tile's need, a budget is the content's to refuse (tile_side_for_budget)
+        if needed > max(max_memory_mb, estimate_memory_mb(MIN_TILE_SIDE, MIN_TILE_SIDE, MIN_TILE_SIDE)):
+            raise InputImageError(
+                f"style image {name} is {width}x{height} pixels"
+                + (f" at --style-size {size}" if size else "")
+                + f": encoding it (in one pass) needs about {needed:,.0f} MB, over the memory budget of "
+                f"{max_memory_mb:g} MB (--max-memory); use a smaller --style-size"
+            )
+    return height, width
 
 
 @dataclass
@@ -193,7 +254,7 @@ class StylizationPipeline:
             check_runtime_backend(backend, device)
         if decoder_path is not None:
             decoder_path = Path(decoder_path)
-            if not decoder_path.is_file():
+            if not _is_file(decoder_path):
                 from adain.errors import MissingWeightsError
 
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
@@ -234,16 +295,25 @@ class StylizationPipeline:
     # -- styles ---------------------------------------------------------------------------------
 
     def style_statistics(
-        self, style: ImageInput, size: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS
+        self,
+        style: ImageInput,
+        size: int = 0,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        max_memory_mb: float | None = None,
     ) -> StyleStatistics:
         """Encode a style image once: its channel mean and std at every tap.
 
         Args:
             style: the style image.
             size: resize its shorter side to this first (0: keep).
-            max_pixels: pixel cap when ``style`` is a path.
+            max_pixels: pixel cap when ``style`` is a path, and the budget after resizing.
+            max_memory_mb: refuse a style whose encoding would need more (MB); ``None``: no limit.
+
+        Raises:
+            InputImageError: the style cannot be read, or is out of bounds (:func:`checked_style_size`).
         """
         rgb, _ = image_to_tensors(style, max_pixels, "style")
+        checked_style_size(style, rgb, size, max_pixels, max_memory_mb)
         return compute_style_statistics(self.inference_encoder, rgb, self.preset, size)[0]
 
     # -- the steps ------------------------------------------------------------------------------
@@ -281,14 +351,28 @@ class StylizationPipeline:
         return resolve_style(style, self.preset)
 
     def prepare_content(self, content: ImageInput, options: StylizeOptions) -> PreparedContent:
-        """Step 2a: resize the content to the output size and pad it to a multiple of 8."""
+        """Step 2a: resize the content to the output size and pad it to a multiple of 8 (and to
+        :data:`~adain.image.sizing.MIN_NETWORK_SIDE` at least: any output size works, down to 1x1).
+
+        Raises:
+            InputImageError: the resized content would be out of bounds (enlarged more than
+                :data:`~adain.image.sizing.MAX_UPSCALE` times, or over ``options.max_pixels``);
+                checked before anything is resized.
+        """
         rgb, alpha = image_to_tensors(content, options.max_pixels, "content")
+        size = checked_target_size(
+            rgb.shape[2],
+            rgb.shape[3],
+            options.size,
+            options.max_size,
+            max_pixels=options.max_pixels,
+            name=f"image {image_name(content, 'content')}",
+        )
         rgb = rgb.to(self.device)
-        size = target_size(rgb.shape[2], rgb.shape[3], options.size, options.max_size)
         rgb = resize_image(rgb, size).clamp(0.0, 1.0)
         if alpha is not None:
             alpha = resize_image(alpha.to(self.device), size).clamp(0.0, 1.0)
-        padded, _ = pad_to_multiple(rgb)
+        padded, _ = pad_to_multiple(rgb, minimum=MIN_NETWORK_SIDE)
         return PreparedContent(rgb=rgb, alpha=alpha, padded=padded, size=size)
 
     def prepare_styles(
@@ -301,6 +385,7 @@ class StylizationPipeline:
                 statistics.append(style.to(self.device))
                 continue
             rgb, _ = image_to_tensors(style, options.max_pixels, "style")
+            checked_style_size(style, rgb, options.style_size, options.max_pixels, options.max_memory_mb)
             rgb = resize_style(rgb.to(self.device), options.style_size)
             if options.preserve_color == "match":
                 rgb = match_color_statistics(rgb, content_rgb)
@@ -315,7 +400,7 @@ class StylizationPipeline:
             return None
         mask = mask_to_tensor(options.mask, options.max_pixels).to(self.device)
         mask = resize_image(mask, content.size).clamp(0.0, 1.0)
-        padded_mask, _ = pad_to_multiple(mask)
+        padded_mask, _ = pad_to_multiple(mask, minimum=MIN_NETWORK_SIDE)
         weights = region_weights_from_mask(padded_mask, num_styles)
         height, width = padded_mask.shape[-2:]
         return {
@@ -364,7 +449,7 @@ class StylizationPipeline:
         rgb += content.rgb
         rgb -= resize_image(resize_image(content.rgb, coarse_size), content.size)  # + the detail band
         rgb = rgb.clamp_(0.0, 1.0)
-        padded, _ = pad_to_multiple(rgb)
+        padded, _ = pad_to_multiple(rgb, minimum=MIN_NETWORK_SIDE)
         strength = MULTISCALE_REFINE_STRENGTH
         refine_options = replace(
             options,
@@ -375,8 +460,12 @@ class StylizationPipeline:
 
     def plan_tiles(self, content: PreparedContent, options: StylizeOptions) -> TilePlan:
         """Step 2e: the tiles the networks run on: one (the whole image) unless the image is
-        beyond ``options.max_memory_mb`` or ``options.tile_size`` asks for smaller tiles."""
+        beyond ``options.max_memory_mb`` or ``options.tile_size`` asks for smaller tiles. An image
+        thinner than :data:`~adain.image.sizing.MIN_NETWORK_SIDE` is never tiled (a window must
+        be padded to that side on its own, which tiles cannot be)."""
         height, width = content.size
+        if min(height, width) < MIN_NETWORK_SIDE:
+            return plan_tiles(height, width, None)
         side = options.tile_size or None
         if side is None and options.max_memory_mb is not None:
             side = tile_side_for_budget(height, width, options.max_memory_mb)
