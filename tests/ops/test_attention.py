@@ -127,3 +127,13 @@ class TestAttentionAdain:
             attention_adain(content[0], style)
         with pytest.raises(ShapeError, match="style_keys"):
             attention_adain(content, style, content_keys=content, style_keys=torch.zeros(1, 2, 3, 3))
+
+
+class TestAttentionAdainContentStatistics:
+    def test_a_tile_with_the_whole_images_statistics_equals_the_whole_image_there(self, generator) -> None:
+        content = torch.randn(1, 6, 10, 12, generator=generator)
+        style = torch.randn(1, 6, 5, 5, generator=generator)
+        whole = attention_adain(content, style)
+        statistics = channel_mean_std(content)
+        tile = attention_adain(content[..., 2:7, 3:9], style, content_statistics=statistics)
+        torch.testing.assert_close(tile, whole[..., 2:7, 3:9])

@@ -284,6 +284,7 @@ TILED_CASES = {
         "guided_filter_radius": 2,
     },
     "mask": {"mask": "gradient", "mask_alphas": [1.0, 0.5]},
+    "attention": {"method": "attention", "alpha": 0.8},
 }
 
 

@@ -201,6 +201,16 @@ def _max_memory_mb(text: str | None, whole_image: bool) -> float | None:
     return value or None
 
 
+def _attention_temperature(args: argparse.Namespace) -> dict[str, float]:
+    """``--attention-temperature``, where the command has it and it is given."""
+    text = getattr(args, "attention_temperature", None)
+    if text is None:
+        return {}
+    if args.method != "attention":
+        raise UsageError("--attention-temperature needs --method attention")
+    return {"attention_temperature": parse_float(text, "--attention-temperature")}
+
+
 def options_from_args(args: argparse.Namespace) -> StylizeOptions:
     """The :class:`StylizeOptions` of :func:`add_stylize_arguments`' options, checked (exit 2 on a bad value)."""
     max_pixels = parse_int(args.max_pixels, "--max-pixels")
@@ -223,6 +233,7 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
         style_size=_side(args.style_size, "--style-size", shorter, max_pixels, minimum=NETWORK_MULTIPLE),
         max_pixels=max_pixels,
         method=args.method,
+        **_attention_temperature(args),
         iterations=_non_negative_int(args.iterations, "--iterations"),
         refine=_non_negative_int(args.refine, "--refine"),
         multiscale=args.multiscale,

@@ -71,10 +71,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--quality", default="95", metavar="Q", help="JPEG/WebP quality 1-100 (default 95)")
     parser.add_argument(
         "--method",
-        choices=("decoder", "optimize"),
+        choices=("decoder", "attention", "optimize"),
         default="decoder",
-        help="decoder: one forward pass (default); optimize: L-BFGS on the pixels for the same "
-        "objective (slow, best quality)",
+        help="decoder: one forward pass (default); attention: one forward pass, each region of the content "
+        "taking the statistics of the style regions that look like it (style images, not bank styles); "
+        "optimize: L-BFGS on the pixels for the same objective (slow, best quality)",
+    )
+    parser.add_argument(
+        "--attention-temperature",
+        default=None,
+        metavar="T",
+        help="with --method attention: softmax temperature of the matching (default 0.05; larger: closer to plain AdaIN)",
     )
     parser.add_argument(
         "--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)"

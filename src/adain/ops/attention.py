@@ -75,6 +75,7 @@ def attention_adain(
     style_keys: Tensor | None = None,
     eps: float = DEFAULT_EPS,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    content_statistics: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """AdaIN with the style's statistics weighted, per content position, by feature similarity.
 
@@ -89,6 +90,9 @@ def attention_adain(
             default: the features themselves. Both or neither.
         eps: added to variances before square roots.
         chunk_elements: attention scores held at once at most (bounds memory on large images).
+        content_statistics: ``(mean, std)``, each ``(B, C, 1, 1)``, to normalise the content
+            with instead of its own (a tile of a large image takes the whole image's, so that
+            tiles agree); default: those of ``content_features``.
 
     Returns:
         ``(B, C, H, W)`` in the dtype of ``content_features`` (computed in float32, or float64
@@ -126,7 +130,10 @@ def attention_adain(
             f"style_keys must be (B or 1, {content_keys.shape[1]}, {style.shape[2]}, {style.shape[3]}). "
             f"Got {tuple(style_keys.shape)}"
         )
-    content_mean, content_std = channel_mean_std(content, eps)
+    if content_statistics is None:
+        content_mean, content_std = channel_mean_std(content, eps)
+    else:
+        content_mean, content_std = (value.to(dtype) for value in content_statistics)
     normalised_content = ((content - content_mean) / content_std).flatten(2)  # (B, C, Nc)
     if math.isinf(temperature):  # uniform attention: the style's global statistics
         style_mean, style_std = channel_mean_std(style, eps)
@@ -136,7 +143,7 @@ def attention_adain(
     values = subsample_positions(style, max_style_positions)  # (Bs, C, Ns)
     keys = subsample_positions(_normalised(style_keys, eps), max_style_positions)  # (Bs, K, Ns)
     keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    queries = _normalised(content_keys, eps).flatten(2)
+    queries = normalised_content if content_keys is content else _normalised(content_keys, eps).flatten(2)
     queries = queries / queries.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, K, Nc)
     values_t, squares_t = values.transpose(1, 2), values.square().transpose(1, 2)  # (Bs, Ns, C)
     positions = queries.shape[2]

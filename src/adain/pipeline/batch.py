@@ -303,6 +303,8 @@ def encode_styles_once(
             rgb, _ = image_to_tensors(image, options.max_pixels, "style")
             checked_style_size(image, rgb, options.style_size, options.max_pixels, options.max_memory_mb)
             prepared.append(resize_style(rgb, options.style_size))
+        elif options.method == "attention":  # statistics and the subsampled features, encoded once
+            prepared.extend(pipeline.prepare_styles([image], None, options))
         else:
             prepared.append(
                 pipeline.style_statistics(

@@ -18,6 +18,7 @@ from adain.errors import UsageError
 from adain.image.convert import ImageInput
 from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
+from adain.ops.attention import DEFAULT_TEMPERATURE
 from adain.ops.statistics import check_alpha
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 PRESERVE_COLOR_MODES = (None, "luminance", "match")
-METHODS = ("decoder", "optimize")
+METHODS = ("decoder", "attention", "optimize")
 
 #: The paper's test resolution: the shorter side content and style images are resized to by
 #: default in the CLI, the style bank and the server (the library's own default keeps sizes).
@@ -81,8 +82,13 @@ class StylizeOptions:
             the budget of every image after resizing (content and styles, checked before they
             are resized); ``None``: no cap on files, and
             :data:`~adain.image.sizing.MAX_PIXELS_LIMIT` after resizing. At most that limit.
-        method: ``"decoder"`` (one forward pass) or ``"optimize"`` (``iterations`` of L-BFGS on
-            the pixels for the same AdaIN objective, from the content: slow, best quality).
+        method: ``"decoder"`` (one forward pass), ``"attention"`` (one forward pass with
+            attention-weighted AdaIN at relu4_1: each content position takes the statistics of the
+            style positions that look like it, :mod:`adain.pipeline.attention`; needs style images,
+            not bank statistics) or ``"optimize"`` (``iterations`` of L-BFGS on the pixels for the
+            same AdaIN objective, from the content: slow, best quality).
+        attention_temperature: the softmax temperature of ``method="attention"`` (smaller:
+            sharper matching; ``math.inf``: plain AdaIN).
         iterations: L-BFGS iterations of ``method="optimize"``.
         refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
         max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
@@ -106,7 +112,8 @@ class StylizeOptions:
     max_size: int = 0
     style_size: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS
-    method: Literal["decoder", "optimize"] = "decoder"
+    method: Literal["decoder", "attention", "optimize"] = "decoder"
+    attention_temperature: float = DEFAULT_TEMPERATURE
     iterations: int = 100
     refine: int = 0
     max_memory_mb: float | None = None
@@ -177,6 +184,17 @@ class StylizeOptions:
             value = getattr(self, name)
             if not is_int(value, 0, MAX_ITERATIONS):
                 raise UsageError(f"{name} must be an integer from 0 to {MAX_ITERATIONS:,}. Got {value!r}")
+        if self.method == "attention":
+            if not is_number(self.attention_temperature, above=0, finite=False):
+                raise UsageError(f"attention temperature must be a positive number. Got {self.attention_temperature!r}")
+            if self.mask is not None:
+                raise UsageError(
+                    "method 'attention' matches style regions by content; a mask routes them by hand: use one"
+                )
+            if self.refine:
+                raise UsageError(
+                    "refine optimises towards plain AdaIN's target: it does not combine with method 'attention'"
+                )
         if (self.method == "optimize" or self.refine) and self.mask is not None:
             raise UsageError("optimization (--method optimize, --refine) does not support masks")
         budget = self.max_memory_mb

@@ -72,6 +72,7 @@ from adain.ops.statistics import (
     mix_statistics,
 )
 from adain.ops.taps import ADAIN_TAP, TAPS
+from adain.pipeline.attention import ATTENTION_TAPS, attention_targets, style_features
 from adain.pipeline.device import BACKENDS, PRECISIONS, check_device, resolve_precision
 from adain.pipeline.options import (
     MULTISCALE_COARSEST_SIDE,
@@ -330,6 +331,11 @@ class StylizationPipeline:
             )
         for style in style_list:
             if isinstance(style, StyleStatistics):
+                if options.method == "attention" and not getattr(style, "features", None):
+                    raise UsageError(
+                        "method 'attention' needs the style's features, and a bank style or precomputed statistics "
+                        "have only their statistics: give the style image instead"
+                    )
                 if options.preserve_color == "match":
                     raise UsageError(
                         "preserve_color='match' recolours the style image, so it needs style images, not precomputed "
@@ -389,6 +395,14 @@ class StylizationPipeline:
             rgb = resize_style(rgb.to(self.device), options.style_size)
             if options.preserve_color == "match":
                 rgb = match_color_statistics(rgb, content_rgb)
+            if options.method == "attention":  # its features too, subsampled: attention needs them
+                if min(rgb.shape[-2:]) < NETWORK_MULTIPLE:
+                    raise InputImageError(
+                        f"style image is {rgb.shape[3]}x{rgb.shape[2]} pixels; it must be at least "
+                        f"{NETWORK_MULTIPLE} pixels on each side"
+                    )
+                statistics.append(style_features(self.inference_encoder(rgb), self.preset))
+                continue
             statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
         return statistics
 
@@ -571,6 +585,17 @@ class StylizationPipeline:
                     content_means=content_mean,
                     content_stds=content_std,
                 )
+                continue
+            if options.method == "attention" and tap in ATTENTION_TAPS:
+                target = attention_targets(
+                    features,
+                    statistics,
+                    tap,
+                    options.style_weights,
+                    (content_mean, content_std),
+                    options.attention_temperature,
+                )
+                targets[tap] = blend_features(features, target, options.alpha)
                 continue
             if len(statistics) == 1:
                 mean, std = means, stds
