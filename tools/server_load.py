@@ -185,6 +185,9 @@ def _start_server(args: argparse.Namespace, port: int, folder: Path) -> subproce
         str(folder / "bank"),
         "--study-db",
         str(folder / "study.sqlite"),
+        "--preview-cache",
+        str(folder / "previews"),
+        "--no-preview-warmup",
         "--log-level",
         "warning",
     ]

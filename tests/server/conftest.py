@@ -61,6 +61,8 @@ def server_config(tmp_path: Path) -> ServerConfig:
         user_bank=tmp_path / "bank" / "vgg16-hed",
         study_db=tmp_path / "study.sqlite",
         temp_parent=tmp_path / "tmp",
+        preview_cache=tmp_path / "previews",
+        preview_warmup=False,
         default_size=64,
         style_size=64,
         limits=ServerLimits(

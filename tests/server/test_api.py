@@ -62,6 +62,7 @@ class TestRoutes:
         assert health["pool"] == {"workers": 1, "capacity": 3, "running": 0, "queued": 0, "refused": 0}
         info = client.get("/v1/info").json()
         assert info["default_size"] == 64 and info["limits"]["max_size"] == 128 and info["preview_size"] <= 128
+        assert (info["live_size"], info["live_max_size"]) == (128, 128)  # 192 and 256, capped by max_size
         assert "swagger" in client.get("/docs").text.lower()
         schema = client.get("/openapi.json").json()
         form = schema["paths"]["/v1/stylize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
@@ -74,6 +75,33 @@ class TestRoutes:
         assert client.get("/static/app.js").status_code == 200
         assert "study.js" in client.get("/study").text
 
+    def test_docs_assets_are_served_here(self, client: TestClient) -> None:
+        """/docs and /redoc name no CDN: their scripts and styles come from this server (fastapi-offline)."""
+        import re
+
+        for route in ("/docs", "/redoc"):
+            html = client.get(route).text
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert assets and all(a.startswith("/static-offline-docs/") for a in assets), (route, assets)
+            assert "cdn" not in html.lower() and "https://" not in html, route
+            for asset in assets:
+                assert client.get(asset).status_code == 200, asset
+
+    def test_download_names(self, client: TestClient, png: Callable[..., bytes]) -> None:
+        files = {
+            "content": ("my photo.jpg", png(48, 32), "image/png"),
+            "style_image": ("Water Lilies.png", png(40, 40, seed=2), "image/png"),
+        }
+        response = client.post("/v1/stylize", files=files, data={"style2": f"bank:{STYLE}", "format": "jpeg"})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"] == f'inline; filename="my-photo-Water-Lilies-{STYLE}.jpg"'
+        # a name of no safe character: the style alone
+        response = client.post(
+            "/v1/stylize", files={"content": ("☃☃.png", png(48, 32), "image/png")}, data={"style": STYLE}
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"] == f'inline; filename="{STYLE}.png"'
+
     def test_unknown_route_is_json(self, client: TestClient) -> None:
         assert_error(client.get("/v1/nothing"), 404, "not_found")
         assert_error(client.get("/v1/stylize"), 405, "method_not_allowed")
@@ -81,7 +109,8 @@ class TestRoutes:
     def test_styles_list_the_banks(self, client: TestClient) -> None:
         styles = client.get("/v1/styles").json()
         assert isinstance(styles, list) and len(styles) >= 186
-        assert all(set(s) == {"name", "origin", "source"} for s in styles)
+        assert all(set(s) == {"name", "origin", "source", "preview"} for s in styles)
+        assert all(s["preview"].startswith(f"/v1/styles/{s['name']}/preview?v=") for s in styles)
         assert {"name": STYLE, "origin": "shipped"}.items() <= next(s for s in styles if s["name"] == STYLE).items()
         assert [s["name"].lower() for s in styles] == sorted(s["name"].lower() for s in styles)
 
@@ -99,6 +128,8 @@ class TestStylize:
         response = post(client, content, style=STYLE, alpha=0.7)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "image/png"
+        # saved as <content>-<style>.png (the page's Download and curl -OJ)
+        assert response.headers["content-disposition"] == f'inline; filename="photo-{STYLE}.png"'
         image = decoded(response.content)
         assert image.shape == (64, 96, 3)  # shorter side = the default size
         statistics = resolve_style(f"bank:{STYLE}", "vgg16-hed")
@@ -287,7 +318,9 @@ class TestUserStyles:
         assert added.status_code == 201, added.text
         assert added.json() == {"name": "my-style", "origin": "user", "images": 1}
         mine = [s for s in client.get("/v1/styles").json() if s["origin"] == "user"]
-        assert mine == [{"name": "my-style", "origin": "user", "source": "test"}]
+        assert [{k: v for k, v in s.items() if k != "preview"} for s in mine] == [
+            {"name": "my-style", "origin": "user", "source": "test"}
+        ]
         # a bank style gives the same result as its image
         content = png(seed=8)
         by_name = decoded(post(client, content, style="my-style").content).astype(int)

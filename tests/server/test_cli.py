@@ -90,6 +90,9 @@ def test_flags_reach_the_server(
             str(tmp_path / "bank"),
             "--study-db",
             str(tmp_path / "study.sqlite"),
+            "--preview-cache",
+            str(tmp_path / "previews"),
+            "--no-preview-warmup",
         ]
     )
     assert code == 0
@@ -108,6 +111,8 @@ def test_flags_reach_the_server(
         state.config.precision == "fp32" and state.pool.capacity == 5 and state.catalog.user_path == tmp_path / "bank"
     )
     assert limits.header_timeout_s == 3.0
+    assert state.config.preview_cache == tmp_path / "previews" and state.config.preview_warmup is False
+    assert state.previews.folder == tmp_path / "previews"
     from adain.server.protocol import GuardedH11Protocol
 
     assert issubclass(no_uvicorn["http"], GuardedH11Protocol) and no_uvicorn["http"].header_timeout == 3.0
@@ -116,3 +121,71 @@ def test_flags_reach_the_server(
     assert "http://127.0.0.1:8123/" in capsys.readouterr().err
     state.close()
     assert not state.temp_dir.exists()
+
+
+def test_flag_defaults_are_the_server_limits() -> None:
+    """The flags' defaults are repeated in adain.cli.serve (building the parser imports no server)."""
+    from dataclasses import asdict
+
+    from adain.cli.serve import LIMIT_DEFAULTS
+    from adain.server.config import ServerLimits
+
+    assert LIMIT_DEFAULTS == {name: value for name, value in asdict(ServerLimits()).items() if name in LIMIT_DEFAULTS}
+    assert set(asdict(ServerLimits())) - set(LIMIT_DEFAULTS) == {"max_parts"}  # the one limit without a flag
+
+
+#: Runs in a fresh interpreter where the serve extra's modules cannot be imported.
+WITHOUT_SERVE_EXTRA = """
+import contextlib, importlib.abc, io, json, sys
+from adain.cli.serve import SERVE_MODULES
+
+class NoServeExtra(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in SERVE_MODULES:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoServeExtra())
+from adain.cli.main import main
+
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        main(["--help"])
+    except SystemExit as stop:
+        help_code = stop.code
+help_text = out.getvalue()
+loaded = sorted(m for m in sys.modules if m.partition(".")[0] in SERVE_MODULES or m == "adain.server.app")
+err = io.StringIO()
+with contextlib.redirect_stderr(err):
+    serve_code = main(["serve", "--port", "8000"])
+serve_err = err.getvalue()
+err = io.StringIO()
+with contextlib.redirect_stderr(err):
+    study_code = main(["study", "report", "--db", sys.argv[1]])
+print(json.dumps({"help_code": help_code, "help": help_text, "loaded": loaded, "serve_code": serve_code,
+                  "serve_err": serve_err, "study_code": study_code, "study_err": err.getvalue()}))
+"""
+
+
+def test_other_commands_need_no_serve_extra(tmp_path: Path) -> None:
+    """Without FastAPI, uvicorn and the rest of the extra: ``adain --help`` works and imports none of
+    them, ``adain study report`` works, and ``adain serve`` is one line naming the extra."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SERVE_EXTRA, str(tmp_path / "none.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["help_code"] == 0 and "serve" in result["help"] and "stylize" in result["help"]
+    assert result["loaded"] == []
+    assert result["serve_code"] == 1
+    lines = result["serve_err"].strip().splitlines()
+    assert len(lines) == 1 and "pip install 'adain[serve]'" in lines[0] and "Traceback" not in lines[0], lines
+    assert result["study_code"] == 1 and "no study database" in result["study_err"]

@@ -3,6 +3,10 @@
 The models load once, before the port is bound, so a missing weight file is one line and exit 1,
 not a server that fails its first request. Every limit of :class:`adain.server.ServerLimits` is a
 flag; the defaults suit one CPU machine.
+
+Nothing of the ``serve`` extra (FastAPI, uvicorn, python-multipart, fastapi-offline) nor
+:mod:`adain.server` is imported until :func:`run`: ``adain --help`` and every other command work
+without the extra, and ``adain serve`` without it is one line naming ``pip install 'adain[serve]'``.
 """
 
 from __future__ import annotations
@@ -11,15 +15,30 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adain.errors import AdainError, UsageError
-from adain.weights.presets import DEFAULT_PRESET, get_preset
+from adain.weights.presets import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from adain.server.config import ServerConfig
 
-__all__ = ["add_parser", "build_config", "run"]
+__all__ = ["LIMIT_DEFAULTS", "SERVE_MODULES", "add_parser", "build_config", "run"]
+
+#: The defaults of :class:`adain.server.ServerLimits` the flags show (repeated here so that building
+#: the parser imports nothing of the server; tests/server/test_cli.py checks they are the same).
+LIMIT_DEFAULTS = {
+    "max_upload_mb": 20.0,
+    "max_pixels": 16_000_000,
+    "max_size": 1024,
+    "request_timeout_s": 60.0,
+    "workers": 1,
+    "queue_size": 8,
+    "header_timeout_s": 10.0,
+}
+
+#: The top-level modules of the ``serve`` extra (pyproject.toml), imported by :func:`run` only.
+SERVE_MODULES = ("fastapi", "starlette", "uvicorn", "h11", "python_multipart", "fastapi_offline", "pydantic")
 
 EPILOG = """\
 examples:
@@ -33,9 +52,7 @@ connection whose request line and headers take over --header-timeout seconds is 
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from adain.server.config import ServerLimits
-
-    defaults = ServerLimits()
+    defaults = argparse.Namespace(**LIMIT_DEFAULTS)
     parser = subparsers.add_parser(
         "serve",
         help="web service and live-preview page",
@@ -113,6 +130,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--study-content", type=Path, metavar="DIR", help="content images of the study (default: scikit-image's)"
     )
+    parser.add_argument(
+        "--preview-cache",
+        type=Path,
+        metavar="DIR",
+        help="where the style previews are kept (default $ADAIN_HOME/cache/previews)",
+    )
+    parser.add_argument(
+        "--no-preview-warmup",
+        dest="preview_warmup",
+        action="store_false",
+        help="render style previews only when the page asks (default: also ahead of time, in the background)",
+    )
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(run=run)
     return parser
@@ -121,6 +150,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def build_config(args: argparse.Namespace) -> ServerConfig:
     """The :class:`~adain.server.ServerConfig` of the flags (checked: usage errors exit 2)."""
     from adain.server.config import ServerConfig, ServerLimits
+    from adain.weights.presets import get_preset
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in 1..65535. Got {args.port}")
@@ -145,20 +175,35 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         study_db=args.study_db,
         study_config=args.study_config,
         study_content=args.study_content,
+        preview_cache=args.preview_cache,
+        preview_warmup=args.preview_warmup,
         limits=limits,
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def import_server() -> tuple[Any, Any, Any]:
+    """``(uvicorn, create_app, uvicorn_settings)``, or one line naming the extra to install.
+
+    Raises:
+        AdainError: a module of the ``serve`` extra is missing.
+    """
     try:
         import uvicorn
 
-        from adain.server import create_app
+        from adain.server.app import create_app
         from adain.server.protocol import uvicorn_settings
-    except ImportError as error:
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").partition(".")[0]
+        if missing not in SERVE_MODULES:
+            raise
         raise AdainError(
-            f"adain serve needs the 'serve' extra ({error.name} is missing): pip install 'adain[serve]'"
+            f"adain serve needs the 'serve' extra ({missing} is not installed): pip install 'adain[serve]'"
         ) from None
+    return uvicorn, create_app, uvicorn_settings
+
+
+def run(args: argparse.Namespace) -> int:
+    uvicorn, create_app, uvicorn_settings = import_server()
     import torch
 
     config = build_config(args)

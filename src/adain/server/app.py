@@ -3,9 +3,14 @@
 Routes (``/docs`` shows them with their fields):
 
 * ``POST /v1/stylize``: multipart form -> the stylized image (PNG or JPEG).
-* ``GET /v1/styles``: the bank styles, ``[{"name", "origin", "source"}]``; ``POST /v1/styles``
-  adds one (files ``style_image``, field ``name``) to the user's bank, persisted.
+* ``GET /v1/styles``: the bank styles, ``[{"name", "origin", "source", "preview"}]``;
+  ``GET /v1/styles/{name}/preview``: a small picture of the style (JPEG; :mod:`adain.server.previews`);
+  ``POST /v1/styles`` adds one (files ``style_image``, field ``name``) to the user's bank, persisted.
+* ``POST /v1/live``, ``POST /v1/live/{id}/frames``, ``DELETE /v1/live/{id}``: the live (webcam)
+  mode (:mod:`adain.server.live`).
 * ``GET /v1/info``: the preset and the limits a client must respect; ``GET /healthz``.
+* ``GET /docs`` (Swagger UI) and ``GET /redoc``: the API's documentation, with their scripts and
+  styles served by this server (the ``fastapi-offline`` package's copies): they work offline.
 * ``GET /``: the live-preview page; ``GET /study``: the A/B study page, with
   ``POST /v1/study/trials``, ``GET /v1/study/trials/{id}/{left|right}``,
   ``POST /v1/study/trials/{id}/choice`` and ``GET /v1/study/report``.
@@ -38,13 +43,14 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from adain._files import limit_allocator_retention
 from adain._version import __version__
 from adain.errors import AdainError, UsageError
 from adain.pipeline.stylize import StylizationPipeline
-from adain.server.config import MIN_SIZE, ServerConfig
+from adain.server.config import LIVE_MAX_SIZE, LIVE_SIZE, MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
 from adain.server.jobs import (
     IMAGE_FORMATS,
@@ -57,6 +63,8 @@ from adain.server.jobs import (
     parse_stylize_form,
     render,
 )
+from adain.server.live import LIVE_FIELDS, LIVE_FILES, LiveSessions, parse_live_form, render_live
+from adain.server.previews import StylePreviews
 from adain.server.study import SIDES, StudyPlan, StudyStore, Trial, load_study_plan, study_contents, study_report
 from adain.server.styles import StyleCatalog, StyleExists
 from adain.server.uploads import BodyLimitMiddleware, UploadedForm, read_form
@@ -79,7 +87,27 @@ STYLE_FIELDS = {
     "replace": "true: overwrite a user style of the same name",
 }
 _TRIAL_ID = re.compile(r"^[0-9a-f]{32}$")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 STUDY_CACHE_SIZE = 32
+
+
+def _file_stem(name: str) -> str:
+    """A name fit for a downloaded file's name: ASCII letters, digits, '.', '_' and '-' only."""
+    return _UNSAFE_NAME.sub("-", name).strip("-.")[:60]
+
+
+def download_name(form: UploadedForm, image_format: str) -> str:
+    """``<content>-<style>[-<style2>].<format>`` of a stylize form (its content file's stem, the
+    style names or the style images' stems), as the page and ``curl -OJ`` save the result."""
+    parts = []
+    for name_field, file_field in (("content", "content"), ("style", "style_image"), ("style2", "style2_image")):
+        upload = form.files.get(file_field, [None])[0]
+        if upload is not None:
+            parts.append(_file_stem(Path(upload.filename).stem))
+        elif name_field != "content":
+            parts.append(_file_stem((form.text(name_field) or "").strip().removeprefix("bank:")))
+    stem = "-".join(part for part in parts if part) or "stylized"
+    return f"{stem}.{'jpg' if image_format in ('jpeg', 'jpg') else image_format}"
 
 
 def _multipart(fields: dict[str, str], files: dict[str, bool], required: list[str]) -> dict[str, Any]:
@@ -152,8 +180,16 @@ class ServerState:
         self.pipeline = pipeline or self._load(config.decoder)
         self.catalog = StyleCatalog(config.preset, config.user_bank or user_bank_path(config.preset))
         self.catalog.banks()  # a broken bank file fails start-up, not the first request
+        self.previews = StylePreviews(
+            self.pipeline,
+            self.catalog,
+            config.preview_cache or (config.home or adain_home()) / "cache" / "previews",
+            config.style_preview_size,
+            busy=lambda: self.pool.busy(),
+        )
         self.study, self.study_problem = self._study()
         self.pool = WorkerPool(config.limits.workers, config.limits.queue_size)
+        self.live = LiveSessions(config.limits.workers + config.limits.queue_size)
         parent = config.temp_parent
         if parent is not None:
             Path(parent).mkdir(parents=True, exist_ok=True)
@@ -188,6 +224,7 @@ class ServerState:
         return StudyService(plan, store, contents, styles, pipelines), ""
 
     def close(self) -> None:
+        self.previews.stop()
         self.pool.shutdown()
         self._finalizer()
 
@@ -262,10 +299,14 @@ def create_app(config: ServerConfig | None = None, pipeline: StylizationPipeline
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.config.preview_warmup:
+            state.previews.start_warmup()  # in the background: the server answers meanwhile
         yield
         state.close()
 
-    app = FastAPI(
+    # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN: blank offline. FastAPIOffline
+    # is FastAPI with those pages served from the package's own copies of the scripts.
+    app = FastAPIOffline(
         title="adain",
         version=__version__,
         lifespan=lifespan,
@@ -311,6 +352,8 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
             "min_size": MIN_SIZE,
             "default_size": min(state.config.default_size, limits.max_size),
             "preview_size": min(state.config.preview_size, limits.max_size),
+            "live_size": min(LIVE_SIZE, limits.max_size),
+            "live_max_size": min(LIVE_MAX_SIZE, limits.max_size),
             "study": state.study is not None,
             "limits": {**asdict(limits), "max_upload_bytes": limits.max_upload_bytes},
         }
@@ -334,18 +377,42 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 raise api_error_from(error, paths) from None
             start = time.monotonic()
             image = await state.work(render, state.pipeline, job, limits.max_pixels, deadline=deadline, paths=paths)
+            filename = download_name(form, job.format)
         return Response(
             image,
             media_type=IMAGE_FORMATS[job.format][1],
             headers={
-                "Content-Disposition": f'inline; filename="stylized.{job.format}"',
+                "Content-Disposition": f'inline; filename="{filename}"',
                 "X-Adain-Seconds": f"{time.monotonic() - start:.3f}",
             },
         )
 
-    @app.get("/v1/styles", summary="the bank styles (the user's, then the shipped ones)")
-    def list_styles() -> list[dict[str, str]]:
-        return state.catalog.listing()
+    @app.get("/v1/styles", summary="the bank styles (the user's, then the shipped ones), with their previews")
+    def list_styles() -> list[dict[str, Any]]:
+        listing = state.catalog.listing()
+        for item in listing:
+            item["preview"] = state.previews.url(item["name"])
+        return listing
+
+    @app.get(
+        "/v1/styles/{name}/preview",
+        summary="a small picture of a style: our decoder's rendering of a fixed pattern with its statistics, "
+        "or, for a style you uploaded, a thumbnail of your image",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}, **_errors(404)},
+    )
+    async def style_preview(name: str) -> Response:
+        found = await asyncio.to_thread(state.previews.image, name)
+        if found is None:
+            raise ApiError(
+                404, "unknown_style", f"no style {name!r} in this server's banks (GET /v1/styles lists them)"
+            )
+        image, kind = found
+        return Response(
+            image,
+            media_type="image/jpeg",
+            headers={"Cache-Control": "public, max-age=86400", "X-Adain-Preview": kind},
+        )
 
     @app.post(
         "/v1/styles",
@@ -387,9 +454,72 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 )
             except StyleExists as error:
                 raise ApiError(409, "style_exists", str(error)) from None
+            await asyncio.to_thread(state.previews.save_thumbnail, entry.name, uploads[0].path)
         return JSONResponse({"name": entry.name, "origin": "user", "images": len(entry.images)}, status_code=201)
 
+    _add_live_routes(app, state)
     _add_study_routes(app, state)
+
+
+def _add_live_routes(app: FastAPI, state: ServerState) -> None:
+    limits = state.config.limits
+
+    @app.post(
+        "/v1/live",
+        summary="open a live (webcam) session: its id, the frame sizes it takes",
+        status_code=201,
+        responses=_errors(503),
+    )
+    async def open_live() -> JSONResponse:
+        session = state.live.open()
+        largest = min(LIVE_MAX_SIZE, limits.max_size)
+        return JSONResponse(
+            {**session.public(), "size": min(LIVE_SIZE, largest), "min_size": MIN_SIZE, "max_size": largest},
+            status_code=201,
+        )
+
+    @app.post(
+        "/v1/live/{session_id}/frames",
+        summary="stylize one camera frame of a live session (JPEG; 204 when a newer frame superseded it)",
+        response_class=Response,
+        responses={
+            200: {"content": {"image/jpeg": {}}, "description": "the stylized frame"},
+            204: {"description": "dropped: a newer frame of the session arrived while this one waited"},
+            **_errors(400, 404, 408, 413, 415, 503, 504),
+        },
+        openapi_extra=_multipart(LIVE_FIELDS, dict.fromkeys(LIVE_FILES, False), ["frame", "style"]),
+    )
+    async def live_frame(session_id: str, request: Request) -> Response:
+        session = state.live.get(session_id)
+        async with state.upload(request) as (form, deadline):
+            paths = form.path_names()
+            try:
+                frame = parse_live_form(form, state.catalog, state.config)
+            except AdainError as error:
+                raise api_error_from(error, paths) from None
+            ticket = session.arrive()
+            async with session.lock:  # the frame before this one runs; a newer one may come meanwhile
+                if ticket != session.latest:
+                    session.dropped += 1
+                    return Response(status_code=204, headers={"X-Adain-Dropped": "superseded"})
+                start = time.monotonic()
+                image = await state.work(
+                    render_live, state.pipeline, session, frame, limits.max_pixels, deadline=deadline, paths=paths
+                )
+                session.frames += 1
+        return Response(
+            image,
+            media_type="image/jpeg",
+            headers={
+                "Cache-Control": "no-store",
+                "X-Adain-Seconds": f"{time.monotonic() - start:.3f}",
+                "X-Adain-Frame": str(session.frames),
+            },
+        )
+
+    @app.delete("/v1/live/{session_id}", summary="close a live session", responses=_errors(404))
+    async def close_live(session_id: str) -> dict[str, Any]:
+        return {**state.live.close(session_id).public(), "closed": True}
 
 
 def _study_of(state: ServerState) -> StudyService:

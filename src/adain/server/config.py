@@ -16,11 +16,27 @@ from adain.image.sizing import NETWORK_MULTIPLE
 from adain.pipeline.options import DEFAULT_SIZE
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["MIN_SIZE", "PREVIEW_SIZE", "ServerConfig", "ServerLimits"]
+__all__ = [
+    "LIVE_MAX_SIZE",
+    "LIVE_SIZE",
+    "MIN_SIZE",
+    "PREVIEW_SIZE",
+    "STYLE_PREVIEW_SIZE",
+    "ServerConfig",
+    "ServerLimits",
+]
 
 #: The page's low-resolution preview while a control moves (shorter side, pixels): about a
 #: seventh of the pixels of a 512 render, so previews keep up with a moving slider on a CPU.
 PREVIEW_SIZE = 192
+
+#: The swatch of each style in the page's style grid (pixels, square), rendered by the decoder.
+STYLE_PREVIEW_SIZE = 96
+
+#: The live (webcam) mode's frame size (shorter side) by default, and the largest a client may ask:
+#: each frame is one full stylization, so the size sets the frame rate.
+LIVE_SIZE = 192
+LIVE_MAX_SIZE = 256
 
 #: The smallest output side (pixels) a request may ask for or an image may come to after resizing:
 #: relu4_1 is at 1/8 of the resolution and the networks reflect-pad it by one pixel, which takes
@@ -104,6 +120,12 @@ class ServerConfig:
         preview_size: the page's preview size (shorter side) while a control moves.
         style_size: style images (uploaded with a request or to the bank) are encoded at this
             shorter side, as ``adain stylize`` and ``adain bank add`` do (the paper's 512).
+        preview_cache: where the style previews are kept (default
+            ``$ADAIN_HOME/cache/previews``); keyed by each style's statistics and the decoder's
+            weights, so a new decoder or a changed style gets a new preview.
+        style_preview_size: the side of a style preview (square), pixels.
+        preview_warmup: render the missing style previews in a background thread after start-up
+            (pausing while a stylization runs); ``False``: only when the page asks for one.
         limits: :class:`ServerLimits`.
     """
 
@@ -120,4 +142,7 @@ class ServerConfig:
     default_size: int = DEFAULT_SIZE
     preview_size: int = PREVIEW_SIZE
     style_size: int = DEFAULT_SIZE
+    preview_cache: Path | None = None
+    style_preview_size: int = STYLE_PREVIEW_SIZE
+    preview_warmup: bool = True
     limits: ServerLimits = field(default_factory=ServerLimits)

@@ -72,6 +72,11 @@ class WorkerPool:
                 "refused": self.refused,
             }
 
+    def busy(self) -> bool:
+        """True while any job is admitted (running or waiting)."""
+        with self._lock:
+            return self._admitted > 0
+
     def retry_after(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, at the recent job duration."""
         with self._lock:

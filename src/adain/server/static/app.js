@@ -4,7 +4,9 @@
 // state is sent when the previous preview returns); when the controls have been still for
 // FULL_DELAY_MS, one full render at the chosen size replaces it (an older answer never replaces
 // a newer one). The content is downscaled in the browser to the size asked for, so a preview
-// uploads a small image, not the original photo.
+// uploads a small image, not the original photo. A full render shows a spinner over the result
+// with the time so far and, once one render has been timed, a progress bar estimated from it.
+// live.js (the camera) uses window.adainPage.
 "use strict";
 
 (() => {
@@ -16,7 +18,7 @@
   const state = {
     info: null,
     styles: [],
-    content: null,       // {file, image, scaled: Map(key -> Blob)}
+    content: null,       // {file, name, width, height, image, scaled: Map(key -> Blob)}
     a: null,             // bank style names
     b: null,
     slot: "a",
@@ -28,6 +30,9 @@
     fullTimer: null,
     fullController: null,
     resultUrl: null,
+    live: false,         // live.js streams the camera: no photo renders meanwhile
+    busy: null,          // {seq, started, estimate, timer} of the full render in flight
+    secondsPerMegapixel: null,
   };
 
   // -- helpers ------------------------------------------------------------------------------------
@@ -39,6 +44,16 @@
 
   function canvasBlob(canvas, type, quality) {
     return new Promise((resolve) => canvas.toBlob(resolve, type, quality));
+  }
+
+  // A name fit for a file name: letters, digits, '.', '_' and '-'.
+  function fileStem(name) {
+    return name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+|[-.]+$/g, "").slice(0, 60);
+  }
+
+  function downloadName() {
+    const parts = [state.content ? state.content.name : "", state.a, state.b].filter(Boolean).map(fileStem);
+    return `${parts.join("-") || "stylized"}.png`;
   }
 
   // The content with its shorter side at most `side` pixels (the original file when smaller).
@@ -60,6 +75,40 @@
     return scaled.get(key);
   }
 
+  // -- the spinner --------------------------------------------------------------------------------
+
+  function expectedPixels(size) {
+    const { width, height } = state.content;
+    const scale = Math.min(1, size / Math.min(width, height));
+    return width * height * scale * scale;
+  }
+
+  function startBusy(seq, size) {
+    stopBusy();
+    const estimate = state.secondsPerMegapixel === null ? null : state.secondsPerMegapixel * expectedPixels(size) / 1e6;
+    const busy = { seq, size, started: performance.now(), estimate, timer: null };
+    const tick = () => {
+      const elapsed = (performance.now() - busy.started) / 1000;
+      $("busy-text").textContent = `Rendering ${size} px… ${elapsed.toFixed(1)} s`;
+      if (busy.estimate) $("busy-bar").style.width = `${Math.min(95, 100 * elapsed / busy.estimate).toFixed(1)}%`;
+    };
+    busy.timer = setInterval(tick, 100);
+    state.busy = busy;
+    $("busy").classList.toggle("indeterminate", !estimate);
+    $("busy-bar").style.width = "0%";
+    tick();
+    $("busy").hidden = false;
+    $("result-stage").setAttribute("aria-busy", "true");
+  }
+
+  function stopBusy(seq) {
+    if (!state.busy || (seq !== undefined && state.busy.seq !== seq)) return;
+    clearInterval(state.busy.timer);
+    state.busy = null;
+    $("busy").hidden = true;
+    $("result-stage").setAttribute("aria-busy", "false");
+  }
+
   // -- rendering ----------------------------------------------------------------------------------
 
   function sizeFor(kind) {
@@ -73,7 +122,8 @@
     const form = new FormData();
     const size = sizeFor(kind);
     const content = await contentBlob(size, kind);
-    form.append("content", content, content.name || (kind === "preview" ? "content.jpg" : "content.png"));
+    const stem = fileStem(state.content.name) || "content";
+    form.append("content", content, content === state.content.file ? content.name : `${stem}.${kind === "preview" ? "jpg" : "png"}`);
     form.append("style", state.a);
     if (state.b) {
       form.append("style2", state.b);
@@ -88,15 +138,18 @@
   }
 
   async function render(kind) {
-    if (!state.content || !state.a) return;
+    if (!state.content || !state.a || state.live) return;
     const seq = ++state.seq;
     let signal;
+    const firstResult = !$("result").getAttribute("src");
     if (kind === "full") {
       state.previewPending = false;
       state.fullController = new AbortController();
       signal = state.fullController.signal;
     }
+    if (kind === "full" || firstResult) startBusy(seq, sizeFor(kind));
     setStatus(kind === "preview" ? "Previewing…" : `Rendering ${sizeFor(kind)} px…`);
+    const started = performance.now();
     try {
       const response = await fetch("/v1/stylize", { method: "POST", body: await buildForm(kind), signal });
       if (response.status === 503 && kind === "full") {
@@ -106,19 +159,37 @@
         return;
       }
       if (!response.ok) {
-        if (seq > state.shownSeq) showError(await errorText(response));
+        if (seq > state.shownSeq) { showError(await errorText(response)); setStatus("Failed"); }
         return;
       }
       const blob = await response.blob();
-      if (seq < state.shownSeq) return; // a newer answer is shown already
+      if (seq < state.shownSeq || state.live) return; // a newer answer is shown already
       state.shownSeq = seq;
-      show(blob, kind, seq, response.headers.get("X-Adain-Seconds"));
+      const seconds = Number(response.headers.get("X-Adain-Seconds")) || (performance.now() - started) / 1000;
+      if (kind === "full") state.secondsPerMegapixel = seconds / (expectedPixels(sizeFor("full")) / 1e6);
+      show(blob, kind, seq, seconds);
     } catch (error) {
       if (error.name !== "AbortError") showError(String(error));
+    } finally {
+      stopBusy(seq);
     }
   }
 
-  function show(blob, kind, seq, seconds) {
+  function clearResult() {
+    const result = $("result");
+    result.removeAttribute("src");
+    result.dataset.kind = "none";
+    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+    state.resultUrl = null;
+    $("result-stage").classList.add("empty");
+    const download = $("download");
+    download.classList.add("disabled");
+    download.setAttribute("aria-disabled", "true");
+    download.href = "#";
+  }
+
+  // Shows an image in the result (`kind`: preview, full or live).
+  function showImage(blob, kind, seq) {
     const url = URL.createObjectURL(blob);
     const result = $("result");
     const previous = state.resultUrl;
@@ -127,11 +198,18 @@
     result.dataset.kind = kind;
     result.dataset.seq = String(seq);
     state.resultUrl = url;
+    $("result-stage").classList.remove("empty");
+    return url;
+  }
+
+  function show(blob, kind, seq, seconds) {
+    const url = showImage(blob, kind, seq);
     showError("");
     const took = seconds ? ` in ${Number(seconds).toFixed(2)} s` : "";
     const download = $("download");
     if (kind === "full") {
       download.href = url;
+      download.download = downloadName();
       download.classList.remove("disabled");
       download.setAttribute("aria-disabled", "false");
       setStatus(`Full render, ${sizeFor("full")} px${took}`);
@@ -156,11 +234,17 @@
     state.fullTimer = setTimeout(() => render("full"), delay);
   }
 
-  // A control moved: the running full render is stale; preview now, render fully once still.
-  function controlMoved() {
+  function stopRenders() {
     if (state.fullController) state.fullController.abort();
     state.fullController = null;
     clearTimeout(state.fullTimer);
+    stopBusy();
+  }
+
+  // A control moved: the running full render is stale; preview now, render fully once still.
+  function controlMoved() {
+    if (state.live) return; // live.js reads the controls for each frame
+    stopRenders();
     requestPreview();
     scheduleFull(FULL_DELAY_MS);
   }
@@ -179,12 +263,13 @@
   }
 
   function resetMask() {
-    const image = $("content-preview");
-    const scale = Math.min(1, MASK_MAX_SIDE / Math.max(image.naturalWidth, image.naturalHeight));
+    if (!state.content) return;
+    const { width, height } = state.content;
+    const scale = Math.min(1, MASK_MAX_SIDE / Math.max(width, height));
     const overlay = $("mask-overlay");
     for (const canvas of [mask.canvas, overlay]) {
-      canvas.width = Math.max(1, Math.round(image.naturalWidth * scale));
-      canvas.height = Math.max(1, Math.round(image.naturalHeight * scale));
+      canvas.width = Math.max(1, Math.round(width * scale));
+      canvas.height = Math.max(1, Math.round(height * scale));
     }
     const context = mask.canvas.getContext("2d");
     context.fillStyle = "#fff"; // white: style A everywhere
@@ -195,19 +280,40 @@
     placeOverlay();
   }
 
+  // Decodes the file off the page first: a file the browser cannot read leaves the photo (and
+  // its result) as they were, with an error; a good one replaces both.
   function loadContent(file) {
-    if (!file || !file.type.startsWith("image/")) { showError("Choose an image file (PNG, JPEG, WebP…)"); return; }
+    showError("");
+    if (!file) return;
+    const input = $("content-file");
+    if (!file.type.startsWith("image/")) {
+      showError(`"${file.name}" is not an image file (PNG, JPEG, WebP…); the photo is unchanged`);
+      input.value = "";
+      return;
+    }
     const url = URL.createObjectURL(file);
-    const image = $("content-preview");
-    image.onload = () => {
-      state.content = { file, image, scaled: new Map() };
+    const probe = new Image();
+    probe.onload = () => {
+      const preview = $("content-preview");
+      if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
+      preview.src = url;
+      preview.dataset.url = url;
+      state.content = { file, name: file.name, width: probe.naturalWidth, height: probe.naturalHeight, image: probe, scaled: new Map() };
       $("content-stage").classList.remove("empty");
-      $("content-info").textContent = `${image.naturalWidth}×${image.naturalHeight}`;
+      $("content-info").textContent = `${probe.naturalWidth}×${probe.naturalHeight}`;
+      state.shownSeq = ++state.seq; // answers for the previous photo are not shown any more
+      stopRenders();
+      clearResult();
       resetMask();
       controlMoved();
+      window.dispatchEvent(new CustomEvent("adain:content"));
     };
-    image.onerror = () => showError("The browser cannot show this file as an image");
-    image.src = url;
+    probe.onerror = () => {
+      URL.revokeObjectURL(url);
+      input.value = "";
+      showError(`"${file.name}" is not an image this browser can read; the photo is unchanged`);
+    };
+    probe.src = url;
   }
 
   function strokeTo(event) {
@@ -230,10 +336,12 @@
     mask.last = point;
   }
 
+  // Painting needs no switch: a stroke on the photo paints the mask.
   function wireMask() {
     const overlay = $("mask-overlay");
     overlay.addEventListener("pointerdown", (event) => {
-      if (!$("paint").checked) return;
+      if (!state.content || state.live || event.button !== 0) return;
+      event.preventDefault();
       overlay.setPointerCapture(event.pointerId);
       mask.painting = true;
       mask.last = null;
@@ -245,58 +353,91 @@
       mask.painting = false;
       state.maskDirty = true;
       updateMix();
-      if (!state.b) { showError("Choose style B (the B slot, then a style) for the painted region"); return; }
+      if (!state.b) {
+        state.slot = "b";
+        updateSlots();
+        setStatus("Painted: now pick style B for the painted region");
+        return;
+      }
       controlMoved();
     };
     overlay.addEventListener("pointerup", finish);
     overlay.addEventListener("pointercancel", finish);
-    $("paint").addEventListener("change", () => overlay.classList.toggle("painting", $("paint").checked));
     $("clear-mask").addEventListener("click", () => {
       if (!state.content) return;
       resetMask();
       if (state.b) controlMoved();
     });
+    $("content-preview").addEventListener("load", placeOverlay);
     window.addEventListener("resize", placeOverlay);
   }
 
   // -- styles -------------------------------------------------------------------------------------
 
-  function renderStyleList() {
-    const query = $("style-search").value.trim().toLowerCase();
+  // The grid is built once per listing; searching hides tiles, choosing re-marks them.
+  function buildStyleGrid() {
     const list = $("style-list");
-    list.replaceChildren();
-    let shown = 0;
-    for (const style of state.styles) {
-      if (query && !style.name.toLowerCase().includes(query)) continue;
+    const items = state.styles.map((style) => {
       const item = document.createElement("li");
       item.setAttribute("role", "option");
       item.dataset.name = style.name;
-      item.className = style.name === state.a ? "a" : style.name === state.b ? "b" : "";
-      item.setAttribute("aria-selected", String(style.name === state.a || style.name === state.b));
+      item.title = style.source ? `${style.name}\n${style.source}` : style.name;
+      const swatch = document.createElement("img");
+      swatch.loading = "lazy";
+      swatch.decoding = "async";
+      swatch.width = 96;
+      swatch.height = 96;
+      swatch.alt = "";
+      if (style.preview) swatch.src = style.preview;
       const name = document.createElement("span");
       name.textContent = style.name;
-      item.append(name);
+      item.append(swatch, name);
       if (style.origin === "user") {
         const origin = document.createElement("small");
         origin.textContent = "yours";
         item.append(origin);
       }
-      list.append(item);
-      shown += 1;
+      return item;
+    });
+    list.replaceChildren(...items);
+    markStyles();
+    filterStyles();
+  }
+
+  function filterStyles() {
+    const query = $("style-search").value.trim().toLowerCase();
+    let shown = 0;
+    for (const item of $("style-list").children) {
+      const visible = !query || item.dataset.name.toLowerCase().includes(query);
+      item.hidden = !visible;
+      shown += visible ? 1 : 0;
     }
     $("style-count").textContent = query ? `${shown} of ${state.styles.length} styles` : `${state.styles.length} styles`;
   }
 
+  function markStyles() {
+    for (const item of $("style-list").children) {
+      const name = item.dataset.name;
+      item.className = name === state.a ? "a" : name === state.b ? "b" : "";
+      item.setAttribute("aria-selected", String(name === state.a || name === state.b));
+    }
+  }
+
   function updateSlots() {
-    $("style-a-name").textContent = state.a || "none";
-    $("style-b-name").textContent = state.b || "none";
+    for (const slot of ["a", "b"]) {
+      $(`style-${slot}-name`).textContent = state[slot] || "none";
+      const style = state.styles.find((s) => s.name === state[slot]);
+      const swatch = $(`style-${slot}-swatch`);
+      if (style && style.preview) swatch.src = style.preview;
+      else swatch.removeAttribute("src");
+    }
     for (const slot of ["a", "b"]) {
       const button = $(`slot-${slot}`);
       button.classList.toggle("active", state.slot === slot);
       button.setAttribute("aria-checked", String(state.slot === slot));
     }
     updateMix();
-    renderStyleList();
+    markStyles();
   }
 
   function updateMix() {
@@ -304,6 +445,7 @@
   }
 
   function assignStyle(name) {
+    showError("");
     state[state.slot] = name;
     updateSlots();
     controlMoved();
@@ -316,6 +458,7 @@
     if (!state.a && state.styles.length) {
       state.a = (state.styles.find((s) => s.name === DEFAULT_STYLE) || state.styles[0]).name;
     }
+    buildStyleGrid();
     updateSlots();
   }
 
@@ -325,6 +468,7 @@
   }
 
   async function uploadStyle() {
+    showError("");
     const file = $("style-upload-file").files[0];
     if (!file) { showError("Choose a style image to upload"); return; }
     const name = $("style-upload-name").value.trim() || suggestedName(file.name);
@@ -336,10 +480,12 @@
     if (!response.ok) { showError(await errorText(response)); setStatus("Ready"); return; }
     await loadStyles();
     assignStyle(name);
+    const tile = [...$("style-list").children].find((item) => item.dataset.name === name);
+    if (tile) tile.scrollIntoView({ block: "nearest" });
   }
 
   function wireStyles() {
-    $("style-search").addEventListener("input", renderStyleList);
+    $("style-search").addEventListener("input", filterStyles);
     $("style-list").addEventListener("click", (event) => {
       const item = event.target.closest("li");
       if (item) assignStyle(item.dataset.name);
@@ -364,7 +510,7 @@
       update();
       if (id === "brush") { slider.addEventListener("input", update); continue; }
       slider.addEventListener("input", () => { update(); controlMoved(); });
-      slider.addEventListener("change", () => scheduleFull(FULL_DELAY_MS / 3));
+      slider.addEventListener("change", () => { if (!state.live) scheduleFull(FULL_DELAY_MS / 3); });
     }
     $("preserve-color").addEventListener("change", controlMoved);
     const zone = $("drop-zone");
@@ -380,6 +526,18 @@
     }
   }
 
+  // What live.js needs of the page.
+  window.adainPage = {
+    state,
+    setStatus,
+    showError,
+    showImage,
+    clearResult,
+    stopRenders,
+    // the photo's result again, when the camera stops
+    resume() { if (state.content) { clearResult(); render("full"); } else { clearResult(); setStatus("Drop a photo to start"); } },
+  };
+
   async function init() {
     const response = await fetch("/v1/info");
     state.info = await response.json();
@@ -392,6 +550,7 @@
     wireMask();
     await loadStyles();
     setStatus("Drop a photo to start");
+    document.body.dataset.ready = "true";
   }
 
   init().catch((error) => showError(`The page could not start: ${error}`));
