@@ -51,3 +51,32 @@ def test_what_attention_refuses(pipeline: StylizationPipeline, fields: dict, mes
 def test_bank_styles_have_no_features(pipeline: StylizationPipeline) -> None:
     with pytest.raises(UsageError, match="needs the style's features"):
         pipeline(torch.rand(1, 3, 32, 32), "bank:antimonocromatismo", method="attention")
+
+
+def test_every_tap_of_a_multilevel_decoder(multilevel_decoder_file, pipeline: StylizationPipeline, rng) -> None:
+    from adain.weights import load_decoder
+
+    multilevel = StylizationPipeline(
+        pipeline.encoder, load_decoder("vgg16-hed", path=multilevel_decoder_file), preset="vgg16-hed"
+    )
+    content, style = torch.rand(1, 3, 32, 40, generator=rng), torch.rand(1, 3, 48, 48, generator=rng)
+    deep = multilevel(content, style, method="attention", output_type="pt").rgb
+    every = multilevel(
+        content,
+        style,
+        method="attention",
+        attention_taps=("relu4_1", "relu3_1", "relu2_1", "relu1_1"),
+        output_type="pt",
+    ).rgb
+    assert every.shape == deep.shape and not torch.allclose(every, deep, atol=1e-3)
+    uniform = multilevel(
+        content,
+        style,
+        method="attention",
+        attention_temperature=math.inf,
+        attention_taps=("relu4_1", "relu3_1", "relu2_1", "relu1_1"),
+        output_type="pt",
+    ).rgb
+    torch.testing.assert_close(uniform, multilevel(content, style, output_type="pt").rgb, rtol=1e-4, atol=1e-4)
+    with pytest.raises(UsageError, match="attention taps"):
+        multilevel(content, style, method="attention", attention_taps=("relu5_1",))

@@ -20,6 +20,7 @@ from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
 from adain.ops.attention import DEFAULT_TEMPERATURE
 from adain.ops.statistics import check_alpha
+from adain.ops.taps import TAPS
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -89,6 +90,8 @@ class StylizeOptions:
             same AdaIN objective, from the content: slow, best quality).
         attention_temperature: the softmax temperature of ``method="attention"`` (smaller:
             sharper matching; ``math.inf``: plain AdaIN).
+        attention_taps: the taps whose targets are attention-weighted (of those the decoder
+            takes; the others get plain AdaIN).
         iterations: L-BFGS iterations of ``method="optimize"``.
         refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
         max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
@@ -114,6 +117,7 @@ class StylizeOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     method: Literal["decoder", "attention", "optimize"] = "decoder"
     attention_temperature: float = DEFAULT_TEMPERATURE
+    attention_taps: tuple[str, ...] = ("relu4_1",)
     iterations: int = 100
     refine: int = 0
     max_memory_mb: float | None = None
@@ -187,6 +191,11 @@ class StylizeOptions:
         if self.method == "attention":
             if not is_number(self.attention_temperature, above=0, finite=False):
                 raise UsageError(f"attention temperature must be a positive number. Got {self.attention_temperature!r}")
+            unknown = [tap for tap in self.attention_taps if tap not in TAPS]
+            if unknown or not self.attention_taps:
+                raise UsageError(
+                    f"attention taps must be a non-empty subset of {', '.join(TAPS)}. Got {list(self.attention_taps)}"
+                )
             if self.mask is not None:
                 raise UsageError(
                     "method 'attention' matches style regions by content; a mask routes them by hand: use one"

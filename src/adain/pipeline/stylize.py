@@ -72,7 +72,7 @@ from adain.ops.statistics import (
     mix_statistics,
 )
 from adain.ops.taps import ADAIN_TAP, TAPS
-from adain.pipeline.attention import ATTENTION_TAPS, attention_targets, style_features
+from adain.pipeline.attention import attention_targets, style_features
 from adain.pipeline.device import BACKENDS, PRECISIONS, check_device, resolve_precision
 from adain.pipeline.options import (
     MULTISCALE_COARSEST_SIDE,
@@ -401,7 +401,7 @@ class StylizationPipeline:
                         f"style image is {rgb.shape[3]}x{rgb.shape[2]} pixels; it must be at least "
                         f"{NETWORK_MULTIPLE} pixels on each side"
                     )
-                statistics.append(style_features(self.inference_encoder(rgb), self.preset))
+                statistics.append(style_features(self.inference_encoder(rgb), self.preset, options.attention_taps))
                 continue
             statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
         return statistics
@@ -586,7 +586,7 @@ class StylizationPipeline:
                     content_stds=content_std,
                 )
                 continue
-            if options.method == "attention" and tap in ATTENTION_TAPS:
+            if options.method == "attention" and tap in options.attention_taps:
                 target = attention_targets(
                     features,
                     statistics,
