@@ -18,6 +18,7 @@ from PIL import Image
 from adain._checks import parse_float, parse_int
 from adain.errors import UsageError
 from adain.image.convert import ImageInput
+from adain.image.io import INPUT_FORMATS
 from adain.image.sizing import target_size
 from adain.ops.statistics import check_alpha
 from adain.pipeline.options import StylizeOptions
@@ -187,7 +188,7 @@ def check_pixels(path: Path, field: str, max_pixels: int) -> tuple[int, int] | N
     Unreadable files give ``None``: the pipeline's loader then says what is wrong with them.
     """
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=INPUT_FORMATS) as image:  # the loader's decoders only: never EPS & co.
             width, height = image.size
     except Image.DecompressionBombError:
         raise ApiError(
