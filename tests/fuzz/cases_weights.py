@@ -278,7 +278,7 @@ def _load_decoder(path: Path, out: Path) -> None:
 def _import(preset: str | None = PRESET):
     def run(path: Path, out: Path) -> None:
         with offline():
-            import_weights(path, home=out / "home", preset_name=preset)
+            import_weights(path, home=out / "home", preset_name=preset, replace=True)  # over the shipped decoder
 
     return run
 

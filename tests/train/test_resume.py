@@ -73,7 +73,8 @@ def test_stop_and_resume_is_bit_exact(make_config, options: dict) -> None:
 
 
 def test_keyboard_interrupt_then_cli_resume_is_bit_exact(train_argv, tmp_path: Path, monkeypatch, capsys) -> None:
-    """steps=5, checkpoint every 2 steps, Ctrl-C inside step 4 -> exit 130; --resume finishes it exactly."""
+    """steps=5, checkpoint every 2 steps, Ctrl-C inside step 4 -> step 3 saved, exit 130; --resume
+    finishes it exactly."""
     flags = ("--steps", "5", "--checkpoint-every", "2")
     assert main(train_argv("straight", *flags)) == 0
 
@@ -87,9 +88,13 @@ def test_keyboard_interrupt_then_cli_resume_is_bit_exact(train_argv, tmp_path: P
     monkeypatch.setattr(Trainer, "compute_losses", interrupted)
     capsys.readouterr()
     assert main(train_argv("split", *flags)) == 130
-    assert capsys.readouterr().err.strip() == "adain train: interrupted"
     split_dir = tmp_path / "split"
-    assert load_checkpoint(split_dir / CHECKPOINT_NAME)["step"] == 2  # the last periodic checkpoint
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"adain train: saved step 3 to {split_dir / CHECKPOINT_NAME}; continue with --resume",
+        "adain train: interrupted",
+    ]
+    # the three whole steps, not the last periodic checkpoint (step 2)
+    assert load_checkpoint(split_dir / CHECKPOINT_NAME)["step"] == 3
     assert not (split_dir / "decoder.safetensors").exists()
 
     monkeypatch.setattr(Trainer, "compute_losses", original)
@@ -97,6 +102,42 @@ def test_keyboard_interrupt_then_cli_resume_is_bit_exact(train_argv, tmp_path: P
     assert "trained to step 5" in capsys.readouterr().out
     resumed = load_checkpoint(split_dir / CHECKPOINT_NAME)
     _assert_same_state(resumed, load_checkpoint(tmp_path / "straight" / CHECKPOINT_NAME))
+
+
+def test_keyboard_interrupt_during_the_weight_update_keeps_the_last_checkpoint(
+    train_argv, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Adam updates the weights in place: a Ctrl-C in the middle leaves no state to save."""
+    original = torch.optim.Adam.step
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    assert main(train_argv("run", "--steps", "2")) == 0
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupted)
+    before = (tmp_path / "run" / CHECKPOINT_NAME).read_bytes()
+    capsys.readouterr()
+    assert main(train_argv("run", "--steps", "4", "--resume")) == 130
+    assert "the last checkpoint (step 2) is kept" in capsys.readouterr().err
+    assert (tmp_path / "run" / CHECKPOINT_NAME).read_bytes() == before
+    monkeypatch.setattr(torch.optim.Adam, "step", original)
+
+
+def test_cli_resume_with_another_precision_continues_in_it_with_a_note(train_argv, tmp_path: Path, capsys) -> None:
+    """--precision on --resume is how the run goes on, said in a note; without it the run's is kept."""
+    flags = [flag for flag in train_argv("run", "--steps", "2") if flag not in ("--precision", "fp32")]
+    assert main(flags) == 0  # the default: auto
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)["config"]["precision"] == "auto"
+    capsys.readouterr()
+    assert main(train_argv("run", "--steps", "3", "--resume")) == 0  # fp32, not auto
+    err = capsys.readouterr().err
+    assert "note: the run so far used --precision auto; it continues in fp32" in err
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)["config"]["precision"] == "fp32"
+    # the same precision again, or none given: no note, and the run's precision stays
+    assert main([*flags, "--steps", "4", "--resume"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    resumed = load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)
+    assert resumed["step"] == 4 and resumed["config"]["precision"] == "fp32"
 
 
 def test_cli_resume_extends_steps_and_keeps_the_run_identity(train_argv, tmp_path: Path) -> None:

@@ -61,7 +61,36 @@ def test_cli_import_prints_what_it_imported(tmp_home: Path, published, capsys) -
     assert "decoder of preset vgg19" in out and str(component_path("vgg19", "decoder", tmp_home)) in out
     assert main(["weights", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("vgg19 "))
-    assert "encoder: missing" in line and "decoder: cached" in line
+    assert "encoder: missing" in line and f"decoder: imported {published.decoder.resolve()}" in line
+
+
+def test_import_over_a_component_needs_replace_and_remove_goes_back(tmp_home: Path, published, capsys) -> None:
+    """vgg16-hed ships its decoder: importing over it needs --replace, says what it replaced, and
+    `weights remove` brings the shipped one back."""
+    decoder = Decoder(PRESETS["vgg16-hed"].architecture)
+    file = tmp_home.parent / "mine.safetensors"
+    save_decoder(decoder, file, "vgg16-hed")
+    capsys.readouterr()
+    assert main(["weights", "import", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert "has a decoder already (shipped)" in err and "--replace" in err
+    assert not component_path("vgg16-hed", "decoder", tmp_home).exists()
+
+    assert main(["weights", "import", str(file), "--replace"]) == 0
+    assert "replaced: shipped" in capsys.readouterr().out
+    assert main(["weights", "list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("vgg16-hed "))
+    assert f"decoder: imported {file.resolve()}" in line
+    # a second import over the imported one: --replace again, which names the file it replaces
+    assert main(["weights", "import", str(file), "--replace"]) == 0
+    assert f"replaced: imported {file.resolve()}" in capsys.readouterr().out
+
+    assert main(["weights", "remove", "vgg16-hed", "--component", "decoder"]) == 0
+    assert "now: shipped" in capsys.readouterr().out
+    assert not component_path("vgg16-hed", "decoder", tmp_home).exists()
+    assert "decoder" not in read_manifest(tmp_home / "vgg16-hed")
+    assert main(["weights", "remove", "vgg16-hed"]) == 2  # nothing left to remove: said in one line
+    assert "no imported or downloaded decoder" in capsys.readouterr().err
 
 
 def test_wrong_shape_is_a_shape_error_in_one_line(tmp_home: Path, tmp_path: Path, published, capsys) -> None:
@@ -152,7 +181,7 @@ def test_trained_decoder_safetensors_is_imported_for_its_preset(tmp_home: Path, 
     decoder = Decoder(PRESETS["vgg16-hed"].architecture).eval()
     run_file = tmp_path / "run" / "decoder.safetensors"
     save_decoder(decoder, run_file, "vgg16-hed", half=False, steps=10)
-    assert import_weights(run_file)[:2] == ("vgg16-hed", "decoder")  # preset read from the run's manifest
+    assert import_weights(run_file, replace=True)[:2] == ("vgg16-hed", "decoder")  # preset read from the run's manifest
     features = torch.randn(1, 512, 2, 2)
     with torch.no_grad():
         torch.testing.assert_close(load_decoder("vgg16-hed")(features), decoder(features))  # the cache wins

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from adain.cli.main import path_argument
@@ -130,8 +131,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16", "fp16"],
-        default=defaults.precision,
-        help="auto: bf16 autocast on CPU, fp16 with a grad scaler on CUDA",
+        default=None,
+        help=f"auto: bf16 autocast on a CPU with native bf16 (else fp32), fp16 with a grad scaler on CUDA "
+        f"(default: {defaults.precision}; with --resume: the run's, and another one is used from there on, with a note)",
     )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading processes")
@@ -259,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         ema_decay=args.ema_decay,
         feature_weight=args.feature_weight,
         seed=args.seed,
-        precision=args.precision,
+        precision=args.precision or "auto",  # None: not given (kept from the run on --resume)
         channels_last=args.channels_last,
         workers=args.workers,
         device=args.device,
@@ -298,6 +300,14 @@ def run(args: argparse.Namespace) -> int:
             "style_dir",
         ):
             setattr(saved, name, getattr(config, name))
+        if args.precision is not None and args.precision != saved.precision:
+            # how it runs, not what it learns: honoured from here on, and said (the checkpoint records it)
+            print(
+                f"adain train: note: the run so far used --precision {saved.precision}; it continues in "
+                f"{args.precision} (bit-exact resumption needs the same precision)",
+                file=sys.stderr,
+            )
+            saved.precision = args.precision
         config = saved
     elif os.path.lexists(checkpoint):
         raise UsageError(

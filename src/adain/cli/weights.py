@@ -13,7 +13,15 @@ import urllib.parse
 
 from adain.cli.main import path_argument
 from adain.errors import UsageError
-from adain.weights.loading import COMPONENTS, component_status, fetch_component, import_weights, prepare
+from adain.weights.loading import (
+    COMPONENTS,
+    component_origin,
+    component_status,
+    fetch_component,
+    import_weights,
+    prepare,
+    remove_component,
+)
 from adain.weights.presets import DEFAULT_PRESET, PRESETS, get_preset
 from adain.weights.store import adain_home, component_path, read_manifest, regular_file
 
@@ -29,7 +37,7 @@ def _url(text: str) -> str:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "weights",
-        help="encoder presets and their weights: list, prepare, download, import, show",
+        help="encoder presets and their weights: list, prepare, download, import, remove, show",
         description="Encoder presets and their weights. The cache is $ADAIN_HOME "
         "(default: the user cache directory, e.g. ~/.cache/adain).",
     )
@@ -68,22 +76,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     importing.add_argument(
         "--preset", metavar="NAME", help="store it for this preset (default: from the file's layout)"
     )
+    importing.add_argument(
+        "--replace", action="store_true", help="replace the preset's component if it has one (shipped or cached)"
+    )
     importing.set_defaults(run=run_import)
+
+    removing = commands.add_parser(
+        "remove", help="delete an imported or downloaded component: back to the shipped (or published) one"
+    )
+    removing.add_argument("preset", metavar="PRESET")
+    removing.add_argument(
+        "--component", choices=[*COMPONENTS, "all"], default="decoder", help="which one (default: decoder)"
+    )
+    removing.set_defaults(run=run_remove)
 
     show = commands.add_parser("show", help="print a preset's manifest entries as JSON")
     show.add_argument("preset", metavar="PRESET")
     show.set_defaults(run=run_show)
 
 
-def _status_word(preset: str, component: str) -> str:
-    return component_status(preset, component)[0]
-
-
 def run_list(args: argparse.Namespace) -> int:
+    """One line per preset; each component says where it comes from (shipped, imported FILE,
+    downloaded URL, missing)."""
     for name, preset in PRESETS.items():
         default = " (default)" if name == DEFAULT_PRESET else ""
         print(
-            f"{name}  encoder: {_status_word(name, 'encoder')}  decoder: {_status_word(name, 'decoder')}  "
+            f"{name}  encoder: {component_origin(name, 'encoder')}  decoder: {component_origin(name, 'decoder')}  "
             f"{preset.description}{default}"
         )
     return 0
@@ -134,8 +152,29 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    preset, component, path = import_weights(args.file, preset_name=args.preset)
+    before = {(name, c): component_origin(name, c) for name in PRESETS for c in COMPONENTS}
+    preset, component, path = import_weights(args.file, preset_name=args.preset, replace=args.replace)
     print(f"imported {args.file} as the {component} of preset {preset}: {path}")
+    if before[(preset, component)] != "missing":
+        print(f"replaced: {before[(preset, component)]} (`adain weights remove {preset} --component {component}`)")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    preset = get_preset(args.preset)
+    components = COMPONENTS if args.component == "all" else (args.component,)
+    removed_any = False
+    for component in components:
+        origin = component_origin(preset.name, component)
+        path = remove_component(preset.name, component)
+        if path is not None:
+            removed_any = True
+            print(f"{component}: removed {origin} ({path}); now: {component_origin(preset.name, component)}")
+    if not removed_any:
+        raise UsageError(
+            f"preset {preset.name!r} has no imported or downloaded {' or '.join(components)} to remove "
+            f"(now: {', '.join(f'{c}: {component_origin(preset.name, c)}' for c in components)})"
+        )
     return 0
 
 

