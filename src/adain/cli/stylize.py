@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--attention-temperature",
         default=None,
         metavar="T",
-        help="with --method attention: softmax temperature of the matching (default 0.05; larger: closer to plain AdaIN)",
+        help="with --method attention: softmax temperature of the matching (default 0.5; smaller: sharper matching; larger: closer to plain AdaIN)",
     )
     parser.add_argument(
         "--iterations", default="100", metavar="N", help="L-BFGS iterations of --method optimize (default 100)"

@@ -18,9 +18,9 @@ from adain.errors import UsageError
 from adain.image.convert import ImageInput
 from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
-from adain.ops.attention import DEFAULT_TEMPERATURE
 from adain.ops.statistics import check_alpha
 from adain.ops.taps import TAPS
+from adain.pipeline.attention import ATTENTION_TEMPERATURE
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -116,7 +116,7 @@ class StylizeOptions:
     style_size: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     method: Literal["decoder", "attention", "optimize"] = "decoder"
-    attention_temperature: float = DEFAULT_TEMPERATURE
+    attention_temperature: float = ATTENTION_TEMPERATURE
     attention_taps: tuple[str, ...] = ("relu4_1",)
     iterations: int = 100
     refine: int = 0
