@@ -82,7 +82,7 @@ def test_a_wrong_shape_in_a_skip_is_a_shape_error(tmp_path: Path) -> None:
 
 
 def test_importing_a_multilevel_decoder_records_its_architecture(tmp_home: Path, multilevel_decoder_file: Path) -> None:
-    preset, component, path = import_weights(multilevel_decoder_file)
+    preset, component, path = import_weights(multilevel_decoder_file, replace=True)  # over the shipped decoder
     assert (preset, component) == ("vgg16-hed", "decoder")
     entry = read_manifest(path.parent)["decoder"]
     assert entry["architecture"] == "multilevel-decoder-for-vgg16" and entry["skip_taps"] == [
