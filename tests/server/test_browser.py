@@ -74,7 +74,11 @@ BROKEN_IMAGES = """() => [...document.images]
   .map((image) => image.id || image.getAttribute('src') || image.outerHTML.slice(0, 80))"""
 
 READY = "document.body.dataset.ready === 'true'"
-FULL_RENDER = "document.querySelector('#status').textContent.startsWith('Full render')"
+# the status is set when the answer arrives, the image is recorded when it has loaded: wait for both
+FULL_RENDER = (
+    "document.querySelector('#status').textContent.startsWith('Full render') "
+    "&& window.shown.some(e => e.kind === 'full')"
+)
 
 
 @pytest.fixture(scope="module")
