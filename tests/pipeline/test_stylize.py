@@ -488,3 +488,12 @@ def test_out_of_bounds_sizes_are_refused_by_name_before_resizing(pipeline: Styli
 def test_sizes_are_range_checked(overrides: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         StylizeOptions(**overrides).check()
+
+
+def test_result_repr_is_short(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
+    result = pipeline(torch.rand(1, 3, 24, 40, generator=rng), torch.rand(1, 3, 32, 32, generator=rng))
+    assert repr(result) == "StylizeResult(40x24, image=PIL.Image, no alpha)"
+    tensor = pipeline(
+        torch.rand(1, 4, 24, 40, generator=rng), torch.rand(1, 3, 32, 32, generator=rng), output_type="pt"
+    )
+    assert repr(tensor) == "StylizeResult(40x24, image=torch.Tensor, with alpha)"

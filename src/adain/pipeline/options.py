@@ -249,6 +249,13 @@ class StylizeResult:
         """``(width, height)``."""
         return self.rgb.shape[3], self.rgb.shape[2]
 
+    def __repr__(self) -> str:
+        """Short: the image's kind and size, never its pixels (a tensor's repr prints thousands)."""
+        width, height = self.size
+        kind = type(self.image).__module__.split(".")[0] + "." + type(self.image).__name__
+        alpha = "with alpha" if self.alpha is not None else "no alpha"
+        return f"StylizeResult({width}x{height}, image={kind}, {alpha})"
+
 
 def _as_floats(values: Sequence[Any], what: str) -> list[float]:
     try:
