@@ -50,9 +50,9 @@ from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
 from adain.ops.taps import TAPS
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from adain.train.data import Augmentation, ImageCropSource, PairDataset
+from adain.train.data import Augmentation
 from adain.train.reporting import TrainingReporter
-from adain.train.trainer import StepBatchSampler, _git_commit, training_images
+from adain.train.trainer import StepBatchSampler, _git_commit, training_pairs
 from adain.weights import load_decoder, load_encoder
 from adain.weights.loading import component_status
 from adain.weights.presets import DEFAULT_PRESET, get_preset
@@ -201,20 +201,7 @@ class Distiller:
         if self.precision == "auto":  # emulated bf16 is slower than fp32 (see adain.models.precision)
             self.precision = "bf16" if native_bf16(self.device) else "fp32"
         # data first: a bad folder fails before anything is loaded or written
-        content = ImageCropSource(
-            training_images(config.content_dir, config.selection_fraction),
-            config.crop_size,
-            config.resize_shorter,
-            config.cache_images,
-        )
-        style = ImageCropSource(
-            training_images(config.style_dir, config.selection_fraction),
-            config.crop_size,
-            config.resize_shorter,
-            config.cache_images,
-            Augmentation(tuple(config.style_zoom), config.style_color_jitter),
-        )
-        self.dataset = PairDataset(content, style, config.seed, length=2**62)
+        self.dataset = training_pairs(config)
         #: fixed pairs (negative indices, never trained on) for the decoder's sample grids
         self.preview = [self.dataset[-(i + 1)] for i in range(4)] if config.target == "decoder" else []
 

@@ -118,6 +118,26 @@ def build_training_decoder(config: TrainConfig) -> Decoder:
     return build_decoder(config.preset, config.decoder, config.skip_taps)
 
 
+def training_pairs(config: Any) -> PairDataset:
+    """The (content crop, style crop) pairs a training or distillation run draws from: the training
+    part of both folders (the selection split held out), style crops zoomed and colour-jittered.
+    ``config``: a :class:`TrainConfig` or a distillation config (the same data fields)."""
+    content = ImageCropSource(
+        training_images(config.content_dir, config.selection_fraction),
+        config.crop_size,
+        config.resize_shorter,
+        config.cache_images,
+    )
+    style = ImageCropSource(
+        training_images(config.style_dir, config.selection_fraction),
+        config.crop_size,
+        config.resize_shorter,
+        config.cache_images,
+        Augmentation(tuple(config.style_zoom), config.style_color_jitter),
+    )
+    return PairDataset(content, style, config.seed, length=2**62)
+
+
 def training_images(folder: str, fraction: float) -> list[Path]:
     """The images of ``folder`` a run trains on: all but the selection split (``fraction``)."""
     files = find_images(folder)
@@ -210,20 +230,7 @@ class Trainer:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
         # data first: a bad folder fails fast, on every rank, before anything is written
-        content = ImageCropSource(
-            training_images(config.content_dir, config.selection_fraction),
-            config.crop_size,
-            config.resize_shorter,
-            config.cache_images,
-        )
-        style = ImageCropSource(
-            training_images(config.style_dir, config.selection_fraction),
-            config.crop_size,
-            config.resize_shorter,
-            config.cache_images,
-            Augmentation(tuple(config.style_zoom), config.style_color_jitter),
-        )
-        self.dataset = PairDataset(content, style, config.seed, length=2**62)
+        self.dataset = training_pairs(config)
         #: fixed pairs (negative indices, never trained on) for the sample grids
         self.preview = [self.dataset[-(i + 1)] for i in range(4)]
 
