@@ -512,6 +512,44 @@ def test_live_camera(
     page.close()
 
 
+#: counts the page's frame requests in flight (the page keeps one at a time)
+FRAME_COUNTER = """() => {
+  const original = window.fetch;
+  window.framesInFlight = 0;
+  window.maxFramesInFlight = 0;
+  window.fetch = async (...args) => {
+    const frame = String(args[0]).endsWith('/frames');
+    if (frame) window.maxFramesInFlight = Math.max(window.maxFramesInFlight, ++window.framesInFlight);
+    try { return await original(...args); } finally { if (frame) window.framesInFlight -= 1; }
+  };
+}"""
+
+
+def test_live_camera_restart_keeps_one_frame_in_flight(
+    camera_browser: Any,
+    live_server: Callable[..., Any],
+    page_config: ServerConfig,
+    default_pipeline: StylizationPipeline,
+) -> None:
+    """Stop and start again while a frame is on its way: the old run's answer is dropped and its
+    send loop ends, so the new run still has one frame in flight (two loops ran side by side)."""
+    server = live_server(page_config, default_pipeline)
+    page, errors = open_page(camera_browser, server.url)
+    page.evaluate(FRAME_COUNTER)
+    page.click("#camera")
+    page.wait_for_function("window.adainLive.received >= 2", timeout=120_000)
+    page.wait_for_function("window.framesInFlight === 1", timeout=30_000)  # a frame on its way
+    page.click("#camera")
+    page.click("#camera")  # at once: the frame sent before the stop is still in flight
+    page.wait_for_function("window.adainLive.running && window.adainLive.received >= 3", timeout=120_000)
+    assert page.evaluate("window.maxFramesInFlight") == 1
+    assert page.evaluate("window.adainLive.sent - window.adainLive.received") <= 1
+    page.click("#camera")
+    assert page.get_attribute("#live-fps", "data-fps") == "0"  # no stale rate after a stop
+    assert errors == [], errors
+    page.close()
+
+
 def test_study_page_records_a_choice(
     browser: Any, live_server: Callable[..., Any], server_config: ServerConfig, tmp_path: Path
 ) -> None:

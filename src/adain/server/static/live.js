@@ -17,6 +17,8 @@
 
   const live = {
     running: false,
+    run: 0, // which start() this is: a send loop of an earlier run stops when it sees a newer one
+    abort: null, // cancels the run's frame in flight when it stops (a restart then has one in flight)
     session: null,
     stream: null,
     reset: true,
@@ -25,6 +27,7 @@
     dropped: 0,
     fps: 0,
     times: [],
+    lastArrival: 0,
     serverSeconds: 0,
     shownInput: null, // the frame (a canvas) whose stylization is shown
   };
@@ -59,33 +62,40 @@
     return canvas;
   }
 
-  function countFrame(seconds) {
+  // frames/s over the last two seconds; slower than one frame in two seconds: from the last gap
+  function countFrame(seconds, size) {
     const now = performance.now();
     live.times.push(now);
     while (live.times.length && now - live.times[0] > RATE_WINDOW_MS) live.times.shift();
     const span = (live.times[live.times.length - 1] - live.times[0]) / 1000;
-    live.fps = live.times.length > 1 && span > 0 ? (live.times.length - 1) / span : 0;
+    if (live.times.length > 1 && span > 0) live.fps = (live.times.length - 1) / span;
+    else live.fps = live.lastArrival ? 1000 / (now - live.lastArrival) : 0;
+    live.lastArrival = now;
     live.serverSeconds = seconds;
     const rate = live.fps ? `${live.fps.toFixed(1)} frames/s` : "…";
     $("live-fps").textContent = rate;
     $("live-fps").dataset.fps = live.fps.toFixed(2);
-    page.setStatus(`Live: ${rate} at ${liveSize()} px (${seconds.toFixed(2)} s a frame on the server)`);
+    page.setStatus(`Live: ${rate} at ${size} px (${seconds.toFixed(2)} s a frame on the server)`);
   }
 
-  async function sendFrame(video) {
+  async function sendFrame(video, run) {
+    const current = () => live.running && live.run === run;
     const state = page.state;
-    const canvas = grab(video, liveSize());
+    const size = liveSize();
+    const canvas = grab(video, size);
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
     const form = new FormData();
     form.append("frame", blob, "frame.jpg");
     form.append("style", state.a);
     form.append("alpha", $("alpha").value);
-    form.append("size", String(liveSize()));
+    form.append("size", String(size));
     form.append("preserve_color", $("preserve-color").checked ? "true" : "false");
     form.append("reset", live.reset ? "true" : "false");
     live.sent += 1;
-    const response = await fetch(`/v1/live/${live.session.id}/frames`, { method: "POST", body: form });
-    if (!live.running) return;
+    const response = await fetch(`/v1/live/${live.session.id}/frames`, {
+      method: "POST", body: form, signal: live.abort.signal,
+    });
+    if (!current()) return; // stopped, or stopped and started again meanwhile: this answer is stale
     if (response.status === 204) { live.dropped += 1; return; }
     if (response.status === 404) { await openSession(); return; }
     if (response.status === 503) {
@@ -99,21 +109,21 @@
     }
     live.reset = false;
     const result = await response.blob();
-    if (!live.running) return;
+    if (!current()) return;
     live.received += 1;
     live.shownInput = canvas;
     page.showImage(result, "live", live.received);
-    countFrame(Number(response.headers.get("X-Adain-Seconds")) || 0);
+    countFrame(Number(response.headers.get("X-Adain-Seconds")) || 0, size);
   }
 
-  async function loop() {
+  async function loop(run) {
     const video = $("camera-video");
-    while (live.running) {
+    while (live.running && live.run === run) {
       if (video.readyState < 2 || !video.videoWidth) { await sleep(30); continue; }
       try {
-        await sendFrame(video);
+        await sendFrame(video, run);
       } catch (error) {
-        if (!live.running) break;
+        if (!live.running || live.run !== run) break;
         page.showError(`Live camera: ${error}`);
         await sleep(500);
       }
@@ -145,19 +155,24 @@
     page.state.live = true;
     document.body.classList.add("live");
     page.clearResult();
-    Object.assign(live, { running: true, sent: 0, received: 0, dropped: 0, fps: 0, times: [], shownInput: null });
+    live.run += 1;
+    live.abort = new AbortController();
+    Object.assign(live, {
+      running: true, sent: 0, received: 0, dropped: 0, fps: 0, times: [], lastArrival: 0, shownInput: null,
+    });
     setButton(true);
     page.setStatus("Live: starting the camera…");
     video.addEventListener("loadedmetadata", () => {
       $("content-info").textContent = `camera ${video.videoWidth}×${video.videoHeight}`;
     }, { once: true });
     video.play().catch(() => {});
-    loop();
+    loop(live.run);
   }
 
   async function stop() {
     if (!live.running && !live.stream) return;
     live.running = false;
+    if (live.abort) live.abort.abort();
     if (live.stream) live.stream.getTracks().forEach((track) => track.stop());
     live.stream = null;
     $("camera-video").srcObject = null;
@@ -169,6 +184,7 @@
     page.state.live = false;
     setButton(false);
     $("live-fps").textContent = "";
+    $("live-fps").dataset.fps = "0";
     const content = page.state.content;
     $("content-info").textContent = content ? `${content.width}×${content.height}` : "";
     page.resume();
