@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python tools/attention_eval.py TEMPERATURE THREADS PAIRS_DIR [TAPS]
   e.g. tools/attention_eval.py 0.5 2 /work/selection relu4_1   (selection pairs: tools/selection_pairs.py)
-Prints the summary rows; "decoder-multiscale" is the attention method (the evaluate() hook it uses).
+Prints the summary rows; the attention method is "decoder-attention" (as in adain eval --methods attention).
 """
 
 import json
@@ -40,6 +40,8 @@ config = EvalConfig(
     lbfgs_iterations=0,
     refine_iterations=(),
 )
-scores, _ = evaluate(pipeline.encoder, plain, config, "vgg16-hed", progress=False, stylize_multiscale=attention)
+scores, _ = evaluate(
+    pipeline.encoder, plain, config, "vgg16-hed", progress=False, extra_methods={"decoder-attention": attention}
+)
 for row in summarize(scores):
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}))

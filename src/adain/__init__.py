@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from adain._version import __version__
 
 if TYPE_CHECKING:
-    from adain.pipeline.options import StylizeOptions, StylizeResult
+    from adain.pipeline.options import StylizeOptions, StylizeResult, StylizeResults
     from adain.pipeline.stylize import StylizationPipeline
     from adain.styles.statistics import StyleStatistics
 
@@ -30,9 +30,17 @@ _PUBLIC = {
     "StylizationPipeline": "adain.pipeline.stylize",
     "StylizeOptions": "adain.pipeline.options",
     "StylizeResult": "adain.pipeline.options",
+    "StylizeResults": "adain.pipeline.options",
 }
 
-__all__ = ["StyleStatistics", "StylizationPipeline", "StylizeOptions", "StylizeResult", "__version__"]
+__all__ = [
+    "StyleStatistics",
+    "StylizationPipeline",
+    "StylizeOptions",
+    "StylizeResult",
+    "StylizeResults",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

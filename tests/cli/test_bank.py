@@ -100,6 +100,32 @@ def test_stylize_with_bank_style_equals_image(
     assert match.code == 2 and len(match.err_lines) == 1
 
 
+def test_bare_bank_names_work_with_a_note_and_near_misses_get_suggestions(
+    adain: Callable, make_image: Callable, decoder_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 8: a bare name that is no file falls back to the bank; "did you mean" for near misses."""
+    monkeypatch.chdir(tmp_path)
+    style = make_image(tmp_path / "style.png", 40, 32, seed=7)
+    content = make_image(tmp_path / "content.png", 48, 40, seed=8)
+    assert adain("bank", "add", "starry-night-google", style, "--style-size", "32").code == 0
+    common = ["--decoder", decoder_file, "--size", "0", "--no-progress"]
+    bare = adain("stylize", content, "--style", "starry-night-google", "-o", tmp_path / "bare.png", *common)
+    assert bare.code == 0, bare.err
+    assert bare.err_lines == [
+        "adain stylize: note: 'starry-night-google' is no file: using the bank style bank:starry-night-google"
+    ]
+    by_bank = adain("stylize", content, "--style", "bank:starry-night-google", "-o", tmp_path / "bank.png", *common)
+    assert by_bank.code == 0 and not by_bank.err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "bare.png")), np.asarray(Image.open(tmp_path / "bank.png")))
+    for spelling in ("bank:starry", "starry"):
+        missed = adain("stylize", content, "--style", spelling, "-o", tmp_path / "x.png", *common)
+        assert missed.code == 1 and len(missed.err_lines) == 1, missed.err
+        assert "did you mean bank:starry-night-google?" in missed.err
+    removed = adain("bank", "remove", "starry")
+    assert removed.code == 2 and "did you mean bank:starry-night-google?" in removed.err
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_shipped_bank() -> None:
     _tensors, index = StyleBank.paths(shipped_bank_path("vgg16-hed"))
     if not index.exists():

@@ -334,7 +334,11 @@ BAD_CASES = {
     "symlink loop input": (lambda w: [_loop(w / "in/loop.png")], 1, "loop of symbolic links"),
     "fifo input": (lambda w: [_fifo(w / "in/pipe.png")], 1, "is a FIFO"),
     "output name too long": (lambda w: [w / "in/content.png", "-o", w / "run" / ("n" * 300 + ".png")], 1, "bytes long"),
-    "one-pixel strip enlarged": (lambda w: [_strip(w / "in/strip.png"), "--size", "512"], 1, "enlarge it 512x"),
+    "one-pixel strip enlarged": (
+        lambda w: [_strip(w / "in/strip.png"), "--size", "512", "--upscale"],
+        1,
+        "enlarge it 512x",
+    ),
     "bad device": (lambda w: [w / "in/content.png", "--device", "toaster"], 2, "toaster"),
     "decoder file missing": (
         lambda w: [w / "in/content.png", "--decoder", w / "in/nothing.safetensors"],

@@ -885,7 +885,7 @@ def _stylize(path: object, out: Path) -> None:
 
     loaded = load_image(path)  # type: ignore[arg-type]
     result = pipeline()(loaded, bank_style("bank:antimonocromatismo"), StylizeOptions(size=64), output_type="pt")
-    save_image(result.rgb, out / "result.png", alpha=result.alpha)
+    save_image(result.rgb, out / "result.png", alpha=result.transparency)
 
 
 #: valid content images also stylized (and written) in-process, not only loaded

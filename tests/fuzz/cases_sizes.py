@@ -3,7 +3,8 @@
 ``size-*`` cases stylize one content image at the sizes asked for: images whose resized size would
 be out of bounds (a 1-pixel side enlarged hundreds of times, more pixels than the budget) are
 refused by name before anything is resized; tiny outputs (``--size 8``, ``--size 1``,
-``--max-size 1``) work. ``size-option-*`` cases run the command's first step (``plan``: every
+``--max-size 1``) work; without ``upscale`` (the default) a small image keeps its size and no
+enlargement is ever refused. ``size-option-*`` cases run the command's first step (``plan``: every
 check made before the weights load) on option values from a table: each bad value is one
 UsageError (exit 2), before any allocation; valid ones pass.
 """
@@ -38,16 +39,16 @@ def _stylize(size: int = 0, max_size: int = 0, max_pixels: int = 64_000_000, **o
         from adain.pipeline import StylizeOptions
         from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 
-        settings = {"max_memory_mb": DEFAULT_MAX_MEMORY_MB, **options}
+        settings = {"max_memory_mb": DEFAULT_MAX_MEMORY_MB, "upscale": True, **options}
         checked = StylizeOptions(size=size, max_size=max_size, max_pixels=max_pixels, **settings).check()
         content = load_image(path, max_pixels=max_pixels)  # type: ignore[arg-type]
         result = images.pipeline()(content, images.bank_style(STYLE), checked, output_type="pt")
-        save_image(result.rgb, out / "result.png", alpha=result.alpha)
+        save_image(result.rgb, out / "result.png", alpha=result.transparency)
 
     return run
 
 
-def _stylize_cli(size: int = 0, max_size: int = 0):
+def _stylize_cli(size: int = 0, max_size: int = 0, upscale: bool = True):
     def cli(path: object, out: Path) -> list[str]:
         return [
             "stylize",
@@ -61,7 +62,7 @@ def _stylize_cli(size: int = 0, max_size: int = 0):
             "-o",
             str(out / "result.png"),
             "--no-progress",
-        ]
+        ] + ["--upscale"] * upscale
 
     return cli
 
@@ -115,8 +116,12 @@ CONTENT_SIZES = {
     "7x300-kept": ("seven.png", _gray(7, 300), 0, 0, None, None),
     "8x3000-thin-tiny-budget": ("budget-thin.png", _gray(8, 3000), 0, 0, None, None, {"max_memory_mb": 1.0}),
     "40x30-multiscale": ("multi.png", _gray(40, 30), 8, 0, None, None, {"multiscale": True}),
+    # the default: never enlarged, so nothing to refuse
+    "100000x2-at-512-no-upscale": ("wide-kept.png", _gray(100_000, 2), 512, 0, None, None, {"upscale": False}),
+    "1x100-at-512-no-upscale": ("strip-no-upscale.png", _gray(1, 100), 512, 0, None, None, {"upscale": False}),
+    "100x100-at-8000-no-upscale": ("square-kept.png", _gray(100, 100), 8000, 0, None, None, {"upscale": False}),
 }
-_SIZE_CLI = {"100000x2-at-512", "1x100-at-512", "40x30-at-8", "40x30-max-size-1"}
+_SIZE_CLI = {"100000x2-at-512", "1x100-at-512", "40x30-at-8", "40x30-max-size-1", "1x100-at-512-no-upscale"}
 
 # -- option values ----------------------------------------------------------------------------------
 
@@ -326,7 +331,7 @@ for _key, (_name, _build, _size, _max_size, _expect, _message, *_more) in CONTEN
             _stylize(_size, _max_size, _budget, **_options),
             _expect,
             message=_message,
-            cli=_stylize_cli(_size, _max_size) if _key in _SIZE_CLI else None,
+            cli=_stylize_cli(_size, _max_size, bool(_options.get("upscale", True))) if _key in _SIZE_CLI else None,
         )
     )
 for _key, (_extra, _expect, _message) in OPTIONS.items():

@@ -225,7 +225,7 @@ CASES: list[HttpCase] = [
     ok("valid-empty-size-is-the-default", stylize(text("size", " "))),
     ok("valid-two-styles-and-mask", stylize(text("style2", OTHER), file("mask", image(48, 32, 1, mode="L")))),
     ok("valid-style-image", stylize(file("style_image", image(40, 40, 2)), style=None)),
-    ok("valid-8x8-content-at-size-16", stylize(text("size", "16"), content=image(8, 8))),
+    ok("valid-8x8-content-at-size-16", stylize(text("size", "16"), text("upscale", "true"), content=image(8, 8))),
     ok("valid-gif-content", stylize(content=image(32, 32, 3, "GIF"))),
     ok("valid-chunked-upload", chunked(chunked_head(), multipart([file("content", image()), text("style", STYLE)]))),
     ok("valid-boundary-of-70", stylize(boundary="b" * 70)),
@@ -320,7 +320,10 @@ CASES: list[HttpCase] = [
         "alpha",
     ),
     # -- images ---------------------------------------------------------------------------------
-    bad("content-1x1-enlarged-128x", stylize(content=image(1, 1)), "content", "bad_image"),
+    bad("content-1x1-under-16-send-upscale", stylize(content=image(1, 1)), "upscale=true", "bad_image"),
+    bad("content-1x1-enlarged-128x", stylize(text("upscale", "1"), content=image(1, 1)), "content", "bad_image"),
+    bad("content-20000x2-enlarged", stylize(text("upscale", "on"), content=image(20000, 2)), "content", "bad_image"),
+    bad("upscale-not-a-flag", stylize(text("upscale", "bigger")), "upscale"),
     bad("content-not-an-image", stylize(content=b"hello, not an image"), "content", "bad_image"),
     bad(
         "content-empty-file",

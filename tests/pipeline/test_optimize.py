@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -99,3 +101,37 @@ class TestPipelineMethods:
         content, style = images
         with pytest.raises(UsageError):
             pipeline(content, style, **overrides)
+
+
+class TestProgress:
+    """The L-BFGS bar counts iterations (not function evaluations), with a rate, on stderr."""
+
+    def test_bar_over_the_iterations(self, pipeline: StylizationPipeline, images, capsys) -> None:
+        content, style = images
+        objective = AdainObjective.from_style_image(pipeline.encoder, content, style)
+        capsys.readouterr()
+        optimize_image(objective, content, iterations=3, progress=True)
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "L-BFGS" in captured.err and "/3 [" in captured.err and "/6" not in captured.err
+        assert re.search(r"\| 3/3 \[[^\]]*(it/s|s/it)", captured.err), captured.err
+        assert captured.err.endswith("\r")  # removed when done (leave=False)
+
+    def test_silent_when_off(self, pipeline: StylizationPipeline, images, capsys) -> None:
+        content, style = images
+        objective = AdainObjective.from_style_image(pipeline.encoder, content, style)
+        capsys.readouterr()
+        optimize_image(objective, content, iterations=2)
+        optimize_image(objective, content, iterations=0, progress=True)
+        assert capsys.readouterr() == ("", "")
+
+    @pytest.mark.parametrize("overrides", [dict(method="optimize", iterations=3), dict(refine=3)])
+    def test_pipeline_option(self, pipeline: StylizationPipeline, images, capsys, overrides) -> None:
+        content, style = images
+        capsys.readouterr()
+        quiet = pipeline(content, style, output_type="pt", **overrides).rgb
+        assert capsys.readouterr().err == ""
+        shown = pipeline(content, style, output_type="pt", progress=True, **overrides).rgb
+        err = capsys.readouterr().err
+        assert "L-BFGS" in err and re.search(r"\d/3 \[[^\]]*(it/s|s/it)", err), err
+        torch.testing.assert_close(shown, quiet)  # the bar does not change the image

@@ -93,8 +93,10 @@ def test_rgba_content_keeps_its_alpha(pipeline: StylizationPipeline, rng: torch.
     content = torch.cat([noise(rng, 20, 28), torch.linspace(0, 1, 28).expand(1, 1, 20, 28)], dim=1)
     result = pipeline(content, noise(rng, 16, 16), size=10)
     assert result.image.mode == "RGBA" and result.image.size == (14, 10)
-    assert result.alpha is not None and result.alpha.shape == (1, 1, 10, 14)
-    assert result.alpha[0, 0, 0, 0].item() < 0.1 and result.alpha[0, 0, 0, -1].item() > 0.9
+    assert result.transparency is not None and result.transparency.shape == (1, 1, 10, 14)
+    assert result.transparency[0, 0, 0, 0].item() < 0.1 and result.transparency[0, 0, 0, -1].item() > 0.9
+    with pytest.warns(DeprecationWarning, match="use StylizeResult.transparency"):
+        assert result.alpha is result.transparency
     assert pipeline(content, noise(rng, 16, 16), output_type="pt").image.shape == (1, 4, 20, 28)
 
 
@@ -456,13 +458,22 @@ def test_thin_images_are_not_tiled(pipeline: StylizationPipeline) -> None:
     assert tuple(result.rgb.shape[-2:]) == (5, 700)
 
 
+def test_size_is_a_cap_unless_upscale_is_asked(pipeline: StylizationPipeline) -> None:
+    content, style = torch.rand(1, 3, 24, 32), torch.rand(1, 3, 16, 16)
+    assert pipeline(content, style, size=512).size == (32, 24)  # (width, height): kept
+    assert pipeline(content, style, size=16).size == (21, 16)  # shrunk
+    assert pipeline(content, style, size=48, upscale=True).size == (64, 48)
+    with pytest.raises(UsageError, match="upscale must be True or False"):
+        pipeline(content, style, size=48, upscale="yes")
+
+
 def test_out_of_bounds_sizes_are_refused_by_name_before_resizing(pipeline: StylizationPipeline, tmp_path: Path) -> None:
     strip = tmp_path / "strip.png"
     Image.new("RGB", (1, 100)).save(strip)
     with pytest.raises(InputImageError, match=r"strip\.png' is 1x100: --size 512 would enlarge it 512x"):
-        pipeline(strip, torch.rand(1, 3, 16, 16), size=512)
+        pipeline(strip, torch.rand(1, 3, 16, 16), size=512, upscale=True)
     with pytest.raises(InputImageError, match=r"the content image is 100000x2"):
-        pipeline(torch.rand(1, 3, 2, 100_000), torch.rand(1, 3, 16, 16), size=512)
+        pipeline(torch.rand(1, 3, 2, 100_000), torch.rand(1, 3, 16, 16), size=512, upscale=True)
     with pytest.raises(InputImageError, match=r"style image '.*strip\.png' is 1x100: --style-size 512"):
         pipeline(torch.rand(1, 3, 16, 16), strip, style_size=512)
     small = tmp_path / "small.png"
@@ -492,8 +503,8 @@ def test_sizes_are_range_checked(overrides: dict, message: str) -> None:
 
 def test_result_repr_is_short(pipeline: StylizationPipeline, rng: torch.Generator) -> None:
     result = pipeline(torch.rand(1, 3, 24, 40, generator=rng), torch.rand(1, 3, 32, 32, generator=rng))
-    assert repr(result) == "StylizeResult(40x24, image=PIL.Image, no alpha)"
+    assert repr(result) == "StylizeResult(40x24, image=PIL.Image, opaque)"
     tensor = pipeline(
         torch.rand(1, 4, 24, 40, generator=rng), torch.rand(1, 3, 32, 32, generator=rng), output_type="pt"
     )
-    assert repr(tensor) == "StylizeResult(40x24, image=torch.Tensor, with alpha)"
+    assert repr(tensor) == "StylizeResult(40x24, image=torch.Tensor, with transparency)"

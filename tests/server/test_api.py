@@ -131,7 +131,9 @@ class TestStylize:
         # saved as <content>-<style>.png (the page's Download and curl -OJ)
         assert response.headers["content-disposition"] == f'inline; filename="photo-{STYLE}.png"'
         image = decoded(response.content)
-        assert image.shape == (64, 96, 3)  # shorter side = the default size
+        assert image.shape == (32, 48, 3)  # under the default size (64): never enlarged
+        enlarged = post(client, content, style=STYLE, alpha=0.7, upscale="true")
+        assert decoded(enlarged.content).shape == (64, 96, 3)  # asked for: shorter side = the default size
         statistics = resolve_style(f"bank:{STYLE}", "vgg16-hed")
         np.testing.assert_array_equal(image, expected(random_pipeline, tmp_path, content, [statistics], alpha=0.7))
         # bank:NAME names the same style
@@ -157,7 +159,7 @@ class TestStylize:
         mask_path = tmp_path / "mask.png"
         mask_path.write_bytes(mask)
         cases = [
-            ({"style_image": style_image, "size": 40}, [image_path], {"size": 40}),
+            ({"style_image": style_image, "size": 40, "upscale": "true"}, [image_path], {"size": 40, "upscale": True}),
             ({"style": STYLE, "style2": OTHER_STYLE, "mix": 0.25}, [first, second], {"style_weights": [0.75, 0.25]}),
             ({"style": STYLE, "style2_image": style_image, "mask": mask}, [first, image_path], {"mask": mask_path}),
             ({"style": STYLE, "preserve_color": "true"}, [first], {"preserve_color": "luminance"}),
@@ -194,6 +196,8 @@ class TestBadInput:
         ("fields", "status", "code", "words"),
         [
             ({"style": "no-such-style"}, 400, "unknown_style", ("no-such-style",)),
+            ({"style": STYLE[:-3]}, 400, "unknown_style", (f"did you mean bank:{STYLE}?",)),
+            ({"style": STYLE, "upscale": "maybe"}, 400, "bad_parameter", ("upscale",)),
             ({"style": "/etc/passwd"}, 400, "unknown_style", ()),  # a path is a name, never opened
             ({"style": "bank:../../secret"}, 400, "unknown_style", ()),
             ({"style": STYLE, "alpha": "2"}, 400, "bad_parameter", ("alpha",)),

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.errors import BankError, OutputError, UsageError
+from adain.errors import BankError, InputImageError, OutputError, UsageError
 from adain.ops.statistics import channel_mean_std
 from adain.pipeline.stylize import StylizationPipeline
-from adain.styles.bank import BankEntry, StyleBank, pool_statistics, valid_style_name
+from adain.styles.bank import BankEntry, StyleBank, did_you_mean, pool_statistics, similar_names, valid_style_name
 from adain.styles.library import encode_style_images, resolve_style
 from adain.styles.statistics import StyleStatistics
 
@@ -142,6 +142,75 @@ class TestBankStyleEqualsImage:
         monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
         with pytest.raises(BankError, match="no style 'nope'"):
             resolve_style("bank:nope", "vgg16-hed")
+
+
+class TestStyleNamingRule:
+    """Issue 16 item 8: ``bank:NAME`` everywhere; a bare name that is no file falls back to the bank."""
+
+    @staticmethod
+    def user_bank(home: Path, *names: str) -> None:
+        bank = StyleBank("vgg16-hed")
+        for seed, name in enumerate(names):
+            bank.add(name, random_statistics(seed), BankEntry(name))
+        bank.save(home / "bank" / "vgg16-hed")
+
+    def test_similar_names(self) -> None:
+        names = ["candy", "starry-night-google", "the-scream", "Starling"]
+        assert similar_names("starry", names) == ["starry-night-google"]
+        assert similar_names("STAR", names) == ["Starling", "starry-night-google"]
+        assert similar_names("scream", names) == ["the-scream"]
+        assert similar_names("cnady", names) == ["candy"]
+        assert similar_names("", names) == [] and similar_names("zzz", names) == []
+        assert did_you_mean("zzz", names) == ""
+        assert did_you_mean("star", names) == "; did you mean bank:Starling or bank:starry-night-google?"
+
+    def test_bare_name_falls_back_to_the_bank_with_a_note(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+        monkeypatch.chdir(tmp_path)
+        self.user_bank(tmp_path, "wave")
+        notes: list[str] = []
+        by_name = resolve_style("wave", "vgg16-hed", note=notes.append)
+        assert isinstance(by_name, StyleStatistics)
+        assert notes == ["'wave' is no file: using the bank style bank:wave"]
+        by_prefix = resolve_style("bank:wave", "vgg16-hed", note=notes.append)
+        assert torch.equal(by_prefix.means["relu4_1"], by_name.means["relu4_1"]) and len(notes) == 1
+        (tmp_path / "wave").write_bytes(b"a file of that name wins")
+        assert resolve_style("wave", "vgg16-hed") == "wave"
+
+    def test_near_misses_are_suggested(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+        monkeypatch.chdir(tmp_path)
+        self.user_bank(tmp_path, "starry-night-google")
+        with pytest.raises(BankError, match=r"no style 'starry' .*did you mean bank:starry-night-google\?"):
+            resolve_style("bank:starry", "vgg16-hed")
+        with pytest.raises(
+            InputImageError, match=r"'starry' is neither an image file .*did you mean bank:starry-night"
+        ):
+            resolve_style("starry", "vgg16-hed")
+        with pytest.raises(BankError, match=r"did you mean bank:starry-night-google"):
+            StyleBank.load(tmp_path / "bank" / "vgg16-hed").get("starry-nite")
+
+    @pytest.mark.parametrize("path", ["missing.jpg", "art/missing", "missing.PNG"])
+    def test_file_names_are_left_to_the_loader(
+        self, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+        assert resolve_style(path, "vgg16-hed") == path
+
+    def test_the_python_api_takes_both_spellings(
+        self, pipeline: StylizationPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ADAIN_HOME", str(tmp_path))
+        monkeypatch.chdir(tmp_path)
+        self.user_bank(tmp_path, "wave")
+        content = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(2))
+        by_name = pipeline(content, "wave", output_type="pt").rgb
+        by_prefix = pipeline(content, "bank:wave", output_type="pt").rgb
+        assert torch.equal(by_name, by_prefix)
+        with pytest.raises(InputImageError, match="did you mean bank:wave"):
+            pipeline(content, "wav")
 
 
 class TestHostileBankFiles:

@@ -81,7 +81,14 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
         "--size",
         default=str(DEFAULT_SIZE),
         metavar="N",
-        help=f"resize the content's shorter side to N; 0 keeps its size (default {DEFAULT_SIZE})",
+        help=f"shrink the content's shorter side to N (never enlarged: see --upscale); 0 keeps its size "
+        f"(default {DEFAULT_SIZE})",
+    )
+    parser.add_argument(
+        "--upscale",
+        action="store_true",
+        help="also enlarge a content whose shorter side is under --size (enlarging invents no detail, "
+        "and the time grows with the square of the size)",
     )
     parser.add_argument(
         "--max-size", default="0", metavar="N", help="cap the content's longer side at N (default: no cap)"
@@ -229,6 +236,7 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
         guided_filter_radius=GUIDED_FILTER_RADIUS if args.guided_filter else None,
         guided_filter_eps=GUIDED_FILTER_EPS,
         size=_side(args.size, "--size", shorter, max_pixels),
+        upscale=args.upscale,
         max_size=_side(args.max_size, "--max-size", max_pixels, max_pixels),
         style_size=_side(args.style_size, "--style-size", shorter, max_pixels, minimum=NETWORK_MULTIPLE),
         max_pixels=max_pixels,

@@ -75,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     imported = commands.add_parser("import", help="add the styles of a bank file to your bank")
     imported.add_argument("file", type=path_argument)
-    imported.add_argument("--replace", action="store_true")
+    imported.add_argument("--replace", action="store_true", help="overwrite your styles of the same names")
     imported.set_defaults(run=run_import)
 
 
@@ -185,7 +185,12 @@ def run_remove(args: argparse.Namespace) -> int:
     valid_style_name(args.name)
     bank, path = _user_bank(args)
     if args.name not in bank:
-        raise UsageError(f"no style {args.name!r} in your bank {_index_path(path)} (shipped styles cannot be removed)")
+        from adain.styles.bank import did_you_mean
+
+        hint = did_you_mean(args.name, bank)
+        raise UsageError(
+            f"no style {args.name!r} in your bank {_index_path(path)}{hint} (shipped styles cannot be removed)"
+        )
     bank.remove(args.name)
     bank.save(path)
     print(f"removed {args.name}")

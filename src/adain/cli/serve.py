@@ -142,7 +142,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_false",
         help="render style previews only when the page asks (default: also ahead of time, in the background)",
     )
-    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="the server log's least severity shown",
+    )
     parser.set_defaults(run=run)
     return parser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,7 +126,7 @@ def plan(args: argparse.Namespace) -> StylizePlan:
     if not inputs:
         raise AdainError(f"no images found in {', '.join(repr(s) for s in args.inputs)}")
     jobs = plan_outputs(inputs, args.output, output_is_folder=many)
-    resolved_styles = [resolve_style(style, args.preset) for style in args.style]
+    resolved_styles = [resolve_style(style, args.preset, note=_note) for style in args.style]
     if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved_styles):
         raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
     backend_options = backend_options_from_args(args, options)
@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     # 3. styles: read once; encoded once unless "match" recolours them per content image
     # (bank:NAME styles are statistics already: no image, no encoder pass)
     styles, options = encode_styles_once(pipeline, resolved_styles, options)
+    # --method optimize and --refine: a bar over the L-BFGS iterations, under the per-image bar
+    # (shown when that one is: on a terminal, without --no-progress)
+    show_progress = not args.no_progress and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    options = replace(options, progress=show_progress)
 
     # 4. the batch
     def report_failure(path: Path, error: BaseException) -> None:
@@ -164,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         options,
         quality=quality,
         max_pixels=options.max_pixels,
-        progress=False if args.no_progress else None,
+        progress=show_progress,
         on_failure=report_failure,
     )
     return _finish(report, len(jobs))
@@ -177,3 +181,7 @@ def _finish(report: BatchReport, total: int) -> int:
         raise AdainError(report.summary())
     print(f"wrote {report.written[0]}" if total == 1 else report.summary())
     return 0
+
+
+def _note(message: str) -> None:
+    print(f"adain stylize: note: {message}", file=sys.stderr)

@@ -67,18 +67,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--steps", type=int, default=defaults.steps, help="total steps (a resumed run continues to this)"
     )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
-    parser.add_argument("--crop-size", type=int, default=defaults.crop_size)
+    parser.add_argument(
+        "--crop-size", type=int, default=defaults.crop_size, help="side of the square training crops, in pixels"
+    )
     parser.add_argument(
         "--resize-shorter",
         type=int,
         default=defaults.resize_shorter,
         help="shorter side images are resized to before cropping",
     )
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--lr-decay", type=float, default=defaults.learning_rate_decay)
-    parser.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    parser.add_argument("--style-weight", type=float, default=defaults.style_weight)
-    parser.add_argument("--style-loss", choices=["mean_std", "gram"], default=defaults.style_loss)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument(
+        "--lr-decay", type=float, default=defaults.learning_rate_decay, help="learning rate / (1 + decay * step)"
+    )
+    parser.add_argument(
+        "--content-weight", type=float, default=defaults.content_weight, help="weight of the relu4_1 content loss"
+    )
+    parser.add_argument(
+        "--style-weight", type=float, default=defaults.style_weight, help="weight of the style loss (all taps)"
+    )
+    parser.add_argument(
+        "--style-loss",
+        choices=["mean_std", "gram"],
+        default=defaults.style_loss,
+        help="mean_std: the paper's (channel means and stds per tap); gram: Gram matrices",
+    )
     parser.add_argument(
         "--style-tap-weights",
         type=_floats,
@@ -127,7 +140,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.feature_weight,
         help="reconstruction objective: weight of the relu4_1 feature loss",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds the crops, the order and the weights")
     parser.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16", "fp16"],
@@ -135,16 +148,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"auto: bf16 autocast on a CPU with native bf16 (else fp32), fp16 with a grad scaler on CUDA "
         f"(default: {defaults.precision}; with --resume: the run's, and another one is used from there on, with a note)",
     )
-    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    parser.add_argument(
+        "--no-channels-last",
+        dest="channels_last",
+        action="store_false",
+        help="keep activations NCHW (channels-last is faster on most CPUs)",
+    )
     parser.add_argument("--workers", type=int, default=defaults.workers, help="data loading processes")
-    parser.add_argument("--device", default=defaults.device)
+    parser.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every_steps, help="steps")
-    parser.add_argument("--checkpoint-minutes", type=float, default=defaults.checkpoint_every_minutes)
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=defaults.checkpoint_every_steps, help="save a checkpoint every N steps"
+    )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=defaults.checkpoint_every_minutes,
+        help="and at least every M minutes",
+    )
     parser.add_argument(
         "--sample-every", type=int, default=defaults.sample_every_steps, help="steps between sample grids"
     )
-    parser.add_argument("--log-every", type=int, default=defaults.log_every_steps)
+    parser.add_argument("--log-every", type=int, default=defaults.log_every_steps, help="steps between loss log lines")
     parser.add_argument(
         "--init",
         dest="init_decoder",
@@ -206,7 +231,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="write RUN_DIR's latest checkpoint as a decoder to --export and stop (no data needed; "
         "safe while the run goes on)",
     )
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(run=run)
 
 

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_location(output)
     if output.resolve() == source_path.resolve():
         raise UsageError(f"the output {str(output)!r} is the input")
-    styles = [resolve_style(style, args.preset) for style in args.style]
+    styles = [resolve_style(style, args.preset, note=_note) for style in args.style]
     if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in styles):
         raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
     backend_options = backend_options_from_args(args, options)
@@ -122,3 +122,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"adain video: note: {note}", file=sys.stderr)
     print(report.summary())
     return 0
+
+
+def _note(message: str) -> None:
+    print(f"adain video: note: {message}", file=sys.stderr)

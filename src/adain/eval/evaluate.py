@@ -6,9 +6,10 @@ the preset's encoder, plus luminance SSIM to the content and wall time. Methods:
 
 - ``content``: the unstylized content (what doing nothing scores);
 - ``decoder``: one forward pass (what users get);
-- ``decoder-multiscale``: the decoder coarse to fine (``StylizeOptions.multiscale``), when a
-  multi-scale stylizer is given (``adain eval --multiscale``); the same as ``decoder`` at sizes
-  below 1024, which have no coarser level;
+- extra methods, each given as a name and a stylizer (``evaluate(extra_methods=...)``,
+  ``adain eval --methods``) and scored like the decoder: ``decoder-multiscale`` (the decoder
+  coarse to fine, ``StylizeOptions.multiscale``; the same as ``decoder`` at sizes below 1024,
+  which have no coarser level) and ``decoder-attention`` (``method="attention"``);
 - ``refine-N``: N L-BFGS iterations started from the decoder's output;
 - ``optimize-N``: N L-BFGS iterations started from the content (the reference).
 
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -137,25 +139,60 @@ def _cached_optimize(config: EvalConfig, key: str, run: Callable[[], Tensor]) ->
     return image, seconds
 
 
+def _extra_methods(
+    extra_methods: Mapping[str, Stylizer] | None, stylize_multiscale: Stylizer | None
+) -> dict[str, Stylizer]:
+    """``extra_methods`` checked, after ``decoder-multiscale`` when ``stylize_multiscale`` is given."""
+    methods: dict[str, Stylizer] = {}
+    if stylize_multiscale is not None:
+        methods["decoder-multiscale"] = stylize_multiscale
+    for name, stylizer in (extra_methods or {}).items():
+        builtin = isinstance(name, str) and (
+            name in ("content", "decoder") or name.startswith(("refine-", "optimize-"))
+        )
+        if not isinstance(name, str) or not name.strip() or builtin or name in methods:
+            raise UsageError(
+                f"extra method names must be new, non-empty method names (not content, decoder, refine-N, "
+                f"optimize-N or twice). Got {name!r}"
+            )
+        methods[name] = stylizer
+    return methods
+
+
+def _stderr_is_terminal() -> bool:
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
 def evaluate(
     encoder: VGGEncoder,
     stylize: Stylizer,
     config: EvalConfig,
     encoder_id: str,
-    progress: bool = True,
+    progress: bool | None = True,
     stylize_multiscale: Stylizer | None = None,
+    extra_methods: Mapping[str, Stylizer] | None = None,
 ) -> tuple[list[MethodScore], dict[int, list[list[Tensor]]]]:
     """Scores of every method on every pair and size; also the images, for the grid.
 
-    ``stylize_multiscale``, when given, is scored as the method ``decoder-multiscale``.
+    Args:
+        progress: show bars on stderr: one over the pairs, naming the method being run, and
+            one over the L-BFGS iterations of each ``refine-N`` and uncached ``optimize-N``
+            (``None``: only when stderr is a terminal).
+        stylize_multiscale: scored as the method ``decoder-multiscale`` (the same as
+            ``extra_methods={"decoder-multiscale": stylize_multiscale}``, before the others).
+        extra_methods: method name -> stylizer, each scored like the decoder (with its own
+            time), in order after it, e.g. ``{"decoder-attention": ...}``.
     """
     from tqdm import tqdm
 
+    extras = _extra_methods(extra_methods, stylize_multiscale)
+    show = _stderr_is_terminal() if progress is None else bool(progress)
     pairs = find_pairs(config.pairs_dir, config.limit)
     scores: list[MethodScore] = []
     images: dict[int, list[list[Tensor]]] = {}
     jobs = [(size, pair) for size in config.sizes for pair in pairs]
-    for size, (content_path, style_path) in tqdm(jobs, desc="eval", unit="pair", disable=not progress):
+    bar = tqdm(jobs, desc="eval", unit="pair", disable=not show, dynamic_ncols=True)
+    for size, (content_path, style_path) in bar:
         content, style = _load_at(content_path, size), _load_at(style_path, size)
         objective = AdainObjective.from_style_image(encoder, content, style, config.weights)
         name = content_path.stem
@@ -165,32 +202,40 @@ def evaluate(
             resize_image(style, (content.shape[2], round(style.shape[3] * content.shape[2] / style.shape[2]))),
         ]
 
+        def running(method: str) -> None:
+            if show:
+                bar.set_postfix_str(f"{name} at {size}: {method}")
+
         def record(method: str, image: Tensor, seconds: float) -> None:
             content_loss, style_loss, ssim = _score(objective, image, content)
             scores.append(MethodScore(name, size, method, content_loss, style_loss, ssim, seconds, complexity))
             row.append(image)
 
         record("content", content, 0.0)
+        running("decoder")
         start = time.perf_counter()
         with torch.inference_mode():
             stylized = stylize(content, style)
         record("decoder", stylized, time.perf_counter() - start)
         decoder_seconds = scores[-1].seconds
-        if stylize_multiscale is not None:
+        for method, extra in extras.items():
+            running(method)
             start = time.perf_counter()
             with torch.inference_mode():
-                multiscale = stylize_multiscale(content, style)
-            record("decoder-multiscale", multiscale, time.perf_counter() - start)
+                extra_image = extra(content, style)
+            record(method, extra_image, time.perf_counter() - start)
         for iterations in config.refine_iterations:
+            running(f"refine-{iterations}")
             start = time.perf_counter()
-            refined = optimize_image(objective, stylized, iterations)
+            refined = optimize_image(objective, stylized, iterations, progress=show)
             record(f"refine-{iterations}", refined, decoder_seconds + time.perf_counter() - start)
         if config.lbfgs_iterations and (config.optimize_sizes is None or size in config.optimize_sizes):
+            running(f"optimize-{config.lbfgs_iterations}")
             key = _cache_key(
                 encoder_id, content_path.name, style_path.name, size, config.lbfgs_iterations, asdict(config.weights)
             )
             optimized, seconds = _cached_optimize(
-                config, key, lambda: optimize_image(objective, content, config.lbfgs_iterations)
+                config, key, lambda: optimize_image(objective, content, config.lbfgs_iterations, progress=show)
             )
             record(f"optimize-{config.lbfgs_iterations}", optimized, seconds)
         images.setdefault(size, []).append(row)

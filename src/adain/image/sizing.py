@@ -52,13 +52,17 @@ MAX_UPSCALE = 64
 MAX_PIXELS_LIMIT = 1_000_000_000
 
 
-def target_size(height: int, width: int, size: int = 0, max_size: int = 0) -> tuple[int, int]:
+def target_size(height: int, width: int, size: int = 0, max_size: int = 0, *, upscale: bool = True) -> tuple[int, int]:
     """The ``(height, width)`` an image is resized to, keeping its aspect ratio.
 
     Args:
         height, width: the image's size.
         size: the shorter side becomes ``size`` (``0`` keeps the original size).
         max_size: then the longer side is capped at ``max_size`` (``0``: no cap).
+        upscale: ``False`` makes ``size`` a cap: a shorter side already at most ``size`` is
+            kept (enlarging a small photo invents no detail and costs time with the square of
+            the size; the CLI, the server and the video stylizer ask for it only with
+            ``--upscale``). Evaluation and style images, which need an exact size, keep ``True``.
 
     Raises:
         UsageError: a negative size.
@@ -70,13 +74,17 @@ def target_size(height: int, width: int, size: int = 0, max_size: int = 0) -> tu
         (30, 21)
         >>> target_size(53, 37)
         (53, 37)
+        >>> target_size(192, 256, size=512, upscale=False)  # never enlarged unless asked
+        (192, 256)
+        >>> target_size(1080, 1920, size=512, upscale=False)
+        (512, 910)
     """
     if size < 0 or max_size < 0:
         raise UsageError(f"size and max_size must be >= 0 (0: no change). Got size={size}, max_size={max_size}")
     if height <= 0 or width <= 0:
         raise ShapeError(f"image must have a positive size. Got {height}x{width} (height x width)")
     new_height, new_width = float(height), float(width)
-    if size:
+    if size and (upscale or size < min(height, width)):
         scale = size / min(height, width)
         new_height, new_width = height * scale, width * scale
     if max_size and max(new_height, new_width) > max_size:
@@ -91,6 +99,7 @@ def checked_target_size(
     size: int = 0,
     max_size: int = 0,
     *,
+    upscale: bool = True,
     max_pixels: int | None = None,
     name: str = "the image",
     option: str = "--size",
@@ -115,7 +124,7 @@ def checked_target_size(
         Traceback (most recent call last):
         adain.errors.InputImageError: 'strip.png' is 100000x2: --size 512 would enlarge it 256x, to 25600000x512 (at most 64x); use a smaller --size, or 0 to keep its size
     """
-    new_height, new_width = target_size(height, width, size, max_size)
+    new_height, new_width = target_size(height, width, size, max_size, upscale=upscale)
     scale = max(new_height / height, new_width / width)
     wanted = f"{option} {size}" if size else "the size asked for"
     if scale > MAX_UPSCALE:

@@ -355,7 +355,7 @@ def stylize_batch(
                 raise InputImageError(job.input.problem)
             content = load_image(job.input.path, max_pixels=max_pixels)
             result = pipeline(content, styles, options, output_type="pt")
-            save_image(result.rgb, job.output, alpha=result.alpha, quality=quality)
+            save_image(result.rgb, job.output, alpha=result.transparency, quality=quality)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as error:

@@ -110,6 +110,10 @@ def optimize_image(objective: AdainObjective, start: Tensor, iterations: int = 1
 
     Pixels are optimised unconstrained (as Gatys et al. do) and clamped at the end; each
     iteration is one L-BFGS step with its own function evaluations.
+
+    ``progress``: a tqdm bar on stderr over the iterations (``N/iterations``, with their rate,
+    ETA and the current loss), removed when done. It can end short of ``iterations`` when
+    L-BFGS spends its budget of function evaluations first (:func:`reference_lbfgs`).
     """
     if iterations < 0:
         raise UsageError(f"iterations must be >= 0. Got {iterations}")
@@ -145,14 +149,23 @@ def _run_lbfgs(objective: AdainObjective, start: Tensor, iterations: int, progre
     optimizer = reference_lbfgs(image, iterations)
     from tqdm import tqdm
 
-    with tqdm(total=iterations, desc="L-BFGS", unit="eval", disable=not progress, leave=False) as bar:
+    # L-BFGS counts its iterations in the state of its parameter: "n_iter" is the iteration in
+    # progress when the closure runs (0 for the initial evaluation), so n_iter - 1 are complete
+    state = optimizer.state[image]
+    with tqdm(total=iterations, desc="L-BFGS", unit="it", disable=not progress, leave=False, dynamic_ncols=True) as bar:
 
         def closure() -> Tensor:
             optimizer.zero_grad()
             loss = objective.losses(image)["loss"]
             loss.backward()
-            bar.update(1)
+            if not bar.disable:
+                # float(): L-BFGS reads the loss as a float right after this call anyway
+                bar.set_postfix(loss=f"{float(loss.detach()):.4g}", refresh=False)
+                bar.update(max(0, state.get("n_iter", 0) - 1) - bar.n)
             return loss
 
         optimizer.step(closure)
+        if not bar.disable:
+            bar.update(state.get("n_iter", 0) - bar.n)  # the last iteration ends without a closure call
+            bar.refresh()
     return image.detach().clamp(0, 1)

@@ -7,7 +7,8 @@ model: the command line, the server and batches validate before anything is load
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ __all__ = [
     "PRESERVE_COLOR_MODES",
     "StylizeOptions",
     "StylizeResult",
+    "StylizeResults",
 ]
 
 PRESERVE_COLOR_MODES = (None, "luminance", "match")
@@ -75,6 +77,10 @@ class StylizeOptions:
         size: the content's shorter side is resized to this (0: keep); at most the square root
             of ``max_pixels`` (a larger shorter side is over the budget whatever the image).
             Any size from 1 up works (images under 16 pixels are padded for the network).
+            A cap unless ``upscale``: a smaller image keeps its size.
+        upscale: enlarge a content image whose shorter side is under ``size`` to ``size``
+            (default: never enlarge; a 256x192 clip at ``size=512`` stays 256x192 instead of
+            taking 7x the time to invent pixels).
         max_size: then its longer side is capped at this (0: no cap); at most ``max_pixels``.
         style_size: each style image's shorter side is resized to this before encoding (0: keep);
             0 or from 8 (one relu4_1 position) to the square root of ``max_pixels``.
@@ -102,6 +108,8 @@ class StylizeOptions:
             ``max_memory_mb``).
         multiscale: stylize coarse to fine (:meth:`StylizationPipeline.coarse_to_fine`): larger
             style structures on large images; no change below 1024 pixels (shorter side).
+        progress: show a tqdm bar on stderr over the L-BFGS iterations of ``method="optimize"``
+            and ``refine`` (their rate and time left); it does not change the image.
     """
 
     alpha: float = 1.0
@@ -112,6 +120,7 @@ class StylizeOptions:
     guided_filter_radius: int | None = None
     guided_filter_eps: float = 1e-2
     size: int = 0
+    upscale: bool = False
     max_size: int = 0
     style_size: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS
@@ -123,6 +132,7 @@ class StylizeOptions:
     max_memory_mb: float | None = None
     tile_size: int = 0
     multiscale: bool = False
+    progress: bool = False
 
     def check(self, num_styles: int = 1) -> StylizeOptions:
         """These options, checked for ``num_styles`` styles without touching any image or model.
@@ -211,6 +221,8 @@ class StylizeOptions:
             raise UsageError(f"max_memory_mb must be a positive number of MB (None: no budget). Got {budget!r}")
         if not is_int(self.tile_size, 0):
             raise UsageError(f"tile_size must be an integer >= 0 (0: from the memory budget). Got {self.tile_size!r}")
+        if not isinstance(self.upscale, bool):
+            raise UsageError(f"upscale must be True or False. Got {self.upscale!r}")
         if not isinstance(self.multiscale, bool):
             raise UsageError(f"multiscale must be True or False. Got {self.multiscale!r}")
         if (self.method == "optimize" or self.refine) and (budget is not None or self.tile_size):
@@ -230,31 +242,83 @@ class StylizeOptions:
 
 @dataclass
 class StylizeResult:
-    """The output of :class:`StylizationPipeline`.
+    """The output of :class:`StylizationPipeline` for one content image.
 
     Attributes:
         image: in the requested output type: a Pillow image (RGB, or RGBA when the content had
-            alpha), a ``(H, W, 3|4)`` float32 numpy array in [0, 1], or a ``(1, 3|4, H, W)``
-            tensor in [0, 1].
+            an alpha channel), a ``(H, W, 3|4)`` float32 numpy array in [0, 1], or a
+            ``(1, 3|4, H, W)`` tensor in [0, 1].
         rgb: ``(1, 3, H, W)`` float32 in [0, 1], whatever the output type.
-        alpha: ``(1, 1, H, W)`` or ``None``: the content's alpha channel, resized.
+        transparency: ``(1, 1, H, W)`` or ``None``: the content's alpha channel (its
+            transparency, carried over), resized. Not the style strength, which is
+            ``StylizeOptions.alpha``; hence the name.
     """
 
     image: Any
     rgb: Tensor
-    alpha: Tensor | None = None
+    transparency: Tensor | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)``."""
         return self.rgb.shape[3], self.rgb.shape[2]
 
+    @property
+    def images(self) -> list[Any]:
+        """``[image]``: the same spelling as for a list of contents (:class:`StylizeResults`)."""
+        return [self.image]
+
+    @property
+    def alpha(self) -> Tensor | None:
+        """Deprecated name of :attr:`transparency` (it read as the style strength)."""
+        warnings.warn(
+            "StylizeResult.alpha is the content's transparency channel: use StylizeResult.transparency",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.transparency
+
     def __repr__(self) -> str:
         """Short: the image's kind and size, never its pixels (a tensor's repr prints thousands)."""
         width, height = self.size
         kind = type(self.image).__module__.split(".")[0] + "." + type(self.image).__name__
-        alpha = "with alpha" if self.alpha is not None else "no alpha"
-        return f"StylizeResult({width}x{height}, image={kind}, {alpha})"
+        transparency = "with transparency" if self.transparency is not None else "opaque"
+        return f"StylizeResult({width}x{height}, image={kind}, {transparency})"
+
+
+@dataclass
+class StylizeResults:
+    """The output of :class:`StylizationPipeline` for a list of contents: one
+    :class:`StylizeResult` per content, in order; ``.images`` as diffusers pipelines have it.
+
+    Example:
+        >>> import torch
+        >>> result = StylizeResult(image=None, rgb=torch.zeros(1, 3, 4, 6))
+        >>> results = StylizeResults([result, result])
+        >>> len(results), results[0].size, results
+        (2, (6, 4), StylizeResults(2 images: 6x4, 6x4))
+    """
+
+    results: list[StylizeResult]
+
+    @property
+    def images(self) -> list[Any]:
+        """Each content's stylized image, in the requested output type."""
+        return [result.image for result in self.results]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[StylizeResult]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> StylizeResult:
+        return self.results[index]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{width}x{height}" for width, height in (result.size for result in self.results[:4]))
+        more = f", ... ({len(self.results) - 4} more)" if len(self.results) > 4 else ""
+        return f"StylizeResults({len(self.results)} images: {sizes}{more})"
 
 
 def _as_floats(values: Sequence[Any], what: str) -> list[float]:

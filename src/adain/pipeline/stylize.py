@@ -48,6 +48,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from adain._checks import is_int
 from adain._files import limit_allocator_retention
 from adain.errors import InputImageError, ShapeError, UsageError
 from adain.image.convert import OUTPUT_TYPES, ImageInput, image_to_tensors, mask_to_tensor, to_output
@@ -79,6 +80,7 @@ from adain.pipeline.options import (
     MULTISCALE_REFINE_STRENGTH,
     StylizeOptions,
     StylizeResult,
+    StylizeResults,
 )
 from adain.pipeline.tiling import (
     MIN_TILE_SIDE,
@@ -97,11 +99,21 @@ from adain.pipeline.tiling import (
     window_slice,
 )
 from adain.styles.bank import BANK_PREFIX
-from adain.styles.library import resolve_style
+from adain.styles.library import is_bare_style_name, resolve_style
 from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["ContentStatisticsFilter", "PreparedContent", "StylizationPipeline", "checked_style_size", "image_name"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ContentStatisticsFilter",
+    "PreparedContent",
+    "StylizationPipeline",
+    "checked_style_size",
+    "image_name",
+]
+
+#: Contents of a list that go through the networks together, at most (:meth:`StylizationPipeline.stylize_many`).
+DEFAULT_BATCH_SIZE = 8
 
 
 def _is_file(path: Path) -> bool:
@@ -349,10 +361,16 @@ class StylizationPipeline:
 
     def resolve_bank_style(self, style: StyleInput) -> StyleInput:
         """``"bank:NAME"`` -> that style's statistics from the user's or the shipped style bank of
-        this pipeline's preset (:mod:`adain.styles.library`); any other style unchanged."""
-        if not (isinstance(style, str) and style.startswith(BANK_PREFIX)):
+        this pipeline's preset (:mod:`adain.styles.library`); so is a bare ``"NAME"`` that is no
+        file (the rule of the command line and the server); any other style unchanged."""
+        if not isinstance(style, str):
+            return style
+        bare = is_bare_style_name(style) and not os.path.lexists(style)
+        if not (style.startswith(BANK_PREFIX) or bare):
             return style
         if self.preset is None:
+            if not style.startswith(BANK_PREFIX):
+                return style  # no banks to fall back to: the loader says the file is missing
             raise UsageError(f"{style!r}: bank styles belong to a preset, and this pipeline was built without one")
         return resolve_style(style, self.preset)
 
@@ -371,6 +389,7 @@ class StylizationPipeline:
             rgb.shape[3],
             options.size,
             options.max_size,
+            upscale=options.upscale,
             max_pixels=options.max_pixels,
             name=f"image {image_name(content, 'content')}",
         )
@@ -685,7 +704,7 @@ class StylizationPipeline:
             stds,
             ObjectiveWeights(default.content_weight, default.style_weight * options.alpha),
         )
-        return optimize_image(objective, start, iterations)
+        return optimize_image(objective, start, iterations, progress=options.progress)
 
     def postprocess(self, decoded: Tensor, content: PreparedContent, options: StylizeOptions) -> Tensor:
         """Step 7: crop the padding, clamp, preserve colour, guided filter; returns RGB in [0, 1]."""
@@ -708,17 +727,20 @@ class StylizationPipeline:
     @torch.inference_mode()
     def __call__(
         self,
-        content: ImageInput,
+        content: ImageInput | Sequence[ImageInput],
         styles: StyleInput | Sequence[StyleInput],
         options: StylizeOptions | None = None,
         output_type: Literal["pil", "np", "pt"] = "pil",
         content_statistics_filter: ContentStatisticsFilter | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         **option_overrides: Any,
-    ) -> StylizeResult:
+    ) -> StylizeResult | StylizeResults:
         """Stylize ``content`` with ``styles``.
 
         Args:
-            content: the content image.
+            content: the content image; or a list (or tuple) of them, which returns a
+                :class:`StylizeResults` (``.images``, one per content, in order), the styles
+                encoded once and same-sized contents run through the networks together.
             styles: one style or a list (images or :class:`StyleStatistics`).
             options: :class:`StylizeOptions`; keyword arguments override single fields
                 (``pipeline(content, style, alpha=0.5)``).
@@ -726,7 +748,9 @@ class StylizationPipeline:
             content_statistics_filter: called with the whole image's content statistics,
                 ``{tap: (mean, std)}`` at every tap the decoder takes (step 3b), and returning
                 those AdaIN normalises with; video smooths them over frames with it so that the
-                normalisation does not flicker. ``None``: as measured.
+                normalisation does not flicker. ``None``: as measured. One content only.
+            batch_size: a list's contents per pass through the networks, at most (within
+                ``max_memory_mb`` too, when set).
 
         Raises:
             UsageError: inconsistent options.
@@ -735,11 +759,26 @@ class StylizationPipeline:
         options = replace(options or StylizeOptions(), **option_overrides)
         if output_type not in OUTPUT_TYPES:
             raise UsageError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}. Got {output_type!r}")
+        if isinstance(content, (list, tuple)):
+            if content_statistics_filter is not None:
+                raise UsageError("content_statistics_filter takes one content at a time (a video's frames)")
+            return self.stylize_many(list(content), styles, options, output_type, batch_size)
         # 1. check inputs
         style_list = self.check_inputs(styles, options)
         # 2. preprocess: content size and padding, style statistics, coarse levels (multi-scale), tiles
         prepared = self.prepare_content(content, options)
         statistics = self.prepare_styles(style_list, prepared.rgb, options)
+        return self.stylize_prepared(prepared, statistics, options, output_type, content_statistics_filter)
+
+    def stylize_prepared(
+        self,
+        prepared: PreparedContent,
+        statistics: list[StyleStatistics],
+        options: StylizeOptions,
+        output_type: str,
+        content_statistics_filter: ContentStatisticsFilter | None = None,
+    ) -> StylizeResult:
+        """Steps 2d-7 for one prepared content (:meth:`__call__` after steps 1-2b)."""
         level, level_options = self.coarse_to_fine(prepared, statistics, options)
         plan = self.plan_tiles(level, level_options)
         # 3. mask regions at every decoder tap; encode content (window by window); the whole image's content statistics
@@ -764,5 +803,70 @@ class StylizationPipeline:
                 decoded = self.optimize(decoded.float().clamp(0, 1), target, statistics, level_options, options.refine)
         del content_features, region_weights, level
         # 7. postprocess (colour and guided filter against the original content)
+        return self.finish(decoded, prepared, options, output_type)
+
+    def finish(
+        self, decoded: Tensor, prepared: PreparedContent, options: StylizeOptions, output_type: str
+    ) -> StylizeResult:
+        """Step 7 and the result: postprocess, then the output type asked for."""
         rgb = self.postprocess(decoded, prepared, options)
-        return StylizeResult(image=to_output(rgb, prepared.alpha, output_type), rgb=rgb, alpha=prepared.alpha)
+        return StylizeResult(image=to_output(rgb, prepared.alpha, output_type), rgb=rgb, transparency=prepared.alpha)
+
+    def stylize_many(
+        self,
+        contents: list[ImageInput],
+        styles: StyleInput | Sequence[StyleInput],
+        options: StylizeOptions,
+        output_type: str,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> StylizeResults:
+        """A list of contents with the same styles and options: each result as :meth:`__call__`
+        gives it (to float rounding), the styles encoded once.
+
+        Contents that come out the same size go through the encoder and decoder together, in
+        batches of up to ``batch_size`` (fewer where ``max_memory_mb`` would not hold the
+        batch): one pass over the weights for several images is faster on a CPU and far
+        faster on a GPU. What depends on each image's own pass runs one by one: tiled images,
+        masks, optimization and refinement, multi-scale, attention, and "match" colour
+        preservation (the styles are recoloured to each content).
+        """
+        if not is_int(batch_size, 1):
+            raise UsageError(f"batch_size must be an integer >= 1. Got {batch_size!r}")
+        # 1. check inputs
+        style_list = self.check_inputs(styles, options)
+        if not contents:
+            return StylizeResults([])
+        # 2. preprocess every content; the styles once (per content for "match": it recolours them)
+        prepared = [self.prepare_content(content, options) for content in contents]
+        per_content_styles = options.preserve_color == "match"
+        shared = None if per_content_styles else self.prepare_styles(style_list, prepared[0].rgb, options)
+        batchable = (
+            options.method == "decoder" and not options.refine and options.mask is None and not per_content_styles
+        )
+        results: list[StylizeResult | None] = [None] * len(prepared)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, content in enumerate(prepared):
+            single = self.plan_tiles(content, options).is_single
+            coarse = options.multiscale and min(content.size) // 2 >= MULTISCALE_COARSEST_SIDE  # as coarse_to_fine
+            if batchable and single and not coarse:
+                groups.setdefault(tuple(content.padded.shape), []).append(index)
+                continue
+            statistics = shared if shared is not None else self.prepare_styles(style_list, content.rgb, options)
+            results[index] = self.stylize_prepared(content, statistics, options, output_type)
+        for shape, indices in groups.items():
+            per_pass = batch_size
+            if options.max_memory_mb is not None:
+                need = estimate_memory_mb(shape[-2], shape[-1], max(shape[-2:]))
+                per_pass = max(1, min(batch_size, int(options.max_memory_mb // max(need, 1e-9))))
+            for start in range(0, len(indices), per_pass):
+                chunk = indices[start : start + per_pass]
+                # 3-6 for the chunk at once: encode, whole-image statistics (per sample), AdaIN, decode
+                features = self.encode_content(torch.cat([prepared[i].padded for i in chunk]))
+                targets = self.transfer(features, shared, options, None, self.content_statistics(features))
+                del features
+                decoded = self.decode(targets)
+                del targets
+                # 7. postprocess each
+                for row, index in enumerate(chunk):
+                    results[index] = self.finish(decoded[row : row + 1], prepared[index], options, output_type)
+        return StylizeResults([result for result in results if result is not None])

@@ -54,7 +54,9 @@ STYLIZE_FIELDS = {
     "mix": "weight of the second style in [0, 1] (default 0.5); without a mask",
     "mask": "a mask image (file): white -> the first style, black -> the second",
     "alpha": "style strength in [0, 1] (default 1)",
-    "size": f"output shorter side in pixels, at least {MIN_SIZE} (default 512; the server caps it)",
+    "size": f"output shorter side in pixels, at least {MIN_SIZE} (default 512; the server caps it); "
+    "a smaller content keeps its size unless `upscale`",
+    "upscale": "true: enlarge a content whose shorter side is under `size` (default false)",
     "preserve_color": "true: keep the content's colours (luminance transfer)",
     "format": "png (default) or jpeg",
 }
@@ -167,6 +169,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
         preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
         mask=None if mask is None else mask.path,
         size=size,
+        upscale=parse_flag(form, "upscale"),
         max_size=limits.max_size,
         style_size=config.style_size,
         max_pixels=limits.max_pixels,
@@ -215,6 +218,13 @@ def check_resized(field: str, image_size: tuple[int, int], resized: tuple[int, i
     """
     width, height = image_size
     new_height, new_width = resized
+    if min(resized) < MIN_SIZE and (new_height, new_width) == (height, width) and min(width, height) < MIN_SIZE:
+        raise ApiError(
+            400,
+            "bad_image",
+            f"{field!r} image is {width}x{height}, under {MIN_SIZE} pixels on a side: send upscale=true to enlarge "
+            "it to `size`",
+        )
     if min(resized) < MIN_SIZE:
         raise ApiError(
             400,
@@ -239,7 +249,7 @@ def check_upload(path: Path, field: str, options: StylizeOptions, max_pixels: in
         return
     width, height = image_size
     if field == "content":
-        resized = target_size(height, width, options.size, options.max_size)
+        resized = target_size(height, width, options.size, options.max_size, upscale=options.upscale)
     else:
         resized = target_size(height, width, options.style_size)
     check_resized(field, image_size, resized, max_pixels)

@@ -168,6 +168,7 @@ def parse_live_form(form: UploadedForm, catalog: StyleCatalog, config: ServerCon
         alpha=check_alpha(_number(form, "alpha", 1.0), "alpha"),
         preserve_color="luminance" if parse_flag(form, "preserve_color") else None,
         size=size,
+        upscale=True,  # the answer has the size asked for, whatever the camera sends
         max_size=2 * size,
         max_pixels=config.limits.max_pixels,
     )
@@ -181,7 +182,10 @@ def render_live(pipeline: StylizationPipeline, session: LiveSession, frame: Live
     if image_size is not None:  # an unreadable file: the pipeline's loader says what is wrong with it
         width, height = image_size
         check_resized(
-            "frame", image_size, target_size(height, width, frame.options.size, frame.options.max_size), max_pixels
+            "frame",
+            image_size,
+            target_size(height, width, frame.options.size, frame.options.max_size, upscale=frame.options.upscale),
+            max_pixels,
         )
     with session.compute:
         if frame.reset:

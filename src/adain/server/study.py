@@ -54,7 +54,13 @@ DEFAULT_STUDY_SIZE = 384
 SIDES = ("left", "right")
 #: two-sided 95% normal quantile
 Z_95 = 1.959963984540054
-_OPTION_FIELDS = {f.name for f in fields(StylizeOptions)} - {"mask", "mask_alphas", "style_weights", "max_pixels"}
+_OPTION_FIELDS = {f.name for f in fields(StylizeOptions)} - {
+    "mask",
+    "mask_alphas",
+    "style_weights",
+    "max_pixels",
+    "progress",
+}
 
 
 def wilson_interval(wins: int, total: int, z: float = Z_95) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adain.errors import BankError
-from adain.styles.bank import BANK_PREFIX, BankEntry, StyleBank, pool_statistics
+from adain.styles.bank import BANK_PREFIX, BankEntry, StyleBank, did_you_mean, pool_statistics
 from adain.styles.library import available_banks, shipped_bank_path
 from adain.styles.statistics import StyleStatistics
 
@@ -74,8 +74,9 @@ class StyleCatalog:
         for _, bank in banks:
             if name in bank:
                 return bank.get(name)
+        hint = did_you_mean(name, (known for _, bank in banks for known in bank))
         raise BankError(
-            f"no style {name!r} in the {self.preset} style banks ({sum(len(b) for _, b in banks)} styles; "
+            f"no style {name!r} in the {self.preset} style banks{hint} ({sum(len(b) for _, b in banks)} styles; "
             "GET /v1/styles lists them)"
         )
 

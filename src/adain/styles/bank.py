@@ -19,12 +19,13 @@ with no tensor left over. Each refusal is one :class:`~adain.errors.BankError` n
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,16 @@ from adain.styles.statistics import StyleStatistics
 from adain.weights.presets import get_preset
 from adain.weights.store import check_tensor, read_json_file, read_safetensors_header
 
-__all__ = ["BANK_FORMAT", "BANK_PREFIX", "BankEntry", "StyleBank", "pool_statistics", "valid_style_name"]
+__all__ = [
+    "BANK_FORMAT",
+    "BANK_PREFIX",
+    "BankEntry",
+    "StyleBank",
+    "did_you_mean",
+    "pool_statistics",
+    "similar_names",
+    "valid_style_name",
+]
 
 #: ``--style bank:NAME`` names a bank style instead of an image file.
 BANK_PREFIX = "bank:"
@@ -55,6 +65,44 @@ def valid_style_name(name: str) -> str:
             f"style name {name!r} must start with a letter or digit and use only letters, digits, '.', '_' or '-' (max 100)"
         )
     return name
+
+
+def similar_names(name: str, names: Iterable[str], limit: int = 3) -> list[str]:
+    """The style names a mistyped ``name`` most likely meant, best first (at most ``limit``).
+
+    Names that ``name`` begins (``starry`` -> ``starry-night-google``), then those it is part of,
+    then the closest spellings (:func:`difflib.get_close_matches`: ``candi`` -> ``candy``); case
+    is ignored.
+
+    Example:
+        >>> similar_names("starry", ["candy", "starry-night-google", "the-scream"])
+        ['starry-night-google']
+        >>> similar_names("candi", ["candy", "starry-night-google"])
+        ['candy']
+        >>> similar_names("zzz", ["candy"])
+        []
+    """
+    by_lower = {candidate.lower(): candidate for candidate in sorted(set(names), key=str.lower)}
+    wanted = name.lower()
+    begins = [low for low in by_lower if low.startswith(wanted)]
+    contains = [low for low in by_lower if wanted in low]
+    close = difflib.get_close_matches(wanted, list(by_lower), n=limit, cutoff=0.6)
+    found = list(dict.fromkeys(begins + contains + close))
+    return [by_lower[low] for low in found[:limit]] if wanted else []
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean bank:X or bank:Y?"`` for the names :func:`similar_names` finds, else ``""``.
+
+    Example:
+        >>> did_you_mean("starry", ["candy", "starry-night-google"])
+        '; did you mean bank:starry-night-google?'
+    """
+    matches = [BANK_PREFIX + match for match in similar_names(name, names)]
+    if not matches:
+        return ""
+    listed = matches[0] if len(matches) == 1 else ", ".join(matches[:-1]) + " or " + matches[-1]
+    return f"; did you mean {listed}?"
 
 
 @dataclass
@@ -211,7 +259,8 @@ class StyleBank:
 
     def get(self, name: str) -> StyleStatistics:
         if name not in self.statistics:
-            raise BankError(f"no style {name!r} in the bank ({len(self)} styles; see `adain bank list`)")
+            hint = did_you_mean(name, self.statistics)
+            raise BankError(f"no style {name!r} in the bank{hint} ({len(self)} styles; see `adain bank list`)")
         return self.statistics[name]
 
     def add(self, name: str, statistics: StyleStatistics, entry: BankEntry, replace: bool = False) -> None:

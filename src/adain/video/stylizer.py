@@ -132,7 +132,9 @@ class VideoStylizer:
     def frame_size(self, height: int, width: int) -> tuple[int, int]:
         """The output ``(height, width)`` for a source of that size: ``size``/``max_size``
         applied, rounded down to even numbers (at least 2)."""
-        new_height, new_width = target_size(height, width, self.options.size, self.options.max_size)
+        new_height, new_width = target_size(
+            height, width, self.options.size, self.options.max_size, upscale=self.options.upscale
+        )
         return max(2, new_height // 2 * 2), max(2, new_width // 2 * 2)
 
     def reset(self) -> None:
