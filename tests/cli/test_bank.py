@@ -126,6 +126,26 @@ def test_bare_bank_names_work_with_a_note_and_near_misses_get_suggestions(
     assert not (tmp_path / "x.png").exists()
 
 
+def test_cli_bank_add_features_then_attention(
+    adain: Callable, make_image: Callable, decoder_file: Path, tmp_path: Path
+) -> None:
+    """Issue 18 item 3: a banked style keeps its features with --features; without, attention says how."""
+    style = make_image(tmp_path / "style.png", 40, 32, seed=7)
+    content = make_image(tmp_path / "content.png", 48, 40, seed=8)
+    added = adain("bank", "add", "kept", style, "--style-size", "32", "--features")
+    assert added.code == 0 and "with its features" in added.out, added.err
+    assert adain("bank", "add", "plain", style, "--style-size", "32").code == 0
+    shown = json.loads(adain("bank", "show", "kept").out)
+    assert shown["features"] == {"relu4_1": [512, 20]}  # 40x32 -> 5x4 positions at relu4_1
+    assert json.loads(adain("bank", "show", "plain").out)["features"] == {}
+    common = ["--decoder", decoder_file, "--size", "0", "--method", "attention", "--no-progress"]
+    ok = adain("stylize", content, "--style", "bank:kept", "-o", tmp_path / "kept.png", *common)
+    assert ok.code == 0, ok.err
+    refused = adain("stylize", content, "--style", "bank:plain", "-o", tmp_path / "plain.png", *common)
+    assert refused.code == 2 and len(refused.err_lines) == 1 and "--features" in refused.err
+    assert not (tmp_path / "plain.png").exists()
+
+
 def test_shipped_bank() -> None:
     _tensors, index = StyleBank.paths(shipped_bank_path("vgg16-hed"))
     if not index.exists():

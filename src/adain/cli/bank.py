@@ -54,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="resize each image's shorter side first, as `adain stylize --style-size` does (default 512; 0: keep)",
     )
     add.add_argument("--replace", action="store_true", help="overwrite a style of the same name")
+    add.add_argument(
+        "--features",
+        action="store_true",
+        help="also keep the style's subsampled relu4_1 features (fp16, about 4 MB), which --method attention "
+        "needs: the banked style then works with attention too",
+    )
     add.set_defaults(run=run_add)
 
     listing = commands.add_parser("list", help="one style per line, its name first")
@@ -120,7 +126,7 @@ def run_add(args: argparse.Namespace) -> int:
         from adain.errors import UsageError
 
         raise UsageError(f"style {args.name!r} is already in {path} (use --replace to overwrite it)")
-    encoded = encode_style_images(args.preset, args.images, args.style_size)
+    encoded = encode_style_images(args.preset, args.images, args.style_size, features=args.features)
     entry = BankEntry(
         args.name,
         source=args.source,
@@ -130,7 +136,8 @@ def run_add(args: argparse.Namespace) -> int:
     )
     bank.add(args.name, pool_statistics([(stats, count) for stats, count, _ in encoded]), entry, replace=args.replace)
     bank.save(path)
-    print(f"added {args.name} ({len(args.images)} image(s)) to {_index_path(path)}")
+    kept = " with its features" if args.features else ""
+    print(f"added {args.name} ({len(args.images)} image(s)){kept} to {_index_path(path)}")
     return 0
 
 
@@ -172,6 +179,10 @@ def run_show(args: argparse.Namespace) -> int:
         "bank": origin,
         "preset": bank.preset,
         "taps": {tap: list(statistics.means[tap].shape) for tap in statistics.taps},
+        # kept by --features (method attention needs them): (channels, positions) per tap
+        "features": {
+            tap: [value.shape[1], value.shape[2]] for tap, value in getattr(statistics, "features", {}).items()
+        },
     }
     print(json.dumps(shown, indent=2))
     return 0

@@ -345,8 +345,9 @@ class StylizationPipeline:
             if isinstance(style, StyleStatistics):
                 if options.method == "attention" and not getattr(style, "features", None):
                     raise UsageError(
-                        "method 'attention' needs the style's features, and a bank style or precomputed statistics "
-                        "have only their statistics: give the style image instead"
+                        "method 'attention' needs the style's features, and a bank style added without --features "
+                        "or precomputed statistics have only their statistics: give the style image instead, or add "
+                        "it to the bank with `adain bank add NAME IMAGE --features`"
                     )
                 if options.preserve_color == "match":
                     raise UsageError(

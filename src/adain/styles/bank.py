@@ -3,7 +3,9 @@
 A bank is two files for one encoder preset: ``<name>.safetensors`` (per style, per tap, the
 channel means and stds: ``"<style>/<tap>.mean"``) and ``<name>.json`` (an index: preset, and
 per style its source, licence notes, the images' sha256 and the size they were encoded at).
-Statistics depend on the encoder, so a bank refuses a pipeline of another preset.
+Statistics depend on the encoder, so a bank refuses a pipeline of another preset. A style added
+with ``--features`` also keeps its subsampled relu4_1 features (``"<style>/relu4_1.features"``,
+fp16, ~4 MB), which ``method="attention"`` needs (:mod:`adain.styles.features`).
 
 Several images under one name are pooled (their features taken as one set: means weighted by
 area, variances combined with the spread of the means), so a style can be described by a few
@@ -37,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from adain._files import publish, temporary_beside
 from adain.errors import AdainError, BankError, OutputError, PresetError, UsageError
 from adain.models import TAP_CHANNELS
+from adain.styles.features import FEATURES_SUFFIX, StyleFeatures, pool_features
 from adain.styles.statistics import StyleStatistics
 from adain.weights.presets import get_preset
 from adain.weights.store import check_tensor, read_json_file, read_safetensors_header
@@ -119,6 +122,8 @@ def pool_statistics(items: list[tuple[StyleStatistics, int]]) -> StyleStatistics
     """Statistics of several images' features taken together; ``items`` are (statistics, pixel count at the tap).
 
     With one image this returns its statistics unchanged (so a bank style equals its image).
+    When every image kept its features (:class:`~adain.styles.features.StyleFeatures`), the
+    pooled style keeps their positions together (:func:`~adain.styles.features.pool_features`).
     """
     if len(items) == 1:
         return items[0][0]
@@ -131,7 +136,7 @@ def pool_statistics(items: list[tuple[StyleStatistics, int]]) -> StyleStatistics
         mean = (weights * tap_means).sum(0, keepdim=True)
         variance = (weights * (tap_vars + tap_means.pow(2))).sum(0, keepdim=True) - mean.pow(2)
         means[tap], stds[tap] = mean, variance.clamp_min(0).sqrt()
-    return StyleStatistics(means, stds, items[0][0].preset)
+    return pool_features(StyleStatistics(means, stds, items[0][0].preset), [statistics for statistics, _ in items])
 
 
 class StyleBank:
@@ -272,7 +277,10 @@ class StyleBank:
         entry.name = name
         entry.created = entry.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.entries[name] = entry
-        self.statistics[name] = StyleStatistics(statistics.means, statistics.stds, self.preset)
+        if isinstance(statistics, StyleFeatures) and statistics.features:
+            self.statistics[name] = StyleFeatures(statistics.means, statistics.stds, self.preset, statistics.features)
+        else:
+            self.statistics[name] = StyleStatistics(statistics.means, statistics.stds, self.preset)
 
     def remove(self, name: str) -> None:
         self.get(name)
@@ -337,7 +345,10 @@ def _statistics_from_file(
     try:
         for key, value in tensors.items():
             check_tensor(key, value, what, BankError)
-        statistics = StyleStatistics.from_tensors(tensors, preset)
+        if any(key.endswith(FEATURES_SUFFIX) for key in tensors):  # kept by `adain bank add --features`
+            statistics = StyleFeatures.from_tensors(tensors, preset)
+        else:
+            statistics = StyleStatistics.from_tensors(tensors, preset)
     except AdainError as error:
         if isinstance(error, BankError):
             raise

@@ -23,6 +23,7 @@ from adain.errors import BankError, InputImageError, UsageError
 from adain.image.io import DEFAULT_MAX_PIXELS, load_image
 from adain.models import VGGEncoder
 from adain.styles.bank import BANK_PREFIX, StyleBank, did_you_mean
+from adain.styles.features import compute_style_features
 from adain.styles.statistics import StyleStatistics, compute_style_statistics
 from adain.weights import adain_home, load_encoder
 from adain.weights.loading import shipped_path
@@ -166,17 +167,20 @@ def encode_style_image(
     style_size: int = 0,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     file_name: str | None = None,
+    features: bool = False,
 ) -> tuple[StyleStatistics, int, dict[str, Any]]:
     """One image's statistics (as ``adain stylize`` computes them), its relu4_1 area (to pool
     several images by weight) and its bank record (``file_name`` names it there; default: the
-    path's name).
+    path's name). ``features``: keep its subsampled relu4_1 features too
+    (:class:`~adain.styles.features.StyleFeatures`, for ``method="attention"``).
 
     Raises:
         UsageError: ``preset`` is a distilled one (see :func:`_check_encodes_its_banks`).
     """
     _check_encodes_its_banks(preset)
     loaded = load_image(path, max_pixels=max_pixels)
-    statistics, area = compute_style_statistics(encoder, loaded.rgb, preset, style_size)
+    encode = compute_style_features if features else compute_style_statistics
+    statistics, area = encode(encoder, loaded.rgb, preset, style_size)
     record = {
         "file": file_name or Path(path).name,
         "sha256": file_sha256(path),
@@ -187,7 +191,7 @@ def encode_style_image(
 
 
 def encode_style_images(
-    preset: str, images: list[Path], style_size: int = 0, progress: bool = False
+    preset: str, images: list[Path], style_size: int = 0, progress: bool = False, features: bool = False
 ) -> list[tuple[StyleStatistics, int, dict[str, Any]]]:
     """:func:`encode_style_image` for each image, with the preset's encoder loaded once."""
     from tqdm import tqdm
@@ -195,6 +199,6 @@ def encode_style_images(
     _check_encodes_its_banks(preset)
     encoder = load_encoder(preset)
     return [
-        encode_style_image(encoder, path, preset, style_size)
+        encode_style_image(encoder, path, preset, style_size, features=features)
         for path in tqdm(images, desc="encode styles", unit="image", disable=not progress)
     ]

@@ -19,7 +19,14 @@ from adain.image.sizing import NETWORK_MULTIPLE, resize_image, target_size
 from adain.ops.statistics import channel_mean_std
 from adain.ops.taps import ADAIN_TAP, TAPS
 
-__all__ = ["StyleInput", "StyleStatistics", "compute_style_statistics", "resize_style"]
+__all__ = [
+    "StyleInput",
+    "StyleStatistics",
+    "compute_style_statistics",
+    "encode_style",
+    "feature_area",
+    "resize_style",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -130,6 +137,27 @@ def resize_style(rgb: Tensor, size: int) -> Tensor:
 
 
 @torch.inference_mode()
+def encode_style(encoder: Any, style_rgb: Tensor, size: int = 0) -> dict[str, Tensor]:
+    """A style image's features at every tap, resized as the pipeline resizes styles.
+
+    Args:
+        encoder: the preset's encoder (its device is used).
+        style_rgb: ``(1, 3, H, W)`` in [0, 1].
+        size: resize the shorter side to this first (0: keep).
+
+    Raises:
+        InputImageError: the image is smaller than 8 pixels on a side (nothing left at relu4_1).
+    """
+    rgb = resize_style(style_rgb, size)
+    height, width = rgb.shape[-2:]
+    if min(height, width) < NETWORK_MULTIPLE:
+        raise InputImageError(
+            f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
+        )
+    return encoder(rgb.to(network_device(encoder)))
+
+
+@torch.inference_mode()
 def compute_style_statistics(
     encoder: Any, style_rgb: Tensor, preset: str | None = None, size: int = 0
 ) -> tuple[StyleStatistics, int]:
@@ -148,19 +176,16 @@ def compute_style_statistics(
     Raises:
         InputImageError: the image is smaller than 8 pixels on a side (nothing left at relu4_1).
     """
-    rgb = resize_style(style_rgb, size)
-    height, width = rgb.shape[-2:]
-    if min(height, width) < NETWORK_MULTIPLE:
-        raise InputImageError(
-            f"style image is {width}x{height} pixels; it must be at least {NETWORK_MULTIPLE} pixels on each side"
-        )
-    device = network_device(encoder)
-    features = encoder(rgb.to(device))
+    features = encode_style(encoder, style_rgb, size)
     means, stds = {}, {}
     for tap in TAPS:
         means[tap], stds[tap] = channel_mean_std(features[tap])
-    area = features[ADAIN_TAP].shape[2] * features[ADAIN_TAP].shape[3]
-    return StyleStatistics(means, stds, preset), area
+    return StyleStatistics(means, stds, preset), feature_area(features)
+
+
+def feature_area(features: Mapping[str, Tensor]) -> int:
+    """The number of relu4_1 positions of an encoding: the weight of its statistics when pooled."""
+    return features[ADAIN_TAP].shape[2] * features[ADAIN_TAP].shape[3]
 
 
 def network_device(network: Any) -> torch.device:
