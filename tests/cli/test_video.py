@@ -187,6 +187,9 @@ def test_bad_inputs_one_line_exit_1_and_nothing_written(
         (("-o", "out.mp4", "--blend", "2"), "blend must be a number in [0, 1]"),
         (("-o", "out.mp4", "--alpha", "3"), "--alpha"),
         (("-o", "out.mp4", "--fps", "0"), "fps must be a number in (0, 1000]"),
+        (("-o", "out.mp4", "--method", "attention"), "needs the style's features, and bank:candy is a bank style"),
+        (("-o", "out.mp4", "--attention-temperature", "0.2"), "needs --method attention"),
+        (("-o", "out.mp4", "--method", "optimize"), "invalid choice: 'optimize'"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -195,6 +198,25 @@ def test_usage_errors_exit_2(
     result = adain("video", clip, "-s", "bank:candy", "--decoder", decoder_file, *args, *SMALL)
     assert result.code == 2 and len(result.err_lines) == 1 and message in result.err, result.err
     assert _files(run_dir) == []
+
+
+def test_method_attention_with_a_style_image(
+    adain: Callable, clip: Path, run_dir: Path, decoder_file: Path, tmp_path: Path
+) -> None:
+    style = tmp_path / "style.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(style)
+    outputs = {}
+    for name, extra in (
+        ("attention", ("--method", "attention", "--attention-temperature", "0.2")),
+        ("decoder", ()),
+    ):
+        result = adain(
+            "video", clip, "-s", style, "-o", name, "--temporal", "none", "--decoder", decoder_file, *SMALL, *extra
+        )
+        assert result.code == 0, result.err
+        outputs[name] = [np.asarray(Image.open(path)) for path in sorted((run_dir / name).iterdir())]
+    assert len(outputs["attention"]) == 6 and outputs["attention"][0].shape == (32, 48, 3)
+    assert any((a != d).any() for a, d in zip(outputs["attention"], outputs["decoder"]))
 
 
 def test_ctrl_c_leaves_no_partial_output(

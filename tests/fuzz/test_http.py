@@ -225,6 +225,10 @@ CASES: list[HttpCase] = [
     ok("valid-empty-size-is-the-default", stylize(text("size", " "))),
     ok("valid-two-styles-and-mask", stylize(text("style2", OTHER), file("mask", image(48, 32, 1, mode="L")))),
     ok("valid-style-image", stylize(file("style_image", image(40, 40, 2)), style=None)),
+    ok(
+        "valid-attention-style-image",
+        stylize(file("style_image", image(40, 40, 2)), text("method", "attention"), style=None),
+    ),
     ok("valid-8x8-content-at-size-16", stylize(text("size", "16"), text("upscale", "true"), content=image(8, 8))),
     ok("valid-gif-content", stylize(content=image(32, 32, 3, "GIF"))),
     ok("valid-chunked-upload", chunked(chunked_head(), multipart([file("content", image()), text("style", STYLE)]))),
@@ -270,11 +274,32 @@ CASES: list[HttpCase] = [
     bad("preserve-color-maybe", stylize(text("preserve_color", "maybe")), "preserve_color"),
     bad("format-gif", stylize(text("format", "gif")), "format"),
     bad("format-traversal", stylize(text("format", "../../png")), "format"),
+    # -- method: attention needs style images, never a bank style's statistics ------------------
+    bad("method-bogus", stylize(text("method", "bogus")), "method"),
+    bad("method-nul", stylize(text("method", "attention\x00")), "method"),
+    bad("method-attention-bank-style", stylize(text("method", "attention")), "style_image"),
+    bad(
+        "method-attention-bank-style2",
+        stylize(file("style_image", image(40, 40, 2)), text("style2", OTHER), text("method", "attention"), style=None),
+        "style2_image",
+    ),
+    bad(
+        "method-attention-with-mask",
+        stylize(
+            file("style_image", image(40, 40, 2)),
+            file("style2_image", image(40, 40, 3)),
+            file("mask", image(48, 32, 1, mode="L")),
+            text("method", "attention"),
+            style=None,
+        ),
+        "mask",
+    ),
     # -- fields of the wrong kind, duplicates, unknown and nameless fields ----------------------
     bad("alpha-as-a-file", stylize(file("alpha", b"0.5", "alpha.txt", "text/plain")), "alpha"),
     bad("size-as-a-file", stylize(file("size", b"64", "size.txt", "text/plain")), "size"),
     bad("style-as-a-file", stylize(file("style", image()), style=None), "style"),
     bad("format-as-a-file", stylize(file("format", b"png")), "format"),
+    bad("method-as-a-file", stylize(file("method", b"attention", "method.txt", "text/plain")), "method"),
     bad("mask-as-text", stylize(text("style2", OTHER), text("mask", "all white")), "mask"),
     bad("content-as-text", stylize(text("content", "photo.png"), no_content=True), "content"),
     bad(

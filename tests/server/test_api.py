@@ -109,7 +109,7 @@ class TestRoutes:
     def test_styles_list_the_banks(self, client: TestClient) -> None:
         styles = client.get("/v1/styles").json()
         assert isinstance(styles, list) and len(styles) >= 186
-        assert all(set(s) == {"name", "origin", "source", "preview"} for s in styles)
+        assert all(set(s) == {"name", "origin", "source", "features", "preview"} for s in styles)
         assert all(s["preview"].startswith(f"/v1/styles/{s['name']}/preview?v=") for s in styles)
         assert {"name": STYLE, "origin": "shipped"}.items() <= next(s for s in styles if s["name"] == STYLE).items()
         assert [s["name"].lower() for s in styles] == sorted(s["name"].lower() for s in styles)
@@ -189,6 +189,115 @@ class TestStylize:
         assert post(client, png(), style=STYLE).status_code == 200
         assert post(client, b"not an image", style=STYLE).status_code == 400
         assert list(temp_dir.iterdir()) == []
+
+
+class TestMethod:
+    """The ``method`` field: ``decoder`` (default) or ``attention``, which needs style images."""
+
+    def test_attention_with_style_images_equals_the_pipeline(
+        self,
+        client: TestClient,
+        random_pipeline: StylizationPipeline,
+        tmp_path: Path,
+        png: Callable[..., bytes],
+        decoded: Callable[[bytes], np.ndarray],
+    ) -> None:
+        content, style, other = png(48, 32, seed=1), png(40, 40, seed=2), png(40, 40, seed=5)
+        style_path, other_path = tmp_path / "style.png", tmp_path / "other.png"
+        style_path.write_bytes(style)
+        other_path.write_bytes(other)
+        response = post(client, content, style_image=style, method="attention", alpha=0.8)
+        assert response.status_code == 200, response.text
+        attention = decoded(response.content)
+        np.testing.assert_array_equal(
+            attention, expected(random_pipeline, tmp_path, content, [style_path], method="attention", alpha=0.8)
+        )
+        plain = decoded(post(client, content, style_image=style, alpha=0.8).content)
+        assert (attention != plain).any(), "attention gave plain AdaIN's image"
+        np.testing.assert_array_equal(
+            decoded(post(client, content, style_image=style, method=" Decoder ", alpha=0.8).content), plain
+        )
+        # two style images, mixed
+        mixed = post(client, content, style_image=style, style2_image=other, mix=0.25, method="attention")
+        assert mixed.status_code == 200, mixed.text
+        np.testing.assert_array_equal(
+            decoded(mixed.content),
+            expected(
+                random_pipeline,
+                tmp_path,
+                content,
+                [style_path, other_path],
+                method="attention",
+                style_weights=[0.75, 0.25],
+            ),
+        )
+        assert client.get("/v1/info").json()["methods"] == ["decoder", "attention"]
+        schema = client.get("/openapi.json").json()
+        form = schema["paths"]["/v1/stylize"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert "attention" in form["properties"]["method"]["description"]
+
+    def test_a_bank_style_kept_with_its_features_works_by_name(
+        self,
+        make_client: Callable[..., TestClient],
+        server_config: Any,
+        random_pipeline: StylizationPipeline,
+        tmp_path: Path,
+        png: Callable[..., bytes],
+        decoded: Callable[[bytes], np.ndarray],
+    ) -> None:
+        """``adain bank add --features`` keeps them: such a style needs no upload, and is listed so."""
+        from adain.styles.bank import BankEntry, StyleBank
+        from adain.styles.library import encode_style_image
+
+        style_path = tmp_path / "style.png"
+        style_path.write_bytes(png(40, 40, seed=2))
+        statistics, _, record = encode_style_image(random_pipeline.encoder, style_path, "vgg16-hed", 64, features=True)
+        bank = StyleBank("vgg16-hed")
+        bank.add("featured", statistics, BankEntry("featured", style_size=64, images=[record]))
+        bank.save(server_config.user_bank)
+        client = make_client()
+        listed = {s["name"]: s["features"] for s in client.get("/v1/styles").json()}
+        assert listed["featured"] is True and listed[STYLE] is False
+        content = png(48, 32, seed=1)
+        response = post(client, content, style="featured", method="attention")
+        assert response.status_code == 200, response.text
+        np.testing.assert_array_equal(
+            decoded(response.content),
+            expected(
+                random_pipeline,
+                tmp_path,
+                content,
+                [StyleBank.load(server_config.user_bank).get("featured")],
+                method="attention",
+            ),
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "words"),
+        [
+            ({"style": STYLE}, ("needs a style image", "'style' is a bank style", "upload the image as 'style_image'")),
+            ({"style": "my-style"}, ("'style' is a bank style kept as statistics only",)),  # POST /v1/styles keeps none
+            ({"style": f"bank:{STYLE}"}, ("'style_image'",)),
+            ({"style2": OTHER_STYLE, "mix": "0.5"}, ("'style2' is a bank style", "'style2_image'")),
+            ({"mask": "painted"}, ("a mask routes",)),  # the pipeline's own refusal, with style2_image
+            ({"method": "bogus"}, ("method must be decoder or attention", "'bogus'")),
+            ({"method": "optimize"}, ("method must be decoder or attention",)),
+        ],
+        ids=["bank-style", "user-style", "bank-prefix", "bank-style2", "mask", "bogus", "optimize"],
+    )
+    def test_refusals(
+        self, client: TestClient, png: Callable[..., bytes], fields: dict[str, Any], words: tuple[str, ...]
+    ) -> None:
+        if fields.get("style") == "my-style":
+            added = client.post("/v1/styles", data={"name": "my-style"}, files={"style_image": ("a.png", png(40, 40))})
+            assert added.status_code == 201, added.text
+        fields = {"method": "attention", **fields}
+        if "style" not in fields:
+            fields["style_image"] = png(40, 40, seed=2)
+        if "mask" in fields:
+            fields.update(style2_image=png(40, 40, seed=3), mask=png(48, 32, seed=4, mode="L"))
+        body = assert_error(post(client, png(), **fields), 400, "bad_parameter", *words)
+        assert "\n" not in body["detail"]
 
 
 class TestBadInput:
@@ -323,7 +432,7 @@ class TestUserStyles:
         assert added.json() == {"name": "my-style", "origin": "user", "images": 1}
         mine = [s for s in client.get("/v1/styles").json() if s["origin"] == "user"]
         assert [{k: v for k, v in s.items() if k != "preview"} for s in mine] == [
-            {"name": "my-style", "origin": "user", "source": "test"}
+            {"name": "my-style", "origin": "user", "source": "test", "features": False}
         ]
         # a bank style gives the same result as its image
         content = png(seed=8)

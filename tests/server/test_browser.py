@@ -164,17 +164,21 @@ def open_page(browser: Any, url: str, **options: Any) -> tuple[Any, list[str]]:
 
 class Slow:
     """A pipeline that takes ``delay`` seconds longer per call (a render one can watch), and keeps
-    the options of each call."""
+    the options of each call (``calls``) and, of the calls for ``POST /v1/stylize`` (whose content
+    is an upload's path; style previews render a tensor), the styles and options (``stylized``)."""
 
     def __init__(self, pipeline: StylizationPipeline, delay: float = 0.0) -> None:
         self.pipeline, self.delay = pipeline, delay
         self.calls: list[Any] = []
+        self.stylized: list[tuple[Any, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipeline, name)
 
     def __call__(self, content: Any, styles: Any, options: Any = None, **kwargs: Any) -> Any:
         self.calls.append(options)
+        if isinstance(content, Path):
+            self.stylized.append((styles, options))
         time.sleep(self.delay)
         return self.pipeline(content, styles, options, **kwargs)
 
@@ -352,6 +356,92 @@ def test_mask_paints_without_a_switch(
     assert page.locator("#mix").is_disabled()  # the mask routes the styles, not the mix
     page.fill("#style-search", "")
     page.screenshot(path=str(shots / "server-working.png"), full_page=True)
+    assert errors == [] and page.locator("#error").is_hidden(), errors
+    page.close()
+
+
+def test_attention_toggle_needs_an_uploaded_style(
+    browser: Any,
+    live_server: Callable[..., Any],
+    page_config: ServerConfig,
+    random_pipeline: StylizationPipeline,
+    photo: Path,
+    tmp_path: Path,
+    shots: Path,
+) -> None:
+    """The attention toggle is disabled with a bank style (its hint says why), enabled once a style
+    image is uploaded, and a render with it on sends method=attention with the image and shows it;
+    a bank style kept with its features (``adain bank add --features``) goes by name."""
+    import numpy as np
+
+    from adain.styles.bank import BankEntry, StyleBank
+    from adain.styles.features import StyleFeatures
+    from adain.styles.library import encode_style_image
+
+    style = tmp_path / "painting.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (72, 96, 3), dtype=np.uint8)).save(style)
+    featured, _, record = encode_style_image(random_pipeline.encoder, style, "vgg16-hed", 64, features=True)
+    bank = StyleBank("vgg16-hed")
+    bank.add("featured", featured, BankEntry("featured", images=[record]))
+    bank.save(page_config.user_bank)
+    recording = Slow(random_pipeline)
+    server = live_server(page_config, recording)
+    page, errors = open_page(browser, server.url)
+    page.set_input_files("#content-file", str(photo))
+    page.wait_for_function(FULL_RENDER, timeout=60_000)
+    first = full_renders(page)[-1]
+    # style A is a bank style: statistics only
+    assert page.locator("#attention").is_disabled()
+    assert "uploaded style image" in page.get_attribute("#attention", "title")
+    assert "bank style" in page.text_content("#attention-hint") and page.locator("#attention-hint").is_visible()
+    page.locator(".panel", has_text="Settings").screenshot(path=str(shots / "page-attention-off.png"))
+    # upload a style image: it becomes style A, and the toggle is on offer
+    page.click("details summary")
+    page.set_input_files("#style-upload-file", str(style))
+    page.fill("#style-upload-name", "my-painting")
+    page.click("#style-upload")
+    page.wait_for_function("document.querySelector('#style-a-name').textContent === 'my-painting'", timeout=60_000)
+    page.wait_for_function("!document.querySelector('#attention').disabled")
+    assert page.locator("#attention-hint").is_hidden()
+    page.wait_for_function(f"window.shown.some(e => e.kind === 'full' && e.seq > {first['seq']})", timeout=60_000)
+    page.wait_for_function(FULL_RENDER + " && document.querySelector('#busy').hidden", timeout=60_000)
+    before = full_renders(page)[-1]
+    # on: the next renders send method=attention with the style's image (chromium shows no body with
+    # files, so the server's answer tells: it names the download after the image it got, painting.png)
+    with page.expect_response(
+        lambda r: r.url.endswith("/v1/stylize") and "chelsea-painting." in r.headers.get("content-disposition", "")
+    ) as answer:
+        page.check("#attention")
+    assert answer.value.status == 200
+    page.wait_for_function(
+        f"window.shown.some(e => e.kind === 'full' && e.seq > {before['seq']}) "
+        "&& document.querySelector('#result').dataset.method === 'attention'",
+        timeout=60_000,
+    )
+    page.wait_for_function(FULL_RENDER)
+    assert "attention" in page.text_content("#status")
+    styles, options = recording.stylized[-1]  # what the server asked the pipeline for
+    assert options.method == "attention" and [type(style) for style in styles] == [type(photo)], styles
+    assert full_renders(page)[-1]["checksum"] != before["checksum"]
+    page.screenshot(path=str(shots / "page-attention.png"), full_page=True)
+    # a bank style again: off limits, and the renders are plain AdaIN
+    page.fill("#style-search", "water-lilies-1919-2")
+    page.click("#style-list li[data-name='water-lilies-1919-2']")
+    assert page.locator("#attention").is_disabled() and page.locator("#attention").is_checked()
+    page.wait_for_function(FULL_RENDER + " && document.querySelector('#result').dataset.method === 'decoder'")
+    assert recording.stylized[-1][1].method == "decoder"
+    # a bank style with its features: on offer, sent by name
+    shown = len(full_renders(page))
+    page.fill("#style-search", "featured")
+    page.click("#style-list li[data-name='featured']")
+    assert page.locator("#attention").is_enabled()
+    page.wait_for_function(
+        f"window.shown.filter(e => e.kind === 'full').length > {shown} "
+        "&& document.querySelector('#result').dataset.method === 'attention'",
+        timeout=60_000,
+    )
+    styles, options = recording.stylized[-1]
+    assert options.method == "attention" and isinstance(styles[0], StyleFeatures), styles
     assert errors == [] and page.locator("#error").is_hidden(), errors
     page.close()
 

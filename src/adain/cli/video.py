@@ -32,6 +32,7 @@ examples:
   adain video clip.mp4 --style starry.jpg --alpha 0.7 --size 360 --crf 20 -o out.mkv
   adain video frames/ --fps 24 --style a.jpg --style b.jpg --style-weights 0.6,0.4 -o out.gif
   adain video clip.mp4 --style bank:candy --temporal none -o per_frame.mp4
+  adain video clip.mp4 --style starry.jpg --method attention -o clip_semantic.mp4
 
 outputs: .mp4/.m4v/.mov/.mkv (H.264, audio copied), .gif, or a folder (PNG frames).
 exit codes: 0 written, 1 a failure (unreadable or truncated input, no video stream, no frames,
@@ -62,6 +63,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(default: <name>_stylized.mp4, .gif for a GIF, a folder for a folder)",
     )
     add_stylize_arguments(parser)
+    parser.add_argument(
+        "--method",
+        choices=("decoder", "attention"),
+        default="decoder",
+        help="decoder: plain AdaIN, one forward pass a frame (default); attention: one forward pass a frame, each "
+        "region taking the statistics of the style regions that look like it (style images, or bank styles added "
+        "with `adain bank add --features`; the style's features are encoded once)",
+    )
+    parser.add_argument(
+        "--attention-temperature",
+        default=None,
+        metavar="T",
+        help="with --method attention: softmax temperature of the matching (default 0.5; smaller: sharper matching; "
+        "larger: closer to plain AdaIN)",
+    )
     add_temporal_arguments(parser, DEFAULT_TEMPORAL)
     parser.add_argument(
         "--crf",
@@ -76,8 +92,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)"
     )
-    # one forward pass per frame: L-BFGS (minutes a frame) is not offered for video
-    parser.set_defaults(run=run, method="decoder", iterations="100", refine="0")
+    # one forward pass per frame: L-BFGS (--method optimize, --refine: minutes a frame) is not offered for video
+    parser.set_defaults(run=run, iterations="100", refine="0")
     return parser
 
 
@@ -108,11 +124,23 @@ def run(args: argparse.Namespace) -> int:
     styles = [resolve_style(style, args.preset, note=_note) for style in args.style]
     if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in styles):
         raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
+    if options.method == "attention":  # before the weights load: the pipeline would say it after
+        kept_none = [
+            name
+            for name, style in zip(args.style, styles)
+            if isinstance(style, StyleStatistics) and not getattr(style, "features", None)
+        ]
+        if kept_none:
+            raise UsageError(
+                f"--method attention needs the style's features, and {kept_none[0]} is a bank style added without "
+                "--features (statistics only): give the style image instead, or add it to the bank with "
+                "`adain bank add NAME IMAGE --features`"
+            )
     backend_options = backend_options_from_args(args, options)
     source = open_video(source_path, fps=fps)
     check_output(output, fps or source.info.fps, crf)
 
-    # 2. weights, then the film (style statistics once, at the first frame)
+    # 2. weights, then the film (style statistics, or features for attention, once, at the first frame)
     pipeline = pipeline_from_args(args, backend_options)
     stylizer = VideoStylizer(pipeline, styles, options, temporal)
     report = stylizer.stylize_video(

@@ -3,12 +3,12 @@
 Routes (``/docs`` shows them with their fields):
 
 * ``POST /v1/stylize``: multipart form -> the stylized image (PNG or JPEG).
-* ``GET /v1/styles``: the bank styles, ``[{"name", "origin", "source", "preview"}]``;
+* ``GET /v1/styles``: the bank styles, ``[{"name", "origin", "source", "features", "preview"}]``;
   ``GET /v1/styles/{name}/preview``: a small picture of the style (JPEG; :mod:`adain.server.previews`);
   ``POST /v1/styles`` adds one (files ``style_image``, field ``name``) to the user's bank, persisted.
 * ``POST /v1/live``, ``POST /v1/live/{id}/frames``, ``DELETE /v1/live/{id}``: the live (webcam)
   mode (:mod:`adain.server.live`).
-* ``GET /v1/info``: the preset and the limits a client must respect; ``GET /healthz``.
+* ``GET /v1/info``: the preset, the stylize methods and the limits a client must respect; ``GET /healthz``.
 * ``GET /docs`` (Swagger UI) and ``GET /redoc``: the API's documentation, with their scripts and
   styles served by this server (the ``fastapi-offline`` package's copies): they work offline.
 * ``GET /``: the live-preview page; ``GET /study``: the A/B study page, with
@@ -54,6 +54,7 @@ from adain.server.config import LIVE_MAX_SIZE, LIVE_SIZE, MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError, api_error_from, install_error_handlers
 from adain.server.jobs import (
     IMAGE_FORMATS,
+    SERVER_METHODS,
     STYLIZE_FIELDS,
     STYLIZE_FILES,
     StylizeJob,
@@ -355,6 +356,8 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
             "live_size": min(LIVE_SIZE, limits.max_size),
             "live_max_size": min(LIVE_MAX_SIZE, limits.max_size),
             "study": state.study is not None,
+            # POST /v1/stylize's `method` values; attention needs style images (live frames: plain AdaIN)
+            "methods": list(SERVER_METHODS),
             "limits": {**asdict(limits), "max_upload_bytes": limits.max_upload_bytes},
         }
 

@@ -28,10 +28,11 @@ from adain.server.errors import ApiError
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedFile, UploadedForm
 from adain.styles.library import encode_style_image
-from adain.styles.statistics import StyleInput
+from adain.styles.statistics import StyleInput, StyleStatistics
 
 __all__ = [
     "IMAGE_FORMATS",
+    "SERVER_METHODS",
     "STYLIZE_FIELDS",
     "STYLIZE_FILES",
     "StylizeJob",
@@ -59,10 +60,16 @@ STYLIZE_FIELDS = {
     "upscale": "true: enlarge a content whose shorter side is under `size` (default false)",
     "preserve_color": "true: keep the content's colours (luminance transfer)",
     "format": "png (default) or jpeg",
+    "method": "decoder (default: plain AdaIN) or attention (each content region takes the statistics of the style "
+    "regions that look like it; needs style images, style_image and style2_image, or bank styles kept with their "
+    "features; no mask)",
 }
 
 #: The fields of ``POST /v1/stylize`` that are files; the others are text.
 STYLIZE_FILES = frozenset({"content", "style_image", "style2_image", "mask"})
+
+#: The ``method`` values ``POST /v1/stylize`` takes (L-BFGS, ``optimize``, takes minutes an image: not offered).
+SERVER_METHODS = ("decoder", "attention")
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 JPEG_QUALITY = 90
@@ -123,6 +130,30 @@ def _style(form: UploadedForm, catalog: StyleCatalog, name_field: str, file_fiel
     return catalog.statistics(name) if name else None
 
 
+def parse_method(form: UploadedForm) -> str:
+    """The ``method`` field: one of :data:`SERVER_METHODS` (default ``decoder``)."""
+    text = form.text("method")
+    method = (text or "").strip().lower() or "decoder"
+    if method not in SERVER_METHODS:
+        raise ApiError(
+            400, "bad_parameter", f"method must be {' or '.join(SERVER_METHODS)} (default decoder). Got {text!r}"
+        )
+    return method
+
+
+def check_attention_styles(styles: dict[str, StyleInput | None]) -> None:
+    """400 for ``method=attention`` with a bank style that kept only its statistics: attention needs
+    the style's features, which an uploaded image gives (and a bank style added with ``--features``)."""
+    for name_field, style in styles.items():
+        if isinstance(style, StyleStatistics) and not getattr(style, "features", None):
+            raise ApiError(
+                400,
+                "bad_parameter",
+                f"method attention needs a style image: {name_field!r} is a bank style kept as statistics only "
+                f"(without its features); upload the image as '{name_field}_image' instead",
+            )
+
+
 def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: ServerConfig) -> StylizeJob:
     """Check a ``POST /v1/stylize`` form completely (no model runs) and build its job.
 
@@ -152,6 +183,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
     image_format = (form.text("format") or "png").strip().lower()
     if image_format not in IMAGE_FORMATS:
         raise ApiError(400, "bad_parameter", f"format must be png or jpeg. Got {form.text('format')!r}")
+    method = parse_method(form)
     styles = [first] if second is None else [first, second]
     weights = None
     if form.text("mix") is not None and second is None:
@@ -173,8 +205,11 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
         max_size=limits.max_size,
         style_size=config.style_size,
         max_pixels=limits.max_pixels,
+        method=method,
     )
-    options.check(len(styles))
+    options.check(len(styles))  # attention with a mask: the pipeline's own refusal, word for word
+    if method == "attention":
+        check_attention_styles({"style": first, "style2": second})
     uploads = {f: form.file(f) for f in ("content", "style_image", "style2_image", "mask")}
     return StylizeJob(
         content.path,

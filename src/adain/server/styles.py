@@ -51,13 +51,19 @@ class StyleCatalog:
                 self._signatures = signatures
             return self._banks
 
-    def listing(self) -> list[dict[str, str]]:
-        """One object per style name (``name``, ``origin``: user or shipped, ``source``), by name."""
-        seen: dict[str, dict[str, str]] = {}
+    def listing(self) -> list[dict[str, Any]]:
+        """One object per style name (``name``, ``origin``: user or shipped, ``source``, and
+        ``features``: whether it kept its features, which ``method=attention`` needs), by name."""
+        seen: dict[str, dict[str, Any]] = {}
         for origin, bank in self.banks():
             for name in bank:
                 if name not in seen:
-                    seen[name] = {"name": name, "origin": origin, "source": bank.entries[name].source}
+                    seen[name] = {
+                        "name": name,
+                        "origin": origin,
+                        "source": bank.entries[name].source,
+                        "features": bool(getattr(bank.get(name), "features", None)),
+                    }
         return [seen[name] for name in sorted(seen, key=str.lower)]
 
     def __len__(self) -> int:

@@ -3,10 +3,12 @@
 :class:`VideoStylizer` is what the command line and the web service share: it takes a loaded
 :class:`~adain.pipeline.stylize.StylizationPipeline`, the styles and the per-frame
 :class:`~adain.pipeline.stylize.StylizeOptions`, computes the style statistics once (on the first
-frame, for colour "match"), and turns input frames into stylized frames with the temporal
-mechanisms of :mod:`adain.video.temporal`. :meth:`VideoStylizer.stylize_video` runs a whole
-file: decode, stylize, encode with the source's frame rate and audio, progress with frames/s
-and ETA, atomic output.
+frame, for colour "match"; with ``method="attention"`` the styles' subsampled features too, by the
+pipeline's own :meth:`~adain.pipeline.stylize.StylizationPipeline.prepare_styles`), and turns input
+frames into stylized frames with the temporal mechanisms of :mod:`adain.video.temporal` (the
+smoothed content statistics feed attention's normalisation as they feed plain AdaIN's).
+:meth:`VideoStylizer.stylize_video` runs a whole file: decode, stylize, encode with the source's
+frame rate and audio, progress with frames/s and ETA, atomic output.
 
 Example (``stylize_video("clip.mp4", "out.mp4")`` does the same for a file):
     >>> import numpy as np
@@ -92,10 +94,12 @@ class VideoStylizer:
 
     Args:
         pipeline: the loaded pipeline.
-        styles: style images or :class:`StyleStatistics` (encoded once, at the first frame).
+        styles: style images or :class:`StyleStatistics` (encoded once, at the first frame);
+            with ``method="attention"``, which needs their features, images or statistics that kept
+            them (:class:`~adain.styles.features.StyleFeatures`).
         options: per-frame options. ``size``/``max_size`` set the output resolution (rounded
             down to even sizes, which H.264 needs; 0 keeps the source's); everything else
-            (alpha, style weights, colour, mask, tiling, multi-scale...) applies to each frame.
+            (alpha, style weights, colour, mask, method, tiling, multi-scale...) applies to each frame.
         temporal: :class:`TemporalOptions` or a mode name (``"none"``, ``"ema"``, ``"flow"``,
             ``"ema+flow"``).
 
@@ -142,7 +146,9 @@ class VideoStylizer:
         self.state = TemporalState(self.temporal)
 
     def style_statistics(self, first_frame: np.ndarray) -> list[StyleStatistics]:
-        """The styles' statistics, computed once (recoloured to ``first_frame`` for "match")."""
+        """The styles' statistics, computed once (recoloured to ``first_frame`` for "match"); for
+        ``method="attention"``, :class:`~adain.styles.features.StyleFeatures` (statistics and
+        subsampled features), as the pipeline prepares them for one image."""
         if self._statistics is None:
             with torch.inference_mode():
                 self._statistics = self.pipeline.prepare_styles(

@@ -6,6 +6,11 @@
 // a newer one). The content is downscaled in the browser to the size asked for, so a preview
 // uploads a small image, not the original photo. A full render shows a spinner over the result
 // with the time so far and, once one render has been timed, a progress bar estimated from it.
+// "Semantic (attention)" sends method=attention: it needs the styles' features, so it is on offer
+// only while each style chosen is a bank style kept with its features (GET /v1/styles says so; sent
+// by name) or an image uploaded from this page (kept in state.styleFiles and sent as the file: a
+// bank style is otherwise statistics only), and no mask is painted (attention finds the regions itself).
+// The live camera stays plain AdaIN whatever the toggle says (its hint says so meanwhile).
 // live.js (the camera) uses window.adainPage.
 "use strict";
 
@@ -21,6 +26,7 @@
     content: null,       // {file, name, width, height, image, scaled: Map(key -> Blob)}
     a: null,             // bank style names
     b: null,
+    styleFiles: new Map(), // bank style name -> the image uploaded for it from this page (attention sends it)
     slot: "a",
     maskDirty: false,
     seq: 0,
@@ -118,15 +124,55 @@
 
   function maskActive() { return Boolean(state.b && state.maskDirty); }
 
-  async function buildForm(kind) {
+  // Whether the bank kept this style's features (`adain bank add --features`): attention takes it by name.
+  function hasFeatures(name) {
+    const style = state.styles.find((s) => s.name === name);
+    return Boolean(style && style.features);
+  }
+
+  // Why the attention toggle is off limits now ("" when it is not).
+  function attentionBlocker() {
+    if (!state.a) return "Pick a style first";
+    for (const [slot, name] of [["A", state.a], ["B", state.b]]) {
+      if (name && !hasFeatures(name) && !state.styleFiles.has(name)) {
+        return `Needs an uploaded style image: style ${slot} ("${name}") is a bank style kept as statistics only. ` +
+          `Upload one under "Upload a style"${slot === "B" ? ", or clear B" : ""}`;
+      }
+    }
+    if (maskActive()) return "Attention matches the regions itself: clear the mask to use it";
+    return "";
+  }
+
+  function attentionOn() { return $("attention").checked && !$("attention").disabled; }
+
+  function updateAttention() {
+    const toggle = $("attention");
+    const blocker = attentionBlocker();
+    toggle.disabled = Boolean(blocker);
+    let hint = blocker;
+    if (!blocker && state.live && toggle.checked) hint = "The live camera stays plain AdaIN: attention applies to photo renders";
+    const title = hint || "Each region of the photo takes the style of the regions of the style image that look like it";
+    toggle.title = title;
+    $("attention-label").title = title;
+    $("attention-hint").textContent = hint;
+  }
+
+  // `attention`: send method=attention, with the images of styles kept without features (read before any
+  // await: the toggle may move meanwhile).
+  async function buildForm(kind, attention) {
     const form = new FormData();
     const size = sizeFor(kind);
     const content = await contentBlob(size, kind);
     const stem = fileStem(state.content.name) || "content";
     form.append("content", content, content === state.content.file ? content.name : `${stem}.${kind === "preview" ? "jpg" : "png"}`);
-    form.append("style", state.a);
+    const style = (field, name) => {
+      if (attention && !hasFeatures(name)) form.append(`${field}_image`, state.styleFiles.get(name), state.styleFiles.get(name).name);
+      else form.append(field, name);
+    };
+    if (attention) form.append("method", "attention");
+    style("style", state.a);
     if (state.b) {
-      form.append("style2", state.b);
+      style("style2", state.b);
       if (maskActive()) form.append("mask", await canvasBlob(mask.canvas, "image/png"), "mask.png");
       else form.append("mix", $("mix").value);
     }
@@ -150,8 +196,9 @@
     if (kind === "full" || firstResult) startBusy(seq, sizeFor(kind));
     setStatus(kind === "preview" ? "Previewing…" : `Rendering ${sizeFor(kind)} px…`);
     const started = performance.now();
+    const method = attentionOn() ? "attention" : "decoder";
     try {
-      const response = await fetch("/v1/stylize", { method: "POST", body: await buildForm(kind), signal });
+      const response = await fetch("/v1/stylize", { method: "POST", body: await buildForm(kind, method === "attention"), signal });
       if (response.status === 503 && kind === "full") {
         const wait = Math.max(1, Number(response.headers.get("Retry-After")) || 1);
         setStatus(`Server busy: retrying in ${wait} s`);
@@ -167,7 +214,7 @@
       state.shownSeq = seq;
       const seconds = Number(response.headers.get("X-Adain-Seconds")) || (performance.now() - started) / 1000;
       if (kind === "full") state.secondsPerMegapixel = seconds / (expectedPixels(sizeFor("full")) / 1e6);
-      show(blob, kind, seq, seconds);
+      show(blob, kind, seq, seconds, method);
     } catch (error) {
       if (error.name !== "AbortError") showError(String(error));
     } finally {
@@ -179,6 +226,7 @@
     const result = $("result");
     result.removeAttribute("src");
     result.dataset.kind = "none";
+    delete result.dataset.method;
     if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
     state.resultUrl = null;
     $("result-stage").classList.add("empty");
@@ -202,10 +250,11 @@
     return url;
   }
 
-  function show(blob, kind, seq, seconds) {
+  function show(blob, kind, seq, seconds, method) {
     const url = showImage(blob, kind, seq);
+    $("result").dataset.method = method;
     showError("");
-    const took = seconds ? ` in ${Number(seconds).toFixed(2)} s` : "";
+    const took = `${method === "attention" ? ", attention" : ""}${seconds ? ` in ${Number(seconds).toFixed(2)} s` : ""}`;
     const download = $("download");
     if (kind === "full") {
       download.href = url;
@@ -440,8 +489,10 @@
     markStyles();
   }
 
+  // The controls that depend on the styles and the mask.
   function updateMix() {
     $("mix").disabled = !state.b || maskActive();
+    updateAttention();
   }
 
   function assignStyle(name) {
@@ -478,6 +529,7 @@
     setStatus(`Adding ${name} to the bank…`);
     const response = await fetch("/v1/styles", { method: "POST", body: form });
     if (!response.ok) { showError(await errorText(response)); setStatus("Ready"); return; }
+    state.styleFiles.set((await response.json()).name || name, file);
     await loadStyles();
     assignStyle(name);
     const tile = [...$("style-list").children].find((item) => item.dataset.name === name);
@@ -513,6 +565,7 @@
       slider.addEventListener("change", () => { if (!state.live) scheduleFull(FULL_DELAY_MS / 3); });
     }
     $("preserve-color").addEventListener("change", controlMoved);
+    $("attention").addEventListener("change", () => { updateAttention(); controlMoved(); });
     const zone = $("drop-zone");
     $("content-file").addEventListener("change", () => loadContent($("content-file").files[0]));
     for (const target of [zone, $("content-stage")]) {
@@ -534,6 +587,7 @@
     showImage,
     clearResult,
     stopRenders,
+    updateAttention,
     // the photo's result again, when the camera stops
     resume() { if (state.content) { clearResult(); render("full"); } else { clearResult(); setStatus("Drop a photo to start"); } },
   };

@@ -4,9 +4,9 @@
 // previous answer came back: the frames the camera made meanwhile are never queued, only skipped
 // (the server, for its part, drops a frame of a session that a newer one superseded: 204). Each
 // frame is downscaled here to the live size (192 or 256 px, shorter side) and sent as JPEG with
-// the style A, alpha and colour settings of the page at that moment; the server smooths the
-// content statistics across the session's frames. The rate shown is the answered frames of the
-// last two seconds.
+// the style A, alpha and colour settings of the page at that moment (plain AdaIN: the attention
+// toggle is for photo renders); the server smooths the content statistics across the session's
+// frames. The rate shown is the answered frames of the last two seconds.
 "use strict";
 
 (() => {
@@ -153,6 +153,7 @@
     video.srcObject = live.stream;
     page.stopRenders();
     page.state.live = true;
+    page.updateAttention(); // the camera stays plain AdaIN: the toggle's hint says so
     document.body.classList.add("live");
     page.clearResult();
     live.run += 1;
@@ -182,6 +183,7 @@
     }
     document.body.classList.remove("live");
     page.state.live = false;
+    page.updateAttention();
     setButton(false);
     $("live-fps").textContent = "";
     $("live-fps").dataset.fps = "0";
