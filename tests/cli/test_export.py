@@ -413,3 +413,49 @@ def test_backend_without_the_extra_names_it(
     assert result.code == 1
     assert len(result.err_lines) == 1 and "pip install 'adain[onnx]'" in result.err and "'onnxruntime'" in result.err
     assert files_in(work / "run") == []
+
+
+def test_fast_exports_its_students_and_the_onnxruntime_backend_runs_them(
+    adain: Callable, work: Path, fast_home: Path
+) -> None:
+    """``--preset fast`` (random students: tests/conftest.py's fast_home): each part exported and
+    verified against PyTorch, its metadata the students', and `adain stylize --backend
+    onnxruntime --preset fast` on the exported files writes the torch backend's image."""
+    from adain.models import CompactEncoder, CompactMultiLevelDecoder
+
+    encoder, decoder = load_encoder("fast"), load_decoder("fast")
+    assert isinstance(encoder, CompactEncoder) and isinstance(decoder, CompactMultiLevelDecoder)
+    for part in ("encoder", "decoder", "pipeline"):
+        result = adain("export", "onnx", "--preset", "fast", "--part", part, "-o", f"fast-{part}.onnx")
+        assert result.code == 0 and result.err == "", result.err
+        assert "of fast, opset 17" in result.out and "onnxruntime matches PyTorch within" in result.out
+        meta = metadata(work / f"run/fast-{part}.onnx")
+        assert meta["adain.preset"] == "fast" and meta["adain.part"] == part
+        if part != "decoder":
+            assert meta["adain.encoder_sha256"] == weights_sha256(encoder)
+        if part != "encoder":
+            assert meta["adain.decoder_sha256"] == weights_sha256(decoder)
+            assert meta["adain.decoder_input_taps"] == ",".join(decoder.input_taps)
+    assert graph_inputs(work / "run/fast-decoder.onnx") == list(decoder.input_taps)
+    common = (work / "in/content.png", "--style", work / "in/style.png", "--preset", "fast", *SMALL)
+    assert adain("stylize", *common, "-o", "torch.png", "--precision", "fp32").code == 0
+    result = adain(
+        "stylize",
+        *common,
+        "-o",
+        "onnx.png",
+        "--backend",
+        "onnxruntime",
+        "--providers",
+        "cpu",
+        "--onnx-encoder",
+        "fast-encoder.onnx",
+        "--onnx-decoder",
+        "fast-decoder.onnx",
+    )
+    assert result.code == 0, result.err
+    expected = np.asarray(Image.open(work / "run/torch.png"), dtype=np.int16)
+    got = np.asarray(Image.open(work / "run/onnx.png"), dtype=np.int16)
+    assert got.shape == expected.shape == (37, 45, 3)
+    assert expected.std() > 5  # the random students paint an image, not a flat one
+    assert np.abs(got - expected).max() <= 1

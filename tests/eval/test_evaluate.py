@@ -202,3 +202,58 @@ def test_the_report_names_the_preset_decoder_it_scored(tmp_path: Path, capsys: p
     report = json.loads((tmp_path / "report" / "results.json").read_text())
     default = prepare("vgg16-hed", ("decoder",), progress=False)["decoder"]
     assert report["decoder"] == str(default) and report["decoder_sha256"] == file_sha256(default)
+
+
+def test_fast_is_scored_by_its_teachers_encoder(
+    fast_home: Path, decoder_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``adain eval --preset fast`` stylizes with the students (random here: tests/conftest.py's
+    fast_home) and measures the losses with vgg16-hed's encoder, never the student's: the
+    content's scores and the L-BFGS reference (from the same cache) are vgg16-hed's exactly."""
+    import torch
+
+    from adain.eval.evaluate import loss_encoder_preset
+    from adain.image.io import load_image
+    from adain.models import CompactEncoder
+    from adain.pipeline.optimize import AdainObjective
+    from adain.weights import load_encoder, prepare
+    from adain.weights.store import file_sha256
+
+    assert loss_encoder_preset("fast") == "vgg16-hed" and loss_encoder_preset("vgg19") == "vgg19"
+    pairs, cache = make_pairs(tmp_path / "pairs", count=1), tmp_path / "cache"
+    common = ["--pairs", pairs, "--sizes", "40", "--lbfgs-iterations", "2", "--refine", "1"]
+    common += ["--cache", cache, "--no-progress", "--threads", "1"]
+    reports = {}
+    for preset, decoder in (("vgg16-hed", ["--decoder", decoder_file]), ("fast", [])):
+        code, _, stderr = run_eval(capsys, "--preset", preset, *decoder, *common, "-o", tmp_path / preset)
+        assert code == 0, stderr
+        reports[preset] = json.loads((tmp_path / preset / "results.json").read_text())
+    teacher_file = prepare("vgg16-hed", ("encoder",), progress=False)["encoder"]
+    for report in reports.values():
+        assert report["loss_encoder"] == "vgg16-hed" and report["loss_encoder_sha256"] == file_sha256(teacher_file)
+    fast = {row["method"]: row for row in reports["fast"]["pairs"]}
+    default = {row["method"]: row for row in reports["vgg16-hed"]["pairs"]}
+    assert reports["fast"]["preset"] == "fast" and set(fast) == {"content", "decoder", "refine-1", "optimize-2"}
+    for method in ("content", "optimize-2"):  # the same encoder, pair and size: the same scores
+        assert (fast[method]["content_loss"], fast[method]["style_loss"]) == (
+            default[method]["content_loss"],
+            default[method]["style_loss"],
+        )
+    assert len(list(cache.glob("*.safetensors"))) == 1  # fast's L-BFGS reference came from vgg16-hed's cache
+    # ... and scored by the student, the content would have scored otherwise
+    student = load_encoder("fast")
+    assert isinstance(student, CompactEncoder)
+    content = load_image(pairs / "content" / "00.png").rgb
+    style = load_image(pairs / "style" / "00.png").rgb
+    with torch.no_grad():
+        by_student = AdainObjective.from_style_image(student, content, style).losses(content)
+    assert abs(float(by_student["style"]) - fast["content"]["style_loss"]) > 1e-3 * fast["content"]["style_loss"]
+
+
+def test_evaluate_refuses_a_student_as_the_loss_encoder(tmp_path: Path) -> None:
+    from adain.eval.evaluate import EvalConfig, evaluate
+    from adain.models import CompactEncoder
+
+    config = EvalConfig(pairs_dir=make_pairs(tmp_path / "pairs", count=1), out_dir=tmp_path / "out")
+    with pytest.raises(UsageError, match="would grade itself"):
+        evaluate(CompactEncoder(), lambda content, style: content, config, encoder_id="x")  # type: ignore[arg-type]

@@ -201,6 +201,7 @@ def test_statistics_error_of_the_teacher_itself_is_zero() -> None:
         ({"ema_decay": 1.0}, "EMA"),
         ({"pixel_loss": "huber"}, "pixel loss"),
         ({"teacher_decoder": "d.safetensors"}, "decoder distillation"),
+        ({"preset": "fast"}, "distil from its teacher with --preset vgg16-hed"),
     ],
 )
 def test_bad_configs_are_usage_errors(overrides: dict, message: str) -> None:
@@ -264,6 +265,9 @@ def test_cli_runs_resumes_and_exports(image_folders: tuple[Path, Path], tmp_path
         (["encoder", "--run-dir", "{run}", "--export-only"], "needs --export FILE"),
         (["encoder", "--run-dir", "{run}", "--export", "e.pt", "--export-only"], ".safetensors"),
         (["encoder", "--run-dir", "{run}", "--export", "e.safetensors", "--export-only"], "no checkpoint"),
+        # fast holds what distillation makes: it is distilled from its teacher, not from itself
+        (["encoder", "--run-dir", "{run}", "--content", "c", "--style", "s", "--preset", "fast"], "--preset vgg16-hed"),
+        (["decoder", "--run-dir", "{run}", "--content", "c", "--style", "s", "--preset", "fast"], "not a teacher"),
     ],
 )
 def test_cli_usage_errors_are_one_line(tmp_path: Path, capsys, args: list[str], message: str) -> None:

@@ -215,6 +215,8 @@ def test_existing_checkpoint_without_resume_is_refused(train_argv, tmp_path: Pat
         (("--resize-shorter", "8"), "at least the crop size"),
         (("--batch-size", "0"), "batch size"),
         (("--preset", "nope"), "nope"),
+        # the distilled preset: a decoder is trained for its teacher, fast's own is distilled
+        (("--preset", "fast"), "train with --preset vgg16-hed"),
         (("--style-mix", "1.5"), "style mix"),
         (("--ema-decay", "1"), "EMA decay"),
         (("--style-mix", "0.5", "--style-loss", "gram"), "mean_std"),

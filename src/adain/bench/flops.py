@@ -5,15 +5,30 @@ FLOPs (a multiply and an add per weight per position). One stylization runs the 
 relu4_1 on the content and the decoder back to full size; a new style adds an encoder pass on
 the style image. A multi-level decoder adds a 1x1 conv per skip tap (C x C at that tap's
 resolution: 2 * C^2 FLOPs per position).
+
+A preset of compact students (``fast``) is counted from its modules instead
+(:meth:`~adain.models.CompactEncoder.flops`, :meth:`~adain.models.CompactMultiLevelDecoder.flops`:
+the student's own convolutions, its tap projections and skips included), so its FLOP floor is the
+student's, not its teacher's (:func:`network_flops`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adain.models import TAP_CHANNELS, TAP_SCALES, EncoderArchitecture, decoder_conv_shapes
+from torch import nn
 
-__all__ = ["conv3x3_flops", "decoder_flops", "encoder_flops", "stylization_flops"]
+from adain.models import (
+    TAP_CHANNELS,
+    TAP_SCALES,
+    CompactEncoder,
+    CompactMultiLevelDecoder,
+    EncoderArchitecture,
+    decoder_conv_shapes,
+    decoder_input_taps,
+)
+
+__all__ = ["conv3x3_flops", "decoder_flops", "encoder_flops", "network_flops", "stylization_flops"]
 
 
 def conv3x3_flops(in_channels: int, out_channels: int, height: int, width: int) -> int:
@@ -63,4 +78,41 @@ def stylization_flops(
     if new_style:
         style_height, style_width = style_size or (height, width)
         total += encoder_flops(architecture, style_height, style_width)
+    return total
+
+
+def network_flops(
+    architecture: EncoderArchitecture,
+    encoder: nn.Module | None,
+    decoder: nn.Module | None,
+    height: int,
+    width: int,
+    new_style: bool = False,
+    style_size: tuple[int, int] | None = None,
+) -> int:
+    """:func:`stylization_flops` of these networks: a compact student (:class:`~adain.models.CompactEncoder`,
+    :class:`~adain.models.CompactMultiLevelDecoder`) counts its own convolutions, any other
+    encoder or decoder (or None) those of ``architecture`` (a multi-level decoder's skips included).
+
+    Example:
+        >>> from adain.weights.presets import get_preset
+        >>> architecture = get_preset("vgg16-hed").architecture
+        >>> student = network_flops(architecture, CompactEncoder(), CompactMultiLevelDecoder(), 64, 64)
+        >>> student == CompactEncoder().flops(64, 64) + CompactMultiLevelDecoder().flops(64, 64)
+        True
+        >>> network_flops(architecture, None, None, 64, 64) == stylization_flops(architecture, 64, 64)
+        True
+    """
+
+    def encoded(h: int, w: int) -> int:
+        return encoder.flops(h, w) if isinstance(encoder, CompactEncoder) else encoder_flops(architecture, h, w)
+
+    if isinstance(decoder, CompactMultiLevelDecoder):
+        decoded = decoder.flops(height, width)
+    else:
+        skip_taps = decoder_input_taps(decoder)[1:] if decoder is not None else ()
+        decoded = decoder_flops(architecture, height, width, skip_taps)
+    total = encoded(height, width) + decoded
+    if new_style:
+        total += encoded(*(style_size or (height, width)))
     return total

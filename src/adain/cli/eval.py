@@ -49,7 +49,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="measure a decoder: AdaIN losses, SSIM and time against L-BFGS on content/style pairs",
         description="Score a decoder against the optimization reference. Writes results.json, results.md and grid PNGs.",
     )
-    parser.add_argument("--preset", default=DEFAULT_PRESET, help="encoder preset (see `adain weights list`)")
+    parser.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        help="encoder preset (see `adain weights list`); a distilled one (fast) stylizes with its students and is "
+        "scored with its teacher's encoder",
+    )
     parser.add_argument("--decoder", type=Path, help="decoder file (default: the preset's)")
     parser.add_argument(
         "--pairs",
@@ -112,16 +117,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from adain.eval.evaluate import EvalConfig, evaluate, summarize, write_report
+    from adain.eval.evaluate import EvalConfig, evaluate, loss_encoder_preset, summarize, write_report
     from adain.pipeline.optimize import ObjectiveWeights
     from adain.pipeline.options import StylizeOptions
     from adain.pipeline.stylize import StylizationPipeline
-    from adain.weights import adain_home, prepare
-    from adain.weights.store import file_sha256, read_manifest
+    from adain.weights import adain_home, load_encoder, prepare
+    from adain.weights.store import file_sha256
 
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder, precision=args.precision)
+    # the losses are measured in the teacher's feature space for a distilled preset (fast): a
+    # student graded by its own encoder would grade itself; the stylization is the preset's own
+    scoring = loss_encoder_preset(args.preset)
+    loss_encoder = pipeline.encoder if scoring == args.preset else load_encoder(scoring, progress=False)
+    loss_encoder_file = prepare(scoring, ("encoder",), progress=False)["encoder"]
     # the report names the weights it scored, the preset's default included (already prepared by from_preset)
     decoder_path = args.decoder or prepare(args.preset, ("decoder",), progress=False)["decoder"]
     config = EvalConfig(
@@ -146,9 +156,10 @@ def run(args: argparse.Namespace) -> int:
     extra_methods = {
         f"decoder-{name}": stylizer(StylizeOptions(**EXTRA_METHODS[name])) for name in dict.fromkeys(names)
     }
-    encoder_hash = read_manifest(adain_home() / args.preset).get("encoder", {}).get("sha256", args.preset)
+    # the L-BFGS outputs depend on the loss encoder only: fast's are its teacher's, from one cache
+    encoder_hash = file_sha256(loss_encoder_file)
     scores, images = evaluate(
-        pipeline.encoder,
+        loss_encoder,
         stylize,
         config,
         encoder_id=encoder_hash,
@@ -160,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "decoder": str(decoder_path),
         "decoder_sha256": file_sha256(decoder_path),
+        # which encoder scored (content and style losses, L-BFGS): the preset's, or a distilled one's teacher's
+        "loss_encoder": scoring,
+        "loss_encoder_sha256": encoder_hash,
         "date": time.strftime("%Y-%m-%d"),
         "precision": pipeline.precision,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",

@@ -2,7 +2,8 @@
 
 For each content/style pair and size, every method's output is scored with the AdaIN losses
 (content at relu4_1 against the AdaIN target, mean/std style loss at relu1_1..relu4_1) through
-the preset's encoder, plus luminance SSIM to the content and wall time. Methods:
+the preset's encoder (:func:`loss_encoder_preset`: a distilled preset's teacher's, never a
+student's), plus luminance SSIM to the content and wall time. Methods:
 
 - ``content``: the unstylized content (what doing nothing scores);
 - ``decoder``: one forward pass (what users get);
@@ -35,7 +36,7 @@ from adain.errors import UsageError
 from adain.eval.metrics import luminance_ssim
 from adain.image.io import load_image, save_image
 from adain.image.sizing import resize_image, target_size
-from adain.models import VGGEncoder
+from adain.models import CompactEncoder, VGGEncoder
 from adain.ops.losses import edge_density
 from adain.pipeline.optimize import AdainObjective, ObjectiveWeights, optimize_image
 
@@ -44,6 +45,7 @@ __all__ = [
     "MethodScore",
     "evaluate",
     "find_pairs",
+    "loss_encoder_preset",
     "summarize",
     "summarize_by_complexity",
     "write_report",
@@ -159,6 +161,21 @@ def _extra_methods(
     return methods
 
 
+def loss_encoder_preset(preset_name: str) -> str:
+    """The preset whose encoder scores an evaluation of ``preset_name`` (its content and style
+    losses, and the L-BFGS reference): its own, or a distilled preset's teacher's. A student
+    (``fast``) reproduces its teacher's feature space; measured by itself, its own errors would
+    not show, so it is graded where its teacher's decoders are.
+
+    Example:
+        >>> loss_encoder_preset("fast"), loss_encoder_preset("vgg16-hed")
+        ('vgg16-hed', 'vgg16-hed')
+    """
+    from adain.weights import get_preset
+
+    return get_preset(preset_name).teacher or preset_name
+
+
 def _stderr_is_terminal() -> bool:
     return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
@@ -175,6 +192,9 @@ def evaluate(
     """Scores of every method on every pair and size; also the images, for the grid.
 
     Args:
+        encoder: the encoder the losses are measured with (and L-BFGS optimises through): a VGG
+            one, the teacher's for a distilled preset (:func:`loss_encoder_preset`); ``stylize``
+            runs whichever pipeline is evaluated.
         progress: show bars on stderr: one over the pairs, naming the method being run, and
             one over the L-BFGS iterations of each ``refine-N`` and uncached ``optimize-N``
             (``None``: only when stderr is a terminal).
@@ -185,6 +205,11 @@ def evaluate(
     """
     from tqdm import tqdm
 
+    if isinstance(encoder, CompactEncoder):
+        raise UsageError(
+            "the losses are measured with a VGG encoder: a compact student (fast) would grade itself; pass its "
+            "teacher's (load_encoder(loss_encoder_preset(preset)))"
+        )
     extras = _extra_methods(extra_methods, stylize_multiscale)
     show = _stderr_is_terminal() if progress is None else bool(progress)
     pairs = find_pairs(config.pairs_dir, config.limit)

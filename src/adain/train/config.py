@@ -10,7 +10,7 @@ from typing import Any
 
 from adain._checks import is_int, is_number
 from adain.errors import MissingWeightsError, UsageError
-from adain.weights.presets import DEFAULT_PRESET
+from adain.weights.presets import DEFAULT_PRESET, refuse_distilled
 from adain.weights.store import regular_file
 
 __all__ = ["MAX_BATCH", "MAX_CROP", "MAX_STEPS", "MAX_ZOOM", "TrainConfig"]
@@ -98,7 +98,9 @@ class TrainConfig:
 
         Every number must be of its kind, finite and in its range; each message names the option
         (``--crop-size: crop size must be ...``). Then the paths and the device (:meth:`_check_paths`).
+        A distilled preset (``fast``) is refused: a decoder is trained for its teacher (vgg16-hed).
         """
+        refuse_distilled(self.preset, "adain train")
         if self.objective not in ("adain", "reconstruction"):
             raise UsageError(f"objective must be adain or reconstruction. Got {self.objective!r}")
         if self.style_loss not in ("mean_std", "gram"):

@@ -55,7 +55,7 @@ from adain.train.reporting import TrainingReporter
 from adain.train.trainer import StepBatchSampler, _git_commit, training_pairs
 from adain.weights import load_decoder, load_encoder
 from adain.weights.loading import component_status
-from adain.weights.presets import DEFAULT_PRESET, get_preset
+from adain.weights.presets import DEFAULT_PRESET, get_preset, refuse_distilled
 from adain.weights.store import check_state_dict, file_sha256, load_component, read_manifest, save_component
 
 __all__ = [
@@ -132,6 +132,7 @@ class DistillConfig:
             if value not in allowed:
                 raise UsageError(f"{name} must be one of {', '.join(allowed)}. Got {value!r}")
         get_preset(self.preset)
+        refuse_distilled(self.preset, "adain distill")  # fast is what distillation makes, not a teacher
         compact_channels(self.width)
         if self.init_student and not Path(self.init_student).is_file():
             raise UsageError(f"--init: no student file {self.init_student!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatch
 
-from adain.errors import PresetError
+from adain.errors import PresetError, UsageError
 from adain.models.encoder import EncoderArchitecture, InputNormalization
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "WeightSource",
     "get_preset",
     "list_presets",
+    "refuse_distilled",
     "statistics_preset",
 ]
 
@@ -171,6 +172,31 @@ def get_preset(name: str) -> Preset:
         raise PresetError(
             f"unknown preset {name!r}; known presets: {', '.join(list_presets())} (see `adain weights list`)"
         ) from None
+
+
+def refuse_distilled(name: str, command: str) -> None:
+    """Refuse ``command`` (``adain train``, ``adain distill``) for a distilled preset, in one line:
+    both learn from a VGG encoder, which a preset of compact students is not. Its networks are
+    distilled from its teacher's, so that is the preset to train or distil from.
+
+    Raises:
+        UsageError: ``name`` is a distilled preset (``fast``); an unknown name is a
+            :class:`~adain.errors.PresetError`.
+    """
+    preset = get_preset(name)
+    if preset.teacher is None:
+        return
+    teacher = preset.teacher
+    if command == "adain distill":
+        raise UsageError(
+            f"preset {name!r} holds the students distilled from {teacher}, not a teacher: distil from its teacher "
+            f"with --preset {teacher} (then `adain weights import FILE --preset {name}`)"
+        )
+    raise UsageError(
+        f"preset {name!r} holds compact students distilled from {teacher}, and a decoder is trained for a VGG "
+        f"encoder: train with --preset {teacher}, or distil {name}'s decoder with "
+        f"`adain distill decoder --preset {teacher}`"
+    )
 
 
 def statistics_preset(name: str | None) -> str | None:
