@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -104,6 +105,12 @@ def export_random_student(student: CompactEncoder | CompactMultiLevelDecoder, pa
         },
     )
     return export_distill_checkpoint(checkpoint, path, target)
+
+
+@pytest.fixture
+def export_student() -> Callable[..., Path]:
+    """:func:`export_random_student`, for test modules (tests are no package: they cannot import it)."""
+    return export_random_student
 
 
 @pytest.fixture

@@ -43,8 +43,6 @@ import platform
 import re
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +50,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from serve_process import free_port, stop, wait_ready
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: as tests/server/test_browser.py: headless, no sandbox, no background networking
@@ -102,12 +102,6 @@ STATUS = re.compile(r"Live: (?:[\d.]+ frames/s|…) at (\d+) px \(([\d.]+) s a f
 
 def log(message: str) -> None:
     print(f"live_fps: {message}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _machine(server_args: list[str]) -> str:
@@ -184,22 +178,6 @@ def _server_log(log_file: Any) -> str:
     return log_file.read()[-2000:]
 
 
-def _wait_ready(server: subprocess.Popen, base: str, log_file: Any, timeout: float = 300) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"adain serve exited with {server.returncode}: {_server_log(log_file)}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"adain serve did not answer /healthz within {timeout:g} s")
-
-
 def _wait_idle(base: str, timeout: float = 120) -> None:
     """Until the server runs and queues nothing (a frame still in flight when the camera stopped)."""
     import httpx
@@ -211,16 +189,6 @@ def _wait_idle(base: str, timeout: float = 120) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError(f"the server was still busy {timeout:g} s after the camera stopped")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _measure(page: Any, base: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -320,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = int(_option(extra, "--workers") or 1)
     torch_threads = threads or max(1, (os.cpu_count() or 1) // workers)  # what adain serve sets
 
-    port = args.port or _free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     page_errors: list[str] = []
     results: dict[str, Any] = {}
@@ -329,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         with (folder / "server.log").open("w+") as log_file:
             server = _start_server(port, folder, threads, extra, log_file)
             try:
-                _wait_ready(server, base, log_file)
+                wait_ready(server, base, lambda: _server_log(log_file), timeout=300)
                 log(f"server answers at {base}; opening the page in chromium")
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
@@ -350,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                         browser.close()
                 alive = server.poll() is None
             finally:
-                _stop(server)
+                stop(server)
     report = {
         "tool": "tools/live_fps.py",
         "command": " ".join(

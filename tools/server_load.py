@@ -31,14 +31,14 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from serve_process import free_port, stop, wait_ready
 
 STYLES = ("antimonocromatismo", "water-lilies-1919-2", "abstraction")
 MAX_DURATION_S = 600
@@ -59,12 +59,6 @@ def _content_png(side: int = 256) -> bytes:
     buffer = io.BytesIO()
     image.resize((side, side)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -196,32 +190,6 @@ def _start_server(args: argparse.Namespace, port: int, folder: Path) -> subproce
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_ready(server: subprocess.Popen, base: str, timeout: float = 180) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"adain serve exited with {server.returncode}: {server.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"adain serve did not answer /healthz within {timeout:g} s")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
@@ -244,19 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.duration <= MAX_DURATION_S or args.clients < 1:
         parser.error(f"--duration must be in (0, {MAX_DURATION_S}] and --clients >= 1")
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="adain-load-") as folder_name:
         server = _start_server(args, port, Path(folder_name))
         try:
-            _wait_ready(server, base)
+            wait_ready(server, base, lambda: server.stderr.read())
             load, samples, elapsed = asyncio.run(_run_load(f"{base}/v1/stylize", server.pid, args))
             import httpx
 
             pool = httpx.get(f"{base}/healthz", timeout=10).json()["pool"]
             alive = server.poll() is None
         finally:
-            _stop(server)
+            stop(server)
     rss = [value for _, value in samples]
     quarter = max(1, len(rss) // 4)
     config = {

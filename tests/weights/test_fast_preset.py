@@ -9,6 +9,7 @@ initialised students written by the real export code (``export_distill_checkpoin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,6 @@ from adain.models import CompactEncoder, CompactMultiLevelDecoder
 from adain.models.compact import TapProjection
 from adain.pipeline import StylizationPipeline
 from adain.styles.library import available_banks, encode_style_images, shipped_bank_path, user_bank_path
-from adain.train.checkpoint import save_checkpoint
-from adain.train.distill import DistillConfig, export_distill_checkpoint
 from adain.weights import PRESETS, get_preset, import_weights, load_decoder, load_encoder, loading
 from adain.weights.loading import component_origin, component_status
 from adain.weights.presets import statistics_preset
@@ -51,29 +50,6 @@ def _random_decoder(seed: int = 1) -> CompactMultiLevelDecoder:
     return decoder.eval()
 
 
-def export_student(student: CompactEncoder | CompactMultiLevelDecoder, path: Path, tmp_path: Path) -> Path:
-    """``student`` as ``adain distill ... --export-only`` writes it: fp16 safetensors plus its manifest entry."""
-    target = "encoder" if isinstance(student, CompactEncoder) else "decoder"
-    checkpoint = tmp_path / f"run-{target}" / "checkpoint.pt"
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    config = DistillConfig(target, "content", "style", str(checkpoint.parent), width=student.width)
-    save_checkpoint(
-        checkpoint,
-        {
-            "kind": "distill",
-            "student": student.state_dict(),
-            "student_config": student.config(),
-            "ema": None,
-            "config": config.to_dict(),
-            "teacher": {"preset": "vgg16-hed", "encoder_sha256": "0" * 64},
-            "step": 3,
-            "history": [{"step": 3, "loss": 0.5}],
-            "sessions": [{"command": "adain distill test", "commit": None}],
-        },
-    )
-    return export_distill_checkpoint(checkpoint, path, target)
-
-
 @pytest.fixture
 def shipped(tmp_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty folder standing in for the package's shipped weights (its banks stay the real ones)."""
@@ -84,7 +60,9 @@ def shipped(tmp_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def fast_files(shipped: Path, tmp_path: Path) -> tuple[CompactEncoder, CompactMultiLevelDecoder]:
+def fast_files(
+    shipped: Path, tmp_path: Path, export_student: Callable[..., Path]
+) -> tuple[CompactEncoder, CompactMultiLevelDecoder]:
     """Random students exported into the stand-in shipped folder under the preset's file names."""
     encoder, decoder = _random_encoder(), _random_decoder()
     preset = get_preset("fast")
@@ -215,7 +193,9 @@ def test_a_student_needs_its_manifest_entry(fast_files, shipped: Path) -> None:
         load_encoder("fast")
 
 
-def test_an_exported_student_is_imported_for_fast(shipped: Path, tmp_path: Path) -> None:
+def test_an_exported_student_is_imported_for_fast(
+    shipped: Path, tmp_path: Path, export_student: Callable[..., Path]
+) -> None:
     encoder, decoder = _random_encoder(5), _random_decoder(6)
     run = tmp_path / "runs"
     files = {
@@ -234,7 +214,9 @@ def test_an_exported_student_is_imported_for_fast(shipped: Path, tmp_path: Path)
     assert all(torch.equal(loaded_decoder.state_dict()[k], v) for k, v in _rounded(decoder).items())
 
 
-def test_a_distilled_decoder_serves_its_teachers_features_only(shipped: Path, tmp_path: Path) -> None:
+def test_a_distilled_decoder_serves_its_teachers_features_only(
+    shipped: Path, tmp_path: Path, export_student: Callable[..., Path]
+) -> None:
     file = export_student(_random_decoder(), tmp_path / "student" / "decoder.safetensors", tmp_path)
     assert isinstance(load_decoder("vgg16-hed", path=file), CompactMultiLevelDecoder)
     with pytest.raises(WeightsError, match="for 'vgg16-hed' features, not for preset 'vgg19'"):
