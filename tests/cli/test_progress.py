@@ -139,6 +139,10 @@ def test_eval_methods_attention_with_progress(
     assert {row["method"] for row in report["pairs"]} == set(methods)
     assert "| 32 | decoder-attention |" in (out / "results.md").read_text()
     assert "decoder-attention" in result.out
+    # the constructed semantic test, for the decoder and each extra method (a fraction of pixels)
+    assert set(report["semantic_fraction"]) == {"decoder", "decoder-attention"}
+    assert all(0.0 <= value <= 1.0 for value in report["semantic_fraction"].values())
+    assert re.search(r"semantic test .*decoder \d+%, decoder-attention \d+%", result.out), result.out
     with Image.open(out / "grid_32.png") as grid:  # content, style and 5 methods, 160 px high cells
         assert grid.size[0] > 6 * 160
 

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from adain.eval.evaluate import EvalConfig, evaluate, loss_encoder_preset, summarize, write_report
+    from adain.eval.semantic import semantic_fraction
     from adain.pipeline.optimize import ObjectiveWeights
     from adain.pipeline.options import StylizeOptions
     from adain.pipeline.stylize import StylizationPipeline
@@ -166,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         extra_methods=extra_methods,
     )
+    # the constructed two-region test (adain.eval.semantic): does each region take its match's style?
+    semantic = {
+        method: round(semantic_fraction(function), 4)
+        for method, function in {"decoder": stylize, **extra_methods}.items()
+    }
     header = {
         "command": args.command_line,
         "preset": args.preset,
@@ -177,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "precision": pipeline.precision,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        # fraction of pixels taking the matching region's style (0.5: chance; plain AdaIN about that)
+        "semantic_fraction": semantic,
     }
     paths = write_report(scores, images, config, header)
     for row in summarize(scores):
@@ -184,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
             f"{row['size']:>5} {row['method']:<18} content {row['content_loss']:8.1f}  style {row['style_loss']:8.1f}  "
             f"ssim {row['ssim']:.3f}  {row['seconds']:.2f}s"
         )
+    print(
+        "semantic test (pixels taking their region's match): " + ", ".join(f"{m} {v:.0%}" for m, v in semantic.items())
+    )
     print(f"report: {paths['markdown']}")
     return 0
 
