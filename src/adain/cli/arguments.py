@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,18 +130,20 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument(
         "--backend",
-        choices=("torch", "onnxruntime"),
-        default="torch",
-        help="what runs the encoder and decoder: torch (default) or onnxruntime (the 'onnx' extra; "
-        "exported into the cache on first use)",
+        choices=("auto", "torch", "onnxruntime"),
+        default="auto",
+        help="what runs the encoder and decoder: auto (default: the fastest way on this machine: torch bf16 "
+        "where the CPU has it natively, else the fastest of torch fp32, torch fp32 channels-last and "
+        "onnxruntime, measured once and cached in $ADAIN_HOME/cache/fastest-way.json; ADAIN_WAY=NAME forces "
+        "one), torch, or onnxruntime (the 'onnx' extra; exported into the cache on first use)",
     )
     parser.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16"),
         default="auto",
         help="what the networks compute in: auto (default: bf16 where the CPU or GPU has it natively, "
-        "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere), "
-        "fp32 or bf16",
+        "about 2.5x faster than fp32 on such a CPU and within 40 dB PSNR of it; fp32 elsewhere, or what "
+        "--backend auto measured fastest), fp32 or bf16 (on torch, as asked)",
     )
     parser.add_argument(
         "--compile",
@@ -285,18 +288,38 @@ def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions)
     return OnnxBackendOptions(providers=providers, encoder_file=args.onnx_encoder, decoder_file=args.onnx_decoder)
 
 
-def pipeline_from_args(args: argparse.Namespace, backend_options: OnnxBackendOptions | None) -> StylizationPipeline:
+def pipeline_from_args(
+    args: argparse.Namespace, backend_options: OnnxBackendOptions | None, options: StylizeOptions | None = None
+) -> StylizationPipeline:
     """The pipeline :func:`add_stylize_arguments`' options ask for (preset, decoder, device, backend,
-    precision, compile), loaded once; shared by ``adain stylize`` and ``adain video``."""
-    return StylizationPipeline.from_preset(
+    precision, compile), loaded once; shared by ``adain stylize`` and ``adain video``.
+
+    ``--backend auto`` (the default) runs the fastest way measured on this machine
+    (:mod:`adain.pipeline.autotune`; the first measurement says so in one line on stderr,
+    ``--debug`` names the way chosen), except where only torch will do: ``--method optimize``
+    and ``--refine`` (``options``) need its gradients, ``--compile`` is torch's, and an explicit
+    ``--precision`` is a torch precision (as it was before ``auto``)."""
+    backend = args.backend
+    if backend == "auto" and options is not None and (options.method == "optimize" or options.refine):
+        backend = "torch"
+
+    def note(message: str) -> None:
+        print(f"adain: {message}", file=sys.stderr, flush=True)
+
+    pipeline = StylizationPipeline.from_preset(
         args.preset,
         decoder_path=args.decoder,
         device=args.device,
-        backend=args.backend,
+        backend=backend,
         onnx=backend_options,
         precision=args.precision,
         compile=args.compile,
+        on_measure=note,
     )
+    if getattr(args, "debug", False):
+        how = pipeline.choice.describe() if pipeline.choice is not None else f"{pipeline.way}: asked for"
+        note(f"running {how}")
+    return pipeline
 
 
 def _is_file(path: str | Path) -> bool:

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from adain.bench.run import (
         BenchPlan,
+        auto_choice_lines,
         markdown_table,
         parse_size,
         peer_available,
@@ -127,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown_table(report)
+    auto = auto_choice_lines(report)  # which way `adain stylize` runs here, under the table
+    table = f"{table}\n\n{auto}" if auto else table
     (args.out / "results.md").write_text(f"{report['command']}\n\n{report['machine']}, {report['date']}\n\n{table}\n")
     plot(report, args.out / "latency.png")
     print(json.dumps(report))

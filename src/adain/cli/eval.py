@@ -255,10 +255,12 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 def run_video(args: argparse.Namespace) -> int:
     import torch
 
+    from adain.eval.evaluate import loss_encoder_preset
     from adain.eval.video import VideoEvalConfig, evaluate_video, ratios, write_video_report
     from adain.pipeline.options import StylizeOptions
     from adain.pipeline.stylize import StylizationPipeline
     from adain.styles.library import resolve_style
+    from adain.weights import load_encoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -276,12 +278,20 @@ def run_video(args: argparse.Namespace) -> int:
     ).check()
     styles = [resolve_style(style, args.preset) for style in style_specs]
     pipeline = StylizationPipeline.from_preset(args.preset, decoder_path=args.decoder)
-    scores, frames = evaluate_video(pipeline, styles, options, config, progress=args.progress)
+    # the losses in the teacher's feature space for a distilled preset (fast), as `adain eval`
+    # (a VGG preset's: its own encoder, None)
+    scoring = loss_encoder_preset(args.preset)
+    loss_encoder = None if scoring == args.preset else load_encoder(scoring, progress=False)
+    scores, frames = evaluate_video(
+        pipeline, styles, options, config, progress=args.progress, loss_encoder=loss_encoder, loss_preset=scoring
+    )
     header = {
         "command": getattr(args, "command_line", "adain eval video"),
         "styles": ", ".join(style_specs),
         "decoder": str(args.decoder) if args.decoder else f"{args.preset} default",
         "precision": getattr(pipeline, "precision", "fp32"),
+        "preset": args.preset,
+        "loss_encoder": scoring,
         "temporal": {
             "blend": args.blend,
             "ema_momentum": args.ema_momentum,

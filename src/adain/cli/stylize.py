@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     backend_options = checked.backend_options
 
     # 2. weights (a preset without a decoder fails here, with one line)
-    pipeline = pipeline_from_args(args, backend_options)
+    pipeline = pipeline_from_args(args, backend_options, options)
 
     # 3. styles: read once; encoded once unless "match" recolours them per content image
     # (bank:NAME styles are statistics already: no image, no encoder pass)

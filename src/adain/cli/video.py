@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(output, fps or source.info.fps, crf)
 
     # 2. weights, then the film (style statistics, or features for attention, once, at the first frame)
-    pipeline = pipeline_from_args(args, backend_options)
+    pipeline = pipeline_from_args(args, backend_options, options)
     stylizer = VideoStylizer(pipeline, styles, options, temporal)
     report = stylizer.stylize_video(
         source, output, crf=crf, fps=fps, keep_audio=not args.no_audio, progress=False if args.no_progress else None

@@ -12,7 +12,8 @@ Every clip is stylized once per temporal mode (``none`` = frame by frame, ``ema`
   mechanism is not scored by its own estimate;
 - **style loss** and **content loss**: the AdaIN losses of ``adain eval`` (mean/std at
   relu1_1..relu4_1 against the style's statistics; relu4_1 against the per-frame AdaIN target),
-  averaged over frames;
+  averaged over frames; measured, as ``adain eval`` measures them, with a VGG encoder: a
+  distilled preset's (``fast``) teacher's (``loss_encoder``), never the student that stylized;
 - **frames/s**: wall time of the run, and the share the temporal mechanisms took of it.
 
 The issue's bar, checked in the report: warping error at least 40% below ``none``, style loss
@@ -163,21 +164,21 @@ def _style_targets(statistics: list[StyleStatistics], options: StylizeOptions) -
 
 @torch.inference_mode()
 def _losses(
-    pipeline: StylizationPipeline,
+    scorer: StylizationPipeline,
     inputs: list[np.ndarray],
     outputs: list[np.ndarray],
     means: dict,
     stds: dict,
     alpha: float,
 ) -> tuple[float, float]:
-    """Mean content and style loss over the frames (float32 encoder passes)."""
-    encoder = pipeline.encoder
+    """Mean content and style loss over the frames (float32 passes of ``scorer``'s encoder)."""
+    encoder = scorer.encoder
     style, content = [], []
     for frame, output in zip(inputs, outputs):
         output_taps = encoder(
-            torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float().to(pipeline.device)
+            torch.from_numpy(np.ascontiguousarray(output)).permute(2, 0, 1)[None].float().to(scorer.device)
         )
-        content_features = encoder(frame_to_tensor(frame).to(pipeline.device))["relu4_1"]
+        content_features = encoder(frame_to_tensor(frame).to(scorer.device))["relu4_1"]
         target = blend_features(
             content_features, adain_from_statistics(content_features, means["relu4_1"], stds["relu4_1"]), alpha
         )
@@ -192,11 +193,24 @@ def evaluate_video(
     options: StylizeOptions,
     config: VideoEvalConfig,
     progress: bool = True,
+    loss_encoder: torch.nn.Module | None = None,
+    loss_preset: str | None = None,
 ) -> tuple[list[ModeScore], dict[str, dict[str, list[np.ndarray]]]]:
-    """Scores of every mode on every clip, and the frames (``{clip: {"input"|mode: frames}}``)."""
+    """Scores of every mode on every clip, and the frames (``{clip: {"input"|mode: frames}}``).
+
+    ``loss_encoder`` (a VGG encoder, of preset ``loss_preset``) measures the content and style
+    losses, the style targets included (a style image encoded by it; bank statistics of a
+    distilled preset are its teacher's already); ``None``: the pipeline's own encoder. For a
+    distilled preset pass its teacher's (:func:`~adain.eval.evaluate.loss_encoder_preset`), as
+    ``adain eval video`` does: a student would grade itself."""
     from tqdm import tqdm
 
     config.check()
+    scorer = pipeline
+    if loss_encoder is not None:  # only its encoder and its style preparation are used
+        scorer = StylizationPipeline(
+            loss_encoder, pipeline.decoder, loss_preset or pipeline.preset, device=pipeline.device
+        )
     scores: list[ModeScore] = []
     frames_by_clip: dict[str, dict[str, list[np.ndarray]]] = {}
     jobs = [(clip, mode) for clip in config.clips for mode in config.modes]
@@ -208,7 +222,13 @@ def evaluate_video(
         )
         inputs = [sizing.resize(frame) for frame in raw]
         flows = input_flows(inputs, config.measure_flow)
-        means, stds = _style_targets(sizing.style_statistics(inputs[0]), options)
+        if scorer is pipeline:
+            targets = sizing.style_statistics(inputs[0])
+        else:  # the styles as the loss encoder sees them (recoloured to the first frame for "match")
+            with torch.inference_mode():
+                first = frame_to_tensor(inputs[0]).to(scorer.device)
+                targets = scorer.prepare_styles(list(styles), first, replace(options, method="decoder"))
+        means, stds = _style_targets(targets, options)
         frames_by_clip[clip] = {"input": inputs}
         for mode in config.modes:
             stylizer = VideoStylizer(
@@ -217,7 +237,7 @@ def evaluate_video(
             started = time.perf_counter()
             outputs = list(stylizer.stylize_frames(inputs))
             seconds = time.perf_counter() - started
-            content, style = _losses(pipeline, inputs, outputs, means, stds, options.alpha)
+            content, style = _losses(scorer, inputs, outputs, means, stds, options.alpha)
             height, width = inputs[0].shape[:2]
             scores.append(
                 ModeScore(

@@ -9,8 +9,9 @@ from adain.models.precision import native_bf16
 
 __all__ = ["BACKENDS", "PRECISIONS", "check_device", "resolve_precision"]
 
-#: What runs the encoder and decoder (see :meth:`~adain.pipeline.stylize.StylizationPipeline.from_preset`).
-BACKENDS = ("torch", "onnxruntime")
+#: What runs the encoder and decoder (see :meth:`~adain.pipeline.stylize.StylizationPipeline.from_preset`);
+#: "auto": the fastest way measured on this machine (:mod:`adain.pipeline.autotune`)
+BACKENDS = ("auto", "torch", "onnxruntime")
 #: "auto": bf16 where the hardware runs it natively (CPUs with AVX512-BF16/AMX, CUDA GPUs with
 #: bf16), fp32 elsewhere and on onnxruntime
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -196,12 +196,17 @@ class StylizationPipeline:
         device: str | torch.device = "cpu",
         precision: str = "fp32",
         compile: bool = False,
+        channels_last: bool = False,
     ):
         """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
         pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
         ``encoder``/``decoder`` in fp32 for optimization; statistics and AdaIN stay fp32.
         Modules handed over run as they are (fp32) unless asked; :meth:`from_preset`, the
         product's entry point, defaults to ``"auto"``.
+
+        ``channels_last``: in fp32 too, run fp32 copies of both networks with their weights
+        channels-last (bf16 always does); faster than the stored layout on some CPUs, slower on
+        others (``backend="auto"`` measures which, :mod:`adain.pipeline.autotune`). Torch only.
 
         ``compile``: run the encoder and decoder through ``torch.compile`` (inductor, weights
         frozen into the graph: fused convolution epilogues, pre-packed weights). The first image
@@ -216,6 +221,11 @@ class StylizationPipeline:
         self.preset = preset
         self.requested_precision = precision
         self.compile = compile
+        self.requested_channels_last = bool(channels_last)
+        if self.requested_channels_last and self.backend != "torch":
+            raise UsageError(f"channels_last runs on the torch backend, not {self.backend!r}")
+        #: how ``backend="auto"`` chose this pipeline's way (:class:`~adain.pipeline.autotune.Choice`); None: asked for
+        self.choice: Any = None
         self.device = torch.device("cpu")
         self.to(device)
 
@@ -226,10 +236,12 @@ class StylizationPipeline:
         decoder_path: str | os.PathLike[str] | None = None,
         device: str | torch.device = "cpu",
         home: Path | None = None,
-        backend: Literal["torch", "onnxruntime"] = "torch",
+        backend: Literal["auto", "torch", "onnxruntime"] = "torch",
         onnx: Any = None,
         precision: str = "auto",
         compile: bool = False,
+        channels_last: bool = False,
+        on_measure: Callable[[str], None] | None = None,
     ) -> StylizationPipeline:
         """Load a preset's encoder and decoder (``decoder_path`` overrides the preset's decoder).
 
@@ -239,7 +251,17 @@ class StylizationPipeline:
         With ``backend="onnxruntime"`` the encoder and decoder run as onnxruntime sessions
         (:mod:`adain.backends`; ``onnx``, an :class:`~adain.backends.onnx_runtime.OnnxBackendOptions`,
         chooses providers, threads and files; the cache defaults to ``<home>/onnx``); every step is otherwise the same. ``device`` must
-        then be the CPU. ``precision`` and ``compile``: see :meth:`__init__`.
+        then be the CPU. ``precision``, ``compile`` and ``channels_last``: see :meth:`__init__`.
+
+        With ``backend="auto"`` (the command line's default) and ``precision="auto"`` the pipeline
+        runs the fastest way measured on this machine (:func:`~adain.pipeline.autotune.fastest_way`:
+        torch bf16 where the CPU has it natively; elsewhere the fastest of torch fp32, torch fp32
+        channels-last and onnxruntime, measured once and cached in ``<home>/cache``); the choice
+        is ``pipeline.choice``, and ``on_measure`` is told in one line before a measurement.
+        It may choose onnxruntime, which has no gradients: ask for ``backend="torch"`` for
+        ``method="optimize"`` or ``refine``. An explicit ``precision`` (``"fp32"``, ``"bf16"``),
+        ``compile`` or ``channels_last`` with ``"auto"`` is the torch backend, as asked. The
+        default stays ``"torch"``: callers use ``pipeline.encoder`` as a torch module.
 
         Raises:
             PresetError: unknown preset.
@@ -257,11 +279,16 @@ class StylizationPipeline:
             raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         if precision not in PRECISIONS:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        measure = backend == "auto" and precision == "auto" and not compile and not channels_last
+        if backend == "auto" and not measure:  # asked for a torch way: that one, as before "auto"
+            backend = "torch"
+        if backend == "onnxruntime" and channels_last:
+            raise UsageError("channels_last runs on the torch backend; onnxruntime chooses its own layouts")
         if backend == "onnxruntime" and precision == "bf16":
             raise UsageError("precision bf16 runs on the torch backend; the onnxruntime backend runs fp32")
         if backend == "onnxruntime" and compile:
             raise UsageError("compile runs on the torch backend; onnxruntime optimises its own graphs")
-        if backend != "torch":
+        if backend == "onnxruntime":
             from adain.backends import check_runtime_backend
 
             check_runtime_backend(backend, device)
@@ -273,25 +300,54 @@ class StylizationPipeline:
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
         decoder = load_decoder(preset, path=decoder_path, home=home)
         encoder = load_encoder(preset, home=home)
+        choice = None
+        if measure:
+            from adain.pipeline.autotune import fastest_way
+
+            choice = fastest_way(preset, device, encoder, decoder, home=home, on_measure=on_measure)
+            backend, precision, channels_last = choice.way.backend, choice.way.precision, choice.way.channels_last
         if backend != "torch":
             from adain.backends import runtime_networks
 
             networks = runtime_networks(backend, encoder, decoder, preset, onnx, home)
-            return cls(*networks, preset=preset, device=device, precision="fp32")
-        return cls(encoder, decoder, preset=preset, device=device, precision=precision, compile=compile)
+            pipeline = cls(*networks, preset=preset, device=device, precision="fp32")
+        else:
+            pipeline = cls(
+                encoder,
+                decoder,
+                preset=preset,
+                device=device,
+                precision=precision,
+                compile=compile,
+                channels_last=channels_last,
+            )
+        pipeline.choice = choice
+        return pipeline
 
     @property
     def backend(self) -> str:
         """``"torch"`` or ``"onnxruntime"``: what runs the encoder and decoder."""
         return getattr(self.encoder, "backend", "torch")
 
+    @property
+    def way(self) -> str:
+        """How the networks run, by the names of :mod:`adain.pipeline.autotune`: ``torch-bf16``,
+        ``torch-fp32``, ``torch-fp32-channels-last`` or ``onnxruntime-fp32``."""
+        layout = "-channels-last" if self.backend == "torch" and self.precision == "fp32" and self.channels_last else ""
+        return f"{self.backend}-{self.precision}{layout}"
+
     def to(self, device: str | torch.device) -> StylizationPipeline:
         self.device = check_device(device)
         self.encoder.to(self.device)
         self.decoder.to(self.device)
         self.precision = resolve_precision(self.requested_precision, self.device, self.backend)
+        #: whether the torch networks run with channels-last weights (bf16 always does)
+        self.channels_last = self.backend == "torch" and (self.precision == "bf16" or self.requested_channels_last)
         if self.precision == "bf16":
             self.inference_encoder, self.inference_decoder = inference_copy(self.encoder), inference_copy(self.decoder)
+        elif self.channels_last:  # fp32 copies, weights channels-last (the decoder's upsampling folded too)
+            self.inference_encoder = inference_copy(self.encoder, torch.float32)
+            self.inference_decoder = inference_copy(self.decoder, torch.float32)
         elif isinstance(self.decoder, Decoder):  # fp32: the decoder's upsampling convolutions folded all the same
             self.inference_encoder, self.inference_decoder = self.encoder, inference_copy(self.decoder, torch.float32)
         else:  # onnxruntime sessions
