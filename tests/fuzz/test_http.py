@@ -49,10 +49,10 @@ LEAKS = ("Traceback", 'File "', "site-packages", "adain-serve-", "request-", "pa
 
 
 def _server_load() -> Any:
-    """tools/server_load.py (its free port, readiness wait and stop), loaded by path."""
-    name = "adain_tools_server_load"
+    """tools/serve_process.py (the free port, readiness wait and stop of the tools), loaded by path."""
+    name = "adain_tools_serve_process"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "server_load.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "serve_process.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -608,7 +608,7 @@ class Server:
 
     def __init__(self, folder: Path, decoder: Path) -> None:
         tools = _server_load()
-        self.port = tools._free_port()
+        self.port = tools.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = folder
         (folder / "tmp").mkdir()
@@ -661,7 +661,7 @@ class Server:
 
     def start(self) -> Server:
         try:
-            self._tools._wait_ready(self.process, self.url, timeout=120)
+            self._tools.wait_ready(self.process, self.url, self.log_text, timeout=120)
         except RuntimeError as error:
             raise RuntimeError(f"{error}\n{self.log_text()[-3000:]}") from None
         return self
@@ -676,7 +676,7 @@ class Server:
         return httpx.get(f"{self.url}/healthz", timeout=10).status_code == 200
 
     def stop(self) -> None:
-        self._tools._stop(self.process)
+        self._tools.stop(self.process)
         self.log.close()
 
 
