@@ -32,6 +32,9 @@ STEPS=${STEPS:-100000}
 THREADS=${THREADS:-2}
 A=".venv/bin/adain"
 MAIN="$RUNS/multilevel"
+# since 2026-12-03 the run goes on in the 128-px arm of the crop-size A/B (tools/ab_crop_size.sh),
+# forked from $RUNS/multilevel at its step 3,800: continue that one where it exists
+if [ -f "$RUNS/ab-crop-128/checkpoint.pt" ]; then MAIN="$RUNS/ab-crop-128"; fi
 AB="$RUNS/ab-multilevel"
 RECIPE=(--content "$DATA/content" --style "$DATA/style" --run-dir "$MAIN" --steps "$STEPS" --batch-size 4
   --crop-size 128 --resize-shorter 256 --lr 1e-4 --lr-decay 5e-5 --content-weight 1 --style-weight 10
