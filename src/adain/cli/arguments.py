@@ -34,6 +34,7 @@ __all__ = [
     "add_stylize_arguments",
     "add_temporal_arguments",
     "backend_options_from_args",
+    "check_styles_fit_options",
     "optional_number",
     "options_from_args",
     "pipeline_from_args",
@@ -258,6 +259,25 @@ def options_from_args(args: argparse.Namespace) -> StylizeOptions:
             f"--style-weights needs several --style images; got 1 style and weights {args.style_weights!r}"
         )
     return options.check(len(args.style))
+
+
+def check_styles_fit_options(options: StylizeOptions, names: list[str], styles: list[object]) -> None:
+    """Refuse, before the weights load, what a resolved bank style cannot do: ``--preserve-color
+    match`` recolours style images (a bank style is statistics), ``--method attention`` needs the
+    style's features (kept only by ``adain bank add --features``). ``names``: as the user typed them."""
+    from adain.styles.statistics import StyleStatistics
+
+    banked = [(name, style) for name, style in zip(names, styles) if isinstance(style, StyleStatistics)]
+    if options.preserve_color == "match" and banked:
+        raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
+    if options.method == "attention":
+        kept_none = [name for name, style in banked if not getattr(style, "features", None)]
+        if kept_none:
+            raise UsageError(
+                f"--method attention needs the style's features, and {kept_none[0]} is a bank style added without "
+                "--features (statistics only): give the style image instead, or add it to the bank with "
+                "`adain bank add NAME IMAGE --features`"
+            )
 
 
 def backend_options_from_args(args: argparse.Namespace, options: StylizeOptions) -> OnnxBackendOptions | None:

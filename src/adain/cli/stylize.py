@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adain._checks import parse_int
-from adain.cli.arguments import add_stylize_arguments, backend_options_from_args, options_from_args, pipeline_from_args
+from adain.cli.arguments import (
+    add_stylize_arguments,
+    backend_options_from_args,
+    check_styles_fit_options,
+    options_from_args,
+    pipeline_from_args,
+)
 from adain.errors import AdainError, UsageError
 from adain.pipeline.batch import (
     BatchJob,
@@ -30,7 +36,7 @@ from adain.pipeline.batch import (
 )
 from adain.pipeline.options import StylizeOptions
 from adain.styles.library import resolve_style
-from adain.styles.statistics import StyleInput, StyleStatistics
+from adain.styles.statistics import StyleInput
 from adain.weights.presets import get_preset
 
 if TYPE_CHECKING:
@@ -127,8 +133,7 @@ def plan(args: argparse.Namespace) -> StylizePlan:
         raise AdainError(f"no images found in {', '.join(repr(s) for s in args.inputs)}")
     jobs = plan_outputs(inputs, args.output, output_is_folder=many)
     resolved_styles = [resolve_style(style, args.preset, note=_note) for style in args.style]
-    if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in resolved_styles):
-        raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
+    check_styles_fit_options(options, args.style, resolved_styles)
     backend_options = backend_options_from_args(args, options)
     return StylizePlan(options, quality, jobs, resolved_styles, backend_options)
 

@@ -17,6 +17,7 @@ from adain.cli.arguments import (
     add_stylize_arguments,
     add_temporal_arguments,
     backend_options_from_args,
+    check_styles_fit_options,
     optional_number,
     options_from_args,
     pipeline_from_args,
@@ -105,7 +106,6 @@ def _default_output(source: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from adain.styles.library import resolve_style
-    from adain.styles.statistics import StyleStatistics
     from adain.video.io import check_output, check_output_location, open_video
     from adain.video.stylizer import VideoStylizer
     from adain.weights.presets import get_preset
@@ -122,20 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if output.resolve() == source_path.resolve():
         raise UsageError(f"the output {str(output)!r} is the input")
     styles = [resolve_style(style, args.preset, note=_note) for style in args.style]
-    if options.preserve_color == "match" and any(isinstance(style, StyleStatistics) for style in styles):
-        raise UsageError("--preserve-color match recolours style images; bank styles are statistics (use luminance)")
-    if options.method == "attention":  # before the weights load: the pipeline would say it after
-        kept_none = [
-            name
-            for name, style in zip(args.style, styles)
-            if isinstance(style, StyleStatistics) and not getattr(style, "features", None)
-        ]
-        if kept_none:
-            raise UsageError(
-                f"--method attention needs the style's features, and {kept_none[0]} is a bank style added without "
-                "--features (statistics only): give the style image instead, or add it to the bank with "
-                "`adain bank add NAME IMAGE --features`"
-            )
+    check_styles_fit_options(options, args.style, styles)
     backend_options = backend_options_from_args(args, options)
     source = open_video(source_path, fps=fps)
     check_output(output, fps or source.info.fps, crf)
