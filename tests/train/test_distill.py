@@ -125,6 +125,31 @@ def test_stop_and_resume_is_bit_exact(make_config: Callable, target: str, option
     assert resumed.history == straight.history and [h["step"] for h in resumed.history] == [1, 2, 3, 4]
 
 
+def test_an_interrupt_saves_the_last_whole_step(
+    make_config: Callable, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C or SIGTERM (which adain.cli.main raises as KeyboardInterrupt) inside step 4: the three
+    whole steps are saved, not the last periodic checkpoint (step 2); resuming ends as a straight run."""
+    straight = _fit(make_config("encoder", "straight", steps=5, checkpoint_every_steps=2))
+    original = Distiller.compute_losses
+
+    def interrupted(self: Distiller, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return original(self, content, style)
+
+    monkeypatch.setattr(Distiller, "compute_losses", interrupted)
+    config = make_config("encoder", "split", steps=5, checkpoint_every_steps=2)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(config)
+    checkpoint = Path(config.run_dir) / CHECKPOINT_NAME
+    assert load_checkpoint(checkpoint)["step"] == 3
+    assert f"adain distill: saved step 3 to {checkpoint}" in capsys.readouterr().err
+    monkeypatch.setattr(Distiller, "compute_losses", original)
+    resumed = _fit(config, resume=True)
+    _assert_same_state(resumed.state_dict(), straight.state_dict())
+
+
 def test_loss_log_and_curve(make_config: Callable) -> None:
     config = make_config("encoder", steps=3, checkpoint_every_steps=2)
     distiller = _fit(config)

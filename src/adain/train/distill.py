@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -312,6 +313,7 @@ class Distiller:
 
     def save(self) -> None:
         save_checkpoint(self.checkpoint_path, self.state_dict())
+        self._saved_step = self.step
         self.reporter.plot_history(self.history)
 
     def _teacher_provenance(self) -> dict[str, Any]:
@@ -406,6 +408,7 @@ class Distiller:
             )
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
+        self._updating = True  # the weights change in place from here: an interrupt now leaves no whole step
         self.optimizer.step()
         if self.ema is not None:
             with torch.no_grad():
@@ -413,6 +416,7 @@ class Distiller:
                 for name, average in self.ema.items():
                     average.lerp_(current[name].float(), 1.0 - config.ema_decay)
         self.step += 1
+        self._updating = False
         return values
 
     def _ema_start(self) -> dict[str, Tensor]:
@@ -456,9 +460,29 @@ class Distiller:
                 if self.step % config.checkpoint_every_steps == 0 or due or self.step == config.steps:
                     self.save()
                     last_save = time.monotonic()
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (adain.cli.main raises it as one): keep the steps done
+            self._save_on_interrupt()
+            raise
         finally:
             bar.close()
             self.reporter.close()
+
+    def _save_on_interrupt(self) -> None:
+        """Checkpoint the last whole step (as ``adain train`` does), unless the interrupt came in the
+        middle of a weight update (then the last checkpoint is kept) or that step is saved already."""
+        if getattr(self, "_updating", False):
+            print(
+                f"adain distill: interrupted during a weight update; the last checkpoint (step "
+                f"{getattr(self, '_saved_step', 'none')}) is kept",
+                file=sys.stderr,
+            )
+            return
+        if self.step == 0 or getattr(self, "_saved_step", None) == self.step:
+            return
+        self.save()
+        print(
+            f"adain distill: saved step {self.step} to {self.checkpoint_path}; continue with --resume", file=sys.stderr
+        )
 
     def _log(self, averaged: dict[str, float]) -> None:
         entry = {**averaged, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"]}
