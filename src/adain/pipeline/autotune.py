@@ -4,7 +4,8 @@
 video``) runs the encoder and decoder the way :func:`fastest_way` picks:
 
 - on a CPU with native bf16 (AVX512-BF16 or AMX): torch bf16 channels-last, without measuring
-  (measured there: 0.36 s against 0.80 s for fp32 at 512x512);
+  (measured on the 2-core Xeon of 2026-12-03, quiet: a 512x512 stylization with a cached style
+  0.69 s in bf16 against 1.34 s in fp32, ``tools/attention_latency.py``);
 - on any other CPU: the fastest of torch fp32 (the stored layout: ``--precision fp32``), torch
   fp32 channels-last and onnxruntime (where it is installed), timed once on a small fixed
   workload (a 256x256 content through encoder, AdaIN and decoder with a cached style: two warm
