@@ -503,6 +503,12 @@ class StylizationPipeline:
         features = self.inference_encoder(padded_rgb)
         return {tap: features[tap] for tap in self.decoder_taps}
 
+    @staticmethod
+    def has_coarse_level(content: PreparedContent, options: StylizeOptions) -> bool:
+        """Whether :meth:`coarse_to_fine` stylizes a coarser level first: ``multiscale`` asked,
+        and half the shorter side still at least :data:`MULTISCALE_COARSEST_SIDE`."""
+        return options.multiscale and min(content.size) // 2 >= MULTISCALE_COARSEST_SIDE
+
     def coarse_to_fine(
         self, content: PreparedContent, statistics: list[StyleStatistics], options: StylizeOptions
     ) -> tuple[PreparedContent, StylizeOptions]:
@@ -525,10 +531,10 @@ class StylizationPipeline:
             ``(content, options)`` for steps 2e-6: unchanged without ``multiscale`` or when the
             content's shorter side is below ``2 * MULTISCALE_COARSEST_SIDE`` (no coarser level).
         """
+        if not self.has_coarse_level(content, options):
+            return content, options
         height, width = content.size
         half = min(height, width) // 2
-        if not options.multiscale or half < MULTISCALE_COARSEST_SIDE:
-            return content, options
         coarse_size = target_size(height, width, size=half)
         coarse_options = replace(options, size=0, max_size=0, preserve_color=None, guided_filter_radius=None, refine=0)
         coarse = self(
@@ -904,8 +910,7 @@ class StylizationPipeline:
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, content in enumerate(prepared):
             single = self.plan_tiles(content, options).is_single
-            coarse = options.multiscale and min(content.size) // 2 >= MULTISCALE_COARSEST_SIDE  # as coarse_to_fine
-            if batchable and single and not coarse:
+            if batchable and single and not self.has_coarse_level(content, options):
                 groups.setdefault(tuple(content.padded.shape), []).append(index)
                 continue
             statistics = shared if shared is not None else self.prepare_styles(style_list, content.rgb, options)
