@@ -685,7 +685,8 @@ class StylizationPipeline:
                 weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
                 mean, std = mix_statistics(means, stds, weights)
             target = adain_with_content_statistics(features, content_mean, content_std, mean, std)
-            targets[tap] = blend_features(features, target, options.alpha)
+            # alpha 1: the fresh target itself (blend_features would copy it)
+            targets[tap] = target if options.alpha == 1.0 else blend_features(features, target, options.alpha)
         return targets
 
     def window_features(
