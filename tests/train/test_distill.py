@@ -93,6 +93,19 @@ def test_the_student_decoder_takes_what_the_teacher_takes(make_config: Callable)
     assert distiller.student.channels["relu3_1"] == 128
 
 
+def test_the_student_decoder_may_take_fewer_taps(make_config: Callable, tmp_path: Path) -> None:
+    """--skip-taps relu3_1,relu2_1: the student gets the teacher's inputs at those taps only, and
+    its export says so (the pipeline then encodes no relu1_1 for it)."""
+    distiller = _fit(make_config("decoder", steps=2, skip_taps=("relu2_1", "relu3_1")))
+    assert distiller.student.input_taps == ("relu4_1", "relu3_1", "relu2_1")
+    inputs, _ = distiller.decoder_inputs(*distiller._batch(0))
+    assert [x.shape[1] for x in distiller.student_inputs(inputs)] == [512, 256, 128]
+    assert distiller.write_samples() is not None
+    student = load_student(distiller.export(tmp_path / "out" / "decoder.safetensors"))
+    assert student.input_taps == ("relu4_1", "relu3_1", "relu2_1")
+    assert DistillConfig.from_dict(distiller.config.to_dict()).skip_taps == ("relu2_1", "relu3_1")
+
+
 def _assert_same_state(a: dict, b: dict) -> None:
     assert a["step"] == b["step"]
     for key in a["student"]:
@@ -226,6 +239,9 @@ def test_statistics_error_of_the_teacher_itself_is_zero() -> None:
         ({"ema_decay": 1.0}, "EMA"),
         ({"pixel_loss": "huber"}, "pixel loss"),
         ({"teacher_decoder": "d.safetensors"}, "decoder distillation"),
+        ({"skip_taps": ("relu2_1",)}, "decoder distillation"),
+        ({"target": "decoder", "skip_taps": ("relu5_1",)}, "skip taps must be some of"),
+        ({"target": "decoder", "skip_taps": ()}, "skip taps must be some of"),
         ({"preset": "fast"}, "distil from its teacher with --preset vgg16-hed"),
     ],
 )

@@ -49,7 +49,14 @@ OPTIONS: dict[str, tuple[str, Callable[[str, str], Any], str, str, tuple[str, ..
         "teacher_decoder",
         lambda t, n: t,
         "FILE",
-        "the teacher decoder (default: the preset's); the student takes the taps it takes",
+        "the teacher decoder (default: the preset's); the student takes its taps unless --skip-taps",
+        ("decoder",),
+    ),
+    "--skip-taps": (
+        "skip_taps",
+        lambda t, n: tuple(part.strip() for part in t.split(",") if part.strip()),
+        "TAPS",
+        "the student's skip taps, comma-separated, some of the teacher decoder's (default: all of them)",
         ("decoder",),
     ),
     "--width": (

@@ -47,6 +47,7 @@ from adain.models.compact import (
     build_compact,
     compact_channels,
 )
+from adain.models.multilevel_decoder import SKIP_TAPS
 from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
 from adain.ops.taps import TAPS
@@ -84,6 +85,10 @@ class DistillConfig:
     preset: str = DEFAULT_PRESET
     #: decoder: the teacher decoder's file; None: the preset's decoder
     teacher_decoder: str | None = None
+    #: decoder: the student's skip taps, a subset of the teacher decoder's; None: the teacher's.
+    #: Fewer is faster: relu1_1 is a 64-channel map at full resolution to encode, normalise and
+    #: convolve, and the teacher's relu1_1 gates are its smallest
+    skip_taps: tuple[str, ...] | None = None
     width: float = DEFAULT_WIDTH
     #: encoder: "vgg" or "separable" (:class:`~adain.models.CompactEncoder`)
     kind: str = "vgg"
@@ -137,8 +142,12 @@ class DistillConfig:
         compact_channels(self.width)
         if self.init_student and not Path(self.init_student).is_file():
             raise UsageError(f"--init: no student file {self.init_student!r}")
-        if self.target == "encoder" and self.teacher_decoder:
-            raise UsageError("a teacher decoder is for decoder distillation, not the encoder's")
+        if self.target == "encoder" and (self.teacher_decoder or self.skip_taps is not None):
+            raise UsageError("a teacher decoder and skip taps are for decoder distillation, not the encoder's")
+        if self.skip_taps is not None:
+            unknown = sorted(set(self.skip_taps) - set(SKIP_TAPS))
+            if unknown or not self.skip_taps:
+                raise UsageError(f"skip taps must be some of {', '.join(SKIP_TAPS)}. Got {list(self.skip_taps)}")
         if not is_int(self.crop_size, 16) or self.crop_size % 8:
             raise UsageError(f"crop size must be a multiple of 8 and at least 16. Got {self.crop_size}")
         if not is_int(self.resize_shorter) or (self.resize_shorter and self.resize_shorter < self.crop_size):
@@ -178,14 +187,17 @@ class DistillConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["style_zoom"] = list(self.style_zoom)
+        if self.skip_taps is not None:
+            data["skip_taps"] = list(self.skip_taps)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "style_zoom" in values:
-            values["style_zoom"] = tuple(values["style_zoom"])
+        for name in ("style_zoom", "skip_taps"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
 
 
@@ -220,7 +232,7 @@ class Distiller:
         elif isinstance(self.student, CompactEncoder):
             self.student.calibrate(self._teacher_taps(0))
         else:
-            self.student.calibrate(self.decoder_inputs(*self._batch(0))[0])
+            self.student.calibrate(self.student_inputs(self.decoder_inputs(*self._batch(0))[0]))
         self.optimizer = torch.optim.Adam(self.student.parameters(), lr=config.learning_rate)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -244,7 +256,17 @@ class Distiller:
         taps = decoder_input_taps(self.teacher_decoder)
         if len(taps) < 2:
             raise UsageError("the teacher decoder takes relu4_1 only: a compact student is multi-level")
-        return CompactMultiLevelDecoder(self.config.width, taps[1:])
+        skip_taps = self.config.skip_taps or taps[1:]
+        missing = [tap for tap in skip_taps if tap not in taps]
+        if missing:
+            raise UsageError(f"skip taps {', '.join(missing)}: the teacher decoder takes {', '.join(taps[1:])} only")
+        return CompactMultiLevelDecoder(self.config.width, skip_taps)
+
+    def student_inputs(self, inputs: list[Tensor]) -> list[Tensor]:
+        """The student decoder's inputs out of the teacher decoder's (the student may take fewer taps)."""
+        assert self.teacher_decoder is not None
+        by_tap = dict(zip(decoder_input_taps(self.teacher_decoder), inputs))
+        return [by_tap[tap] for tap in self.student.input_taps]
 
     def _load_initial_student(self, path: Path) -> None:
         start = load_student(path)
@@ -378,7 +400,7 @@ class Distiller:
         with self._autocast():
             with torch.no_grad():
                 target = self.teacher_decoder(*inputs).float()
-            output = self.student(*inputs)
+            output = self.student(*self.student_inputs(inputs))
         difference = output.float() - target
         losses = {"pixel": difference.abs().mean() if config.pixel_loss == "l1" else difference.pow(2).mean()}
         total = losses["pixel"]
@@ -502,7 +524,7 @@ class Distiller:
         student = self.exported_student().eval()
         with self._autocast():
             teacher_output = self.teacher_decoder(*inputs).float().clamp(0, 1)
-            student_output = student(*inputs).float().clamp(0, 1)
+            student_output = student(*self.student_inputs(inputs)).float().clamp(0, 1)
         self.student.train()
         return self.reporter.write_grid(self.step, contents, teacher_output, student_output)
 
