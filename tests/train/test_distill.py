@@ -18,6 +18,7 @@ import torch
 from adain.cli.main import main
 from adain.errors import UsageError
 from adain.models import CompactEncoder, CompactMultiLevelDecoder
+from adain.ops.statistics import channel_mean_std
 from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from adain.train.distill import (
     LOSS_LOG_NAME,
@@ -98,12 +99,42 @@ def test_the_student_decoder_may_take_fewer_taps(make_config: Callable, tmp_path
     its export says so (the pipeline then encodes no relu1_1 for it)."""
     distiller = _fit(make_config("decoder", steps=2, skip_taps=("relu2_1", "relu3_1")))
     assert distiller.student.input_taps == ("relu4_1", "relu3_1", "relu2_1")
-    inputs, _ = distiller.decoder_inputs(*distiller._batch(0))
-    assert [x.shape[1] for x in distiller.student_inputs(inputs)] == [512, 256, 128]
+    content, style = distiller._batch(0)
+    inputs, statistics = distiller.decoder_inputs(content, style)
+    given = distiller.student_inputs(inputs, content, statistics)
+    assert [x.shape[1] for x in given] == [512, 256, 128]
+    assert all(x is y for x, y in zip(given, inputs[:3]))  # the teacher's own inputs, relu1_1 left out
     assert distiller.write_samples() is not None
     student = load_student(distiller.export(tmp_path / "out" / "decoder.safetensors"))
     assert student.input_taps == ("relu4_1", "relu3_1", "relu2_1")
     assert DistillConfig.from_dict(distiller.config.to_dict()).skip_taps == ("relu2_1", "relu3_1")
+
+
+def test_the_student_decoder_can_learn_from_the_student_encoder(make_config: Callable, tmp_path: Path) -> None:
+    """--student-encoder: the student decoder's inputs are that encoder's taps of the content,
+    AdaIN'd with the teacher's style statistics (what the fast preset gives it), not the teacher's."""
+    encoder_file = _fit(make_config("encoder", "encoder", steps=1)).export(tmp_path / "enc" / "encoder.safetensors")
+    config = make_config("decoder", "decoder", steps=1, student_encoder=str(encoder_file), skip_taps=("relu3_1",))
+    distiller = _fit(config)
+    content, style = distiller._batch(0)
+    inputs, statistics = distiller.decoder_inputs(content, style)
+    given = distiller.student_inputs(inputs, content, statistics)
+    assert [x.shape for x in given] == [inputs[0].shape, inputs[1].shape]
+    assert not torch.allclose(given[0].float(), inputs[0].float())
+    student_taps = load_student(encoder_file)(content)
+    for tap, features in zip(("relu4_1", "relu3_1"), given):
+        mean, std = channel_mean_std(features.float())
+        expected_mean, expected_std = statistics[tap]
+        torch.testing.assert_close(mean, expected_mean.float(), rtol=0.05, atol=0.05)
+        torch.testing.assert_close(std, expected_std.float(), rtol=0.05, atol=0.05)
+        assert features.shape == student_taps[tap].shape
+    entry = read_manifest(distiller.export(tmp_path / "dec" / "decoder.safetensors").parent)["decoder"]
+    assert entry["teacher"]["student_encoder"] == str(encoder_file)
+    assert len(entry["teacher"]["student_encoder_sha256"]) == 64
+    with pytest.raises(UsageError, match="not a compact encoder"):
+        Distiller(make_config("decoder", "bad", student_encoder=str(tmp_path / "dec" / "decoder.safetensors")))
+    with pytest.raises(UsageError, match="--student-encoder: no file"):
+        make_config("decoder", student_encoder=str(tmp_path / "missing.safetensors")).check()
 
 
 def _assert_same_state(a: dict, b: dict) -> None:

@@ -59,6 +59,14 @@ OPTIONS: dict[str, tuple[str, Callable[[str, str], Any], str, str, tuple[str, ..
         "the student's skip taps, comma-separated, some of the teacher decoder's (default: all of them)",
         ("decoder",),
     ),
+    "--student-encoder": (
+        "student_encoder",
+        lambda t, n: t,
+        "FILE",
+        "an exported compact encoder: the student decoder learns from its content taps, as the fast preset "
+        "runs (default: the teacher encoder's taps)",
+        ("decoder",),
+    ),
     "--width": (
         "width",
         parse_float,

@@ -89,6 +89,11 @@ class DistillConfig:
     #: Fewer is faster: relu1_1 is a 64-channel map at full resolution to encode, normalise and
     #: convolve, and the teacher's relu1_1 gates are its smallest
     skip_taps: tuple[str, ...] | None = None
+    #: decoder: an exported compact encoder whose content taps (AdaIN'd with the teacher's style
+    #: statistics, as a bank holds them) the student decoder gets instead of the teacher's, so it
+    #: learns to decode what the fast preset gives it at inference; the target stays the teacher
+    #: pipeline's output. None: the teacher encoder's taps (a first phase needs no student encoder)
+    student_encoder: str | None = None
     width: float = DEFAULT_WIDTH
     #: encoder: "vgg" or "separable" (:class:`~adain.models.CompactEncoder`)
     kind: str = "vgg"
@@ -142,8 +147,12 @@ class DistillConfig:
         compact_channels(self.width)
         if self.init_student and not Path(self.init_student).is_file():
             raise UsageError(f"--init: no student file {self.init_student!r}")
-        if self.target == "encoder" and (self.teacher_decoder or self.skip_taps is not None):
-            raise UsageError("a teacher decoder and skip taps are for decoder distillation, not the encoder's")
+        if self.target == "encoder" and (self.teacher_decoder or self.skip_taps is not None or self.student_encoder):
+            raise UsageError(
+                "a teacher decoder, skip taps and a student encoder are for decoder distillation, not the encoder's"
+            )
+        if self.student_encoder and not Path(self.student_encoder).is_file():
+            raise UsageError(f"--student-encoder: no file {self.student_encoder!r}")
         if self.skip_taps is not None:
             unknown = sorted(set(self.skip_taps) - set(SKIP_TAPS))
             if unknown or not self.skip_taps:
@@ -225,6 +234,12 @@ class Distiller:
         if config.target == "decoder":
             path = Path(config.teacher_decoder) if config.teacher_decoder else None
             self.teacher_decoder = self._frozen(load_decoder(config.preset, path, progress=progress))
+        self.student_encoder: nn.Module | None = None
+        if config.student_encoder:
+            encoder = load_student(Path(config.student_encoder))
+            if not isinstance(encoder, CompactEncoder):
+                raise UsageError(f"--student-encoder {config.student_encoder} is not a compact encoder")
+            self.student_encoder = self._frozen(encoder)
         self.student = self._fresh_student().to(self.device, memory_format=torch.channels_last).train()
         # input and output scales from step 0's batch (a resumed run then loads the checkpoint's)
         if config.init_student:
@@ -232,7 +247,9 @@ class Distiller:
         elif isinstance(self.student, CompactEncoder):
             self.student.calibrate(self._teacher_taps(0))
         else:
-            self.student.calibrate(self.student_inputs(self.decoder_inputs(*self._batch(0))[0]))
+            content, style = self._batch(0)
+            inputs, statistics = self.decoder_inputs(content, style)
+            self.student.calibrate(self.student_inputs(inputs, content, statistics))
         self.optimizer = torch.optim.Adam(self.student.parameters(), lr=config.learning_rate)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -262,11 +279,21 @@ class Distiller:
             raise UsageError(f"skip taps {', '.join(missing)}: the teacher decoder takes {', '.join(taps[1:])} only")
         return CompactMultiLevelDecoder(self.config.width, skip_taps)
 
-    def student_inputs(self, inputs: list[Tensor]) -> list[Tensor]:
-        """The student decoder's inputs out of the teacher decoder's (the student may take fewer taps)."""
+    def student_inputs(
+        self, inputs: list[Tensor], content: Tensor, statistics: dict[str, tuple[Tensor, Tensor]]
+    ) -> list[Tensor]:
+        """The student decoder's inputs: the teacher decoder's ``inputs`` at the student's taps (it
+        may take fewer), or, with a student encoder, that encoder's taps of ``content`` AdaIN'd with
+        the style's ``statistics`` (the teacher's, as a bank holds them)."""
         assert self.teacher_decoder is not None
-        by_tap = dict(zip(decoder_input_taps(self.teacher_decoder), inputs))
-        return [by_tap[tap] for tap in self.student.input_taps]
+        taps = self.student.input_taps
+        if self.student_encoder is None:
+            by_tap = dict(zip(decoder_input_taps(self.teacher_decoder), inputs))
+            return [by_tap[tap] for tap in taps]
+        with torch.no_grad(), self._autocast():
+            content_taps = self.student_encoder(content.to(self.device).contiguous(memory_format=torch.channels_last))
+            student = [adain_from_statistics(content_taps[tap], *statistics[tap]) for tap in taps]
+        return [x.contiguous(memory_format=torch.channels_last) for x in student]
 
     def _load_initial_student(self, path: Path) -> None:
         start = load_student(path)
@@ -349,6 +376,9 @@ class Distiller:
             decoder_file = self.config.teacher_decoder or component_status(self.config.preset, "decoder")[1]
             teacher["decoder"] = str(decoder_file) if decoder_file else None
             teacher["decoder_sha256"] = file_sha256(decoder_file) if decoder_file else None
+            if self.config.student_encoder:
+                teacher["student_encoder"] = self.config.student_encoder
+                teacher["student_encoder_sha256"] = file_sha256(self.config.student_encoder)
         return teacher
 
     # -- one step ------------------------------------------------------------------------------
@@ -400,7 +430,7 @@ class Distiller:
         with self._autocast():
             with torch.no_grad():
                 target = self.teacher_decoder(*inputs).float()
-            output = self.student(*self.student_inputs(inputs))
+            output = self.student(*self.student_inputs(inputs, content, statistics))
         difference = output.float() - target
         losses = {"pixel": difference.abs().mean() if config.pixel_loss == "l1" else difference.pow(2).mean()}
         total = losses["pixel"]
@@ -520,11 +550,11 @@ class Distiller:
             return None
         contents = torch.stack([c for c, _ in self.preview]).to(self.device)
         styles = torch.stack([s for _, s in self.preview]).to(self.device)
-        inputs, _ = self.decoder_inputs(contents, styles)
+        inputs, statistics = self.decoder_inputs(contents, styles)
         student = self.exported_student().eval()
         with self._autocast():
             teacher_output = self.teacher_decoder(*inputs).float().clamp(0, 1)
-            student_output = student(*self.student_inputs(inputs)).float().clamp(0, 1)
+            student_output = student(*self.student_inputs(inputs, contents, statistics)).float().clamp(0, 1)
         self.student.train()
         return self.reporter.write_grid(self.step, contents, teacher_output, student_output)
 
