@@ -126,8 +126,10 @@ def test_the_student_decoder_can_learn_from_the_student_encoder(make_config: Cal
         mean, std = channel_mean_std(features.float())
         expected_mean, expected_std = statistics[tap]
         torch.testing.assert_close(mean, expected_mean.float(), rtol=0.05, atol=0.05)
-        torch.testing.assert_close(std, expected_std.float(), rtol=0.05, atol=0.05)
         assert features.shape == student_taps[tap].shape
+        # the style's spread wherever the student's content has one (a constant channel stays flat)
+        alive = channel_mean_std(student_taps[tap].float())[1] > 0.1
+        torch.testing.assert_close(std[alive], expected_std.float().expand_as(std)[alive], rtol=0.05, atol=0.05)
     entry = read_manifest(distiller.export(tmp_path / "dec" / "decoder.safetensors").parent)["decoder"]
     assert entry["teacher"]["student_encoder"] == str(encoder_file)
     assert len(entry["teacher"]["student_encoder_sha256"]) == 64
