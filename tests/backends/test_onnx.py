@@ -111,6 +111,7 @@ def test_encoder_taps_match_pytorch_at_any_size(
         assert scale > 1.0  # real features, not an all-zero map
         assert max_difference(taps[tap], expected[tap]) <= FEATURE_TOLERANCE * scale, tap
     assert list(encoder(image, last_tap="relu2_1")) == ["relu1_1", "relu2_1"]
+    assert list(encoder(image, taps={"relu4_1", "relu2_1"})) == ["relu2_1", "relu4_1"]
 
 
 @pytest.mark.parametrize("preset", ["vgg19", "vgg19-imagenet"])
@@ -496,13 +497,14 @@ def test_multilevel_backend_matches_the_torch_pipeline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``from_preset(..., backend="onnxruntime")`` with a multi-level decoder == the torch pipeline;
-    tiled, the windows are re-encoded through the onnxruntime encoder (``last_tap=``) for the skips."""
+    tiled, the windows are re-encoded through the onnxruntime encoder (``taps=``) for the skips."""
     calls: list[str] = []
     original = OnnxEncoder.__call__
 
-    def spy(self: OnnxEncoder, image: torch.Tensor, last_tap: str = "relu4_1") -> dict[str, torch.Tensor]:
-        calls.append(last_tap)
-        return original(self, image, last_tap=last_tap)
+    def spy(self: OnnxEncoder, image: torch.Tensor, last_tap: str = "relu4_1", taps=None) -> dict[str, torch.Tensor]:
+        features = original(self, image, last_tap=last_tap, taps=taps)
+        calls.append(list(features)[-1])
+        return features
 
     monkeypatch.setattr(OnnxEncoder, "__call__", spy)
     tiled = bool(options.tile_size)

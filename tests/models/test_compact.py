@@ -62,6 +62,26 @@ class TestCompactEncoder:
             taps = CompactEncoder()(torch.rand(1, 3, 16, 16), last_tap="relu2_1")
         assert list(taps) == ["relu1_1", "relu2_1"]
 
+    def test_only_the_requested_taps_are_projected(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``taps=``: the same features at those taps, and the others' projections never run (a fast
+        decoder without relu1_1 skips its full-resolution 64-channel projection)."""
+        torch.manual_seed(0)
+        encoder, image = CompactEncoder().eval(), torch.rand(1, 3, 24, 16)
+        with torch.no_grad():
+            everything = encoder(image)
+        ran: list[str] = []
+        for tap, projection in encoder.projections.items():
+            monkeypatch.setattr(
+                projection, "forward", lambda x, p=projection, t=tap: ran.append(t) or type(p).forward(p, x)
+            )
+        with torch.no_grad():
+            some = encoder(image, taps=("relu3_1", "relu2_1"))
+        assert list(some) == ["relu2_1", "relu3_1"] and ran == ["relu2_1", "relu3_1"]
+        for tap, features in some.items():
+            torch.testing.assert_close(features, everything[tap])
+        with pytest.raises(UsageError, match="taps must be some of"):
+            encoder(image, taps=("relu5_1",))
+
     def test_default_channels_are_a_quarter(self) -> None:
         encoder = CompactEncoder()
         assert encoder.channels == {"relu1_1": 16, "relu2_1": 32, "relu3_1": 64, "relu4_1": 128}

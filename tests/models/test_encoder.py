@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from adain.errors import UsageError
 from adain.models import EncoderArchitecture, InputNormalization, VGGEncoder
 from adain.ops.taps import TAPS
 from adain.weights.presets import PRESETS
@@ -104,6 +105,10 @@ def test_last_tap_stops_early_and_weights_are_frozen() -> None:
     encoder = VGGEncoder(EncoderArchitecture("t"))
     taps = encoder(torch.rand(1, 3, 16, 16), last_tap="relu2_1")
     assert list(taps) == ["relu1_1", "relu2_1"]
+    some = encoder(torch.rand(1, 3, 16, 16), taps={"relu3_1", "relu1_1"})
+    assert list(some) == ["relu1_1", "relu3_1"]
+    with pytest.raises(UsageError, match="unknown tap"):
+        encoder(torch.rand(1, 3, 16, 16), last_tap="relu5_1")
     assert not any(p.requires_grad for p in encoder.parameters())
     names = encoder.architecture.conv_names()
     assert set(encoder.state_dict()) == {f"convs.{n}.{p}" for n in names for p in ("weight", "bias")}

@@ -22,7 +22,7 @@ onnxruntime's full names such as ``CUDAExecutionProvider``), in order of prefere
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +45,7 @@ from adain.backends.onnx_export import (
 from adain.errors import ShapeError, UsageError, WeightsError
 from adain.image.sizing import crop_to, pad_to_multiple
 from adain.models import TAP_CHANNELS, TAP_SCALES, Decoder, VGGEncoder, decoder_input_taps
-from adain.ops.taps import TAPS
+from adain.ops.taps import TAPS, requested_taps
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -276,16 +276,17 @@ class OnnxEncoder(_OnnxRuntimeModel):
 
     part = "encoder"
 
-    def __call__(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
-        """Features at each tap up to ``last_tap``, like the torch encoder (the pipeline asks for
-        ``last_tap="relu3_1"`` when it re-encodes a tile's window for a multi-level decoder's
-        skips). The graph computes all four taps either way: a graph per ``last_tap`` would
-        save relu4_1's convolutions on those windows at the cost of a second file and session."""
-        if last_tap not in TAPS:
-            raise UsageError(f"unknown tap {last_tap!r}; taps: {', '.join(TAPS)}")
+    def __call__(
+        self, image: Tensor, last_tap: str = "relu4_1", taps: Collection[str] | None = None
+    ) -> dict[str, Tensor]:
+        """Features at each tap up to ``last_tap`` or at ``taps``, like the torch encoder (the
+        pipeline asks for ``last_tap="relu3_1"`` when it re-encodes a tile's window for a
+        multi-level decoder's skips). The graph computes all four taps either way: a graph per
+        set of taps would save work on those calls at the cost of more files and sessions."""
+        wanted = requested_taps(last_tap, taps)
         outputs = self._run({"image": image})
-        taps = dict(zip(TAPS, (torch.from_numpy(o) for o in outputs)))
-        return {tap: taps[tap] for tap in TAPS[: TAPS.index(last_tap) + 1]}
+        features = dict(zip(TAPS, (torch.from_numpy(o) for o in outputs)))
+        return {tap: features[tap] for tap in wanted}
 
     def relu4_1(self, image: Tensor) -> Tensor:
         return self(image)["relu4_1"]

@@ -52,7 +52,7 @@ buffers saved with the weights and set once from the first batch of a distillati
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import torch
@@ -63,6 +63,7 @@ from adain.errors import ShapeError, UsageError
 from adain.models.decoder import UpsampleConv2d, _FoldOnTheFly, _fused_layers, fold_upsampling_weights, upsample_conv2d
 from adain.models.encoder import InputNormalization
 from adain.models.multilevel_decoder import SKIP_TAPS, TAP_CHANNELS
+from adain.ops.taps import requested_taps
 
 __all__ = [
     "COMPACT_ENCODER_KINDS",
@@ -202,11 +203,18 @@ class CompactEncoder(nn.Module):
     def normalize_input(self, image: Tensor) -> Tensor:
         return image * self.input_scale.to(image.dtype) - self.input_shift.to(image.dtype)
 
-    def forward(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
-        """Teacher-space features at each tap up to ``last_tap`` for RGB ``image`` in [0, 1], ``(B, 3, H, W)``."""
+    def forward(
+        self, image: Tensor, last_tap: str = "relu4_1", taps: Collection[str] | None = None
+    ) -> dict[str, Tensor]:
+        """Teacher-space features at each tap up to ``last_tap``, or at ``taps`` only (the others'
+        projections are skipped: relu1_1's, a 64-channel map at full resolution, is the costliest
+        layer of a fast stylization whose decoder does not take it), for RGB ``image`` in [0, 1],
+        ``(B, 3, H, W)``."""
+        wanted = requested_taps(last_tap, taps)
+        last_tap = wanted[-1]
         # normalised in float32, then run in the weights' dtype (a bf16 copy takes fp32 images)
         x = self.normalize_input(image.float()).to(self.projections["relu1_1"].weight.dtype)
-        taps: dict[str, Tensor] = {}
+        features: dict[str, Tensor] = {}
         previous_block = 1
         for name, conv in self.convs.items():
             block = int(name[4])
@@ -216,10 +224,11 @@ class CompactEncoder(nn.Module):
             x = F.relu(conv(x), inplace=True)
             if name.endswith("_1"):
                 tap = f"relu{block}_1"
-                taps[tap] = F.relu(self.projections[tap](x), inplace=True)
+                if tap in wanted:
+                    features[tap] = F.relu(self.projections[tap](x), inplace=True)
                 if tap == last_tap:
                     break
-        return taps
+        return features
 
     def relu4_1(self, image: Tensor) -> Tensor:
         return self.forward(image)["relu4_1"]

@@ -7,11 +7,14 @@ normalisation into one) and its input normalisation. Every encoder takes RGB in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from adain.ops.taps import requested_taps
 
 __all__ = ["TAP_SCALES", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
 
@@ -79,15 +82,20 @@ class VGGEncoder(nn.Module):
     def normalize_input(self, image: Tensor) -> Tensor:
         return image[:, self.channel_order] * self.input_scale.to(image.dtype) - self.input_shift.to(image.dtype)
 
-    def forward(self, image: Tensor, last_tap: str = "relu4_1") -> dict[str, Tensor]:
-        """Features at each tap up to ``last_tap`` for RGB ``image`` in [0, 1], ``(B, 3, H, W)``."""
+    def forward(
+        self, image: Tensor, last_tap: str = "relu4_1", taps: Collection[str] | None = None
+    ) -> dict[str, Tensor]:
+        """Features at each tap up to ``last_tap`` (or at ``taps`` only, up to the deepest of them:
+        :func:`~adain.ops.taps.requested_taps`) for RGB ``image`` in [0, 1], ``(B, 3, H, W)``."""
+        wanted = requested_taps(last_tap, taps)
+        last_tap = wanted[-1]
         # normalised in float32 (on the 0-255 scale bf16 would round the mean away), then run in
         # the weights' dtype: a bf16 copy of the encoder (``inference_copy``) takes fp32 images
         x = self.normalize_input(image.float()).to(self.convs["conv1_1"].weight.dtype)
         if self.input_1x1 is not None:
             x = self.input_1x1(x)
         zero_padding = self.architecture.padding_mode == "zeros"
-        taps: dict[str, Tensor] = {}
+        features: dict[str, Tensor] = {}
         previous_block = 1
         for name, conv in self.convs.items():
             block = int(name[4])
@@ -100,10 +108,11 @@ class VGGEncoder(nn.Module):
                 x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
             x = F.relu(x, inplace=True)  # x is the fresh conv output; taps keep earlier tensors
             if name.endswith("_1"):
-                taps[f"relu{block}_1"] = x
+                if f"relu{block}_1" in wanted:
+                    features[f"relu{block}_1"] = x
                 if f"relu{block}_1" == last_tap:
                     break
-        return taps
+        return features
 
     def relu4_1(self, image: Tensor) -> Tensor:
         return self.forward(image)["relu4_1"]

@@ -80,6 +80,11 @@ def _chunked_mean_std(values: Tensor, channels_last: bool, eps: float) -> tuple[
     return (shift + offset).reshape(batch, channels), variance.add_(eps).sqrt_().reshape(batch, channels)
 
 
+def _tracing() -> bool:
+    """Whether this call is being recorded into a graph (ONNX export, TorchScript or torch.compile)."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+
+
 class _HalfPrecisionMeanStd(torch.autograd.Function):
     """float32 (mean, std) over dim 1 of a ``(B, N, C)`` bf16/fp16 view, without a float32 copy.
 
@@ -134,8 +139,9 @@ def channel_mean_std(features: Tensor, eps: float = DEFAULT_EPS) -> tuple[Tensor
     b, c, h, w = features.shape
     dtype = _statistics_dtype(features.dtype)
     channels_last = features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous()
-    if dtype == torch.float32 and not (features.requires_grad and torch.is_grad_enabled()):
-        # inference: chunked sums (several times faster than var_mean, and no less accurate)
+    if dtype == torch.float32 and not (features.requires_grad and torch.is_grad_enabled()) and not _tracing():
+        # inference: chunked sums (several times faster than var_mean, and no less accurate); a
+        # traced graph (ONNX export) takes var_mean, whose graph does not depend on the map's size
         values = features.permute(0, 2, 3, 1).reshape(b, h * w, c) if channels_last else features.reshape(b, c, h * w)
         mean, std = _chunked_mean_std(values, channels_last, eps)
         return mean.view(b, c, 1, 1), std.view(b, c, 1, 1)

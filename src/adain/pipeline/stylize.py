@@ -500,7 +500,7 @@ class StylizationPipeline:
 
     def encode_content(self, padded_rgb: Tensor) -> dict[str, Tensor]:
         """Step 3: the padded content's features at the decoder's taps (relu4_1 for the paper's decoder)."""
-        features = self.inference_encoder(padded_rgb)
+        features = self.inference_encoder(padded_rgb, taps=self.decoder_taps)
         return {tap: features[tap] for tap in self.decoder_taps}
 
     @staticmethod
@@ -590,7 +590,9 @@ class StylizationPipeline:
         features: Tensor | None = None
         for tile in plan.tiles:
             top, bottom, left, right = tile.window
-            window_taps = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0])
+            window_taps = self.inference_encoder(
+                pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], taps=(*shallow, ADAIN_TAP)
+            )
             window_features = window_taps[ADAIN_TAP]
             if features is None:
                 size = (-(-plan.height // NETWORK_MULTIPLE), -(-plan.width // NETWORK_MULTIPLE))
@@ -702,10 +704,7 @@ class StylizationPipeline:
         shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
         if shallow:
             top, bottom, left, right = tile.window
-            deepest = max(shallow, key=TAPS.index)
-            encoded = self.inference_encoder(
-                pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], last_tap=deepest
-            )
+            encoded = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], taps=shallow)
             window.update({tap: encoded[tap] for tap in shallow})
         return window
 
