@@ -231,6 +231,10 @@ def test_fast_is_scored_by_its_teachers_encoder(
     teacher_file = prepare("vgg16-hed", ("encoder",), progress=False)["encoder"]
     for report in reports.values():
         assert report["loss_encoder"] == "vgg16-hed" and report["loss_encoder_sha256"] == file_sha256(teacher_file)
+    # the report names the encoder that stylized: the student's file for fast, the teacher's otherwise
+    student_file = prepare("fast", ("encoder",), progress=False)["encoder"]
+    assert reports["fast"]["encoder_sha256"] == file_sha256(student_file) != file_sha256(teacher_file)
+    assert reports["vgg16-hed"]["encoder_sha256"] == file_sha256(teacher_file)
     fast = {row["method"]: row for row in reports["fast"]["pairs"]}
     default = {row["method"]: row for row in reports["vgg16-hed"]["pairs"]}
     assert reports["fast"]["preset"] == "fast" and set(fast) == {"content", "decoder", "refine-1", "optimize-2"}

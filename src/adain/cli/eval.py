@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     loss_encoder_file = prepare(scoring, ("encoder",), progress=False)["encoder"]
     # the report names the weights it scored, the preset's default included (already prepared by from_preset)
     decoder_path = args.decoder or prepare(args.preset, ("decoder",), progress=False)["decoder"]
+    encoder_path = prepare(args.preset, ("encoder",), progress=False)["encoder"]
     config = EvalConfig(
         pairs_dir=args.pairs,
         out_dir=args.out,
@@ -177,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "decoder": str(decoder_path),
         "decoder_sha256": file_sha256(decoder_path),
+        # the encoder that stylized (fast's student; the scoring one is loss_encoder)
+        "encoder": str(encoder_path),
+        "encoder_sha256": file_sha256(encoder_path),
         # which encoder scored (content and style losses, L-BFGS): the preset's, or a distilled one's teacher's
         "loss_encoder": scoring,
         "loss_encoder_sha256": encoder_hash,
