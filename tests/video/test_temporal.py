@@ -245,3 +245,7 @@ def test_stylize_video_end_to_end_with_audio(pipeline: StylizationPipeline, cand
     info = open_video(tmp_path / "out.mkv").info
     assert (info.width, info.height, info.fps, info.audio_codec) == (48, 32, 8, "aac")
     assert report.summary().startswith(f"wrote {tmp_path / 'out.mkv'} (6 frames, 48x32, 8 fps;")
+    # where the time went: the three parts add up to the whole and the summary names them
+    assert set(report.timings) == {"networks", "temporal", "input/output"}
+    assert report.timings["networks"] > 0 and sum(report.timings.values()) >= 0.99 * report.seconds
+    assert "; time: networks " in report.summary() and "input/output" in report.summary()

@@ -58,10 +58,20 @@ class VideoReport:
     seconds: float
     scene_cuts: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: where the seconds went: ``networks`` (encoder, AdaIN, decoder), ``temporal`` (optical flow,
+    #: warping, cut detection, smoothing) and ``input/output`` (decoding, colour conversion,
+    #: encoding, muxing: the rest)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+    def time_shares(self) -> str:
+        """``networks 61%, temporal 24%, input/output 15%`` (empty without timings)."""
+        if not self.timings or self.seconds <= 0:
+            return ""
+        return ", ".join(f"{name} {seconds / self.seconds:.0%}" for name, seconds in self.timings.items())
 
     def summary(self) -> str:
         cuts = (
@@ -70,6 +80,7 @@ class VideoReport:
         return (
             f"wrote {self.output} ({self.frames} frames, {self.width}x{self.height}, {float(self.fps):.3g} fps; "
             f"{self.frames_per_second:.2f} frames/s{cuts})"
+            + (f"; time: {shares}" if (shares := self.time_shares()) else "")
         )
 
 
@@ -234,6 +245,7 @@ class VideoStylizer:
         rate = info.fps if fps is None else Fraction(fps).limit_denominator(1001)
         height, width = self.frame_size(info.height, info.width)
         self.reset()
+        before = dict(self.timings)
         started = time.perf_counter()
         bar = tqdm(
             total=info.frame_count,
@@ -253,6 +265,17 @@ class VideoStylizer:
         finally:
             bar.close()
         seconds = time.perf_counter() - started
+        networks = self.timings["stylize"] - before["stylize"]
+        temporal = self.timings["temporal"] - before["temporal"]
+        timings = {"networks": networks, "temporal": temporal, "input/output": max(0.0, seconds - networks - temporal)}
         return VideoReport(
-            Path(output), writer.frames_written, width, height, rate, seconds, self.scene_cuts, list(writer.notes)
+            Path(output),
+            writer.frames_written,
+            width,
+            height,
+            rate,
+            seconds,
+            self.scene_cuts,
+            list(writer.notes),
+            timings,
         )
