@@ -446,6 +446,50 @@ def test_attention_toggle_needs_an_uploaded_style(
     page.close()
 
 
+def test_speed_toggle(
+    browser: Any,
+    live_server: Callable[..., Any],
+    page_config: ServerConfig,
+    random_pipeline: StylizationPipeline,
+    fast_home: Path,
+    photo: Path,
+    shots: Path,
+) -> None:
+    """Quality / Fast: disabled with the reason shown where the server does not offer fast; where it
+    does (random students: fast_home), choosing Fast with the keyboard renders with speed=fast."""
+    off = live_server(replace(page_config, fast=False), random_pipeline)
+    page, errors = open_page(browser, off.url)
+    assert page.locator("#speed-quality").is_checked() and page.locator("#speed-fast").is_disabled()
+    assert "Fast is unavailable: fast is turned off" in page.get_attribute("#speed-fast", "title")
+    assert "turned off" in page.text_content("#speed-hint") and page.locator("#speed-hint").is_visible()
+    page.locator(".panel", has_text="Settings").screenshot(path=str(shots / "page-fast-off.png"))
+    assert errors == [], errors
+    page.close()
+    server = live_server(page_config, random_pipeline)
+    page, errors = open_page(browser, server.url)
+    assert page.locator("#speed-fast").is_enabled() and page.locator("#speed-hint").is_hidden()
+    page.set_input_files("#content-file", str(photo))
+    page.wait_for_function(FULL_RENDER, timeout=60_000)
+    first = full_renders(page)[-1]
+    assert page.get_attribute("#result", "data-speed") == "quality"
+    page.focus("#speed-quality")
+    page.keyboard.press("ArrowRight")  # a radio group: the arrow keys choose
+    assert page.locator("#speed-fast").is_checked()
+    page.wait_for_function(
+        f"window.shown.some(e => e.kind === 'full' && e.seq > {first['seq']}) "
+        "&& document.querySelector('#result').dataset.speed === 'fast'",
+        timeout=60_000,
+    )
+    page.wait_for_function(FULL_RENDER)
+    assert ", fast" in page.text_content("#status")
+    last = full_renders(page)[-1]
+    assert (last["width"], last["height"]) == (first["width"], first["height"])
+    assert last["checksum"] != first["checksum"], "fast rendered quality's image"
+    assert server.app.state.adain.speeds._fast is not None
+    assert errors == [] and page.locator("#error").is_hidden(), errors
+    page.close()
+
+
 def test_error_box_clears_on_the_next_upload(
     browser: Any, live_server: Callable[..., Any], page_config: ServerConfig, photo: Path
 ) -> None:

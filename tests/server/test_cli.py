@@ -93,6 +93,7 @@ def test_flags_reach_the_server(
             "--preview-cache",
             str(tmp_path / "previews"),
             "--no-preview-warmup",
+            "--no-fast",
         ]
     )
     assert code == 0
@@ -113,14 +114,26 @@ def test_flags_reach_the_server(
     assert limits.header_timeout_s == 3.0
     assert state.config.preview_cache == tmp_path / "previews" and state.config.preview_warmup is False
     assert state.previews.folder == tmp_path / "previews"
+    assert state.config.fast is False and "turned off" in state.speeds.unavailable("fast")
     from adain.server.protocol import GuardedH11Protocol
 
     assert issubclass(no_uvicorn["http"], GuardedH11Protocol) and no_uvicorn["http"].header_timeout == 3.0
     assert no_uvicorn["ws"] == "none" and no_uvicorn["timeout_keep_alive"] == 5
     assert no_uvicorn["threads"] >= 1
-    assert "http://127.0.0.1:8123/" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "http://127.0.0.1:8123/" in err and "speed=fast is off: fast is turned off" in err
     state.close()
     assert not state.temp_dir.exists()
+
+
+def test_fast_is_offered_by_default() -> None:
+    """Without --no-fast the server offers speed=fast (when the students are installed: tests/server/test_speeds.py)."""
+    from adain.cli.main import build_parser
+    from adain.cli.serve import build_config
+
+    parser = build_parser("serve")
+    assert build_config(parser.parse_args(["serve"])).fast is True
+    assert build_config(parser.parse_args(["serve", "--no-fast"])).fast is False
 
 
 def test_flag_defaults_are_the_server_limits() -> None:

@@ -45,6 +45,11 @@ examples:
   adain serve                                   # http://127.0.0.1:8000 (page at /, API docs at /docs)
   adain serve --host 0.0.0.0 --port 8080 --workers 2 --queue 16
   adain serve --study-config study.json --study-content photos/   # A/B study at /study
+  adain serve --no-fast                         # quality only: no speed=fast, the page's Fast toggle off
+
+speeds: requests (and the page's Quality / Fast toggle) choose speed=quality (the served preset) or
+speed=fast (the preset distilled from it: fast for vgg16-hed), offered when its weights are
+installed and loaded on first use; GET /v1/info says which are on offer, and why not.
 
 limits: a body over --max-upload-mb is answered 413 without being read; an image over --max-pixels
 413 before decoding; with --workers busy and --queue requests waiting, 503 with Retry-After; a
@@ -66,6 +71,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET})")
     parser.add_argument("--decoder", type=Path, metavar="FILE", help="decoder weights instead of the preset's")
+    parser.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="do not offer speed=fast, the preset distilled from --preset (default: offer it when its weights are "
+        "installed, loaded on first use)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument(
         "--precision",
@@ -182,6 +194,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         study_content=args.study_content,
         preview_cache=args.preview_cache,
         preview_warmup=args.preview_warmup,
+        fast=args.fast,
         limits=limits,
     )
 
@@ -215,10 +228,13 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // config.limits.workers))
     app = create_app(config)
     limits = config.limits
+    fast = app.state.adain.speeds.unavailable("fast")
     print(
         f"adain serve: http://{args.host}:{args.port}/ ({config.preset}, {limits.workers} worker(s), queue "
         f"{limits.queue_size}, timeout {limits.request_timeout_s:g} s); API docs at /docs",
         file=sys.stderr,
     )
+    offer = f"is off: {fast}" if fast else f"runs preset {app.state.adain.speeds.fast_preset} (loaded on first use)"
+    print(f"adain serve: speed=fast {offer}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_settings(limits))
     return 0

@@ -8,7 +8,8 @@ Routes (``/docs`` shows them with their fields):
   ``POST /v1/styles`` adds one (files ``style_image``, field ``name``) to the user's bank, persisted.
 * ``POST /v1/live``, ``POST /v1/live/{id}/frames``, ``DELETE /v1/live/{id}``: the live (webcam)
   mode (:mod:`adain.server.live`).
-* ``GET /v1/info``: the preset, the stylize methods and the limits a client must respect; ``GET /healthz``.
+* ``GET /v1/info``: the preset, the speeds on offer (quality, and fast when its weights are installed:
+  :mod:`adain.server.speeds`), the stylize methods and the limits a client must respect; ``GET /healthz``.
 * ``GET /docs`` (Swagger UI) and ``GET /redoc``: the API's documentation, with their scripts and
   styles served by this server (the ``fastapi-offline`` package's copies): they work offline.
 * ``GET /``: the live-preview page; ``GET /study``: the A/B study page, with
@@ -66,6 +67,7 @@ from adain.server.jobs import (
 )
 from adain.server.live import LIVE_FIELDS, LIVE_FILES, LiveSessions, parse_live_form, render_live
 from adain.server.previews import StylePreviews
+from adain.server.speeds import DEFAULT_SPEED, Speeds
 from adain.server.study import SIDES, StudyPlan, StudyStore, Trial, load_study_plan, study_contents, study_report
 from adain.server.styles import StyleCatalog, StyleExists
 from adain.server.uploads import BodyLimitMiddleware, UploadedForm, read_form
@@ -173,12 +175,15 @@ class StudyService:
 
 
 class ServerState:
-    """What one app owns: config, models, pool, banks, temporary folder, study."""
+    """What one app owns: config, models (the served pipeline, and the fast one once asked for), pool,
+    banks, temporary folder, study."""
 
     def __init__(self, config: ServerConfig, pipeline: StylizationPipeline | None) -> None:
         self.config = config
         config.limits.check()
         self.pipeline = pipeline or self._load(config.decoder)
+        # the distilled preset's pipeline is loaded by the first request for it (on its worker)
+        self.speeds = Speeds(self.pipeline, config.preset, self._load_preset, config.home, config.fast)
         self.catalog = StyleCatalog(config.preset, config.user_bank or user_bank_path(config.preset))
         self.catalog.banks()  # a broken bank file fails start-up, not the first request
         self.previews = StylePreviews(
@@ -199,9 +204,13 @@ class ServerState:
         limit_allocator_retention()  # freed activations go back to the system: RSS stays flat
 
     def _load(self, decoder: Path | None) -> StylizationPipeline:
+        return self._load_preset(self.config.preset, decoder)
+
+    def _load_preset(self, preset: str, decoder: Path | None = None) -> StylizationPipeline:
+        """``preset``'s pipeline on the server's device and precision (its own decoder unless ``decoder``)."""
         config = self.config
         return StylizationPipeline.from_preset(
-            config.preset, decoder_path=decoder, device=config.device, home=config.home, precision=config.precision
+            preset, decoder_path=decoder, device=config.device, home=config.home, precision=config.precision
         )
 
     def _study(self) -> tuple[StudyService | None, str]:
@@ -346,10 +355,13 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
             "pool": state.pool.stats(),
         }
 
-    @app.get("/v1/info", summary="the preset, default sizes and the limits a client must respect")
+    @app.get("/v1/info", summary="the preset, the speeds on offer, default sizes and the limits a client must respect")
     def info() -> dict[str, Any]:
         return {
             "preset": state.config.preset,
+            # the `speed` values: each one's preset, whether it is on offer and, when not, why
+            "speed": DEFAULT_SPEED,
+            "speeds": state.speeds.public(),
             "min_size": MIN_SIZE,
             "default_size": min(state.config.default_size, limits.max_size),
             "preview_size": min(state.config.preview_size, limits.max_size),
@@ -378,8 +390,11 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
                 job = parse_stylize_form(form, state.catalog, state.config)
             except AdainError as error:
                 raise api_error_from(error, paths) from None
+            state.speeds.check(job.speed)
             start = time.monotonic()
-            image = await state.work(render, state.pipeline, job, limits.max_pixels, deadline=deadline, paths=paths)
+            image = await state.work(
+                state.speeds.run, job.speed, render, job, limits.max_pixels, deadline=deadline, paths=paths
+            )
             filename = download_name(form, job.format)
         return Response(
             image,
@@ -387,6 +402,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
             headers={
                 "Content-Disposition": f'inline; filename="{filename}"',
                 "X-Adain-Seconds": f"{time.monotonic() - start:.3f}",
+                "X-Adain-Speed": job.speed,
             },
         )
 
@@ -500,6 +516,7 @@ def _add_live_routes(app: FastAPI, state: ServerState) -> None:
                 frame = parse_live_form(form, state.catalog, state.config)
             except AdainError as error:
                 raise api_error_from(error, paths) from None
+            state.speeds.check(frame.speed)
             ticket = session.arrive()
             async with session.lock:  # the frame before this one runs; a newer one may come meanwhile
                 if ticket != session.latest:
@@ -507,7 +524,14 @@ def _add_live_routes(app: FastAPI, state: ServerState) -> None:
                     return Response(status_code=204, headers={"X-Adain-Dropped": "superseded"})
                 start = time.monotonic()
                 image = await state.work(
-                    render_live, state.pipeline, session, frame, limits.max_pixels, deadline=deadline, paths=paths
+                    state.speeds.run,
+                    frame.speed,
+                    render_live,
+                    session,
+                    frame,
+                    limits.max_pixels,
+                    deadline=deadline,
+                    paths=paths,
                 )
                 session.frames += 1
         return Response(
@@ -517,6 +541,7 @@ def _add_live_routes(app: FastAPI, state: ServerState) -> None:
                 "Cache-Control": "no-store",
                 "X-Adain-Seconds": f"{time.monotonic() - start:.3f}",
                 "X-Adain-Frame": str(session.frames),
+                "X-Adain-Speed": frame.speed,
             },
         )
 

@@ -126,6 +126,9 @@ class ServerConfig:
         style_preview_size: the side of a style preview (square), pixels.
         preview_warmup: render the missing style previews in a background thread after start-up
             (pausing while a stylization runs); ``False``: only when the page asks for one.
+        fast: also offer the preset distilled from ``preset`` (``fast`` for vgg16-hed) to requests
+            that send ``speed=fast``, when its weights are installed; loaded on first use
+            (:mod:`adain.server.speeds`). ``False``: quality only (``adain serve --no-fast``).
         limits: :class:`ServerLimits`.
     """
 
@@ -145,4 +148,5 @@ class ServerConfig:
     preview_cache: Path | None = None
     style_preview_size: int = STYLE_PREVIEW_SIZE
     preview_warmup: bool = True
+    fast: bool = True
     limits: ServerLimits = field(default_factory=ServerLimits)

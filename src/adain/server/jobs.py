@@ -25,6 +25,7 @@ from adain.pipeline.options import StylizeOptions
 from adain.pipeline.stylize import StylizationPipeline
 from adain.server.config import MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError
+from adain.server.speeds import DEFAULT_SPEED, for_preset, parse_speed
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedFile, UploadedForm
 from adain.styles.library import encode_style_image
@@ -63,6 +64,8 @@ STYLIZE_FIELDS = {
     "method": "decoder (default: plain AdaIN) or attention (each content region takes the statistics of the style "
     "regions that look like it; needs style images, style_image and style2_image, or bank styles kept with their "
     "features; no mask)",
+    "speed": "quality (default: the served preset) or fast (its distilled students, when this server offers them: "
+    "GET /v1/info lists the speeds)",
 }
 
 #: The fields of ``POST /v1/stylize`` that are files; the others are text.
@@ -77,13 +80,15 @@ JPEG_QUALITY = 90
 
 @dataclass
 class StylizeJob:
-    """Everything one stylization needs; ``images`` are the uploads to pixel-check first (field -> path)."""
+    """Everything one stylization needs; ``images`` are the uploads to pixel-check first (field -> path);
+    ``speed``: which pipeline runs it (:mod:`adain.server.speeds`)."""
 
     content: ImageInput
     styles: list[StyleInput]
     options: StylizeOptions
     format: str = "png"
     images: dict[str, Path] = field(default_factory=dict)
+    speed: str = DEFAULT_SPEED
 
 
 def _number(form: UploadedForm, name: str, default: float, kind: type = float) -> Any:
@@ -184,6 +189,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
     if image_format not in IMAGE_FORMATS:
         raise ApiError(400, "bad_parameter", f"format must be png or jpeg. Got {form.text('format')!r}")
     method = parse_method(form)
+    speed = parse_speed(form.text("speed"))
     styles = [first] if second is None else [first, second]
     weights = None
     if form.text("mix") is not None and second is None:
@@ -217,6 +223,7 @@ def parse_stylize_form(form: UploadedForm, catalog: StyleCatalog, config: Server
         options,
         image_format,
         {name: upload.path for name, upload in uploads.items() if upload is not None},
+        speed,
     )
 
 
@@ -301,10 +308,11 @@ def encode_image(image: Image.Image, image_format: str) -> bytes:
 
 
 def render(pipeline: StylizationPipeline, job: StylizeJob, max_pixels: int) -> bytes:
-    """The worker's part: pixel-check the uploads, stylize, encode."""
+    """The worker's part: pixel-check the uploads, stylize, encode. Bank statistics are labelled for
+    the pipeline's preset (the fast one reads its teacher's: :func:`~adain.server.speeds.for_preset`)."""
     for name, path in job.images.items():
         check_upload(path, name, job.options, max_pixels)
-    result = pipeline(job.content, job.styles, job.options)
+    result = pipeline(job.content, [for_preset(style, pipeline.preset) for style in job.styles], job.options)
     return encode_image(result.image, job.format)
 
 

@@ -14,7 +14,8 @@ Frames are never queued:
 
 Each session keeps a :class:`~adain.video.temporal.ContentStatisticsEMA` (through the pipeline's
 ``content_statistics_filter``), so the normalisation of the content does not flicker from frame
-to frame, as in ``adain video --temporal ema``. Sessions idle for :data:`SESSION_IDLE_S` are
+to frame, as in ``adain video --temporal ema`` (afresh when a frame's ``speed`` differs from the last
+one's: :mod:`adain.server.speeds`). Sessions idle for :data:`SESSION_IDLE_S` are
 forgotten; at most ``workers + queue_size`` (at least 2) exist at once.
 """
 
@@ -34,6 +35,7 @@ from adain.pipeline.options import StylizeOptions
 from adain.server.config import LIVE_MAX_SIZE, LIVE_SIZE, MIN_SIZE, ServerConfig
 from adain.server.errors import ApiError
 from adain.server.jobs import _number, check_fields, check_pixels, check_resized, encode_image, parse_flag
+from adain.server.speeds import DEFAULT_SPEED, for_preset, parse_speed
 from adain.server.styles import StyleCatalog
 from adain.server.uploads import UploadedForm
 from adain.video.temporal import ContentStatisticsEMA
@@ -54,6 +56,8 @@ LIVE_FIELDS = {
     "size": f"shorter side of the answer, {MIN_SIZE} to {LIVE_MAX_SIZE} (default {LIVE_SIZE})",
     "preserve_color": "true: keep the frame's colours",
     "reset": "true: start the temporal smoothing afresh (a new camera, a cut)",
+    "speed": "quality (default) or fast (the distilled students, when offered: GET /v1/info); switching restarts "
+    "the temporal smoothing",
 }
 LIVE_FILES = frozenset({"frame"})
 
@@ -65,12 +69,13 @@ EMA_MOMENTUM = 0.7
 
 @dataclass
 class LiveFrame:
-    """One frame's work: its upload, the style, the options."""
+    """One frame's work: its upload, the style, the options, and which pipeline runs it (``speed``)."""
 
     path: Path
     style: StyleStatistics
     options: StylizeOptions
     reset: bool = False
+    speed: str = DEFAULT_SPEED
 
 
 @dataclass
@@ -83,6 +88,7 @@ class LiveSession:
     latest: int = 0  # the ticket of the newest frame that arrived
     frames: int = 0  # frames stylized
     dropped: int = 0  # frames superseded before they ran
+    speed: str = DEFAULT_SPEED  # of the last frame: another one's content statistics are another encoder's
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one frame of the session at a time
     compute: threading.Lock = field(default_factory=threading.Lock)  # the EMA, even past a timeout
 
@@ -173,11 +179,16 @@ def parse_live_form(form: UploadedForm, catalog: StyleCatalog, config: ServerCon
         max_pixels=config.limits.max_pixels,
     )
     options.check(1)
-    return LiveFrame(frame.path, catalog.statistics(name), options, parse_flag(form, "reset"))
+    return LiveFrame(
+        frame.path, catalog.statistics(name), options, parse_flag(form, "reset"), parse_speed(form.text("speed"))
+    )
 
 
 def render_live(pipeline: StylizationPipeline, session: LiveSession, frame: LiveFrame, max_pixels: int) -> bytes:
-    """The worker's part: pixel-check the frame, stylize it with the session's smoothing, JPEG."""
+    """The worker's part: pixel-check the frame, stylize it with the session's smoothing, JPEG.
+
+    A frame of another speed than the last one restarts the smoothing: the average would mix two
+    encoders' content statistics (the student's approximate its teacher's, not exactly)."""
     image_size = check_pixels(frame.path, "frame", max_pixels)
     if image_size is not None:  # an unreadable file: the pipeline's loader says what is wrong with it
         width, height = image_size
@@ -188,7 +199,9 @@ def render_live(pipeline: StylizationPipeline, session: LiveSession, frame: Live
             max_pixels,
         )
     with session.compute:
-        if frame.reset:
+        if frame.reset or frame.speed != session.speed:
             session.ema.reset()
-        result = pipeline(frame.path, [frame.style], frame.options, content_statistics_filter=session.ema)
+        session.speed = frame.speed
+        style = for_preset(frame.style, pipeline.preset)
+        result = pipeline(frame.path, [style], frame.options, content_statistics_filter=session.ema)
     return encode_image(result.image, "jpeg")

@@ -11,6 +11,10 @@
 // by name) or an image uploaded from this page (kept in state.styleFiles and sent as the file: a
 // bank style is otherwise statistics only), and no mask is painted (attention finds the regions itself).
 // The live camera stays plain AdaIN whatever the toggle says (its hint says so meanwhile).
+// The Quality / Fast toggle sends speed=quality (the served preset) or speed=fast (the networks
+// distilled from it) with every render and every camera frame; GET /v1/info says whether this server
+// offers fast, and why not: Fast is then disabled, its hint and tooltip saying why (checked again
+// after a failed fast render: the server turns fast off when its weights fail to load).
 // live.js (the camera) uses window.adainPage.
 "use strict";
 
@@ -145,6 +149,39 @@
 
   function attentionOn() { return $("attention").checked && !$("attention").disabled; }
 
+  // Why this server does not offer Fast ("" when it does).
+  function speedBlocker() {
+    const fast = state.info && state.info.speeds && state.info.speeds.fast;
+    if (!fast) return "this server does not say it offers a fast preset";
+    return fast.available ? "" : fast.reason || "this server does not offer it";
+  }
+
+  function speed() { return $("speed-fast").checked && !$("speed-fast").disabled ? "fast" : "quality"; }
+
+  function updateSpeed() {
+    const fast = $("speed-fast");
+    const blocker = speedBlocker();
+    fast.disabled = Boolean(blocker);
+    if (blocker && fast.checked) $("speed-quality").checked = true;
+    const speeds = (state.info && state.info.speeds) || {};
+    const preset = (name) => (speeds[name] && speeds[name].preset ? ` (preset ${speeds[name].preset})` : "");
+    const title = blocker ? `Fast is unavailable: ${blocker}` :
+      `Networks distilled from the quality ones${preset("fast")}: several times faster, a little less faithful; ` +
+      "the live camera gains most";
+    fast.title = title;
+    $("speed-fast-label").title = title;
+    $("speed-quality-label").title = `The full networks${preset("quality")}`;
+    $("speed-hint").textContent = blocker ? `Fast is unavailable: ${blocker}` : "";
+  }
+
+  // GET /v1/info again: whether Fast is on offer may have changed (weights installed, or failed to load).
+  async function refreshSpeeds() {
+    try {
+      const response = await fetch("/v1/info");
+      if (response.ok) { state.info = await response.json(); updateSpeed(); }
+    } catch (error) { /* the toggle stays as it was */ }
+  }
+
   function updateAttention() {
     const toggle = $("attention");
     const blocker = attentionBlocker();
@@ -157,9 +194,9 @@
     $("attention-hint").textContent = hint;
   }
 
-  // `attention`: send method=attention, with the images of styles kept without features (read before any
-  // await: the toggle may move meanwhile).
-  async function buildForm(kind, attention) {
+  // `attention`: send method=attention, with the images of styles kept without features; `speed`: quality
+  // or fast (both read before any await: the toggles may move meanwhile).
+  async function buildForm(kind, attention, speed) {
     const form = new FormData();
     const size = sizeFor(kind);
     const content = await contentBlob(size, kind);
@@ -170,6 +207,7 @@
       else form.append(field, name);
     };
     if (attention) form.append("method", "attention");
+    form.append("speed", speed);
     style("style", state.a);
     if (state.b) {
       style("style2", state.b);
@@ -197,8 +235,10 @@
     setStatus(kind === "preview" ? "Previewing…" : `Rendering ${sizeFor(kind)} px…`);
     const started = performance.now();
     const method = attentionOn() ? "attention" : "decoder";
+    const chosenSpeed = speed();
     try {
-      const response = await fetch("/v1/stylize", { method: "POST", body: await buildForm(kind, method === "attention"), signal });
+      const body = await buildForm(kind, method === "attention", chosenSpeed);
+      const response = await fetch("/v1/stylize", { method: "POST", body, signal });
       if (response.status === 503 && kind === "full") {
         const wait = Math.max(1, Number(response.headers.get("Retry-After")) || 1);
         setStatus(`Server busy: retrying in ${wait} s`);
@@ -207,6 +247,7 @@
       }
       if (!response.ok) {
         if (seq > state.shownSeq) { showError(await errorText(response)); setStatus("Failed"); }
+        if (chosenSpeed === "fast") refreshSpeeds();
         return;
       }
       const blob = await response.blob();
@@ -214,7 +255,7 @@
       state.shownSeq = seq;
       const seconds = Number(response.headers.get("X-Adain-Seconds")) || (performance.now() - started) / 1000;
       if (kind === "full") state.secondsPerMegapixel = seconds / (expectedPixels(sizeFor("full")) / 1e6);
-      show(blob, kind, seq, seconds, method);
+      show(blob, kind, seq, seconds, method, chosenSpeed);
     } catch (error) {
       if (error.name !== "AbortError") showError(String(error));
     } finally {
@@ -227,6 +268,7 @@
     result.removeAttribute("src");
     result.dataset.kind = "none";
     delete result.dataset.method;
+    delete result.dataset.speed;
     if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
     state.resultUrl = null;
     $("result-stage").classList.add("empty");
@@ -250,11 +292,13 @@
     return url;
   }
 
-  function show(blob, kind, seq, seconds, method) {
+  function show(blob, kind, seq, seconds, method, chosenSpeed) {
     const url = showImage(blob, kind, seq);
     $("result").dataset.method = method;
+    $("result").dataset.speed = chosenSpeed;
     showError("");
-    const took = `${method === "attention" ? ", attention" : ""}${seconds ? ` in ${Number(seconds).toFixed(2)} s` : ""}`;
+    const how = `${chosenSpeed === "fast" ? ", fast" : ""}${method === "attention" ? ", attention" : ""}`;
+    const took = `${how}${seconds ? ` in ${Number(seconds).toFixed(2)} s` : ""}`;
     const download = $("download");
     if (kind === "full") {
       download.href = url;
@@ -566,6 +610,7 @@
     }
     $("preserve-color").addEventListener("change", controlMoved);
     $("attention").addEventListener("change", () => { updateAttention(); controlMoved(); });
+    for (const id of ["speed-quality", "speed-fast"]) $(id).addEventListener("change", controlMoved);
     const zone = $("drop-zone");
     $("content-file").addEventListener("change", () => loadContent($("content-file").files[0]));
     for (const target of [zone, $("content-stage")]) {
@@ -588,6 +633,8 @@
     clearResult,
     stopRenders,
     updateAttention,
+    speed,
+    refreshSpeeds,
     // the photo's result again, when the camera stops
     resume() { if (state.content) { clearResult(); render("full"); } else { clearResult(); setStatus("Drop a photo to start"); } },
   };
@@ -599,6 +646,7 @@
     size.max = String(state.info.limits.max_size);
     size.min = String(Math.min(64, state.info.limits.max_size));
     size.value = String(state.info.default_size);
+    updateSpeed();
     wireControls();
     wireStyles();
     wireMask();

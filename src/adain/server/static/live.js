@@ -4,9 +4,10 @@
 // previous answer came back: the frames the camera made meanwhile are never queued, only skipped
 // (the server, for its part, drops a frame of a session that a newer one superseded: 204). Each
 // frame is downscaled here to the live size (192 or 256 px, shorter side) and sent as JPEG with
-// the style A, alpha and colour settings of the page at that moment (plain AdaIN: the attention
-// toggle is for photo renders); the server smooths the content statistics across the session's
-// frames. The rate shown is the answered frames of the last two seconds.
+// the style A, alpha, colour and speed (Quality / Fast) settings of the page at that moment (plain
+// AdaIN: the attention toggle is for photo renders); the server smooths the content statistics
+// across the session's frames (afresh when the speed changes). The rate shown is the answered
+// frames of the last two seconds.
 "use strict";
 
 (() => {
@@ -63,7 +64,7 @@
   }
 
   // frames/s over the last two seconds; slower than one frame in two seconds: from the last gap
-  function countFrame(seconds, size) {
+  function countFrame(seconds, size, speed) {
     const now = performance.now();
     live.times.push(now);
     while (live.times.length && now - live.times[0] > RATE_WINDOW_MS) live.times.shift();
@@ -75,13 +76,14 @@
     const rate = live.fps ? `${live.fps.toFixed(1)} frames/s` : "…";
     $("live-fps").textContent = rate;
     $("live-fps").dataset.fps = live.fps.toFixed(2);
-    page.setStatus(`Live: ${rate} at ${size} px (${seconds.toFixed(2)} s a frame on the server)`);
+    page.setStatus(`Live: ${rate} at ${size} px${speed === "fast" ? ", fast" : ""} (${seconds.toFixed(2)} s a frame on the server)`);
   }
 
   async function sendFrame(video, run) {
     const current = () => live.running && live.run === run;
     const state = page.state;
     const size = liveSize();
+    const speed = page.speed();
     const canvas = grab(video, size);
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
     const form = new FormData();
@@ -90,6 +92,7 @@
     form.append("alpha", $("alpha").value);
     form.append("size", String(size));
     form.append("preserve_color", $("preserve-color").checked ? "true" : "false");
+    form.append("speed", speed);
     form.append("reset", live.reset ? "true" : "false");
     live.sent += 1;
     const response = await fetch(`/v1/live/${live.session.id}/frames`, {
@@ -104,6 +107,7 @@
     }
     if (!response.ok) {
       page.showError(await window.adainErrors.text(response));
+      if (speed === "fast") page.refreshSpeeds();
       await stop();
       return;
     }
@@ -113,7 +117,7 @@
     live.received += 1;
     live.shownInput = canvas;
     page.showImage(result, "live", live.received);
-    countFrame(Number(response.headers.get("X-Adain-Seconds")) || 0, size);
+    countFrame(Number(response.headers.get("X-Adain-Seconds")) || 0, size, speed);
   }
 
   async function loop(run) {
