@@ -81,6 +81,23 @@ class TestBankFeatures:
         with pytest.raises(BankError, match=r"style 'kept' in .*bank\.safetensors: relu4_1 features must be"):
             StyleBank.load(tmp_path / "bank")
 
+    def test_the_fast_preset_reads_the_teachers_bank_with_its_features(self, tmp_path: Path) -> None:
+        """``fast`` reads vgg16-hed's banks, relabelled as its own: a style that kept its features
+        keeps them (attention with ``--preset fast`` and a bank style), a plain one stays plain."""
+        from adain.styles.library import available_banks
+
+        bank = StyleBank("vgg16-hed")
+        bank.add("kept", style_features(encoded(0), "vgg16-hed"), BankEntry("kept"))
+        plain = style_features(encoded(1), None)
+        bank.add("plain", StyleStatistics(plain.means, plain.stds), BankEntry("plain"))
+        bank.save(tmp_path / "bank")
+        [(origin, fast)] = available_banks("fast", tmp_path / "bank", include_shipped=False)
+        assert origin == "user" and fast.preset == "fast"
+        kept = fast.get("kept")
+        assert isinstance(kept, StyleFeatures) and kept.preset == "fast"
+        assert torch.equal(kept.features["relu4_1"], StyleBank.load(tmp_path / "bank").get("kept").features["relu4_1"])
+        assert type(fast.get("plain")) is StyleStatistics and fast.get("plain").preset == "fast"
+
     def test_a_banked_style_with_features_gives_its_images_attention_result(
         self, pipeline: StylizationPipeline, tmp_path: Path
     ) -> None:

@@ -14,6 +14,7 @@ bank, with a note; a name that is in no bank gets "did you mean ..." suggestions
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +58,8 @@ def _as_preset(bank: StyleBank, preset: str) -> StyleBank:
     pipeline of a distilled preset takes (its teacher's statistics are its own)."""
     if bank.preset == preset:
         return bank
-    statistics = {name: StyleStatistics(s.means, s.stds, preset) for name, s in bank.statistics.items()}
+    # replace() keeps what a style carries beyond its statistics (kept features, for attention)
+    statistics = {name: dataclasses.replace(s, preset=preset) for name, s in bank.statistics.items()}
     return StyleBank(preset, bank.entries, statistics)
 
 
