@@ -51,17 +51,31 @@ def multilevel_decoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def load_reference_module() -> ModuleType:
-    """Import pytorch-AdaIN's reference networks by path (tests are no package under importlib mode)."""
-    name = "adain_tests_pytorch_adain_reference"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_from_path(name: str, path: Path) -> ModuleType:
+    """Import the file ``path`` as module ``name``, once (tests are no package under importlib
+    mode, and tools/ is no package at all)."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REFERENCE_FILE)
+        spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {REFERENCE_FILE}")
+            raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def load_reference_module() -> ModuleType:
+    """pytorch-AdaIN's reference networks (tests/models/pytorch_adain_reference.py)."""
+    return module_from_path("adain_tests_pytorch_adain_reference", REFERENCE_FILE)
+
+
+@pytest.fixture(scope="session")
+def tool() -> Callable[[str], ModuleType]:
+    """``tool("ship_fast_preset")``: the script tools/ship_fast_preset.py as a module."""
+    return lambda name: module_from_path(f"adain_tools_{name}", ROOT / "tools" / f"{name}.py")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ To add a case: one :class:`HttpCase` in :data:`CASES`, built with :func:`stylize
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -28,6 +27,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -46,18 +46,6 @@ BOUNDARY = "fuzzb0undary"
 MAX_SIZE, MAX_PIXELS, MAX_UPLOAD_MB, REQUEST_TIMEOUT_S, HEADER_TIMEOUT_S = 128, 400_000, 1, 4, 1.5
 #: Never in any body: a traceback, or a path of the server's (its folders, the code, Python's).
 LEAKS = ("Traceback", 'File "', "site-packages", "adain-serve-", "request-", "part-0", str(ROOT), "/tmp/")
-
-
-def _server_load() -> Any:
-    """tools/serve_process.py (the free port, readiness wait and stop of the tools), loaded by path."""
-    name = "adain_tools_serve_process"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "serve_process.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 # -- building requests ------------------------------------------------------------------------------
@@ -606,8 +594,8 @@ CASES: list[HttpCase] = [
 class Server:
     """``python -m adain serve`` on a free port of 127.0.0.1 with this test's limits; its log in a file."""
 
-    def __init__(self, folder: Path, decoder: Path) -> None:
-        tools = _server_load()
+    def __init__(self, folder: Path, decoder: Path, tools: ModuleType) -> None:
+        """``tools``: tools/serve_process.py (the free port, readiness wait and stop of the tools)."""
         self.port = tools.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = folder
@@ -681,8 +669,8 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, decoder_file: Path) -> Iterator[Server]:
-    started = Server(tmp_path_factory.mktemp("http-fuzz"), decoder_file).start()
+def server(tmp_path_factory: pytest.TempPathFactory, decoder_file: Path, tool: Callable) -> Iterator[Server]:
+    started = Server(tmp_path_factory.mktemp("http-fuzz"), decoder_file, tool("serve_process")).start()
     warm = httpx.post(
         f"{started.url}/v1/stylize", files={"content": ("a.png", image())}, data={"style": STYLE}, timeout=60
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -15,19 +13,6 @@ import torch
 from adain.models import CompactEncoder, CompactMultiLevelDecoder
 from adain.train.distill import load_student
 from adain.weights.store import file_sha256, read_manifest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool() -> ModuleType:
-    name = "adain_tools_ship_fast_preset"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "ship_fast_preset.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture
@@ -41,16 +26,21 @@ def students(tmp_path: Path, export_student: Callable[..., Path]) -> tuple[Path,
 
 
 @pytest.fixture
-def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def ship(tool: Callable[[str], ModuleType]) -> ModuleType:
+    return tool("ship_fast_preset")
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship: ModuleType) -> Path:
     """The shipped folder, redirected: the test never writes into the package."""
     folder = tmp_path / "shipped"
     folder.mkdir()
     (folder / "manifest.json").write_text("{}\n")
-    monkeypatch.setattr(_tool(), "shipped_path", lambda name: folder / name)
+    monkeypatch.setattr(ship, "shipped_path", lambda name: folder / name)
     return folder
 
 
-def test_ships_both_students_with_their_entries_and_the_eval(students, package: Path, tmp_path: Path) -> None:
+def test_ships_both_students_with_their_entries_and_the_eval(students, package: Path, ship, tmp_path: Path) -> None:
     encoder, decoder = students
     report = {
         "command": "adain eval --preset fast",
@@ -60,11 +50,11 @@ def test_ships_both_students_with_their_entries_and_the_eval(students, package: 
         "summary": [{"method": "decoder", "content_loss": 1.0}],
     }
     # first shipped without an eval; then again with an eval of the shipped files (their sha256)
-    assert _tool().main([str(encoder), str(decoder)]) == 0
+    assert ship.main([str(encoder), str(decoder)]) == 0
     shipped = {name: package / f"fast-{name}.safetensors" for name in ("encoder", "decoder")}
     report |= {f"{name}_sha256": file_sha256(path) for name, path in shipped.items()}
     (tmp_path / "results.json").write_text(json.dumps(report))
-    assert _tool().main([str(encoder), str(decoder), "--eval", str(tmp_path / "results.json")]) == 0
+    assert ship.main([str(encoder), str(decoder), "--eval", str(tmp_path / "results.json")]) == 0
     manifest = read_manifest(package)
     for name, path in shipped.items():
         entry = manifest[path.stem]
@@ -74,10 +64,12 @@ def test_ships_both_students_with_their_entries_and_the_eval(students, package: 
     assert isinstance(load_student(shipped["encoder"]), CompactEncoder)
 
 
-def test_refuses_an_eval_of_other_files_and_a_swapped_pair(students, package: Path, tmp_path: Path, capsys) -> None:
+def test_refuses_an_eval_of_other_files_and_a_swapped_pair(
+    students, package: Path, ship, tmp_path: Path, capsys
+) -> None:
     encoder, decoder = students
     (tmp_path / "results.json").write_text(json.dumps({"encoder_sha256": "0" * 64, "decoder_sha256": "1" * 64}))
-    assert _tool().main([str(encoder), str(decoder), "--eval", str(tmp_path / "results.json")]) == 1
+    assert ship.main([str(encoder), str(decoder), "--eval", str(tmp_path / "results.json")]) == 1
     assert "evaluated other files" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no encoder entry"):
-        _tool().main([str(decoder), str(encoder)])
+        ship.main([str(decoder), str(encoder)])
