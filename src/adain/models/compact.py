@@ -62,6 +62,7 @@ from torch import Tensor, nn
 from adain.errors import ShapeError, UsageError
 from adain.models.decoder import UpsampleConv2d, _FoldOnTheFly, _fused_layers, fold_upsampling_weights, upsample_conv2d
 from adain.models.encoder import InputNormalization
+from adain.models.fusion import conv_relu
 from adain.models.multilevel_decoder import SKIP_TAPS, TAP_CHANNELS
 from adain.ops.taps import requested_taps
 
@@ -127,9 +128,14 @@ class TapProjection(nn.Conv2d):
         self.register_buffer("scale", torch.ones(out_channels))
         self.register_buffer("shift", torch.zeros(out_channels))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def folded_weights(self) -> tuple[Tensor, Tensor]:
+        """The weight and bias of the plain 1x1 convolution this projection computes, in the
+        weight's dtype: ``weight * scale`` and ``bias * scale + shift``."""
         scale, shift = self.scale.to(self.weight.dtype), self.shift.to(self.weight.dtype)
-        return F.conv2d(x, self.weight * scale.view(-1, 1, 1, 1), self.bias * scale + shift)
+        return self.weight * scale.view(-1, 1, 1, 1), self.bias * scale + shift
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, *self.folded_weights())
 
 
 class CompactEncoder(nn.Module):
@@ -221,11 +227,13 @@ class CompactEncoder(nn.Module):
             if block != previous_block:
                 x = F.max_pool2d(x, 2, 2, ceil_mode=self.pool_ceil_mode)
                 previous_block = block
-            x = F.relu(conv(x), inplace=True)
+            # one oneDNN call each in a CPU inference copy (adain.models.fusion), the projection's
+            # scale folded in once; conv then in-place ReLU otherwise
+            x = conv_relu(conv, x)
             if name.endswith("_1"):
                 tap = f"relu{block}_1"
                 if tap in wanted:
-                    features[tap] = F.relu(self.projections[tap](x), inplace=True)
+                    features[tap] = conv_relu(self.projections[tap], x)
                 if tap == last_tap:
                     break
         return features

@@ -3,17 +3,22 @@ no normalisation layers (they would undo the statistics AdaIN just set)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adain.models.encoder import EncoderArchitecture
+from adain.models.fusion import FusedConvReLU, conv2d_relu
 
 __all__ = [
     "Decoder",
     "UpsampleConv2d",
     "decoder_conv_shapes",
     "fold_upsampling_weights",
+    "fuse_conv_relu_layers",
     "fuse_upsampling",
     "upsample_conv2d",
 ]
@@ -94,7 +99,9 @@ def fold_upsampling_weights(weight: Tensor, bias: Tensor | None) -> tuple[Tensor
     return torch.cat(phases), bias.repeat(4)
 
 
-def upsample_conv2d(x: Tensor, folded_weight: Tensor, folded_bias: Tensor, reflect_pad_output: bool = False) -> Tensor:
+def upsample_conv2d(
+    x: Tensor, folded_weight: Tensor, folded_bias: Tensor, reflect_pad_output: bool = False, relu: bool = False
+) -> Tensor:
     """``conv3x3(reflect_pad(upsample_nearest_2x(x)))`` computed on the low-resolution ``x``.
 
     Why: three of the decoder's largest convolutions run on nearest-upsampled maps, where every
@@ -109,10 +116,15 @@ def upsample_conv2d(x: Tensor, folded_weight: Tensor, folded_bias: Tensor, refle
     ``reflect_pad_output``: return the result with a 1-pixel reflection border, what the next
     layer's ``ReflectionPad2d(1)`` would make of it (a ReLU in between commutes with the
     padding). The shuffle leaves a border anyway; filling it in place spares the padded copy.
+
+    ``relu``: the ReLU that follows, applied by the convolution of the phases
+    (:func:`~adain.models.fusion.conv2d_relu`: one fused call where it can be); it commutes with
+    the shuffle and the border. For inference copies (:func:`fuse_conv_relu_layers`).
     """
     batch, _, height, width = x.shape
     channels = folded_weight.shape[0] // 4
-    phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), folded_weight, folded_bias)
+    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    phases = conv2d_relu(padded, folded_weight, folded_bias) if relu else F.conv2d(padded, folded_weight, folded_bias)
     # pixel shuffle in channels-last order: (B, H+1, W+1, 2, 2, O) -> (B, 2H+2, 2W+2, O), one copy
     shuffled = (
         phases.permute(0, 2, 3, 1)
@@ -140,7 +152,8 @@ class UpsampleConv2d(nn.Module):
     """:func:`upsample_conv2d` with its kernels folded once, from a trained 3x3 convolution.
 
     For inference copies (:func:`fuse_upsampling`); the folded weights are not the trained
-    parameters, so training and weight files keep the plain layout.
+    parameters, so training and weight files keep the plain layout. ``relu``: the ReLU that
+    follows it runs with its convolution (set by :func:`fuse_conv_relu_layers`).
     """
 
     def __init__(self, conv: nn.Conv2d, reflect_pad_output: bool = False) -> None:
@@ -150,11 +163,15 @@ class UpsampleConv2d(nn.Module):
             conv.weight.detach().float(), None if conv.bias is None else conv.bias.detach().float()
         )
         self.reflect_pad_output = reflect_pad_output
+        self.relu = False
         self.weight = nn.Parameter(weight.to(conv.weight.dtype), requires_grad=False)
         self.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return upsample_conv2d(x, self.weight, self.bias, self.reflect_pad_output)
+        return upsample_conv2d(x, self.weight, self.bias, self.reflect_pad_output, self.relu)
+
+    def extra_repr(self) -> str:
+        return f"reflect_pad_output={self.reflect_pad_output}, relu={self.relu}"
 
 
 def _check_foldable(conv: nn.Conv2d) -> None:
@@ -203,13 +220,62 @@ def _fused_layers(layers: list[nn.Module]) -> list[nn.Module | _FoldOnTheFly]:
     return plan
 
 
-def fuse_upsampling(decoder: Decoder) -> Decoder:
+DecoderT = TypeVar("DecoderT", bound=nn.Module)
+
+
+def fuse_upsampling(decoder: DecoderT) -> DecoderT:
     """``decoder`` (changed in place) with its upsampling convolutions folded once into
-    :class:`UpsampleConv2d` layers: for inference copies (:func:`~adain.models.inference_copy`)."""
+    :class:`UpsampleConv2d` layers: for inference copies (:func:`~adain.models.inference_copy`).
+
+    Any decoder whose forward runs its ``layers`` through :func:`_fused_layers` (:class:`Decoder`,
+    :class:`~adain.models.MultiLevelDecoder`, :class:`~adain.models.CompactMultiLevelDecoder`)."""
     decoder.layers = nn.Sequential(
         *(
             UpsampleConv2d(entry.conv, entry.reflect_pad_output) if isinstance(entry, _FoldOnTheFly) else entry
             for entry in _fused_layers(list(decoder.layers))
         )
     )
+    return decoder
+
+
+def fuse_conv_relu_layers(decoder: DecoderT, unfused_upsamplings: Collection[int] = ()) -> DecoderT:
+    """``decoder`` (changed in place) with each ``Conv2d`` + ``ReLU`` pair of its ``layers`` as one
+    :class:`~adain.models.fusion.FusedConvReLU` and each :class:`UpsampleConv2d` + ``ReLU`` as the
+    upsampling convolution with its ``relu`` set: one oneDNN call each on CPUs (measured: see
+    :mod:`adain.models.fusion`). For inference copies (:func:`~adain.models.inference_copy`),
+    after :func:`fuse_upsampling`.
+
+    ``unfused_upsamplings``: the upsamplings (0 for the first) whose convolution keeps its ReLU
+    apart: a multi-level decoder adds a skip between the two.
+
+    Example:
+        >>> from adain.weights.presets import get_preset
+        >>> decoder = fuse_upsampling(Decoder(get_preset("vgg16-hed").architecture))
+        >>> fused = fuse_conv_relu_layers(decoder)
+        >>> [type(layer).__name__ for layer in fused.layers][:5]
+        ['ReflectionPad2d', 'FusedConvReLU', 'UpsampleConv2d', 'FusedConvReLU', 'ReflectionPad2d']
+        >>> sum(isinstance(layer, nn.ReLU) for layer in fused.layers)
+        0
+    """
+    layers: list[nn.Module] = list(decoder.layers)  # type: ignore[arg-type]
+    fused: list[nn.Module] = []
+    upsampled = 0
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        relu_next = i + 1 < len(layers) and isinstance(layers[i + 1], nn.ReLU)
+        if isinstance(layer, UpsampleConv2d):
+            fuse = relu_next and upsampled not in unfused_upsamplings
+            upsampled += 1
+            if fuse:
+                layer.relu = True
+        elif isinstance(layer, nn.Upsample):
+            raise ValueError("fuse the upsampling convolutions first (fuse_upsampling)")
+        else:
+            fuse = relu_next and type(layer) is nn.Conv2d and layer.padding_mode == "zeros"
+            if fuse:
+                layer = FusedConvReLU.from_conv(layer)  # type: ignore[arg-type]
+        fused.append(layer)
+        i += 2 if fuse else 1
+    decoder.layers = nn.Sequential(*fused)
     return decoder

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adain.models.fusion import conv_relu
 from adain.ops.taps import requested_taps
 
 __all__ = ["TAP_SCALES", "EncoderArchitecture", "InputNormalization", "VGGEncoder"]
@@ -102,11 +103,12 @@ class VGGEncoder(nn.Module):
             if block != previous_block:
                 x = F.max_pool2d(x, 2, 2, ceil_mode=self.architecture.pool_ceil_mode)
                 previous_block = block
+            # relu(conv(x)) in one oneDNN call in a CPU inference copy (adain.models.fusion); the
+            # ReLU runs in place on the fresh conv output otherwise (taps keep earlier tensors)
             if zero_padding:  # the convolution pads by itself: no padded copy of x
-                x = F.conv2d(x, conv.weight, conv.bias, padding=1)
+                x = conv_relu(conv, x, padding=1)
             else:
-                x = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
-            x = F.relu(x, inplace=True)  # x is the fresh conv output; taps keep earlier tensors
+                x = conv_relu(conv, F.pad(x, (1, 1, 1, 1), mode="reflect"))
             if name.endswith("_1"):
                 if f"relu{block}_1" in wanted:
                     features[f"relu{block}_1"] = x
