@@ -101,6 +101,9 @@ def test_plan_and_sizes() -> None:
         ("adain", "cached", "bf16"),
     }
     assert {c.style for c in big} == {"cached"}  # new-style runs are skipped at 8 megapixels (time budget)
+    # fp32 channels-last, the third way --backend auto weighs without native bf16: cached styles only
+    assert {(c.height, c.style) for c in configs if c.channels_last} == {(256, "cached"), (2160, "cached")}
+    assert all(c.precision == "fp32" and c.backend == "torch" for c in configs if c.channels_last)
     # coarse to fine is timed where it changes anything (shorter side >= 1024), bf16 cached
     assert [(c.precision, c.style) for c in big if c.options.get("multiscale")] == [("bf16", "cached")]
     assert not any(c.options.get("multiscale") for c in small)
@@ -208,7 +211,10 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     report = json.loads(printed.splitlines()[0])
     assert report["conv_rate"]["bf16_gflops"] > 0
     measured = [r for r in report["results"] if "latency_s" in r]
-    assert len(measured) == 4 and all(r["peak_rss_mb"] > 50 for r in measured)
+    # baseline and ours, new and cached, plus ours fp32 channels-last with the cached style
+    assert len(measured) == 5 and all(r["peak_rss_mb"] > 50 for r in measured)
+    assert [r["style"] for r in measured if r.get("channels_last")] == ["cached"]
+    assert "fp32 channels-last" in (out / "results.md").read_text()
     assert all("vs_floor" in r and "vs_baseline" in r for r in measured)
     assert (out / "results.md").read_text().startswith("adain bench") and (out / "latency.png").exists()
     # the way `adain stylize` runs here (--backend auto; tests/conftest.py sets ADAIN_WAY=torch)

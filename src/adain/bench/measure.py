@@ -37,6 +37,9 @@ class BenchConfig:
     precision: str = "fp32"
     #: torch.compile the networks (the warm-up run pays the compilation; see ``first_run_s``)
     compile: bool = False
+    #: torch fp32 with channels-last weights and maps (one of the ways ``--backend auto`` chooses
+    #: from on a CPU without native bf16; bf16 always runs channels last)
+    channels_last: bool = False
     preset: str = DEFAULT_PRESET
     threads: int = 0
     warmup: int = 1
@@ -151,6 +154,7 @@ def _build_pipeline(config: BenchConfig):
         config.preset,
         precision=config.precision,
         compile=config.compile,
+        channels_last=config.channels_last,
     )
 
 

@@ -139,6 +139,13 @@ def _our_configs(
             if backend != "torch" and precision != "fp32":
                 continue  # onnxruntime runs fp32 only
             configs.append(BenchConfig(method="adain", style=style, backend=backend, precision=precision, **ours))
+            if backend == "torch" and precision == "fp32" and style == "cached":
+                # the third way --backend auto weighs where bf16 is not native
+                configs.append(
+                    BenchConfig(
+                        method="adain", style=style, backend=backend, precision=precision, channels_last=True, **ours
+                    )
+                )
             if plan.compile and backend == "torch" and precision == "bf16" and style == "cached" and not large:
                 configs.append(
                     BenchConfig(method="adain", style=style, backend=backend, precision=precision, compile=True, **ours)
@@ -367,9 +374,11 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _variant(row: dict[str, Any]) -> str:
-    """What sets a configuration apart beyond backend and precision: compiled, coarse to fine."""
-    return (" compiled" if row.get("compile") else "") + (
-        " multiscale" if row.get("options", {}).get("multiscale") else ""
+    """What sets a configuration apart beyond backend and precision: channels last, compiled, coarse to fine."""
+    return (
+        (" channels-last" if row.get("channels_last") else "")
+        + (" compiled" if row.get("compile") else "")
+        + (" multiscale" if row.get("options", {}).get("multiscale") else "")
     )
 
 
