@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adain.cli.arguments import add_temporal_arguments, temporal_options_from_args
+from adain.cli.video import add_flow_max_side_argument, with_flow_max_side
 from adain.weights.presets import DEFAULT_PRESET
 
 DEFAULT_PAIRS = Path("../shared/data/val")
@@ -241,6 +242,7 @@ def add_video_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help=f"temporal modes to compare (default {','.join(TEMPORAL_MODES)})",
     )
     add_temporal_arguments(parser, None)
+    add_flow_max_side_argument(parser)
     parser.add_argument(
         "--measure-flow",
         choices=FLOW_METHODS,
@@ -277,7 +279,7 @@ def run_video(args: argparse.Namespace) -> int:
         size=args.size,
         frames=args.frames,
         modes=[m.strip() for m in args.modes.split(",") if m.strip()],
-        temporal=temporal_options_from_args(args, "none"),
+        temporal=with_flow_max_side(temporal_options_from_args(args, "none"), args),
         measure_flow=args.measure_flow,
     ).check()
     styles = [resolve_style(style, args.preset) for style in style_specs]
@@ -301,6 +303,7 @@ def run_video(args: argparse.Namespace) -> int:
             "ema_momentum": args.ema_momentum,
             "flow": args.flow,
             "cut_threshold": args.cut_threshold,
+            "flow_max_side": config.temporal.flow_max_side,
         },
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",

@@ -10,8 +10,10 @@ nothing and leaves nothing behind.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adain.cli.arguments import (
     add_stylize_arguments,
@@ -25,7 +27,10 @@ from adain.cli.arguments import (
 )
 from adain.errors import UsageError
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from adain.video.temporal import TemporalOptions
+
+__all__ = ["add_flow_max_side_argument", "add_parser", "run", "with_flow_max_side"]
 
 EPILOG = """\
 examples:
@@ -39,6 +44,34 @@ outputs: .mp4/.m4v/.mov/.mkv (H.264, audio copied), .gif, or a folder (PNG frame
 exit codes: 0 written, 1 a failure (unreadable or truncated input, no video stream, no frames,
 unsupported codec, missing weights), 2 a usage error (bad option value, unknown output extension).
 Nothing is written on a failure or on Ctrl-C."""
+
+
+def add_flow_max_side_argument(parser: argparse.ArgumentParser) -> None:
+    """``--flow-max-side N``, for ``adain video`` and ``adain eval video`` (beside the shared
+    temporal options: the evaluation must be able to measure what the command runs)."""
+    from adain.video.temporal import DEFAULT_FLOW_MAX_SIDE
+
+    parser.add_argument(
+        "--flow-max-side",
+        default=str(DEFAULT_FLOW_MAX_SIDE),
+        metavar="N",
+        help="flow: compute the optical flow on frames shrunk to at most N px on the longer side, then scale it "
+        f"back (faster; 0: full resolution; default {DEFAULT_FLOW_MAX_SIDE})",
+    )
+
+
+def with_flow_max_side(temporal: TemporalOptions, args: argparse.Namespace) -> TemporalOptions:
+    """``temporal`` with ``--flow-max-side``, checked (a bad value is a UsageError, exit code 2)."""
+    from adain.video.temporal import DIS_MIN_SIDE, check_flow_max_side
+
+    value = optional_number(args.flow_max_side, "--flow-max-side", int)
+    try:
+        check_flow_max_side(value)
+    except UsageError:
+        raise UsageError(
+            f"--flow-max-side must be 0 (full resolution) or at least {DIS_MIN_SIDE} px. Got {args.flow_max_side!r}"
+        ) from None
+    return dataclasses.replace(temporal, flow_max_side=value).check()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -80,6 +113,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "larger: closer to plain AdaIN)",
     )
     add_temporal_arguments(parser, DEFAULT_TEMPORAL)
+    add_flow_max_side_argument(parser)
     parser.add_argument(
         "--crf",
         default=str(DEFAULT_CRF),
@@ -112,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 1. everything checkable without weights: options, the output, the input (decoded up to its first frame)
     options = options_from_args(args)
-    temporal = temporal_options_from_args(args, args.temporal)
+    temporal = with_flow_max_side(temporal_options_from_args(args, args.temporal), args)
     crf = int(optional_number(args.crf, "--crf", int) or 0)
     fps = optional_number(args.fps, "--fps", float)
     get_preset(args.preset)
