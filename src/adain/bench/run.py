@@ -414,11 +414,17 @@ def plot(report: dict[str, Any], path: Path) -> Path:
         )
     axis.set_xscale("log")
     axis.set_yscale("log")
+    # ticks at the measured sizes, plainly labelled (a log axis's minor labels overlap)
+    from matplotlib.ticker import NullFormatter
+
+    sizes = sorted({p[0] for points in series.values() for p in points})
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.set_xticks(sizes, [f"{m:.2g}" for m in sizes])
     axis.set_xlabel("megapixels")
     axis.set_ylabel("latency (s), cached style unless noted")
     axis.set_title(f"adain bench, {report['date']}")
     axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

@@ -62,7 +62,7 @@ from adain.image.sizing import (
     resize_image,
     target_size,
 )
-from adain.models import TAP_SCALES, Decoder, decoder_input_taps, inference_copy
+from adain.models import TAP_SCALES, CompactMultiLevelDecoder, Decoder, decoder_input_taps, inference_copy
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
@@ -348,7 +348,9 @@ class StylizationPipeline:
         elif self.channels_last:  # fp32 copies, weights channels-last (the decoder's upsampling folded too)
             self.inference_encoder = inference_copy(self.encoder, torch.float32)
             self.inference_decoder = inference_copy(self.decoder, torch.float32)
-        elif isinstance(self.decoder, Decoder):  # fp32: the decoder's upsampling convolutions folded all the same
+        elif isinstance(self.decoder, (Decoder, CompactMultiLevelDecoder)):
+            # fp32: the decoder's upsampling convolutions folded all the same (a torch decoder's,
+            # the fast student's too: else it would fold them again on every call)
             self.inference_encoder, self.inference_decoder = self.encoder, inference_copy(self.decoder, torch.float32)
         else:  # onnxruntime sessions
             self.inference_encoder, self.inference_decoder = self.encoder, self.decoder
