@@ -208,6 +208,7 @@ def test_page_upload_slider_preview_download(
     page.screenshot(path=str(shots / "page-loaded.png"))
 
     # drag the alpha slider from 1 to about 0.3: previews while it moves, then a new full render
+    page.locator("#alpha").scroll_into_view_if_needed()
     box = page.locator("#alpha").bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] - 4, y)
