@@ -502,8 +502,7 @@ class StylizationPipeline:
 
     def encode_content(self, padded_rgb: Tensor) -> dict[str, Tensor]:
         """Step 3: the padded content's features at the decoder's taps (relu4_1 for the paper's decoder)."""
-        features = self.inference_encoder(padded_rgb, taps=self.decoder_taps)
-        return {tap: features[tap] for tap in self.decoder_taps}
+        return self.inference_encoder(padded_rgb, taps=self.decoder_taps)
 
     @staticmethod
     def has_coarse_level(content: PreparedContent, options: StylizeOptions) -> bool:

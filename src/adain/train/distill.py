@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -51,7 +50,7 @@ from adain.models.multilevel_decoder import SKIP_TAPS
 from adain.ops.losses import content_loss, style_loss_from_statistics
 from adain.ops.statistics import adain_from_statistics, channel_mean_std
 from adain.ops.taps import TAPS
-from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint, save_last_whole_step
 from adain.train.data import Augmentation
 from adain.train.reporting import TrainingReporter
 from adain.train.trainer import StepBatchSampler, _git_commit, training_pairs
@@ -520,21 +519,8 @@ class Distiller:
             self.reporter.close()
 
     def _save_on_interrupt(self) -> None:
-        """Checkpoint the last whole step (as ``adain train`` does), unless the interrupt came in the
-        middle of a weight update (then the last checkpoint is kept) or that step is saved already."""
-        if getattr(self, "_updating", False):
-            print(
-                f"adain distill: interrupted during a weight update; the last checkpoint (step "
-                f"{getattr(self, '_saved_step', 'none')}) is kept",
-                file=sys.stderr,
-            )
-            return
-        if self.step == 0 or getattr(self, "_saved_step", None) == self.step:
-            return
-        self.save()
-        print(
-            f"adain distill: saved step {self.step} to {self.checkpoint_path}; continue with --resume", file=sys.stderr
-        )
+        """Checkpoint the last whole step, as ``adain train`` does (:func:`save_last_whole_step`)."""
+        save_last_whole_step(self, "adain distill")
 
     def _log(self, averaged: dict[str, float]) -> None:
         entry = {**averaged, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"]}

@@ -27,7 +27,7 @@ from adain.models import Decoder, MultiLevelDecoder, VGGEncoder, decoder_input_t
 from adain.ops.losses import complexity_weights, content_loss, edge_density, style_loss, style_loss_from_statistics
 from adain.ops.statistics import adain, adain_from_statistics, channel_mean_std
 from adain.ops.taps import TAPS
-from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from adain.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint, save_last_whole_step
 from adain.train.config import TrainConfig
 from adain.train.data import Augmentation, ImageCropSource, PairDataset, find_images, sample_rng, selection_split
 from adain.train.reporting import TrainingReporter
@@ -603,21 +603,9 @@ class Trainer:
             )
 
     def _save_on_interrupt(self) -> None:
-        """Checkpoint the last whole step, unless the interrupt came in the middle of a weight update
-        (then the last checkpoint is kept) or that step is saved already."""
-        if self.rank != 0:
-            return
-        if getattr(self, "_updating", False):
-            print(
-                f"adain train: interrupted during a weight update; the last checkpoint (step "
-                f"{getattr(self, '_saved_step', 'none')}) is kept",
-                file=sys.stderr,
-            )
-            return
-        if self.step == 0 or getattr(self, "_saved_step", None) == self.step:
-            return
-        self.save()
-        print(f"adain train: saved step {self.step} to {self.checkpoint_path}; continue with --resume", file=sys.stderr)
+        """Checkpoint the last whole step (:func:`~adain.train.checkpoint.save_last_whole_step`), on rank 0."""
+        if self.rank == 0:
+            save_last_whole_step(self, "adain train")
 
     @torch.no_grad()
     def write_samples(self) -> Path:
