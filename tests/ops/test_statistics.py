@@ -310,3 +310,51 @@ class TestBlendFeatures:
         content = _features(1, 2, 2, 2, seed=24, dtype=torch.float64).requires_grad_()
         stylized = _features(1, 2, 2, 2, seed=25, dtype=torch.float64).requires_grad_()
         assert gradcheck(lambda c, s: blend_features(c, s, 0.4), (content, stylized))
+
+
+def _float64_moments(
+    features: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The moments by definition, in float64."""
+    values = features.double()
+    w = torch.ones_like(values[:, :1]) if weights is None else weights.double().expand(values.shape[0], 1, -1, -1)
+    return w.sum((2, 3), keepdim=True), (w * values).sum((2, 3), keepdim=True), (w * values**2).sum((2, 3), keepdim=True)
+
+
+class TestChannelMoments:
+    """The float64 sums tiles add up for the whole image's statistics."""
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    @pytest.mark.parametrize("channels_last", [False, True])
+    @pytest.mark.parametrize("weighted", [False, True])
+    def test_equal_the_float64_sums(self, dtype: torch.dtype, channels_last: bool, weighted: bool) -> None:
+        generator = torch.Generator().manual_seed(0)
+        features = (torch.randn(2, 48, 90, 70, generator=generator) * 3 + 10).relu()
+        if channels_last:
+            features = features.to(memory_format=torch.channels_last)
+        # a core cut from a window's map: strided, not contiguous in either layout
+        core = features.to(dtype)[..., 5:85, 3:66]
+        weights = torch.rand(1, 1, 80, 63, generator=generator) if weighted else None
+        for value, expected in zip(statistics_module.channel_moments(core, weights), _float64_moments(core, weights)):
+            assert value.dtype == torch.float64 and value.shape == expected.shape
+            assert ((value - expected).abs() / expected.abs().clamp_min(1e-12)).max() < 1e-6
+
+    def test_many_chunks_and_a_large_mean(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # the sums are shifted per call: a mean 1000x the spread keeps its variance
+        monkeypatch.setattr(statistics_module, "STATISTICS_CHUNK_ELEMENTS", 64)
+        features = 1000 + torch.randn(1, 4, 40, 40, generator=torch.Generator().manual_seed(1))
+        mean, std = statistics_module.mean_std_from_moments(*statistics_module.channel_moments(features))
+        expected_mean, expected_std = statistics_module.mean_std_from_moments(*_float64_moments(features))
+        torch.testing.assert_close(mean, expected_mean, rtol=1e-7, atol=0)
+        torch.testing.assert_close(std, expected_std, rtol=1e-4, atol=0)
+
+    def test_float64_and_autograd_take_the_exact_sums(self) -> None:
+        features = torch.rand(1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+        total, first, second = statistics_module.channel_moments(features)
+        assert torch.equal(first, features.sum((2, 3), keepdim=True))
+        second.sum().backward()
+        assert features.grad is not None
+
+    def test_weights_must_match_the_map(self) -> None:
+        with pytest.raises(ShapeError, match=r"weights must be \(B or 1, 1, 4, 4\)"):
+            statistics_module.channel_moments(torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 5))

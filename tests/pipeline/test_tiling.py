@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from adain.errors import ShapeError, UsageError
-from adain.models import Decoder, VGGEncoder
+from adain.models import CompactEncoder, CompactMultiLevelDecoder, Decoder, VGGEncoder
 from adain.ops.filters import guided_filter
 from adain.pipeline import StylizationPipeline, StylizeOptions
 from adain.pipeline.stylize import PreparedContent
@@ -29,6 +29,7 @@ from adain.pipeline.tiling import (
     TileBlender,
     TilePlan,
     apply_in_strips,
+    choose_tiling,
     estimate_memory_mb,
     feature_box,
     plan_tiles,
@@ -212,6 +213,74 @@ def test_budget_too_small_says_what_would_do() -> None:
             tile_side_for_budget(100, 100, bad)  # type: ignore[arg-type]
 
 
+class TestChooseTiling:
+    """Whether a tiled run keeps the shallow taps' maps or re-encodes each window for them."""
+
+    def test_one_tile_needs_no_maps(self) -> None:
+        assert choose_tiling(512, 512, 2048, 420, 96) == (None, False)
+
+    def test_maps_that_fit_are_kept_within_the_budget(self) -> None:
+        side, keep = choose_tiling(2160, 3840, 2048, 420, 96)
+        assert keep and side is not None and side >= MIN_TILE_SIDE
+        assert estimate_memory_mb(2160, 3840, side, 420, 96) <= 2048 < estimate_memory_mb(2160, 3840, side + 8, 420, 96)
+
+    def test_maps_that_do_not_fit_are_re_encoded(self) -> None:
+        # the default's relu1_1 map alone is 128 bytes a pixel in bf16: 4K cannot keep it in 2 GB
+        assert choose_tiling(2160, 3840, 2048, 1100, 224) == (tile_side_for_budget(2160, 3840, 2048, 1100), False)
+
+    def test_maps_are_not_kept_at_the_cost_of_many_more_windows(self) -> None:
+        # they fit beside ~420-px windows only, where re-encoding gets ~1440-px ones
+        side, keep = choose_tiling(2160, 3840, 1700, 420, 96)
+        assert not keep and side == tile_side_for_budget(2160, 3840, 1700, 420)
+        assert tile_side_for_budget(2160, 3840, 1700, 420, 96) is not None  # they would fit
+
+    def test_no_maps_to_keep(self) -> None:
+        assert choose_tiling(2160, 3840, 2048, 420, 0) == (tile_side_for_budget(2160, 3840, 2048, 420), False)
+
+
+@pytest.fixture(scope="module")
+def compact_pipeline() -> StylizationPipeline:
+    """The fast preset's shapes (random weights): a compact encoder and a decoder with skips at
+    relu3_1 and relu2_1."""
+    torch.manual_seed(0)
+    decoder = CompactMultiLevelDecoder(skip_taps=("relu3_1", "relu2_1"))
+    return StylizationPipeline(CompactEncoder().eval(), decoder.eval(), preset="fast")
+
+
+def test_the_memory_model_is_the_networks_and_precisions(
+    compact_pipeline: StylizationPipeline, multilevel_contrast_pipeline: StylizationPipeline
+) -> None:
+    assert compact_pipeline.activation_bytes_per_pixel == 720  # fp32
+    assert multilevel_contrast_pipeline.activation_bytes_per_pixel == 1800
+    # relu3_1 + relu2_1 in fp32: 256 * 4 / 16 + 128 * 4 / 4
+    assert compact_pipeline.kept_bytes_per_pixel(("relu3_1", "relu2_1")) == 192
+    content = torch.zeros(1, 3, 2160, 3840)
+    prepared = PreparedContent(content, None, content, (2160, 3840))
+    budget = StylizeOptions(max_memory_mb=2048)
+    # 4K in fp32: the fast preset's maps (1.6 GB) do not fit beside the image's buffers
+    assert compact_pipeline.plan_tiles(prepared, budget).kept_taps == ()
+    # in bf16 (planning only: nothing runs) they do: 96 bytes a pixel
+    fast = StylizationPipeline(compact_pipeline.encoder, compact_pipeline.decoder, preset="fast", precision="bf16")
+    assert fast.activation_bytes_per_pixel == 420 and fast.kept_bytes_per_pixel(("relu3_1", "relu2_1")) == 96
+    plan = fast.plan_tiles(prepared, budget)
+    assert plan.kept_taps == ("relu3_1", "relu2_1")
+    assert all(max(tile.window_size) <= tile_side_for_budget(2160, 3840, 2048, 420, 96) for tile in plan.tiles)
+    default = multilevel_contrast_pipeline.plan_tiles(prepared, budget)
+    assert default.kept_taps == ()
+    assert all(max(tile.window_size) <= tile_side_for_budget(2160, 3840, 2048, 1800) for tile in default.tiles)
+
+
+def test_compact_networks_tiled_with_kept_maps_equal_untiled(compact_pipeline: StylizationPipeline) -> None:
+    height, width = 219, 221
+    content, style = smooth_image(height, width), blurry_noise(48, 1)
+    untiled = compact_pipeline(content, style, StylizeOptions(), output_type="pt").rgb
+    options = StylizeOptions(tile_size=208, max_memory_mb=10_000)
+    plan = compact_pipeline.plan_tiles(PreparedContent(content, None, content, (height, width)), options)
+    assert plan.grid == (2, 2) and plan.kept_taps == ("relu3_1", "relu2_1")
+    tiled = compact_pipeline(content, style, options, output_type="pt").rgb
+    assert (tiled - untiled).abs().max() < 1e-4 and untiled.std() > 0.01
+
+
 @pytest.mark.parametrize("preset", ["vgg16-hed", "vgg19"])
 def test_receptive_reach_of_the_networks(preset: str) -> None:
     """A cut 32 pixels away changes neither relu4_1 nor the decoder's output: margins of
@@ -288,13 +357,14 @@ TILED_CASES = {
 }
 
 
-@pytest.mark.parametrize("decoder", ["plain", "multilevel"])
+@pytest.mark.parametrize("decoder", ["plain", "multilevel", "multilevel, maps kept"])
 @pytest.mark.parametrize("case", list(TILED_CASES))
 def test_tiled_equals_untiled(
     request: pytest.FixtureRequest, decoder: str, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Also with a multi-level decoder: its shallow taps' content statistics are summed over the
-    tiles' cores and each window is re-encoded for its skip features."""
+    tiles' cores and each window is re-encoded for its skip features; or, where the memory
+    budget holds them, the shallow maps are stitched from the cores like relu4_1 and kept."""
     contrast_pipeline = request.getfixturevalue(
         "contrast_pipeline" if decoder == "plain" else "multilevel_contrast_pipeline"
     )
@@ -309,9 +379,11 @@ def test_tiled_equals_untiled(
     untiled = contrast_pipeline(content, styles, StylizeOptions(**fields), output_type="pt").rgb
     # the strips of the post-processing are exercised too
     monkeypatch.setattr("adain.pipeline.stylize.STRIP_PIXELS", 64 * width)
-    options = StylizeOptions(tile_size=208, **fields)
+    kept = decoder.endswith("maps kept")
+    options = StylizeOptions(tile_size=208, max_memory_mb=10_000 if kept else None, **fields)
     plan = contrast_pipeline.plan_tiles(PreparedContent(content, None, content, (height, width)), options)
     assert plan.grid == (2, 2)
+    assert plan.kept_taps == (("relu3_1", "relu2_1", "relu1_1") if kept else ())
     seen: list[tuple[int, ...]] = []
     hooks = [
         network.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
@@ -324,9 +396,10 @@ def test_tiled_equals_untiled(
             hook.remove()
     # the networks only ever saw windows: what bounds the memory (styles are encoded whole)
     content_passes = [shape for shape in seen if shape != (48, 48)]
-    # 4 windows encoded, (multi-level: 4 re-encoded for the skips,) 4 decoded
+    # 4 windows encoded, (multi-level, maps not kept: 4 re-encoded for the skips,) 4 decoded
     assert (
-        len(content_passes) == (8 if decoder == "plain" else 12) and max(max(shape) for shape in content_passes) <= 208
+        len(content_passes) == (12 if decoder == "multilevel" else 8)
+        and max(max(shape) for shape in content_passes) <= 208
     )
     assert tiled.shape == untiled.shape == (1, 3, height, width)
     assert (tiled - untiled).abs().max() < 1e-4

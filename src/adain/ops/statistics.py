@@ -44,37 +44,63 @@ def _statistics_dtype(dtype: torch.dtype) -> torch.dtype:
 STATISTICS_CHUNK_ELEMENTS = 1 << 18
 
 
-def _chunked_mean_std(values: Tensor, channels_last: bool, eps: float) -> tuple[Tensor, Tensor]:
-    """float32 ``(mean, std)`` per sample and channel, ``(B, C)``, of ``(B, N, C)`` positions
-    (``channels_last``) or ``(B, C, N)`` maps, in cache-sized chunks of N.
+def _chunked_sums(
+    values: Tensor, channels_last: bool, weights: Tensor | None = None, accumulate: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(shift, first, second)``: the sums ``sum w (x - shift)`` and ``sum w (x - shift)^2`` per
+    sample and channel of ``(B, N, C)`` positions (``channels_last``) or ``(B, C, N)`` maps, in
+    cache-sized chunks of N; ``shift`` (float32) is the first chunk's mean, ``w`` the
+    ``(B, N)`` ``weights`` (None: ones). Shapes ``(B, 1, C)`` or ``(B, C, 1)``.
 
-    Why: ``var_mean`` over a large map is slow on CPUs (Welford's update per element, and a
-    float32 copy of the whole map first for half precision; with channels last it reduces over a
-    strided dimension). Here each chunk is copied to float32 (in the cache), shifted by the first
-    chunk's mean (so the variance ``E[d^2] - E[d]^2`` does not cancel: relative error ~1e-7 at
-    any mean / std) and summed by a matrix product with a ones vector, which runs at the memory's
-    speed. Measured on the 2-core CPU (AVX512-BF16), a 64 x 512 x 512 relu1_1 map: 87 ms -> 5.5
-    ms in bf16 channels last, 48 -> ~6 ms in float32 (``var_mean``).
+    Why: ``var_mean`` (or a float64 copy) over a large map is slow on CPUs (Welford's update per
+    element, a full-size float32 or float64 copy first for half precision; with channels last it
+    reduces over a strided dimension). Here each chunk is copied to float32 (in the cache),
+    shifted (so the variance ``E[d^2] - E[d]^2`` does not cancel: relative error ~1e-7 at any
+    mean / std) and summed by a matrix product with the weights (or a ones vector), which runs at
+    the memory's speed. Chunks' sums add up in ``accumulate`` (float64 for moments that tiles
+    add up). Measured on the 2-core CPU (AVX512-BF16), a 64 x 512 x 512 relu1_1 map: 87 ms ->
+    5.5 ms in bf16 channels last, 48 -> ~6 ms in float32 (``var_mean``).
     """
-    count = values.shape[1 if channels_last else 2]
     channels = values.shape[2 if channels_last else 1]
     step = max(1, STATISTICS_CHUNK_ELEMENTS // max(1, channels))
     chunks = values.split(step, dim=1 if channels_last else 2)
+    weight_chunks = (
+        [None] * len(chunks)
+        if weights is None
+        else weights.to(torch.float32).reshape(weights.shape[0], 1, -1).split(step, dim=2)
+    )
     shift = chunks[0].float().mean(dim=1 if channels_last else 2, keepdim=True)
     batch = values.shape[0]
     shape = (batch, 1, channels) if channels_last else (batch, channels, 1)
-    first, second = shift.new_zeros(shape), shift.new_zeros(shape)
-    for chunk in chunks:
+    first, second = shift.new_zeros(shape, dtype=accumulate), shift.new_zeros(shape, dtype=accumulate)
+    for chunk, weight in zip(chunks, weight_chunks):
         shifted = chunk.to(torch.float32, copy=True).sub_(shift)
         size = chunk.shape[1 if channels_last else 2]
+        row = shifted.new_ones(batch, 1, size) if weight is None else weight.expand(batch, 1, size)
+        _add_weighted_sum(first, row, shifted, channels_last)
+        _add_weighted_sum(second, row, shifted.square_(), channels_last)
+    return shift, first, second
+
+
+def _add_weighted_sum(total: Tensor, row: Tensor, values: Tensor, channels_last: bool) -> None:
+    """``total += row @ values`` (channels last: ``(B, 1, N) @ (B, N, C)``; else
+    ``values @ row^T``), in place, in ``total``'s dtype."""
+    if total.dtype == values.dtype:
         if channels_last:
-            ones = shifted.new_ones(batch, 1, size)
-            first.baddbmm_(ones, shifted)
-            second.baddbmm_(ones, shifted.square_())
+            total.baddbmm_(row, values)
         else:
-            ones = shifted.new_ones(batch, size, 1)
-            first.baddbmm_(shifted, ones)
-            second.baddbmm_(shifted.square_(), ones)
+            total.baddbmm_(values, row.transpose(1, 2))
+        return
+    total += (torch.bmm(row, values) if channels_last else torch.bmm(values, row.transpose(1, 2))).to(total.dtype)
+
+
+def _chunked_mean_std(values: Tensor, channels_last: bool, eps: float) -> tuple[Tensor, Tensor]:
+    """float32 ``(mean, std)`` per sample and channel, ``(B, C)``, of ``(B, N, C)`` positions
+    (``channels_last``) or ``(B, C, N)`` maps, from :func:`_chunked_sums`."""
+    count = values.shape[1 if channels_last else 2]
+    channels = values.shape[2 if channels_last else 1]
+    batch = values.shape[0]
+    shift, first, second = _chunked_sums(values, channels_last)
     offset = first.div_(count)
     variance = second.div_(count).sub_(offset.square()).clamp_min_(0)
     return (shift + offset).reshape(batch, channels), variance.add_(eps).sqrt_().reshape(batch, channels)
@@ -391,17 +417,30 @@ def channel_moments(features: Tensor, weights: Tensor | None = None) -> tuple[Te
         (2.0, 4.0, 10.0)
     """
     _check_feature(features, "features")
+    b, c, h, w = features.shape
+    if weights is not None and (weights.dim() != 4 or weights.shape[1] != 1 or weights.shape[2:] != features.shape[2:]):
+        raise ShapeError(f"weights must be (B or 1, 1, {h}, {w}). Got {tuple(weights.shape)}")
+    if features.dtype != torch.float64 and not (features.requires_grad and torch.is_grad_enabled()) and not _tracing():
+        # inference (tiling): float32 chunks summed by matrix products into float64, shifted and
+        # shifted back (:func:`_chunked_sums`), several times faster than a float64 copy of the map
+        channels_last = features.stride(1) == 1 and c > 1
+        values = features.permute(0, 2, 3, 1).reshape(b, h * w, c) if channels_last else features.reshape(b, c, h * w)
+        shift, first, second = _chunked_sums(values, channels_last, weights, accumulate=torch.float64)
+        shift = shift.to(torch.float64).reshape(b, c, 1, 1)
+        first, second = first.reshape(b, c, 1, 1), second.reshape(b, c, 1, 1)
+        if weights is None:
+            total = first.new_full((b, 1, 1, 1), float(h * w))
+        else:
+            total = weights.to(torch.float64).sum((2, 3), keepdim=True).expand(b, 1, 1, 1).clone()
+        # sum w x = first + shift * total; sum w x^2 = second + 2 shift first + shift^2 total
+        return total, first + shift * total, second + shift * (2 * first + shift * total)
     values = features.to(torch.float64)
     if weights is None:
-        total = values.new_full((features.shape[0], 1, 1, 1), float(features.shape[2] * features.shape[3]))
+        total = values.new_full((b, 1, 1, 1), float(h * w))
         return total, values.sum((2, 3), keepdim=True), values.square().sum((2, 3), keepdim=True)
-    if weights.dim() != 4 or weights.shape[1] != 1 or weights.shape[2:] != features.shape[2:]:
-        raise ShapeError(
-            f"weights must be (B or 1, 1, {features.shape[2]}, {features.shape[3]}). Got {tuple(weights.shape)}"
-        )
     weights = weights.to(torch.float64)
     weighted = values * weights
-    total = weights.sum((2, 3), keepdim=True).repeat(features.shape[0] // weights.shape[0], 1, 1, 1)
+    total = weights.sum((2, 3), keepdim=True).repeat(b // weights.shape[0], 1, 1, 1)
     return total, weighted.sum((2, 3), keepdim=True), (weighted * values).sum((2, 3), keepdim=True)
 
 

@@ -62,7 +62,15 @@ from adain.image.sizing import (
     resize_image,
     target_size,
 )
-from adain.models import TAP_SCALES, CompactMultiLevelDecoder, Decoder, decoder_input_taps, inference_copy
+from adain.models import (
+    TAP_CHANNELS,
+    TAP_SCALES,
+    CompactEncoder,
+    CompactMultiLevelDecoder,
+    Decoder,
+    decoder_input_taps,
+    inference_copy,
+)
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
@@ -83,6 +91,7 @@ from adain.pipeline.options import (
     StylizeResults,
 )
 from adain.pipeline.tiling import (
+    ACTIVATION_BYTES_PER_PIXEL_OF,
     MIN_TILE_SIDE,
     STRIP_PIXELS,
     Tile,
@@ -90,18 +99,19 @@ from adain.pipeline.tiling import (
     TilePlan,
     add_moments,
     apply_in_strips,
+    choose_tiling,
     core_slice,
     estimate_memory_mb,
     feature_box,
     moments_to_statistics,
     plan_tiles,
-    tile_side_for_budget,
+    tap_box,
     window_slice,
 )
 from adain.styles.bank import BANK_PREFIX
 from adain.styles.library import is_bare_style_name, resolve_style
 from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
-from adain.weights.presets import DEFAULT_PRESET
+from adain.weights.presets import DEFAULT_PRESET, get_preset
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -563,10 +573,29 @@ class StylizationPipeline:
         height, width = content.size
         if min(height, width) < MIN_NETWORK_SIDE:
             return plan_tiles(height, width, None)
-        side = options.tile_size or None
+        side, keep = options.tile_size or None, False
+        shallow = tuple(tap for tap in self.decoder_taps if tap != ADAIN_TAP)
+        model = (self.activation_bytes_per_pixel, self.kept_bytes_per_pixel(shallow))
         if side is None and options.max_memory_mb is not None:
-            side = tile_side_for_budget(height, width, options.max_memory_mb)
-        return plan_tiles(height, width, side)
+            side, keep = choose_tiling(height, width, options.max_memory_mb, *model)
+        elif side is not None and options.max_memory_mb is not None and shallow:
+            keep = estimate_memory_mb(height, width, side, *model) <= options.max_memory_mb
+        return plan_tiles(height, width, side, kept_taps=shallow if keep else ())
+
+    @property
+    def activation_bytes_per_pixel(self) -> int:
+        """One pass's peak memory per pixel for this pipeline's networks and precision
+        (:data:`~adain.pipeline.tiling.ACTIVATION_BYTES_PER_PIXEL_OF`): the memory model its tiles are planned with."""
+        compact = isinstance(self.encoder, CompactEncoder) or (
+            self.preset is not None and get_preset(self.preset).compact
+        )
+        precision = "bf16" if self.precision == "bf16" else "fp32"
+        return ACTIVATION_BYTES_PER_PIXEL_OF["compact" if compact else "vgg", precision]
+
+    def kept_bytes_per_pixel(self, taps: Sequence[str]) -> float:
+        """Bytes per image pixel of the whole-image maps at ``taps`` (in the networks' precision)."""
+        itemsize = 2 if self.precision == "bf16" else 4
+        return sum(TAP_CHANNELS[tap] * itemsize / TAP_SCALES[tap] ** 2 for tap in taps)
 
     def encode_content_tiles(
         self, content: PreparedContent, plan: TilePlan, region_weights: dict[str, Tensor] | None = None
@@ -578,35 +607,42 @@ class StylizationPipeline:
         content, stitched from each window's core features (the window's margin gives them all
         the context they can use, so the map equals an untiled encoding; windows at the right and
         bottom edges are padded to a multiple of 8 on their own, as the whole image would be).
-        The shallower taps a multi-level decoder takes are full-resolution maps too large to keep
-        for a large image: their whole-image statistics (per mask region with ``region_weights``)
-        are summed from the cores' moments here, and :meth:`decode_tiles` re-encodes each window
-        for its features.
+        The shallower taps a multi-level decoder takes are maps too large to keep for a large
+        image, unless the plan keeps them (``plan.kept_taps``: they fit the memory budget, and
+        stitched from the cores like relu4_1 they spare re-encoding). For the others, the whole
+        image's statistics (per mask region with ``region_weights``) are summed from the cores'
+        moments here, and :meth:`decode_tiles` re-encodes each window for their features.
         """
         if plan.is_single:
             return self.encode_content(content.padded), {}
         limit_allocator_retention()
         shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
+        streamed = [tap for tap in shallow if tap not in plan.kept_taps]
+        stitched = [*plan.kept_taps, ADAIN_TAP]
         moments: dict[str, list[Tensor]] = {}
-        features: Tensor | None = None
+        maps: dict[str, Tensor] = {}
         for tile in plan.tiles:
             top, bottom, left, right = tile.window
             window_taps = self.inference_encoder(
                 pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], taps=(*shallow, ADAIN_TAP)
             )
-            window_features = window_taps[ADAIN_TAP]
-            if features is None:
-                size = (-(-plan.height // NETWORK_MULTIPLE), -(-plan.width // NETWORK_MULTIPLE))
-                features = window_features.new_empty((1, window_features.shape[1], *size))
-            features[core_slice(tile, ADAIN_TAP, image=True)] = window_features[core_slice(tile, ADAIN_TAP)]
-            for tap in shallow:
+            for tap in stitched:
+                if tap not in maps:  # in the windows' layout (channels last in bf16): no transposing copies
+                    _, bottom_at_tap, _, right_at_tap = tap_box((0, plan.height, 0, plan.width), tap)
+                    like = window_taps[tap]
+                    layout = torch.channels_last if like.stride(1) == 1 else torch.contiguous_format
+                    maps[tap] = torch.empty(
+                        (1, like.shape[1], bottom_at_tap, right_at_tap), dtype=like.dtype, memory_format=layout
+                    )
+                maps[tap][core_slice(tile, tap, image=True)] = window_taps[tap][core_slice(tile, tap)]
+            for tap in streamed:
                 core = window_taps[tap][core_slice(tile, tap)]
                 weights = None if region_weights is None else region_weights[tap][core_slice(tile, tap, image=True)]
                 add_moments(moments, tap, core, weights)
-            del window_taps, window_features
-        if features is None:
+            del window_taps
+        if not maps:
             raise ShapeError("a tile plan without tiles")
-        return {ADAIN_TAP: features}, {tap: moments_to_statistics(moments[tap]) for tap in shallow}
+        return maps, {tap: moments_to_statistics(moments[tap]) for tap in streamed}
 
     def content_statistics(
         self, content_features: dict[str, Tensor], region_weights: dict[str, Tensor] | None = None
@@ -695,14 +731,15 @@ class StylizationPipeline:
     def window_features(
         self, content_features: dict[str, Tensor], content: PreparedContent, tile: Tile, plan: TilePlan
     ) -> dict[str, Tensor]:
-        """Step 4's input for one tile: the window's features at the decoder's taps. relu4_1 is cut
-        from the stitched map; the shallower taps (not kept for a tiled image) are re-encoded from
-        the window, whose margin gives the core all its context."""
+        """Step 4's input for one tile: the window's features at the decoder's taps. relu4_1 (and
+        the plan's kept taps) are cut from the stitched maps; the other shallower taps are
+        re-encoded from the window, whose margin gives the core all its context."""
         if plan.is_single:
             return content_features
         top, bottom, left, right = feature_box(tile.window)
         window = {ADAIN_TAP: content_features[ADAIN_TAP][..., top:bottom, left:right]}
-        shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
+        window.update({tap: content_features[tap][window_slice(tile, tap)] for tap in plan.kept_taps})
+        shallow = [tap for tap in self.decoder_taps if tap not in window]
         if shallow:
             top, bottom, left, right = tile.window
             encoded = self.inference_encoder(pad_to_multiple(content.rgb[..., top:bottom, left:right])[0], taps=shallow)
@@ -919,7 +956,7 @@ class StylizationPipeline:
         for shape, indices in groups.items():
             per_pass = batch_size
             if options.max_memory_mb is not None:
-                need = estimate_memory_mb(shape[-2], shape[-1], max(shape[-2:]))
+                need = estimate_memory_mb(shape[-2], shape[-1], max(shape[-2:]), self.activation_bytes_per_pixel)
                 per_pass = max(1, min(batch_size, int(options.max_memory_mb // max(need, 1e-9))))
             for start in range(0, len(indices), per_pass):
                 chunk = indices[start : start + per_pass]

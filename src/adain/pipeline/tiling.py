@@ -46,10 +46,12 @@ from adain.ops.statistics import channel_moments, mean_std_from_moments
 
 __all__ = [
     "ACTIVATION_BYTES_PER_PIXEL",
+    "ACTIVATION_BYTES_PER_PIXEL_OF",
     "DEFAULT_FEATHER",
     "DEFAULT_MARGIN",
     "DEFAULT_MAX_MEMORY_MB",
     "IMAGE_BYTES_PER_PIXEL",
+    "KEPT_MAPS_AREA_RATIO",
     "MIN_TILE_SIDE",
     "RECEPTIVE_REACH",
     "STRIP_PIXELS",
@@ -58,17 +60,40 @@ __all__ = [
     "TileBlender",
     "TilePlan",
     "apply_in_strips",
+    "choose_tiling",
     "estimate_memory_mb",
     "feature_box",
     "plan_tiles",
     "tile_side_for_budget",
+    "window_area",
 ]
 
 #: Peak memory of one encoder + decoder pass per input pixel, float32 (bytes). Measured with
-#: vgg16-hed on CPU as peak RSS over the loaded process: 1046 MB at 1024x1024, 596 MB at 768x768,
-#: 269 MB at 512x512 (the encoder's peak: relu1_1 is kept for the taps while conv1_2's padded
-#: input and output are alive, 64 channels x 4 bytes each). Rounded up for allocator slack.
+#: vgg16-hed and the plain decoder on CPU as peak RSS over the loaded process: 1046 MB at
+#: 1024x1024, 596 MB at 768x768, 269 MB at 512x512 (the encoder's peak: relu1_1 is kept for the
+#: taps while conv1_2's padded input and output are alive, 64 channels x 4 bytes each). Rounded
+#: up for allocator slack. What a pipeline uses is :data:`ACTIVATION_BYTES_PER_PIXEL_OF` its
+#: networks and precision; this is the model of a bare call.
 ACTIVATION_BYTES_PER_PIXEL = 1100
+
+#: Peak memory of one encoder + decoder pass per input pixel (bytes) by the networks' kind (VGG
+#: encoder with a multi-level or plain decoder; the ``fast`` preset's compact students) and
+#: precision, measured on the 2-core Xeon 2026-12-03 as the peak RSS of one untiled pass over
+#: the loaded process at 1024x1024 and 1536x1536 (``vgg`` fp32 1659 / 1693, bf16 910 / 903; the
+#: multi-level decoder holds the skips; ``compact`` fp32 591 / 654, bf16 372 / 356), rounded up.
+#: bf16 ``vgg`` keeps the older, larger model (the 4K memory bar was measured with it).
+ACTIVATION_BYTES_PER_PIXEL_OF = {
+    ("vgg", "fp32"): 1800,
+    ("vgg", "bf16"): ACTIVATION_BYTES_PER_PIXEL,
+    ("compact", "fp32"): 720,
+    ("compact", "bf16"): 420,
+}
+
+#: A tiled run may keep the shallow taps' stitched maps (no re-encoding of each window for the
+#: multi-level decoder's skips) when the tiles that leave room for them cover at most this much
+#: more window area than the tiles of re-encoding would. Re-encoding up to relu3_1 costs about
+#: 0.3 of a window's encode + decode (measured: ``fast`` at 3840x2160, 1.9 of 6.7 s).
+KEPT_MAPS_AREA_RATIO = 1.3
 
 #: Whole-image buffers per output pixel while tiling (bytes): the content (float32 RGB, 12), the
 #: stitched relu4_1 map (512 channels at 1/64 of the pixels, float32: 32), the output canvas
@@ -129,6 +154,9 @@ class TilePlan:
         margin: context each window has beyond its core (pixels).
         feather: half-width of the cross-fade between neighbours (pixels).
         tiles: every tile, row by row.
+        kept_taps: shallow taps whose whole-image maps a tiled run keeps, stitched from the
+            windows' cores like relu4_1 (:func:`choose_tiling`); the others are re-encoded
+            from each window when it is decoded.
     """
 
     height: int
@@ -138,6 +166,7 @@ class TilePlan:
     margin: int
     feather: int
     tiles: tuple[Tile, ...]
+    kept_taps: tuple[str, ...] = ()
 
     @property
     def is_single(self) -> bool:
@@ -209,8 +238,9 @@ def plan_tiles(
     tile_side: int | None,
     margin: int = DEFAULT_MARGIN,
     feather: int = DEFAULT_FEATHER,
+    kept_taps: Sequence[str] = (),
 ) -> TilePlan:
-    """Plan tiles whose windows are at most ``tile_side`` pixels on a side.
+    """Plan tiles whose windows are at most ``tile_side`` pixels on a side (``kept_taps``: see :class:`TilePlan`).
 
     An axis that fits in one window is not split. Otherwise the cores are as few as fit
     (interior windows are ``core + 2 * margin``), balanced in size, with boundaries on multiples
@@ -270,7 +300,8 @@ def plan_tiles(
                 right + margin if column < len(column_cores) - 1 else width,
             )
             tiles.append(Tile(row, column, window, (top, bottom, left, right)))
-    return TilePlan(height, width, tuple(row_cores), tuple(column_cores), margin, feather, tuple(tiles))
+    kept = tuple(kept_taps) if len(tiles) > 1 else ()
+    return TilePlan(height, width, tuple(row_cores), tuple(column_cores), margin, feather, tuple(tiles), kept)
 
 
 def feature_box(box: Box, scale: int = NETWORK_MULTIPLE) -> Box:
@@ -327,15 +358,32 @@ class TileBlender:
         return self._canvas
 
 
-def estimate_memory_mb(height: int, width: int, tile_side: int) -> float:
+def estimate_memory_mb(
+    height: int,
+    width: int,
+    tile_side: int,
+    activation_bytes_per_pixel: float = ACTIVATION_BYTES_PER_PIXEL,
+    kept_bytes_per_pixel: float = 0.0,
+) -> float:
     """Expected peak memory (MB) of stylizing a ``height`` x ``width`` image in tiles of
-    ``tile_side``, beyond the loaded process (interpreter, torch and weights: about 0.3 GB)."""
+    ``tile_side``, beyond the loaded process (interpreter, torch and weights: about 0.3 GB).
+
+    ``activation_bytes_per_pixel``: one pass's peak per window pixel
+    (:data:`ACTIVATION_BYTES_PER_PIXEL_OF` the networks); ``kept_bytes_per_pixel``: whole-image
+    maps kept beside the image's own buffers (the shallow taps' stitched maps, when kept)."""
     window = min(tile_side, height) * min(tile_side, width)
-    return (IMAGE_BYTES_PER_PIXEL * height * width + ACTIVATION_BYTES_PER_PIXEL * window) / 2**20
+    image = (IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel) * height * width
+    return (image + activation_bytes_per_pixel * window) / 2**20
 
 
-def tile_side_for_budget(height: int, width: int, budget_mb: float) -> int | None:
-    """The largest tile window side that keeps :func:`estimate_memory_mb` within ``budget_mb``.
+def tile_side_for_budget(
+    height: int,
+    width: int,
+    budget_mb: float,
+    activation_bytes_per_pixel: float = ACTIVATION_BYTES_PER_PIXEL,
+    kept_bytes_per_pixel: float = 0.0,
+) -> int | None:
+    """The largest tile window side that keeps :func:`estimate_memory_mb` (same arguments) within ``budget_mb``.
 
     Returns:
         ``None`` when the whole image fits (one tile), else a multiple of 8, at least
@@ -353,17 +401,58 @@ def tile_side_for_budget(height: int, width: int, budget_mb: float) -> int | Non
     """
     if not is_number(budget_mb, above=0, finite=False):
         raise UsageError(f"memory budget must be a positive number of MB. Got {budget_mb!r}")
-    if estimate_memory_mb(height, width, max(height, width)) <= budget_mb:
+    model = (activation_bytes_per_pixel, kept_bytes_per_pixel)
+    if estimate_memory_mb(height, width, max(height, width), *model) <= budget_mb:
         return None
-    available = budget_mb * 2**20 - IMAGE_BYTES_PER_PIXEL * height * width
-    side = math.isqrt(max(0, int(available // ACTIVATION_BYTES_PER_PIXEL))) // NETWORK_MULTIPLE * NETWORK_MULTIPLE
+    available = budget_mb * 2**20 - (IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel) * height * width
+    side = math.isqrt(max(0, int(available // activation_bytes_per_pixel))) // NETWORK_MULTIPLE * NETWORK_MULTIPLE
     if side < MIN_TILE_SIDE:
-        needed = math.ceil(estimate_memory_mb(height, width, MIN_TILE_SIDE))
+        needed = math.ceil(estimate_memory_mb(height, width, MIN_TILE_SIDE, *model))
         raise UsageError(
             f"a memory budget of {budget_mb:g} MB is too small for a {width}x{height} image: "
             f"it needs at least {needed} MB ({MIN_TILE_SIDE}-pixel tiles); raise the budget or lower the size"
         )
     return side
+
+
+def window_area(height: int, width: int, tile_side: int | None) -> int:
+    """Pixels the networks see in all: the windows of :func:`plan_tiles` summed (margins counted twice)."""
+    plan = plan_tiles(height, width, tile_side)
+    return sum(tile.window_size[0] * tile.window_size[1] for tile in plan.tiles)
+
+
+def choose_tiling(
+    height: int,
+    width: int,
+    budget_mb: float,
+    activation_bytes_per_pixel: float = ACTIVATION_BYTES_PER_PIXEL,
+    kept_bytes_per_pixel: float = 0.0,
+) -> tuple[int | None, bool]:
+    """``(tile side, keep)``: how a ``height`` x ``width`` image runs within ``budget_mb``.
+
+    ``keep``: whether the shallow taps' maps (``kept_bytes_per_pixel`` of the whole image) are
+    kept, so the windows are not re-encoded for the multi-level decoder's skips. They are kept
+    when they fit beside windows that cover at most :data:`KEPT_MAPS_AREA_RATIO` times the
+    window area of re-encoding's tiles (what the re-encoding would cost); else re-encoding's
+    larger windows win. One tile (``None``) never needs them.
+
+    Example:
+        >>> choose_tiling(2160, 3840, 2048, 420, 96)  # the fast preset in bf16: maps kept
+        (1016, True)
+        >>> choose_tiling(2160, 3840, 2048, 1100, 224)  # the default's relu1_1 map would not fit
+        (1056, False)
+    """
+    side = tile_side_for_budget(height, width, budget_mb, activation_bytes_per_pixel)
+    if side is None or not kept_bytes_per_pixel:
+        return side, False
+    try:
+        kept_side = tile_side_for_budget(height, width, budget_mb, activation_bytes_per_pixel, kept_bytes_per_pixel)
+    except UsageError:
+        return side, False
+    if kept_side is None:  # cannot happen (the maps only add), but one tile is one tile
+        return None, False
+    keep = window_area(height, width, kept_side) <= KEPT_MAPS_AREA_RATIO * window_area(height, width, side)
+    return (kept_side, True) if keep else (side, False)
 
 
 def apply_in_strips(
