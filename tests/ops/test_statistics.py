@@ -318,7 +318,11 @@ def _float64_moments(
     """The moments by definition, in float64."""
     values = features.double()
     w = torch.ones_like(values[:, :1]) if weights is None else weights.double().expand(values.shape[0], 1, -1, -1)
-    return w.sum((2, 3), keepdim=True), (w * values).sum((2, 3), keepdim=True), (w * values**2).sum((2, 3), keepdim=True)
+    return (
+        w.sum((2, 3), keepdim=True),
+        (w * values).sum((2, 3), keepdim=True),
+        (w * values**2).sum((2, 3), keepdim=True),
+    )
 
 
 class TestChannelMoments:
@@ -350,7 +354,7 @@ class TestChannelMoments:
 
     def test_float64_and_autograd_take_the_exact_sums(self) -> None:
         features = torch.rand(1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
-        total, first, second = statistics_module.channel_moments(features)
+        _total, first, second = statistics_module.channel_moments(features)
         assert torch.equal(first, features.sum((2, 3), keepdim=True))
         second.sum().backward()
         assert features.grad is not None
