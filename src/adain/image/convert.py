@@ -17,6 +17,7 @@ from torch import Tensor
 
 from adain.errors import ShapeError, UsageError
 from adain.image.io import LoadedImage, load_image, pil_to_tensors, tensor_to_pil
+from adain.ops.finite import all_finite
 
 __all__ = ["OUTPUT_TYPES", "ImageInput", "image_to_tensors", "mask_to_tensor", "to_output"]
 
@@ -43,7 +44,7 @@ def image_to_tensors(image: ImageInput, max_pixels: int | None, what: str) -> tu
             raise ShapeError(f"{what} tensor must be (3|4, H, W) or (1, 3|4, H, W) RGB(A). Got {tuple(image.shape)}")
         if not tensor.is_floating_point():
             raise UsageError(f"{what} tensor must be floating point with values in [0, 1]. Got {tensor.dtype}")
-        if not torch.isfinite(tensor).all():
+        if not all_finite(tensor):
             raise UsageError(f"{what} tensor has NaN or infinite values")
         tensor = tensor.float().clamp(0.0, 1.0)
         return tensor[:, :3], (tensor[:, 3:] if tensor.shape[1] == 4 else None)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from adain._checks import is_int
 from adain.errors import ShapeError, UsageError
+from adain.ops.finite import all_finite
 from adain.ops.statistics import DEFAULT_EPS, _check_feature, _statistics_dtype, check_alpha
 
 __all__ = ["masked_adain", "masked_channel_mean_std", "region_weights_from_mask", "resize_region_weights"]
@@ -68,7 +69,7 @@ def masked_channel_mean_std(features: Tensor, weights: Tensor, eps: float = DEFA
         raise ShapeError(f"weights must be ({batch} or 1, 1, {height}, {width}). Got {tuple(weights.shape)}")
     dtype = _statistics_dtype(features.dtype)
     weights = weights.to(dtype)
-    if not torch.isfinite(weights).all() or (weights < 0).any():
+    if not all_finite(weights) or (weights < 0).any():
         raise UsageError(f"mask weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
     values = features.to(dtype)
     total = weights.sum(dim=(2, 3), keepdim=True)
@@ -119,7 +120,7 @@ def region_weights_from_mask(mask: Tensor, num_regions: int) -> Tensor:
             f"a {kind} mask provides {available} regions, so it can route 1 to {available} styles. "
             f"Got {num_regions!r} styles"
         )
-    if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
+    if not all_finite(mask) or mask.min() < 0 or mask.max() > 1:
         raise UsageError(f"mask values must be in [0, 1]. Got range [{mask.min().item():.4g}, {mask.max().item():.4g}]")
     if available == 2:
         weights = torch.cat([mask, 1.0 - mask], dim=1)
@@ -274,7 +275,7 @@ def _check_region_inputs(
         raise UsageError(f"need one alpha per region ({regions}). Got {len(alphas)}: {alphas!r}")
     alpha_values = [check_alpha(a, f"alpha of region {k}") for k, a in enumerate(alphas)]
     weights = region_weights.to(_statistics_dtype(content_features.dtype))
-    if not torch.isfinite(weights).all() or (weights < 0).any():
+    if not all_finite(weights) or (weights < 0).any():
         raise UsageError(f"region weights must be finite and non-negative. Got minimum {weights.min().item()!r}")
     largest_sum = weights.sum(dim=1).max().item()
     if largest_sum > 1.0 + _REGION_SUM_TOLERANCE:
