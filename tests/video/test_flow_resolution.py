@@ -101,3 +101,34 @@ def test_cli_option_reaches_temporal_options() -> None:
 def test_eval_video_takes_the_option() -> None:
     args = build_parser("eval").parse_args(["eval", "video", "generated:shapes", "--flow-max-side", "144"])
     assert with_flow_max_side(TemporalOptions(), args).flow_max_side == 144
+
+
+def test_prepared_flow_is_the_calls_flow() -> None:
+    """The blender's steps (prepare once per frame, flow, bring up) give what one call gives."""
+    previous, current = _shifted_pair(dx=5, dy=3)
+    estimator = FlowEstimator("dis+farneback", max_side=128)
+    small = estimator.flow(estimator.prepare(current), estimator.prepare(previous))
+    assert small.shape == (72, 128, 2)
+    np.testing.assert_array_equal(estimator.to_frame_size(small, 240, 427), estimator(current, previous))
+
+
+def test_the_mask_of_shrunk_flows_agrees_with_the_full_size_mask() -> None:
+    """An object moving over a still background: the mask of the flows of shrunk frames (with
+    their pixel size) brought up to the frame is the full-size flows' mask almost everywhere."""
+    from adain.video.temporal import consistency_mask
+
+    previous, current = _shifted_pair(dx=0, dy=0)
+    patch = _texture(80, 80, seed=9)
+    previous, current = previous.copy(), current.copy()
+    previous[80:160, 100:180], current[80:160, 130:210] = patch, patch  # the square moves 30 px right
+    full = FlowEstimator("dis+farneback", max_side=0)
+    shrunk = FlowEstimator("dis+farneback", max_side=160)
+    full_mask = consistency_mask(full(current, previous), full(previous, current), motion_boundaries=False)
+    small = [shrunk.flow(shrunk.prepare(a), shrunk.prepare(b)) for a, b in ((current, previous), (previous, current))]
+    small_mask = consistency_mask(*small, motion_boundaries=False, pixel_size=427 / small[0].shape[1])
+    brought_up = cv2.resize(small_mask.astype(np.float32), (427, 240), interpolation=cv2.INTER_LINEAR) >= 0.5
+    assert (brought_up == full_mask).mean() > 0.9
+    assert brought_up[20:60, 300:400].mean() > 0.9  # the still background, far from the square
+    assert 0.02 < 1 - brought_up.mean() < 0.5  # and some pixels around the square are not
+    # without pixel_size the shrunk mask's absolute tolerance would be 2.7^2 times the full one's
+    assert consistency_mask(*small, motion_boundaries=False).sum() >= small_mask.sum()

@@ -249,3 +249,34 @@ def test_stylize_video_end_to_end_with_audio(pipeline: StylizationPipeline, cand
     assert set(report.timings) == {"networks", "temporal", "input/output"}
     assert report.timings["networks"] > 0 and sum(report.timings.values()) >= 0.99 * report.seconds
     assert "; time: networks " in report.summary() and "input/output" in report.summary()
+
+
+def test_restore_detail_computes_the_documented_formula() -> None:
+    """OpenCV's elementwise operations give what the numpy formula gives."""
+    import cv2
+
+    from adain.video.temporal import DETAIL_MAX_GAIN, DETAIL_SIGMA, DETAIL_WINDOW, _wide_blur, restore_detail
+
+    rng = np.random.default_rng(0)
+    fresh = rng.random((40, 56, 3), dtype=np.float32)
+    blended = cv2.GaussianBlur(fresh, (0, 0), 1.0)  # a washed-out blend
+    low = cv2.GaussianBlur(blended, (0, 0), DETAIL_SIGMA)
+    detail = blended - low
+    fresh_detail = fresh - cv2.GaussianBlur(fresh, (0, 0), DETAIL_SIGMA)
+    energy = [_wide_blur((d**2).mean(axis=2), DETAIL_WINDOW) for d in (fresh_detail, detail)]
+    gain = np.clip(np.sqrt((energy[0] + 1e-5) / (energy[1] + 1e-5)), 1.0, DETAIL_MAX_GAIN)
+    expected = np.clip(low + detail * gain[..., None], 0.0, 1.0)
+    np.testing.assert_allclose(restore_detail(blended, fresh), expected, atol=1e-5)
+
+
+def test_the_wide_blur_of_a_shrunk_map_is_the_full_size_blur() -> None:
+    import cv2
+
+    from adain.video.temporal import _wide_blur
+
+    energy = np.random.default_rng(1).random((480, 854), dtype=np.float32) ** 2
+    full = cv2.GaussianBlur(energy, (0, 0), 6.0)
+    shrunk = _wide_blur(energy, 6.0)
+    assert shrunk.shape == full.shape and np.abs(shrunk - full).mean() < 0.01 * full.mean()
+    small = energy[:12, :12]  # too small to shrink: the full-size blur itself
+    np.testing.assert_array_equal(_wide_blur(small, 6.0), cv2.GaussianBlur(small, (0, 0), 6.0))
