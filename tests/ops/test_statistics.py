@@ -362,3 +362,26 @@ class TestChannelMoments:
     def test_weights_must_match_the_map(self) -> None:
         with pytest.raises(ShapeError, match=r"weights must be \(B or 1, 1, 4, 4\)"):
             statistics_module.channel_moments(torch.rand(1, 2, 4, 4), torch.rand(1, 1, 4, 5))
+
+
+class TestAdainAffine:
+    """AdaIN blended with the content, as the per-channel map a decoder can fold."""
+
+    @pytest.mark.parametrize("alpha", [1.0, 0.7, 0.0])
+    def test_is_adain_blended_with_the_content(self, alpha: float) -> None:
+        generator = torch.Generator().manual_seed(0)
+        features = torch.rand(2, 4, 5, 6, generator=generator) * 20
+        content_mean, content_std = channel_mean_std(features)
+        style_mean = torch.randn(2, 4, 1, 1, generator=generator)
+        style_std = torch.rand(2, 4, 1, 1, generator=generator) + 0.5
+        scale, shift = statistics_module.adain_affine(content_mean, content_std, style_mean, style_std, alpha)
+        target = statistics_module.adain_with_content_statistics(
+            features, content_mean, content_std, style_mean, style_std
+        )
+        expected = blend_features(features, target, alpha)
+        torch.testing.assert_close(scale * features + shift, expected, rtol=1e-5, atol=1e-4)
+
+    def test_alpha_zero_is_the_identity(self) -> None:
+        one = torch.ones(1, 3, 1, 1)
+        scale, shift = statistics_module.adain_affine(one, 2 * one, 5 * one, 3 * one, alpha=0.0)
+        assert torch.equal(scale, one) and torch.equal(shift, 0 * one)

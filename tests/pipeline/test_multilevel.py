@@ -17,6 +17,7 @@ import torch
 from adain.errors import UsageError
 from adain.image.sizing import pad_to_multiple
 from adain.models import SKIP_TAPS, MultiLevelDecoder
+from adain.models.affine_features import materialize
 from adain.ops.masks import masked_channel_mean_std
 from adain.ops.statistics import channel_mean_std, mix_statistics
 from adain.pipeline import StylizationPipeline, StylizeOptions
@@ -49,10 +50,13 @@ def _architecture():
 
 @contextmanager
 def decoder_inputs(pipeline: StylizationPipeline) -> Iterator[list[dict[str, torch.Tensor]]]:
-    """Collect the decoder's inputs per call, by tap."""
+    """Collect the decoder's inputs per call, by tap (a skip's AdaIN, folded into its
+    convolution, computed here: what the decoder takes in effect)."""
     captured: list[dict[str, torch.Tensor]] = []
     hook = pipeline.inference_decoder.register_forward_pre_hook(
-        lambda module, args: captured.append({tap: a.clone() for tap, a in zip(pipeline.decoder_taps, args)})
+        lambda module, args: captured.append(
+            {tap: materialize(a).clone() for tap, a in zip(pipeline.decoder_taps, args)}
+        )
     )
     try:
         yield captured

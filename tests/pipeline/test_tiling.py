@@ -402,7 +402,9 @@ def test_tiled_equals_untiled(
         and max(max(shape) for shape in content_passes) <= 208
     )
     assert tiled.shape == untiled.shape == (1, 3, height, width)
-    assert (tiled - untiled).abs().max() < 1e-4
+    # float rounding, of outputs made 10x steeper; a skip's AdaIN folded into its convolution
+    # cancels the content's mean after the sum over channels, not per value (up to ~1e-4)
+    assert (tiled - untiled).abs().max() < 2e-4
     assert untiled.std() > 0.05  # a real image, not flat grey
 
 

@@ -1,5 +1,6 @@
 """Encoders and decoders: modules only, no file I/O."""
 
+from adain.models.affine_features import AffineFeatures
 from adain.models.compact import CompactEncoder, CompactMultiLevelDecoder
 from adain.models.decoder import Decoder, UpsampleConv2d, decoder_conv_shapes, fuse_upsampling
 from adain.models.encoder import TAP_SCALES, EncoderArchitecture, InputNormalization, VGGEncoder
@@ -10,6 +11,7 @@ __all__ = [
     "SKIP_TAPS",
     "TAP_CHANNELS",
     "TAP_SCALES",
+    "AffineFeatures",
     "CompactEncoder",
     "CompactMultiLevelDecoder",
     "Decoder",

@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adain.errors import ShapeError, UsageError
+from adain.models.affine_features import skip_conv1x1
 from adain.models.decoder import UpsampleConv2d, _FoldOnTheFly, _fused_layers, fold_upsampling_weights, upsample_conv2d
 from adain.models.encoder import InputNormalization
 from adain.models.fusion import conv_relu
@@ -375,7 +376,7 @@ class CompactMultiLevelDecoder(nn.Module):
             upsampled += 1
             if tap in skips:
                 conv, scale = self.skips[tap], scales[self.input_taps.index(tap)]
-                addend = F.conv2d(skips[tap].to(dtype), conv.weight * scale, conv.bias)
+                addend = skip_conv1x1(skips[tap], conv.weight * scale, conv.bias, dtype)
                 if padded:  # the upsampling conv returned its output reflection-padded already
                     addend = F.pad(addend, (1, 1, 1, 1), mode="reflect")
                 if addend.shape != x.shape:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adain.errors import ShapeError
+from adain.models.affine_features import AffineFeatures, skip_conv1x1
 from adain.models.decoder import (
     Decoder,
     UpsampleConv2d,
@@ -93,10 +94,11 @@ class MultiLevelDecoder(Decoder):
     def input_taps(self) -> tuple[str, ...]:
         return ("relu4_1", *self.skip_taps)
 
-    def skip(self, tap: str, features: Tensor) -> Tensor:
-        """``gate * conv1x1(features)`` for ``tap``, the gate folded into the 1x1 weights."""
+    def skip(self, tap: str, features: Tensor | AffineFeatures) -> Tensor:
+        """``gate * conv1x1(features)`` for ``tap``, the gate folded into the 1x1 weights (and
+        the AdaIN of :class:`~adain.models.AffineFeatures` too)."""
         conv, gate = self.skips[tap], self.gates[tap]
-        return F.conv2d(features, conv.weight * gate.view(-1, 1, 1, 1), conv.bias * gate)
+        return skip_conv1x1(features, conv.weight * gate.view(-1, 1, 1, 1), conv.bias * gate, conv.weight.dtype)
 
     def forward(self, features: Tensor, *skip_features: Tensor) -> Tensor:  # type: ignore[override]
         """RGB (unclamped) from the AdaIN'd features at :attr:`input_taps`, in that order."""
@@ -122,7 +124,7 @@ class MultiLevelDecoder(Decoder):
             tap = SKIP_TAPS[upsampled]
             upsampled += 1
             if tap in skips:
-                addend = self.skip(tap, skips[tap].to(dtype))
+                addend = self.skip(tap, skips[tap])  # AdaIN folded in when it comes as AffineFeatures
                 if padded:  # the upsampling conv returned its output already reflection-padded
                     addend = F.pad(addend, (1, 1, 1, 1), mode="reflect")
                 if addend.shape != x.shape:

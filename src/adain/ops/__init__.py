@@ -6,6 +6,7 @@ from adain.ops.filters import box_filter, guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
 from adain.ops.statistics import (
     adain,
+    adain_affine,
     adain_from_statistics,
     blend_features,
     channel_mean_std,
@@ -18,6 +19,7 @@ __all__ = [
     "ADAIN_TAP",
     "TAPS",
     "adain",
+    "adain_affine",
     "adain_from_statistics",
     "attention_adain",
     "blend_features",

@@ -268,14 +268,41 @@ def adain_with_content_statistics(
     )
     dtype = torch.promote_types(_statistics_dtype(content_features.dtype), content_mean.dtype)
     # one multiply-add per element: scale = style_std / content_std, shift = style_mean - mean * scale
-    scale = style_std.to(dtype) / content_std.to(dtype)
-    shift = style_mean.to(dtype) - content_mean.to(dtype) * scale
+    scale, shift = adain_affine(*(t.to(dtype) for t in (content_mean, content_std, style_mean, style_std)))
     if content_features.dtype != dtype and not (torch.is_grad_enabled() and content_features.requires_grad):
         # half-precision inference: in the features' dtype, no float32 copy of the map (the
         # rounding of scale and shift is that of the half-precision result itself)
         half = content_features.dtype
         return torch.addcmul(shift.to(half), content_features, scale.to(half))
     return torch.addcmul(shift, content_features.to(dtype), scale).to(content_features.dtype)
+
+
+def adain_affine(
+    content_mean: Tensor, content_std: Tensor, style_mean: Tensor, style_std: Tensor, alpha: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """AdaIN blended with the content (:func:`blend_features`) as the per-channel affine map it
+    is: ``(scale, shift)`` such that the result is ``scale * content + shift``.
+
+    Why: ``alpha * (style_std * (f - content_mean) / content_std + style_mean) + (1 - alpha) * f``
+    is linear in ``f`` per channel, so a decoder whose next operation is linear (a skip's 1x1
+    convolution) can take the map into its weights (:class:`~adain.models.AffineFeatures`)
+    instead of a pass over the features.
+
+    Args:
+        content_mean, content_std, style_mean, style_std: ``(B or 1, C, 1, 1)``.
+        alpha: the style's strength in [0, 1].
+
+    Example:
+        >>> one = torch.ones(1, 1, 1, 1)
+        >>> scale, shift = adain_affine(one, 2 * one, 10 * one, 3 * one, alpha=0.5)
+        >>> scale.item(), shift.item()  # 0.5 * (1.5 f + 8.5) + 0.5 f
+        (1.25, 4.25)
+    """
+    scale = style_std / content_std
+    shift = style_mean - content_mean * scale
+    if alpha == 1.0:
+        return scale, shift
+    return alpha * scale + (1.0 - alpha), alpha * shift
 
 
 def adain(content_features: Tensor, style_features: Tensor, eps: float = DEFAULT_EPS) -> Tensor:

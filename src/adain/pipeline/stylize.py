@@ -65,9 +65,11 @@ from adain.image.sizing import (
 from adain.models import (
     TAP_CHANNELS,
     TAP_SCALES,
+    AffineFeatures,
     CompactEncoder,
     CompactMultiLevelDecoder,
     Decoder,
+    MultiLevelDecoder,
     decoder_input_taps,
     inference_copy,
 )
@@ -75,6 +77,7 @@ from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
 from adain.ops.statistics import (
+    adain_affine,
     adain_with_content_statistics,
     blend_features,
     channel_mean_std,
@@ -583,6 +586,13 @@ class StylizationPipeline:
         return plan_tiles(height, width, side, kept_taps=shallow if keep else ())
 
     @property
+    def folds_skip_adain(self) -> bool:
+        """Whether :meth:`transfer` hands the skips their AdaIN as :class:`~adain.models.AffineFeatures`
+        for the decoder to fold into its 1x1 convolutions: the torch multi-level decoders, not
+        compiled (an onnxruntime decoder takes tensors)."""
+        return isinstance(self.inference_decoder, (MultiLevelDecoder, CompactMultiLevelDecoder))
+
+    @property
     def activation_bytes_per_pixel(self) -> int:
         """One pass's peak memory per pixel for this pipeline's networks and precision
         (:data:`~adain.pipeline.tiling.ACTIVATION_BYTES_PER_PIXEL_OF`): the memory model its tiles are planned with."""
@@ -723,6 +733,12 @@ class StylizationPipeline:
             else:
                 weights = list(options.style_weights) if options.style_weights is not None else [1.0] * len(statistics)
                 mean, std = mix_statistics(means, stds, weights)
+            if tap != ADAIN_TAP and self.folds_skip_adain and features.shape[0] == 1:
+                # a skip's 1x1 convolution takes AdaIN (and alpha) into its weights: no pass over the map
+                targets[tap] = AffineFeatures(
+                    features, *adain_affine(content_mean, content_std, mean, std, options.alpha)
+                )
+                continue
             target = adain_with_content_statistics(features, content_mean, content_std, mean, std)
             # alpha 1: the fresh target itself (blend_features would copy it)
             targets[tap] = target if options.alpha == 1.0 else blend_features(features, target, options.alpha)
