@@ -9,7 +9,7 @@ import torch
 from torch.autograd import gradcheck
 
 from adain.errors import ShapeError, UsageError
-from adain.ops.attention import attention_adain, subsample_positions
+from adain.ops.attention import BF16_SCORES_MIN_TEMPERATURE, attention_adain, subsample_positions
 from adain.ops.statistics import adain, channel_mean_std
 
 
@@ -110,6 +110,15 @@ class TestAttentionAdain:
         low = attention_adain(content.bfloat16(), style.bfloat16())
         assert low.dtype == torch.bfloat16
         torch.testing.assert_close(low.float(), attention_adain(content, style), rtol=0.05, atol=0.1)
+
+    def test_bf16_scores_at_the_pipelines_temperature(self, generator: torch.Generator) -> None:
+        """From BF16_SCORES_MIN_TEMPERATURE up the scores are bf16 products: still close to fp32."""
+        content = torch.randn(1, 16, 12, 12, generator=generator).relu() * 5
+        style = torch.randn(1, 16, 10, 10, generator=generator).relu() * 5
+        assert BF16_SCORES_MIN_TEMPERATURE <= 0.5
+        low = attention_adain(content.bfloat16(), style.bfloat16(), temperature=0.5)
+        exact = attention_adain(content.bfloat16().float(), style.bfloat16().float(), temperature=0.5)
+        assert ((low.float() - exact).abs().max() / exact.abs().max()) < 0.02
 
     def test_errors(self) -> None:
         content, style = torch.zeros(1, 4, 3, 3), torch.zeros(1, 4, 3, 3)
