@@ -86,7 +86,9 @@ class TestStylizeMany:
         for first, second in zip(by_two, one_by_one, strict=True):
             torch.testing.assert_close(first.rgb, second.rgb, atol=2e-5, rtol=0)
         batches.clear()
-        pipeline(contents, STYLE, output_type="pt", max_memory_mb=5)  # room for two 32x40 images a pass (2.3 MB each, fp32)
+        pipeline(
+            contents, STYLE, output_type="pt", max_memory_mb=5
+        )  # room for two 32x40 images a pass (2.3 MB each, fp32)
         assert sorted(batches) == [1, 1, 2]
 
     def test_images_in_order_in_the_output_type(self, pipeline: StylizationPipeline, tmp_path: Path) -> None:
