@@ -5,7 +5,7 @@ and a multi-level decoder's skip begins with a 1x1 convolution, which is linear:
 into the convolution's weights, ``W diag(scale)``, and its bias, ``b + W shift``, instead of a pass
 over the feature map. The skips' maps are the largest a stylization handles (the default's relu1_1
 is 64 channels at full resolution; the ``fast`` preset's relu2_1 128 at half): measured on the
-2-core CPU, that pass was 17% of a 1024x1024 ``fast`` stylization (61 of 348 ms at one thread).
+2-core CPU (a one-thread profile beside a training job: a share), that pass was 17% of a 1024x1024 ``fast`` stylization (61 of 348 ms at one thread).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Why: inputs are checked for NaN and infinity before they reach the networks (a NaN in a content
 image would silently give a black output), and ``torch.isfinite(x).all()`` is three elementwise
-passes and a boolean map: measured on the 2-core CPU, 169 ms for a 128 x 512 x 512 bf16 map
-against 7 ms for its sum, and 4% of a whole 1024x1024 ``fast`` stylization from a tensor.
+passes and a boolean map: on the 2-core CPU (beside a training job on the other core, so
+only the ratio counts), 169 ms for a 128 x 512 x 512 bf16 map against 7 ms for its sum, and 4% of a whole 1024x1024 ``fast`` stylization from a tensor.
 """
 
 from __future__ import annotations
