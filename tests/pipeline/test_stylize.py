@@ -303,6 +303,36 @@ def test_statistics_of_another_preset_are_refused(pipeline: StylizationPipeline)
         pipeline(torch.rand(1, 3, 16, 16), foreign)
 
 
+def test_a_distilled_preset_encodes_new_styles_with_its_teacher(fast_home: Path, rng: torch.Generator) -> None:
+    """``fast``'s new styles go through vgg16-hed's encoder (what its decoder was distilled on,
+    and what a bank holds), its contents through the student: the statistics are the teacher's
+    exactly, far from the random student's, and a style image stylizes as its statistics do."""
+    from adain.styles.statistics import compute_style_statistics
+    from adain.weights import load_encoder
+
+    fast = StylizationPipeline.from_preset("fast", backend="torch", precision="fp32")
+    assert fast.style_encoder is not None and fast.inference_style_encoder is not fast.inference_encoder
+    content, style = noise(rng, 24, 40), noise(rng, 48, 48)
+    statistics = fast.style_statistics(style)
+    teacher = compute_style_statistics(load_encoder("vgg16-hed"), style, "fast")[0]
+    student = compute_style_statistics(fast.encoder, style, "fast")[0]
+    for tap in statistics.taps:
+        assert torch.allclose(statistics.at(tap)[1], teacher.at(tap)[1], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(statistics.at(tap)[1], student.at(tap)[1], rtol=0.05)
+    from_image = fast(content, style, output_type="pt").rgb
+    assert torch.allclose(from_image, fast(content, statistics, output_type="pt").rgb, atol=1e-5)
+    attention = fast.prepare_styles([style], content, StylizeOptions(method="attention"))[0]
+    features = load_encoder("vgg16-hed")(style)["relu4_1"]
+    assert torch.allclose(
+        attention.at("relu4_1")[0].flatten(), features.mean(dim=(2, 3)).flatten(), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_a_teachers_pipeline_encodes_styles_with_its_own_encoder(pipeline: StylizationPipeline) -> None:
+    assert pipeline.style_encoder is None and pipeline.inference_style_encoder is pipeline.inference_encoder
+    assert StylizationPipeline.from_preset("vgg16-hed", backend="torch", precision="fp32").style_encoder is None
+
+
 def test_tiny_style_is_refused(pipeline: StylizationPipeline) -> None:
     with pytest.raises(InputImageError, match="5x4"):
         pipeline.style_statistics(torch.rand(1, 3, 4, 5))

@@ -403,8 +403,10 @@ def test_tiled_equals_untiled(
     )
     assert tiled.shape == untiled.shape == (1, 3, height, width)
     # float rounding, of outputs made 10x steeper; a skip's AdaIN folded into its convolution
-    # cancels the content's mean after the sum over channels, not per value (up to ~1e-4)
-    assert (tiled - untiled).abs().max() < 2e-4
+    # cancels the content's mean after the sum over channels, not per value (up to ~1e-4 on an
+    # Intel Xeon, ~4e-4 on an AMD EPYC, whose oneDNN kernels sum in another order); a seam or a
+    # misplaced window is off by 1e-2 and more
+    assert (tiled - untiled).abs().max() < 1e-3
     assert untiled.std() > 0.05  # a real image, not flat grey
 
 

@@ -114,7 +114,7 @@ from adain.pipeline.tiling import (
 from adain.styles.bank import BANK_PREFIX
 from adain.styles.library import is_bare_style_name, resolve_style
 from adain.styles.statistics import StyleInput, StyleStatistics, compute_style_statistics, resize_style
-from adain.weights.presets import DEFAULT_PRESET, get_preset
+from adain.weights.presets import DEFAULT_PRESET, get_preset, statistics_preset
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -210,8 +210,17 @@ class StylizationPipeline:
         precision: str = "fp32",
         compile: bool = False,
         channels_last: bool = False,
+        style_encoder: nn.Module | None = None,
     ):
-        """``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
+        """``style_encoder``: the encoder new style images go through (their statistics, and
+        their features for attention); None: ``encoder``. A distilled preset's pipeline gets its
+        teacher's encoder here (:meth:`from_preset`): its student encoder's taps only approximate
+        the teacher's (relative errors of the channel std up to ~0.15 at relu4_1), its decoder was
+        trained on the teacher's style statistics (what a bank holds), and a style is encoded once
+        where the content is encoded every image, so the exact statistics cost only the
+        new-style latency.
+
+        ``precision`` (:data:`PRECISIONS`): what the encoder and decoder run in. In bf16 the
         pipeline runs bf16 channels_last copies (:func:`~adain.models.inference_copy`) and keeps
         ``encoder``/``decoder`` in fp32 for optimization; statistics and AdaIN stay fp32.
         Modules handed over run as they are (fp32) unless asked; :meth:`from_preset`, the
@@ -229,6 +238,7 @@ class StylizationPipeline:
             raise UsageError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.encoder = encoder.eval()
         self.decoder = decoder.eval()
+        self.style_encoder = style_encoder.eval() if style_encoder is not None else None
         #: the taps the decoder takes, in its arguments' order (relu4_1, then a multi-level decoder's skips)
         self.decoder_taps = decoder_input_taps(decoder)
         self.preset = preset
@@ -313,6 +323,8 @@ class StylizationPipeline:
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
         decoder = load_decoder(preset, path=decoder_path, home=home)
         encoder = load_encoder(preset, home=home)
+        teacher = statistics_preset(preset)
+        style_encoder = load_encoder(teacher, home=home) if teacher != preset else None
         choice = None
         if measure:
             from adain.pipeline.autotune import fastest_way
@@ -323,7 +335,7 @@ class StylizationPipeline:
             from adain.backends import runtime_networks
 
             networks = runtime_networks(backend, encoder, decoder, preset, onnx, home)
-            pipeline = cls(*networks, preset=preset, device=device, precision="fp32")
+            pipeline = cls(*networks, preset=preset, device=device, precision="fp32", style_encoder=style_encoder)
         else:
             pipeline = cls(
                 encoder,
@@ -333,6 +345,7 @@ class StylizationPipeline:
                 precision=precision,
                 compile=compile,
                 channels_last=channels_last,
+                style_encoder=style_encoder,
             )
         pipeline.choice = choice
         return pipeline
@@ -353,6 +366,8 @@ class StylizationPipeline:
         self.device = check_device(device)
         self.encoder.to(self.device)
         self.decoder.to(self.device)
+        if self.style_encoder is not None:
+            self.style_encoder.to(self.device)
         self.precision = resolve_precision(self.requested_precision, self.device, self.backend)
         #: whether the torch networks run with channels-last weights (bf16 always does)
         self.channels_last = self.backend == "torch" and (self.precision == "bf16" or self.requested_channels_last)
@@ -367,6 +382,7 @@ class StylizationPipeline:
             self.inference_encoder, self.inference_decoder = self.encoder, inference_copy(self.decoder, torch.float32)
         else:  # onnxruntime sessions
             self.inference_encoder, self.inference_decoder = self.encoder, self.decoder
+        self.inference_style_encoder = self._inference_style_encoder()
         if self.compile:
             if self.backend != "torch":
                 raise UsageError(f"compile needs the torch backend, not {self.backend!r}")
@@ -375,6 +391,18 @@ class StylizationPipeline:
             self.inference_encoder = torch.compile(self.inference_encoder, options=options)
             self.inference_decoder = torch.compile(self.inference_decoder, options=options)
         return self
+
+    def _inference_style_encoder(self) -> nn.Module:
+        """What new styles go through: the content's inference encoder, or a copy of
+        ``style_encoder`` in the networks' precision (a torch module, whatever the backend: a
+        style is encoded once, so it needs no runtime session of its own)."""
+        if self.style_encoder is None:
+            return self.inference_encoder
+        if self.precision == "bf16":
+            return inference_copy(self.style_encoder)
+        if self.channels_last:
+            return inference_copy(self.style_encoder, torch.float32)
+        return self.style_encoder
 
     # -- styles ---------------------------------------------------------------------------------
 
@@ -398,7 +426,7 @@ class StylizationPipeline:
         """
         rgb, _ = image_to_tensors(style, max_pixels, "style")
         checked_style_size(style, rgb, size, max_pixels, max_memory_mb)
-        return compute_style_statistics(self.inference_encoder, rgb, self.preset, size)[0]
+        return compute_style_statistics(self.inference_style_encoder, rgb, self.preset, size)[0]
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -492,9 +520,10 @@ class StylizationPipeline:
                         f"style image is {rgb.shape[3]}x{rgb.shape[2]} pixels; it must be at least "
                         f"{NETWORK_MULTIPLE} pixels on each side"
                     )
-                statistics.append(style_features(self.inference_encoder(rgb), self.preset, options.attention_taps))
+                features = self.inference_style_encoder(rgb)
+                statistics.append(style_features(features, self.preset, options.attention_taps))
                 continue
-            statistics.append(compute_style_statistics(self.inference_encoder, rgb, self.preset)[0])
+            statistics.append(compute_style_statistics(self.inference_style_encoder, rgb, self.preset)[0])
         return statistics
 
     def prepare_region_weights(
