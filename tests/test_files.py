@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 
 from adain import _files
 from adain._files import (
+    MMAP_THRESHOLD_BYTES,
+    REUSE_THRESHOLD_BYTES,
     atomic_output,
     current_umask,
     default_mode,
@@ -19,6 +23,7 @@ from adain._files import (
     open_beside,
     publish,
     publish_on_success,
+    reuse_freed_memory,
     temporary_beside,
     write_bytes_atomically,
 )
@@ -195,19 +200,77 @@ class TestWriteBytesAtomically:
         assert list(tmp_path.iterdir()) == [target]
 
 
-class TestLimitAllocatorRetention:
-    def test_true_on_glibc_and_once_per_process(self) -> None:
-        result = limit_allocator_retention()
-        assert isinstance(result, bool)
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            assert result
-        assert limit_allocator_retention() is result
-        assert limit_allocator_retention.cache_info().currsize == 1
+class FakeLibc:
+    """glibc's two allocator calls, recorded (the process's real allocator is left alone)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.calls.append(("mallopt", parameter, value))
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+
+@pytest.fixture
+def fake_libc(monkeypatch: pytest.MonkeyPatch) -> FakeLibc:
+    libc = FakeLibc()
+    monkeypatch.setattr(_files, "_glibc", lambda: libc)
+    monkeypatch.setattr(_files._AllocatorState, "mode", None)
+    monkeypatch.setattr(_files._AllocatorState, "kept_for", None)
+    return libc
+
+
+MMAP, TRIM = _files._M_MMAP_THRESHOLD, _files._M_TRIM_THRESHOLD
+
+
+class TestAllocator:
+    def test_reuse_keeps_the_heap_for_the_same_work(self, fake_libc: FakeLibc) -> None:
+        assert reuse_freed_memory(("pipeline", (1, 3, 512, 512)))
+        reuse = [("mallopt", MMAP, REUSE_THRESHOLD_BYTES), ("mallopt", TRIM, REUSE_THRESHOLD_BYTES)]
+        assert fake_libc.calls == reuse
+        assert reuse_freed_memory(("pipeline", (1, 3, 512, 512)))  # the same size: nothing to do
+        assert fake_libc.calls == reuse
+
+    def test_other_work_trims_the_heap_first(self, fake_libc: FakeLibc) -> None:
+        reuse_freed_memory((1, 3, 512, 512))
+        fake_libc.calls.clear()
+        assert reuse_freed_memory((1, 3, 1024, 1024))
+        assert fake_libc.calls[0] == ("malloc_trim", 0) and len(fake_libc.calls) == 3
+
+    def test_bounded_memory_is_for_good(self, fake_libc: FakeLibc) -> None:
+        reuse_freed_memory((1, 3, 512, 512))
+        fake_libc.calls.clear()
+        assert limit_allocator_retention()
+        # what reuse kept goes back, then mappings from 1 MiB and glibc's default trimming
+        assert fake_libc.calls == [
+            ("malloc_trim", 0),
+            ("mallopt", MMAP, MMAP_THRESHOLD_BYTES),
+            ("mallopt", TRIM, 128 << 10),
+        ]
+        fake_libc.calls.clear()
+        assert limit_allocator_retention() and not fake_libc.calls  # once
+        assert not reuse_freed_memory((1, 3, 512, 512)) and not fake_libc.calls
 
     def test_changes_nothing_elsewhere(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(_files.platform, "system", lambda: "Darwin")
-        limit_allocator_retention.cache_clear()
+        _files._glibc.cache_clear()
         try:
             assert limit_allocator_retention() is False
+            assert reuse_freed_memory((1, 3, 8, 8)) is False
         finally:
-            limit_allocator_retention.cache_clear()
+            _files._glibc.cache_clear()
+
+    def test_glibc_takes_both_settings(self) -> None:
+        """On the real allocator, in a child process (the settings are the process's)."""
+        if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+            pytest.skip("glibc only")
+        code = (
+            "from adain._files import reuse_freed_memory as r, limit_allocator_retention as b; "
+            "print(r((1, 2)), r((1, 2)), r((3, 4)), b(), r((1, 2)))"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert result.stdout.split() == ["True", "True", "True", "True", "False"]

@@ -49,7 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from adain._checks import is_int
-from adain._files import limit_allocator_retention
+from adain._files import limit_allocator_retention, reuse_freed_memory
 from adain.errors import InputImageError, ShapeError, UsageError
 from adain.image.convert import OUTPUT_TYPES, ImageInput, image_to_tensors, mask_to_tensor, to_output
 from adain.image.io import DEFAULT_MAX_PIXELS, LoadedImage
@@ -653,6 +653,9 @@ class StylizationPipeline:
         moments here, and :meth:`decode_tiles` re-encodes each window for their features.
         """
         if plan.is_single:
+            # the heap keeps what this image's pass frees for the next of the same size (a video's
+            # frames, a batch, the bench): no fresh zero pages for the largest activations each time
+            reuse_freed_memory((id(self), tuple(content.padded.shape)))
             return self.encode_content(content.padded), {}
         limit_allocator_retention()
         shallow = [tap for tap in self.decoder_taps if tap != ADAIN_TAP]
