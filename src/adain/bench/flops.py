@@ -89,10 +89,13 @@ def network_flops(
     width: int,
     new_style: bool = False,
     style_size: tuple[int, int] | None = None,
+    teacher_styles: bool = False,
 ) -> int:
     """:func:`stylization_flops` of these networks: a compact student (:class:`~adain.models.CompactEncoder`,
     :class:`~adain.models.CompactMultiLevelDecoder`) counts its own convolutions, any other
     encoder or decoder (or None) those of ``architecture`` (a multi-level decoder's skips included).
+    ``teacher_styles``: a new style goes through ``architecture``'s encoder whatever ``encoder``
+    is (a distilled preset's pipeline encodes styles with its teacher's).
 
     Example:
         >>> from adain.weights.presets import get_preset
@@ -114,5 +117,9 @@ def network_flops(
         decoded = decoder_flops(architecture, height, width, skip_taps)
     total = encoded(height, width) + decoded
     if new_style:
-        total += encoded(*(style_size or (height, width)))
+        style_height, style_width = style_size or (height, width)
+        if teacher_styles:
+            total += encoder_flops(architecture, style_height, style_width)
+        else:
+            total += encoded(style_height, style_width)
     return total

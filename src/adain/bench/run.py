@@ -221,8 +221,10 @@ def _flop_counter(preset: str) -> FlopCounter | None:
             return None
         decoder = None
 
+    teacher_styles = get_preset(preset).compact  # a distilled preset's new styles: its teacher's encoder
+
     def count(height: int, width: int, new_style: bool, style_size: tuple[int, int]) -> int:
-        return network_flops(architecture, encoder, decoder, height, width, new_style, style_size)
+        return network_flops(architecture, encoder, decoder, height, width, new_style, style_size, teacher_styles)
 
     return count
 

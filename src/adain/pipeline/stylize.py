@@ -194,6 +194,16 @@ class PreparedContent:
 ContentStatisticsFilter = Callable[[dict[str, tuple[Tensor, Tensor]]], dict[str, tuple[Tensor, Tensor]]]
 
 
+def teacher_style_encoder(preset: str | None, home: Path | None = None) -> nn.Module | None:
+    """The encoder a distilled preset's new styles go through (its teacher's, whose feature
+    space its students reproduce: see :class:`StylizationPipeline`'s ``style_encoder``); None
+    for any other preset (its own encoder encodes its styles)."""
+    from adain.weights import load_encoder
+
+    teacher = statistics_preset(preset)
+    return load_encoder(teacher, home=home) if teacher is not None and teacher != preset else None
+
+
 class StylizationPipeline:
     """AdaIN style transfer with one preset's encoder and decoder, loaded once.
 
@@ -323,8 +333,7 @@ class StylizationPipeline:
                 raise MissingWeightsError(f"decoder file not found: {str(decoder_path)!r}")
         decoder = load_decoder(preset, path=decoder_path, home=home)
         encoder = load_encoder(preset, home=home)
-        teacher = statistics_preset(preset)
-        style_encoder = load_encoder(teacher, home=home) if teacher != preset else None
+        style_encoder = teacher_style_encoder(preset, home)
         choice = None
         if measure:
             from adain.pipeline.autotune import fastest_way
