@@ -26,6 +26,7 @@ from adain.pipeline.tiling import (
     IMAGE_BYTES_PER_PIXEL,
     MIN_TILE_SIDE,
     RECEPTIVE_REACH,
+    RESIDENT_IMAGE_BYTES_PER_PIXEL,
     TileBlender,
     TilePlan,
     apply_in_strips,
@@ -204,8 +205,20 @@ def test_budget_gives_the_largest_tile_that_fits() -> None:
     assert tile_side_for_budget(2160, 3840, 1024) < tile_side_for_budget(2160, 3840, 2048)
 
 
+def test_the_peak_is_the_larger_phase() -> None:
+    """The windows' passes beside the resident buffers, or the ends' whole-image copies, which
+    never meet them: not their sum."""
+    pixels = 2160 * 3840
+    passes = (RESIDENT_IMAGE_BYTES_PER_PIXEL + 96) * pixels + 420 * 1024**2
+    assert estimate_memory_mb(2160, 3840, 1024, 420, 96) == pytest.approx(passes / 2**20)
+    assert estimate_memory_mb(2160, 3840, 256, 10) == pytest.approx(IMAGE_BYTES_PER_PIXEL * pixels / 2**20)
+
+
 def test_budget_too_small_says_what_would_do() -> None:
-    needed = math.ceil((IMAGE_BYTES_PER_PIXEL * 2160 * 3840 + ACTIVATION_BYTES_PER_PIXEL * MIN_TILE_SIDE**2) / 2**20)
+    # the ends' copies need more than the smallest windows' passes here: the larger is what it takes
+    pixels = 2160 * 3840
+    passes = RESIDENT_IMAGE_BYTES_PER_PIXEL * pixels + ACTIVATION_BYTES_PER_PIXEL * MIN_TILE_SIDE**2
+    needed = math.ceil(max(passes, IMAGE_BYTES_PER_PIXEL * pixels) / 2**20)
     with pytest.raises(UsageError, match=f"too small for a 3840x2160 image: it needs at least {needed} MB"):
         tile_side_for_budget(2160, 3840, 500)
     for bad in (0, -5, True, "big"):
@@ -229,10 +242,10 @@ class TestChooseTiling:
         assert choose_tiling(2160, 3840, 2048, 1100, 224) == (tile_side_for_budget(2160, 3840, 2048, 1100), False)
 
     def test_maps_are_not_kept_at_the_cost_of_many_more_windows(self) -> None:
-        # they fit beside ~420-px windows only, where re-encoding gets ~1440-px ones
-        side, keep = choose_tiling(2160, 3840, 1700, 420, 96)
-        assert not keep and side == tile_side_for_budget(2160, 3840, 1700, 420)
-        assert tile_side_for_budget(2160, 3840, 1700, 420, 96) is not None  # they would fit
+        # they fit beside ~490-px windows only, where re-encoding gets ~1460-px ones
+        side, keep = choose_tiling(2160, 3840, 1300, 420, 96)
+        assert not keep and side == tile_side_for_budget(2160, 3840, 1300, 420)
+        assert tile_side_for_budget(2160, 3840, 1300, 420, 96) is not None  # they would fit
 
     def test_no_maps_to_keep(self) -> None:
         assert choose_tiling(2160, 3840, 2048, 420, 0) == (tile_side_for_budget(2160, 3840, 2048, 420), False)

@@ -54,6 +54,7 @@ __all__ = [
     "KEPT_MAPS_AREA_RATIO",
     "MIN_TILE_SIDE",
     "RECEPTIVE_REACH",
+    "RESIDENT_IMAGE_BYTES_PER_PIXEL",
     "STRIP_PIXELS",
     "Box",
     "Tile",
@@ -100,6 +101,12 @@ KEPT_MAPS_AREA_RATIO = 1.3
 #: (12), and transient full-size copies at the ends of the pipeline (the loaded image,
 #: clamping, 8-bit conversion). Measured with tools/tiling_memory.py; see the README.
 IMAGE_BYTES_PER_PIXEL = 110
+
+#: Of :data:`IMAGE_BYTES_PER_PIXEL`, what stays alive while the windows run: the content (12), the
+#: stitched relu4_1 map (32) and the output canvas (12). The rest are the ends' transient copies,
+#: made before the first window (loading, resizing) or after the last, once the maps are freed
+#: (clamping, 8-bit conversion): the peak is the larger of the two phases, not their sum.
+RESIDENT_IMAGE_BYTES_PER_PIXEL = 56
 
 #: How far (pixels) an output or relu4_1 position of the encoder or decoder can be influenced by
 #: input around it, rounded up to a multiple of 8. Beyond this a cut-off window changes nothing.
@@ -370,10 +377,16 @@ def estimate_memory_mb(
 
     ``activation_bytes_per_pixel``: one pass's peak per window pixel
     (:data:`ACTIVATION_BYTES_PER_PIXEL_OF` the networks); ``kept_bytes_per_pixel``: whole-image
-    maps kept beside the image's own buffers (the shallow taps' stitched maps, when kept)."""
+    maps kept beside the image's own buffers (the shallow taps' stitched maps, when kept).
+
+    The peak is that of the larger phase: the windows' passes beside the buffers resident then
+    (:data:`RESIDENT_IMAGE_BYTES_PER_PIXEL` and the kept maps), or the ends' whole-image copies
+    (:data:`IMAGE_BYTES_PER_PIXEL`), which never meet the passes."""
     window = min(tile_side, height) * min(tile_side, width)
-    image = (IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel) * height * width
-    return (image + activation_bytes_per_pixel * window) / 2**20
+    passes = (
+        RESIDENT_IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel
+    ) * height * width + activation_bytes_per_pixel * window
+    return max(passes, IMAGE_BYTES_PER_PIXEL * height * width) / 2**20
 
 
 def tile_side_for_budget(
@@ -397,16 +410,16 @@ def tile_side_for_budget(
         >>> tile_side_for_budget(512, 512, 2048) is None
         True
         >>> tile_side_for_budget(2160, 3840, 2048)
-        1056
+        1232
     """
     if not is_number(budget_mb, above=0, finite=False):
         raise UsageError(f"memory budget must be a positive number of MB. Got {budget_mb!r}")
     model = (activation_bytes_per_pixel, kept_bytes_per_pixel)
     if estimate_memory_mb(height, width, max(height, width), *model) <= budget_mb:
         return None
-    available = budget_mb * 2**20 - (IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel) * height * width
+    available = budget_mb * 2**20 - (RESIDENT_IMAGE_BYTES_PER_PIXEL + kept_bytes_per_pixel) * height * width
     side = math.isqrt(max(0, int(available // activation_bytes_per_pixel))) // NETWORK_MULTIPLE * NETWORK_MULTIPLE
-    if side < MIN_TILE_SIDE:
+    if side < MIN_TILE_SIDE or IMAGE_BYTES_PER_PIXEL * height * width > budget_mb * 2**20:
         needed = math.ceil(estimate_memory_mb(height, width, MIN_TILE_SIDE, *model))
         raise UsageError(
             f"a memory budget of {budget_mb:g} MB is too small for a {width}x{height} image: "
@@ -438,9 +451,9 @@ def choose_tiling(
 
     Example:
         >>> choose_tiling(2160, 3840, 2048, 420, 96)  # the fast preset in bf16: maps kept
-        (1016, True)
+        (1448, True)
         >>> choose_tiling(2160, 3840, 2048, 1100, 224)  # the default's relu1_1 map would not fit
-        (1056, False)
+        (1232, False)
     """
     side = tile_side_for_budget(height, width, budget_mb, activation_bytes_per_pixel)
     if side is None or not kept_bytes_per_pixel:
