@@ -8,10 +8,15 @@ import pytest
 import torch
 
 from adain.errors import BankError, ShapeError
-from adain.ops.attention import DEFAULT_MAX_STYLE_POSITIONS
 from adain.pipeline import StylizationPipeline
 from adain.styles.bank import BankEntry, StyleBank, pool_statistics
-from adain.styles.features import StyleFeatures, compute_style_features, pool_features, style_features
+from adain.styles.features import (
+    MAX_STORED_STYLE_POSITIONS,
+    StyleFeatures,
+    compute_style_features,
+    pool_features,
+    style_features,
+)
 from adain.styles.statistics import StyleStatistics, compute_style_statistics
 
 WIDTHS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}
@@ -36,7 +41,7 @@ class TestStyleFeatures:
         ("key", "value", "message"),
         [
             ("relu4_1.features", torch.rand(511, 10), r"relu4_1 features must be \(512, N\)"),
-            ("relu4_1.features", torch.rand(512, DEFAULT_MAX_STYLE_POSITIONS + 1), "N from 1 to 4096"),
+            ("relu4_1.features", torch.rand(512, MAX_STORED_STYLE_POSITIONS + 1), "N from 1 to 4096"),
             ("relu4_1.features", torch.rand(512, 10, 1), r"Got \(512, 10, 1\)"),
             ("relu5_1.features", torch.rand(512, 10), "no statistics"),
         ],

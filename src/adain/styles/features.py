@@ -25,13 +25,25 @@ from adain.ops.statistics import channel_mean_std
 from adain.ops.taps import ADAIN_TAP, TAPS
 from adain.styles.statistics import StyleStatistics, encode_style, feature_area
 
-__all__ = ["FEATURE_TAPS", "StyleFeatures", "compute_style_features", "pool_features", "style_features"]
+__all__ = [
+    "FEATURE_TAPS",
+    "MAX_STORED_STYLE_POSITIONS",
+    "StyleFeatures",
+    "compute_style_features",
+    "pool_features",
+    "style_features",
+]
 
 #: The taps whose features a style keeps by default: those attention acts on by default.
 FEATURE_TAPS = (ADAIN_TAP,)
 
 #: The tensor-file key suffix of a tap's kept features (``"relu4_1.features"``: ``(C, N)``).
 FEATURES_SUFFIX = ".features"
+
+#: Positions a stored style's features may hold at most: banks written when attention attended
+#: over 4,096 positions stay readable (attention subsamples them to its own maximum,
+#: :data:`~adain.ops.attention.DEFAULT_MAX_STYLE_POSITIONS`).
+MAX_STORED_STYLE_POSITIONS = 4096
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,7 +71,7 @@ class StyleFeatures(StyleStatistics):
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Tensor], preset: str | None = None) -> StyleFeatures:
         """The inverse of :meth:`to_tensors`; each tap's features must be ``(C, N)`` with the
-        width of that tap's statistics and 1 to :data:`DEFAULT_MAX_STYLE_POSITIONS` positions.
+        width of that tap's statistics and 1 to :data:`MAX_STORED_STYLE_POSITIONS` positions.
 
         Raises:
             ShapeError: a features tensor of another shape, or of a tap without statistics.
@@ -73,9 +85,9 @@ class StyleFeatures(StyleStatistics):
             if tap not in statistics.means:
                 raise ShapeError(f"features at {tap!r}, which has no statistics")
             width = statistics.means[tap].shape[1]
-            if value.dim() != 2 or value.shape[0] != width or not 1 <= value.shape[1] <= DEFAULT_MAX_STYLE_POSITIONS:
+            if value.dim() != 2 or value.shape[0] != width or not 1 <= value.shape[1] <= MAX_STORED_STYLE_POSITIONS:
                 raise ShapeError(
-                    f"{tap} features must be ({width}, N) with N from 1 to {DEFAULT_MAX_STYLE_POSITIONS}. "
+                    f"{tap} features must be ({width}, N) with N from 1 to {MAX_STORED_STYLE_POSITIONS}. "
                     f"Got {tuple(value.shape)}"
                 )
             features[tap] = value.float().view(1, width, value.shape[1], 1)
