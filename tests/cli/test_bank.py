@@ -136,7 +136,8 @@ def test_cli_bank_add_features_then_attention(
     assert added.code == 0 and "with its features" in added.out, added.err
     assert adain("bank", "add", "plain", style, "--style-size", "32").code == 0
     shown = json.loads(adain("bank", "show", "kept").out)
-    assert shown["features"] == {"relu4_1": [512, 20]}  # 40x32 -> 5x4 positions at relu4_1
+    # 40x32 -> 5x4 positions at relu4_1; the shallower taps pooled onto the same positions
+    assert shown["features"] == {"relu4_1": [512, 20], "relu3_1": [256, 20], "relu2_1": [128, 20], "relu1_1": [64, 20]}
     assert json.loads(adain("bank", "show", "plain").out)["features"] == {}
     common = ["--decoder", decoder_file, "--size", "0", "--method", "attention", "--no-progress"]
     ok = adain("stylize", content, "--style", "bank:kept", "-o", tmp_path / "kept.png", *common)

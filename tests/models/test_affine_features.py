@@ -28,6 +28,17 @@ class TestSkipConv1x1:
         expected = F.conv2d(affine.scale * affine.features + affine.shift, weight, offset)
         torch.testing.assert_close(skip_conv1x1(affine, weight, offset, torch.float32), expected, rtol=1e-5, atol=1e-3)
 
+    def test_a_coarse_offset_is_convolved_then_resized(self) -> None:
+        """Semantic AdaIN's local means: the same as resizing the offset and convolving the whole map."""
+        affine = _affine(5)._replace(offset=torch.randn(1, 5, 3, 4) * 10)
+        weight, bias = torch.randn(3, 5, 1, 1), torch.randn(3)
+        up = F.interpolate(affine.offset, size=(6, 7), mode="bilinear", align_corners=False)
+        expected = F.conv2d(affine.scale * affine.features + affine.shift + up, weight, bias)
+        torch.testing.assert_close(skip_conv1x1(affine, weight, bias, torch.float32), expected, rtol=1e-5, atol=1e-3)
+        torch.testing.assert_close(materialize(affine), affine.scale * affine.features + affine.shift + up)
+        batch = AffineFeatures(*(torch.cat([value, value]) for value in affine))  # two samples: materialised
+        torch.testing.assert_close(skip_conv1x1(batch, weight, bias, torch.float32), torch.cat([expected, expected]), rtol=1e-5, atol=1e-3)  # fmt: skip
+
     def test_a_batch_with_a_map_per_sample_is_materialized(self) -> None:
         affine = _affine(4, batch=2)
         weight = torch.randn(2, 4, 1, 1)

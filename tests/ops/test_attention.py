@@ -9,7 +9,12 @@ import torch
 from torch.autograd import gradcheck
 
 from adain.errors import ShapeError, UsageError
-from adain.ops.attention import BF16_SCORES_MIN_TEMPERATURE, attention_adain, subsample_positions
+from adain.ops.attention import (
+    BF16_SCORES_MIN_TEMPERATURE,
+    attention_adain,
+    attention_weighted_means,
+    subsample_positions,
+)
 from adain.ops.statistics import adain, channel_mean_std
 
 
@@ -146,3 +151,78 @@ class TestAttentionAdainContentStatistics:
         statistics = channel_mean_std(content)
         tile = attention_adain(content[..., 2:7, 3:9], style, content_statistics=statistics)
         torch.testing.assert_close(tile, whole[..., 2:7, 3:9])
+
+
+class TestAttentionWeightedMeans:
+    def test_uniform_attention_is_the_values_mean(self, generator: torch.Generator) -> None:
+        keys, style = torch.randn(2, 4, 5, 6, generator=generator), torch.randn(1, 4, 3, 4, generator=generator)
+        values = torch.randn(1, 7, 3, 4, generator=generator)
+        means = attention_weighted_means(keys, style, values, temperature=math.inf)
+        assert means.shape == (2, 7, 5, 6)
+        torch.testing.assert_close(means, values.mean(dim=(2, 3), keepdim=True).expand(2, 7, 5, 6))
+        soft = attention_weighted_means(keys, style, values, temperature=1e6)
+        torch.testing.assert_close(soft, means, rtol=1e-4, atol=1e-4)
+
+    def test_the_softmax_of_cosines_by_hand(self, generator: torch.Generator) -> None:
+        """``softmax(cos(q, k) / T) v`` on channel-normalised keys, computed here without chunks."""
+        content = torch.randn(1, 4, 6, 6, generator=generator)
+        style = torch.randn(1, 4, 5, 5, generator=generator)
+        means = attention_weighted_means(content, style, style, temperature=0.5)
+        weights = torch.softmax(
+            torch.einsum("kc,ks->cs", _unit(content), _unit(style)) / 0.5, dim=1
+        )  # (content positions, style positions), by hand
+        torch.testing.assert_close(means.flatten(2)[0], (weights @ style.flatten(2)[0].T).T)
+
+    def test_regions_take_the_values_of_the_matching_style_region(self, generator: torch.Generator) -> None:
+        """Keys of two textures; values of another width (a shallower tap's, say): each content
+        region gets its matching style region's values, where uniform attention mixes them."""
+        content, content_a = _two_regions(generator, 12, 16, 0.75, vertical=True)
+        style, style_a = _two_regions(generator, 16, 12, 0.25, vertical=False)
+        values = torch.stack([style_a.float() * 10.0, style_a.float() * -3.0])[None]  # 10 / -3 in region A, 0 in B
+        means = attention_weighted_means(content, style, values, temperature=0.05)
+        assert means[0, 0][content_a].mean() > 9.0 and means[0, 0][~content_a].mean() < 1.0
+        assert means[0, 1][content_a].mean() < -2.7
+
+    def test_chunks_subsampling_and_a_bands_statistics(self, generator: torch.Generator) -> None:
+        content = torch.randn(1, 8, 9, 11, generator=generator)
+        style, values = torch.randn(1, 8, 7, 6, generator=generator), torch.randn(1, 3, 7, 6, generator=generator)
+        whole = attention_weighted_means(content, style, values)
+        torch.testing.assert_close(attention_weighted_means(content, style, values, chunk_elements=42 * 5), whole)
+        assert attention_weighted_means(content, style, values, max_style_positions=10).shape == (1, 3, 9, 11)
+        band = attention_weighted_means(content[:, :, 3:6], style, values, content_statistics=channel_mean_std(content))
+        torch.testing.assert_close(band, whole[:, :, 3:6])
+        assert not torch.allclose(attention_weighted_means(content[:, :, 3:6], style, values), whole[:, :, 3:6])
+
+    def test_gradients_and_bf16(self, generator: torch.Generator) -> None:
+        content = torch.randn(1, 3, 3, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+        style = torch.randn(1, 3, 3, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+        values = torch.randn(1, 2, 3, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+        assert gradcheck(lambda c, s, v: attention_weighted_means(c, s, v, temperature=0.5), (content, style, values))
+        content, style = (
+            torch.randn(1, 16, 12, 12, generator=generator).relu(),
+            torch.randn(1, 16, 10, 10, generator=generator).relu(),
+        )
+        values = torch.rand(1, 5, 10, 10, generator=generator) * 4
+        low = attention_weighted_means(content.bfloat16(), style.bfloat16(), values.bfloat16(), temperature=0.2)
+        exact = attention_weighted_means(content.bfloat16().float(), style.bfloat16().float(), values.bfloat16().float(), temperature=0.2)  # fmt: skip
+        assert low.dtype == torch.float32 and (low - exact).abs().max() < 0.05 * exact.abs().max()
+
+    def test_errors(self) -> None:
+        keys, values = torch.zeros(1, 4, 3, 3), torch.zeros(1, 2, 3, 3)
+        with pytest.raises(UsageError, match="temperature"):
+            attention_weighted_means(keys, keys, values, temperature=-1)
+        with pytest.raises(UsageError, match="max_style_positions"):
+            attention_weighted_means(keys, keys, values, max_style_positions=0)
+        with pytest.raises(ShapeError, match="style_keys"):
+            attention_weighted_means(keys, torch.zeros(1, 5, 3, 3), values)
+        with pytest.raises(ShapeError, match="style_values"):
+            attention_weighted_means(keys, keys, torch.zeros(1, 2, 3, 4))
+        with pytest.raises(ShapeError, match="content_keys"):
+            attention_weighted_means(keys[0], keys, values)
+
+
+def _unit(features: torch.Tensor) -> torch.Tensor:
+    """``(1, C, H, W)`` -> ``(C, H*W)``: channel-normalised, each position of unit length."""
+    mean, std = channel_mean_std(features)
+    flat = ((features - mean) / std).flatten(2)[0]
+    return flat / flat.norm(dim=0, keepdim=True)

@@ -492,7 +492,9 @@ def test_seam_test_fails_without_global_statistics_or_blending(
     plan: TilePlan = seam_setup["plan"]
     if "statistics" in broken:
         transfer = contrast_pipeline.transfer
-        monkeypatch.setattr(contrast_pipeline, "transfer", lambda f, s, o, r=None, c=None: transfer(f, s, o, r, None))
+        monkeypatch.setattr(
+            contrast_pipeline, "transfer", lambda f, s, o, r=None, c=None, **rest: transfer(f, s, o, r, None, **rest)
+        )
     if "no overlap" in broken:
         monkeypatch.setattr(
             contrast_pipeline,

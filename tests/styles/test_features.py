@@ -44,12 +44,28 @@ class TestStyleFeatures:
             ("relu4_1.features", torch.rand(512, MAX_STORED_STYLE_POSITIONS + 1), "N from 1 to 4096"),
             ("relu4_1.features", torch.rand(512, 10, 1), r"Got \(512, 10, 1\)"),
             ("relu5_1.features", torch.rand(512, 10), "no statistics"),
+            ("relu3_1.features", torch.rand(256, 10), "without relu4_1's"),
         ],
     )
     def test_bad_features_are_refused(self, key: str, value: torch.Tensor, message: str) -> None:
         statistics = style_features(encoded(0), None)
         tensors = {**StyleStatistics(statistics.means, statistics.stds).to_tensors(), key: value}
         with pytest.raises(ShapeError, match=message):
+            StyleFeatures.from_tensors(tensors)
+
+    def test_shallower_taps_are_pooled_onto_relu4_1s_positions(self) -> None:
+        """Each kept shallower value is its tap's average over the relu4_1 cell of that position."""
+        sides = {"relu1_1": 64, "relu2_1": 32, "relu3_1": 16, "relu4_1": 8}
+        features = {tap: torch.rand(1, width, sides[tap], sides[tap]) for tap, width in WIDTHS.items()}
+        style = style_features(features, None, max_style_positions=64)
+        assert [tap for tap in style.features] == ["relu4_1", "relu3_1", "relu2_1", "relu1_1"]
+        # relu1_1 is 64x64 under relu4_1's 8x8: position 9 (row 1, column 1) averages pixels 8-15 x 8-15
+        by_hand = features["relu1_1"][0, :, 8:16, 8:16].mean(dim=(1, 2))
+        torch.testing.assert_close(style.features["relu1_1"][0, :, 9, 0], by_hand)
+        assert style_features(features, None, taps=("relu4_1",)).features.keys() == {"relu4_1"}
+        tensors = style.to_tensors()
+        tensors["relu2_1.features"] = tensors["relu2_1.features"][:, :10]
+        with pytest.raises(ShapeError, match="relu4_1's positions"):
             StyleFeatures.from_tensors(tensors)
 
     def test_pooling_keeps_every_images_positions(self) -> None:

@@ -57,8 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--features",
         action="store_true",
-        help="also keep the style's subsampled relu4_1 features (fp16, about 2 MB), which --method attention "
-        "needs: the banked style then works with attention too",
+        help="also keep the style's features at up to 2,048 relu4_1 positions (every tap, fp16, about 4 MB), "
+        "which --method attention needs: the banked style then works with attention too",
     )
     add.set_defaults(run=run_add)
 

@@ -21,7 +21,7 @@ from adain.image.io import DEFAULT_MAX_PIXELS
 from adain.image.sizing import MAX_PIXELS_LIMIT, NETWORK_MULTIPLE
 from adain.ops.statistics import check_alpha
 from adain.ops.taps import TAPS
-from adain.pipeline.attention import ATTENTION_TEMPERATURE
+from adain.pipeline.attention import ATTENTION_TAPS, ATTENTION_TEMPERATURE
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -90,14 +90,15 @@ class StylizeOptions:
             are resized); ``None``: no cap on files, and
             :data:`~adain.image.sizing.MAX_PIXELS_LIMIT` after resizing. At most that limit.
         method: ``"decoder"`` (one forward pass), ``"attention"`` (one forward pass with
-            attention-weighted AdaIN at relu4_1: each content position takes the statistics of the
-            style positions that look like it, :mod:`adain.pipeline.attention`; needs style images,
-            not bank statistics) or ``"optimize"`` (``iterations`` of L-BFGS on the pixels for the
+            semantic AdaIN: each content position takes the mean of the style positions that look
+            like it at relu4_1, at every tap, the style's global statistics kept,
+            :mod:`adain.pipeline.attention`; needs style images or ``--features`` bank styles,
+            not statistics alone) or ``"optimize"`` (``iterations`` of L-BFGS on the pixels for the
             same AdaIN objective, from the content: slow, best quality).
         attention_temperature: the softmax temperature of ``method="attention"`` (smaller:
             sharper matching; ``math.inf``: plain AdaIN).
-        attention_taps: the taps whose targets are attention-weighted (of those the decoder
-            takes; the others get plain AdaIN).
+        attention_taps: the taps whose targets follow the attention (of those the decoder
+            takes; the others get plain AdaIN); the attention itself is always relu4_1's.
         iterations: L-BFGS iterations of ``method="optimize"``.
         refine: after the decoder, this many L-BFGS iterations starting from its output (0: off).
         max_memory_mb: memory budget (MB) for stylizing one image, beyond the loaded process
@@ -126,7 +127,7 @@ class StylizeOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     method: Literal["decoder", "attention", "optimize"] = "decoder"
     attention_temperature: float = ATTENTION_TEMPERATURE
-    attention_taps: tuple[str, ...] = ("relu4_1",)
+    attention_taps: tuple[str, ...] = ATTENTION_TAPS
     iterations: int = 100
     refine: int = 0
     max_memory_mb: float | None = None

@@ -73,6 +73,7 @@ from adain.models import (
     decoder_input_taps,
     inference_copy,
 )
+from adain.models.affine_features import materialize
 from adain.ops.color import match_color_statistics, transfer_luminance
 from adain.ops.filters import guided_filter
 from adain.ops.masks import masked_adain, masked_channel_mean_std, region_weights_from_mask, resize_region_weights
@@ -84,7 +85,7 @@ from adain.ops.statistics import (
     mix_statistics,
 )
 from adain.ops.taps import ADAIN_TAP, TAPS
-from adain.pipeline.attention import attention_targets, style_features
+from adain.pipeline.attention import Moments, attention_affines, local_mean_moments_by_rows, style_features
 from adain.pipeline.device import BACKENDS, PRECISIONS, check_device, resolve_precision
 from adain.pipeline.options import (
     MULTISCALE_COARSEST_SIDE,
@@ -530,7 +531,8 @@ class StylizationPipeline:
                         f"{NETWORK_MULTIPLE} pixels on each side"
                     )
                 features = self.inference_style_encoder(rgb)
-                statistics.append(style_features(features, self.preset, options.attention_taps))
+                kept = [tap for tap in options.attention_taps if tap in self.decoder_taps]
+                statistics.append(style_features(features, self.preset, kept))
                 continue
             statistics.append(compute_style_statistics(self.inference_style_encoder, rgb, self.preset)[0])
         return statistics
@@ -719,6 +721,7 @@ class StylizationPipeline:
         region_weights: dict[str, Tensor] | None = None,
         content_statistics: dict[str, tuple[Tensor, Tensor]] | None = None,
         taps: Sequence[str] | None = None,
+        attention_moments: list[Moments] | None = None,
     ) -> dict[str, Tensor]:
         """Steps 4 and 5: the decoder's inputs: AdaIN to the style(s), blended with the content,
         at each tap the decoder takes.
@@ -729,11 +732,24 @@ class StylizationPipeline:
         statistics and region weights, so alpha 0 gives the content's own features at every tap.
         The content is normalised with ``content_statistics`` (:meth:`content_statistics`; a tile
         gets the whole image's), or with its own when ``None``. ``taps``: only these (default:
-        the decoder's; the optimization objective needs relu4_1 alone).
+        the decoder's; the optimization objective needs relu4_1 alone). ``attention_moments``: a
+        tile's whole-image moments of the attention's local means (:meth:`attention_moments`).
         """
         content_statistics = content_statistics or self.content_statistics(content_features, region_weights)
+        taps = self.decoder_taps if taps is None else taps
+        attended = {}
+        if options.method == "attention" and region_weights is None:
+            attended = attention_affines(
+                content_features,
+                statistics,
+                [tap for tap in taps if tap in options.attention_taps],
+                options.style_weights,
+                content_statistics,
+                options.attention_temperature,
+                attention_moments,
+            )
         targets = {}
-        for tap in self.decoder_taps if taps is None else taps:
+        for tap in taps:
             features = content_features[tap]
             missing = [k + 1 for k, s in enumerate(statistics) if tap not in s.means]
             if missing:
@@ -758,16 +774,17 @@ class StylizationPipeline:
                     content_stds=content_std,
                 )
                 continue
-            if options.method == "attention" and tap in options.attention_taps:
-                target = attention_targets(
-                    features,
-                    statistics,
-                    tap,
-                    options.style_weights,
-                    (content_mean, content_std),
-                    options.attention_temperature,
-                )
-                targets[tap] = blend_features(features, target, options.alpha)
+            if tap in attended:  # (scale, shift, offset), blended with the content by alpha: still such a map
+                scale, shift, offset = attended[tap]
+                alpha = options.alpha
+                if alpha != 1.0:
+                    scale, shift = alpha * scale + (1.0 - alpha), alpha * shift
+                    offset = None if offset is None else alpha * offset
+                if tap != ADAIN_TAP and self.folds_skip_adain and scale.shape[0] == 1:
+                    targets[tap] = AffineFeatures(features, scale, shift, offset)  # folded into the skip's 1x1
+                else:  # computed in float32 (a bf16 shift would round away the local means' offsets)
+                    affine = AffineFeatures(features.float(), scale, shift, offset)
+                    targets[tap] = materialize(affine).to(features.dtype)
                 continue
             if len(statistics) == 1:
                 mean, std = means, stds
@@ -812,6 +829,7 @@ class StylizationPipeline:
         content_statistics: dict[str, tuple[Tensor, Tensor]],
         plan: TilePlan,
         content: PreparedContent,
+        attention_moments: list[Moments] | None = None,
     ) -> Tensor:
         """Steps 4-6 tile by tile: each window's features (and mask regions) through
         :meth:`transfer` with the whole image's content statistics and :meth:`decode`, feathered
@@ -825,11 +843,31 @@ class StylizationPipeline:
                 if region_weights is None
                 else {tap: tap_weights[window_slice(tile, tap)] for tap, tap_weights in region_weights.items()}
             )
-            features = self.transfer(window, statistics, options, weights, content_statistics)
+            features = self.transfer(
+                window, statistics, options, weights, content_statistics, attention_moments=attention_moments
+            )
             del window
             blender.add(tile, self.decode(features))
             del features
         return blender.result()
+
+    def attention_moments(
+        self,
+        content_features: dict[str, Tensor],
+        statistics: list[StyleStatistics],
+        options: StylizeOptions,
+        content_statistics: dict[str, tuple[Tensor, Tensor]],
+        plan: TilePlan,
+    ) -> list[Moments] | None:
+        """Step 3c, ``method="attention"`` in tiles: the whole image's moments of each style's
+        local means, which every tile's targets are centred and scaled by (one tile computes
+        them from its own local means: ``None``)."""
+        if options.method != "attention" or plan.is_single:
+            return None
+        taps = [tap for tap in self.decoder_taps if tap in options.attention_taps]
+        return local_mean_moments_by_rows(
+            content_features[ADAIN_TAP], statistics, taps, options.attention_temperature, content_statistics[ADAIN_TAP]
+        )
 
     def decode(self, features: dict[str, Tensor]) -> Tensor:
         """Step 6: features at the decoder's taps -> RGB (unclamped, padded size; bf16 in bf16 precision)."""
@@ -955,7 +993,14 @@ class StylizationPipeline:
             decoded = self.optimize(level.padded, target, statistics, level_options, options.iterations)
         else:
             decoded = self.decode_tiles(
-                content_features, statistics, level_options, region_weights, content_statistics, plan, level
+                content_features,
+                statistics,
+                level_options,
+                region_weights,
+                content_statistics,
+                plan,
+                level,
+                self.attention_moments(content_features, statistics, level_options, content_statistics, plan),
             )
             if options.refine:
                 decoded = self.optimize(decoded.float().clamp(0, 1), target, statistics, level_options, options.refine)

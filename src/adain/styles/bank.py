@@ -4,8 +4,9 @@ A bank is two files for one encoder preset: ``<name>.safetensors`` (per style, p
 channel means and stds: ``"<style>/<tap>.mean"``) and ``<name>.json`` (an index: preset, and
 per style its source, licence notes, the images' sha256 and the size they were encoded at).
 Statistics depend on the encoder, so a bank refuses a pipeline of another preset. A style added
-with ``--features`` also keeps its subsampled relu4_1 features (``"<style>/relu4_1.features"``,
-fp16, ~4 MB), which ``method="attention"`` needs (:mod:`adain.styles.features`).
+with ``--features`` also keeps its features at up to 2,048 relu4_1 positions, every tap
+(``"<style>/<tap>.features"``, fp16, ~4 MB), which ``method="attention"`` needs
+(:mod:`adain.styles.features`).
 
 Several images under one name are pooled (their features taken as one set: means weighted by
 area, variances combined with the spread of the means), so a style can be described by a few

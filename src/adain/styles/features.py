@@ -1,13 +1,16 @@
 """A style that keeps its features: what ``method="attention"`` needs of a style.
 
-Attention-weighted AdaIN (:func:`adain.ops.attention_adain`) gives each content position the
-statistics of the style positions that look like it, so it needs the style's features, not only
-their global means and standard deviations. A :class:`StyleFeatures` is a style's statistics (every
-tap, as usual: every other method uses them unchanged) plus its features at the taps attention acts
-on, subsampled to at most :data:`~adain.ops.attention.DEFAULT_MAX_STYLE_POSITIONS` evenly spaced
-positions. Kept once per style, that is about 4 MB in fp16 at relu4_1 (512 channels x 4,096
-positions), small enough for a style bank entry (``adain bank add --features``): a banked style
-then stays fast with attention too.
+Attention-weighted AdaIN gives each content position the statistics of the style positions that
+look like it, so it needs the style's features, not only their global means and standard
+deviations. A :class:`StyleFeatures` is a style's statistics (every tap, as usual: every other
+method uses them unchanged) plus its features at up to
+:data:`~adain.ops.attention.DEFAULT_MAX_STYLE_POSITIONS` evenly spaced relu4_1 positions: at
+relu4_1 the features themselves (what similarity is measured on, and relu4_1's values), at each
+shallower tap that tap's features averaged over the same positions' relu4_1 cells (8x8 pixels at
+relu1_1, 4x4 at relu2_1, 2x2 at relu3_1: the values the relu4_1 attention averages there). Kept
+once per style, that is about 4 MB in fp16 at every tap (960 channels x 2,048 positions), small
+enough for a style bank entry (``adain bank add --features``): a banked style then stays fast with
+attention too.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ __all__ = [
     "style_features",
 ]
 
-#: The taps whose features a style keeps by default: those attention acts on by default.
-FEATURE_TAPS = (ADAIN_TAP,)
+#: The taps whose features a style keeps by default: those attention acts on by default (relu4_1,
+#: where the attention is measured, is always kept).
+FEATURE_TAPS = TAPS
 
 #: The tensor-file key suffix of a tap's kept features (``"relu4_1.features"``: ``(C, N)``).
 FEATURES_SUFFIX = ".features"
@@ -48,7 +52,9 @@ MAX_STORED_STYLE_POSITIONS = 4096
 
 @dataclass(frozen=True, repr=False)
 class StyleFeatures(StyleStatistics):
-    """A style's statistics together with its subsampled features ``(1, C, N, 1)`` per tap."""
+    """A style's statistics together with its subsampled features ``(1, C, N, 1)`` per tap: at
+    relu4_1 its features at ``N`` positions, at a shallower tap that tap's features averaged over
+    the same positions' relu4_1 cells (the same ``N``)."""
 
     features: Mapping[str, Tensor] = field(default_factory=dict)
 
@@ -71,7 +77,8 @@ class StyleFeatures(StyleStatistics):
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Tensor], preset: str | None = None) -> StyleFeatures:
         """The inverse of :meth:`to_tensors`; each tap's features must be ``(C, N)`` with the
-        width of that tap's statistics and 1 to :data:`MAX_STORED_STYLE_POSITIONS` positions.
+        width of that tap's statistics and 1 to :data:`MAX_STORED_STYLE_POSITIONS` positions, the
+        same ``N`` at every tap, relu4_1 among them (its positions are the others').
 
         Raises:
             ShapeError: a features tensor of another shape, or of a tap without statistics.
@@ -91,6 +98,11 @@ class StyleFeatures(StyleStatistics):
                     f"Got {tuple(value.shape)}"
                 )
             features[tap] = value.float().view(1, width, value.shape[1], 1)
+        if features and ADAIN_TAP not in features:
+            raise ShapeError(f"features at {', '.join(features)} without relu4_1's, whose positions they are")
+        counts = {value.shape[2] for value in features.values()}
+        if len(counts) > 1:
+            raise ShapeError(f"every tap's features must have relu4_1's positions. Got {sorted(counts)} positions")
         return cls(statistics.means, statistics.stds, statistics.preset, features)
 
     def __repr__(self) -> str:
@@ -104,18 +116,25 @@ def style_features(
     taps: Sequence[str] = FEATURE_TAPS,
     max_style_positions: int = DEFAULT_MAX_STYLE_POSITIONS,
 ) -> StyleFeatures:
-    """A style image's encoder features (``{tap: (1, C, h, w)}``) -> its :class:`StyleFeatures`.
+    """A style image's encoder features (``{tap: (1, C, h, w)}``) -> its :class:`StyleFeatures`,
+    keeping relu4_1 and ``taps`` (each shallower tap pooled onto relu4_1's grid).
 
     Example:
         >>> taps = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}
-        >>> encoded = {tap: torch.rand(1, width, 8, 8) for tap, width in taps.items()}
+        >>> encoded = {tap: torch.rand(1, width, 64 // 2 ** k, 64 // 2 ** k) for k, (tap, width) in enumerate(taps.items())}
         >>> style_features(encoded, "vgg16-hed", max_style_positions=16)
-        StyleFeatures(preset='vgg16-hed', features={relu4_1: 16 positions})
+        StyleFeatures(preset='vgg16-hed', features={relu4_1: 16 positions, relu3_1: 16 positions, relu2_1: 16 positions, relu1_1: 16 positions})
     """
     means, stds = {}, {}
     for tap in TAPS:
         means[tap], stds[tap] = channel_mean_std(features[tap])
-    kept = {tap: subsample_positions(features[tap].float(), max_style_positions).unsqueeze(-1) for tap in taps}
+    grid = features[ADAIN_TAP].shape[2:]
+    kept = {}
+    for tap in (ADAIN_TAP, *(tap for tap in reversed(TAPS) if tap in taps and tap != ADAIN_TAP)):
+        values = features[tap].float()
+        if values.shape[2:] != grid:  # each relu4_1 cell's average: what its position stands for
+            values = torch.nn.functional.adaptive_avg_pool2d(values, grid)
+        kept[tap] = subsample_positions(values, max_style_positions).unsqueeze(-1)
     return StyleFeatures(means, stds, preset, kept)
 
 
@@ -132,11 +151,12 @@ def compute_style_features(
 def pool_features(pooled: StyleStatistics, items: Sequence[StyleStatistics]) -> StyleStatistics:
     """Several images' features as one style: ``pooled`` (their pooled statistics) with the
     positions of every image's features at the taps all of them keep, subsampled evenly to
-    :data:`DEFAULT_MAX_STYLE_POSITIONS`; ``pooled`` unchanged when some image keeps none."""
+    :data:`DEFAULT_MAX_STYLE_POSITIONS` (the same positions at every tap); ``pooled`` unchanged
+    when some image keeps none."""
     if not items or not all(isinstance(item, StyleFeatures) and item.features for item in items):
         return pooled
     taps = [tap for tap in items[0].features if all(tap in item.features for item in items)]  # type: ignore[attr-defined]
-    if not taps:
+    if ADAIN_TAP not in taps:
         return pooled
     features = {}
     for tap in taps:

@@ -173,7 +173,7 @@ def encode_style_image(
 ) -> tuple[StyleStatistics, int, dict[str, Any]]:
     """One image's statistics (as ``adain stylize`` computes them), its relu4_1 area (to pool
     several images by weight) and its bank record (``file_name`` names it there; default: the
-    path's name). ``features``: keep its subsampled relu4_1 features too
+    path's name). ``features``: keep its features at up to 2,048 relu4_1 positions too
     (:class:`~adain.styles.features.StyleFeatures`, for ``method="attention"``).
 
     Raises:
